@@ -1,0 +1,135 @@
+"""How much does tokbench's HTTP path distort what it measures?
+
+Prints, side by side in one run:
+1. decode tok/s of the same model in-process (embedded engine) vs through
+   tokbench's HTTP path against the loopback `llama_cpp.server` (alternating A/B);
+2. the SSE chunk rate tokbench's client ingests, full metric pipeline included,
+   from a local server streaming as fast as it can, with the client's CPU share,
+   next to plain httpx line iteration on the same stream.
+
+Usage: python bench/overhead.py [--rounds 3] [--max-tokens 128] [--chunks 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.conftest import free_port, wait_http  # noqa: E402
+from tokbench.backends.embedded import EmbeddedBackend  # noqa: E402
+from tokbench.backends.openai import OpenAIBackend  # noqa: E402
+from tokbench.events import ChatRequest, Sampling  # noqa: E402
+from tokbench.host import physical_cores  # noqa: E402
+from tokbench.metrics import request_metrics  # noqa: E402
+from tokbench.model_asset import bundled_model_path  # noqa: E402
+
+PROMPT = "Write a long story about a lighthouse keeper who finds a map. Use many details."
+
+
+def decode_comparison(rounds: int, max_tokens: int) -> None:
+    model = bundled_model_path()
+    threads = physical_cores()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "m",
+         "--chat_format", "gemma", "--port", str(port), "--n_ctx", "2048",
+         "--n_threads", str(threads)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", server)
+        engine = EmbeddedBackend(model, threads=threads, n_ctx=2048)
+        http = OpenAIBackend(f"http://127.0.0.1:{port}/v1")
+        req = ChatRequest((("user", PROMPT),), max_tokens, Sampling(temperature=0.0))
+        engine.stream(req), http.stream(req)  # warm-up, discarded
+        inproc, over_http, toks = [], [], []
+        for _ in range(rounds):
+            a = request_metrics(engine.stream(req))
+            b = request_metrics(http.stream(req))
+            inproc.append(a.decode_tps)
+            over_http.append(b.decode_tps)
+            toks.append((a.completion_tokens, b.completion_tokens))
+        engine.close()
+        http.close()
+    finally:
+        server.terminate()
+        server.wait()
+    a, b = statistics.median(inproc), statistics.median(over_http)
+    print(f"\n== decode tok/s, same model and threads ({threads}), {rounds} alternating rounds ==")
+    print(f"tokens per request (in-process, http): {toks}")
+    print(f"in-process (embedded engine):        {a:8.2f} tok/s  {[round(x, 1) for x in inproc]}")
+    print(f"HTTP (llama_cpp.server + tokbench):  {b:8.2f} tok/s  {[round(x, 1) for x in over_http]}")
+    print(f"HTTP decode time / in-process:        {a / b:8.3f}  (1.02 = 2% added)")
+
+
+def chunk_rate(chunks: int) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tokbench.fakeserver", "--port", str(port),
+         "--n-tokens", str(chunks), "--batch", "64"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_http(url + "/models", server)
+        be = OpenAIBackend(url)
+        req = ChatRequest((("user", "x"),), chunks)
+        be.stream(ChatRequest((("user", "x"),), 10))  # warm-up
+        rows = []
+        for _ in range(3):
+            cpu0, w0 = time.process_time(), time.perf_counter()
+            trace = be.stream(req)
+            m = request_metrics(trace)
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - w0
+            assert trace.error is None and len(trace.times_ns) == chunks, trace.error
+            rows.append(("tokbench (SSE parser + metrics)", chunks / wall, cpu / wall, m))
+            # reference: plain httpx line iteration + json.loads on the same stream
+            body = {"model": be.model, "messages": [{"role": "user", "content": "x"}],
+                    "max_tokens": chunks, "stream": True}
+            cpu0, w0 = time.process_time(), time.perf_counter()
+            n = 0
+            with httpx.Client(timeout=60) as c, c.stream("POST", url + "/chat/completions",
+                                                         json=body) as r:
+                for line in r.iter_lines():
+                    if line.startswith("data: ") and line != "data: [DONE]":
+                        json.loads(line[6:])
+                        n += 1
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - w0
+            rows.append(("plain httpx iter_lines + json", n / wall, cpu / wall, None))
+        be.close()
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"\n== SSE ingest, one stream of {chunks:,} chunks from a local server (3 rounds) ==")
+    for name in ("tokbench (SSE parser + metrics)", "plain httpx iter_lines + json"):
+        rates = [r[1] for r in rows if r[0] == name]
+        cpu = [r[2] for r in rows if r[0] == name]
+        print(f"{name:34s} {statistics.median(rates):10,.0f} chunks/s  "
+              f"client CPU {statistics.median(cpu):5.0%} of wall  (rounds: "
+              f"{', '.join(f'{x:,.0f}' for x in rates)})")
+    print(f"cpu count: {os.cpu_count()}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--max-tokens", type=int, default=128)
+    p.add_argument("--chunks", type=int, default=200_000)
+    p.add_argument("--skip-decode", action="store_true")
+    a = p.parse_args()
+    chunk_rate(a.chunks)
+    if not a.skip_decode:
+        decode_comparison(a.rounds, a.max_tokens)
+
+
+if __name__ == "__main__":
+    main()

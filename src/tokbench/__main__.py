@@ -1,0 +1,3 @@
+from tokbench.cli import main
+
+main()

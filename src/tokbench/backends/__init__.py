@@ -1,0 +1,1 @@
+"""Backends turn a wire protocol (or an in-process engine) into `Trace`s."""

@@ -1,0 +1,52 @@
+"""The `tokbench` command. Thin: each command parses options, calls one library
+function and renders. Library modules are imported inside commands so that
+`tokbench --help` stays instant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from tokbench import __version__
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        from tokbench.errors import TokbenchError
+
+        try:
+            return super().invoke(ctx)
+        except TokbenchError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tokbench")
+def cli() -> None:
+    """Measure what your local LLM box really delivers.
+
+    \b
+    tokbench run                      the five seed questions on the embedded engine
+    tokbench run --url URL            ... on any OpenAI-compatible server
+    tokbench history                  past runs
+    tokbench show RUN_ID              one run again (tables, --json, --answers)
+    tokbench path                     where results are kept
+    """
+
+
+def _register() -> None:
+    from tokbench.cli import history, run
+
+    cli.add_command(run.run)
+    cli.add_command(history.history)
+    cli.add_command(history.show)
+    cli.add_command(history.path)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="tokbench")

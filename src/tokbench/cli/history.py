@@ -1,0 +1,67 @@
+"""`tokbench history`, `tokbench show` and `tokbench path`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tokbench.cli.options import db_option, json_option, open_store, print_json, stdout_console
+
+
+@click.command()
+@click.option("-n", "--limit", default=20, show_default=True, help="How many runs to list.")
+@db_option
+@json_option
+def history(limit: int, db: Path | None, as_json: bool) -> None:
+    """List past runs, newest first."""
+    from dataclasses import asdict
+
+    from tokbench.render.terminal import history_table
+
+    store = open_store(db)
+    runs = store.runs(limit)
+    counts = store.request_counts()
+    if as_json:
+        print_json([{**asdict(r), "ok": counts.get(r.id, (0, 0))[0],
+                     "failed": counts.get(r.id, (0, 0))[1]} for r in runs])
+    elif not runs:
+        click.echo(f"No runs yet in {store.path}. Start one with: tokbench run", err=True)
+    else:
+        stdout_console().print(history_table(runs, counts))
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--answers", is_flag=True, help="Also print every answer (and thinking).")
+@db_option
+@json_option
+def show(run_id: str, answers: bool, db: Path | None, as_json: bool) -> None:
+    """Show one run again: RUN_ID or a unique prefix of it."""
+    from tokbench.render.terminal import run_view
+    from tokbench.results import run_document
+
+    store = open_store(db)
+    run = store.run(run_id)
+    recs = store.requests(run.id)
+    if as_json:
+        print_json(run_document(run, recs))
+        return
+    console = stdout_console()
+    console.print(run_view(run, recs))
+    if answers:
+        from tokbench.render.terminal import answers_view
+
+        console.print(answers_view(recs))
+
+
+@click.command()
+@db_option
+def path(db: Path | None) -> None:
+    """Print where tokbench keeps results and models."""
+    from tokbench.paths import cache_dir, data_dir, default_db_path, runs_dir
+
+    click.echo(f"database: {db or default_db_path()}")
+    click.echo(f"run folders: {runs_dir()}")
+    click.echo(f"data dir: {data_dir()}")
+    click.echo(f"model cache: {cache_dir()}")

@@ -1,0 +1,39 @@
+"""Number formatting shared by the terminal and Markdown renderers."""
+
+from __future__ import annotations
+
+from tokbench.stats import Summary
+
+DASH = "–"
+
+
+def num(value: float | int | None, digits: int = 1) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:,.{digits}f}"
+
+
+def mean_sd(s: Summary, digits: int = 1) -> str:
+    if s.mean is None:
+        return DASH
+    if s.sd is None:
+        return num(s.mean, digits)
+    return f"{num(s.mean, digits)} ± {num(s.sd, digits)}"
+
+
+def count(value: int | None, source: str | None) -> str:
+    """A token count; estimates get a '~' so they never pass for exact."""
+    if value is None:
+        return DASH
+    return f"~{value}" if source == "estimate" else str(value)
+
+
+def gib(n_bytes: int | None) -> str:
+    return DASH if n_bytes is None else f"{n_bytes / 2**30:.1f} GiB"
+
+
+def target_label(backend: str, model: str | None, url: str | None) -> str:
+    where = "embedded llama.cpp" if backend == "embedded" else (url or backend)
+    return f"{model or '?'} via {where}"

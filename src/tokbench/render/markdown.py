@@ -1,0 +1,79 @@
+"""results.md: a paste-ready table like the seed article's, then the answers."""
+
+from __future__ import annotations
+
+import re
+
+from tokbench.render.fmt import DASH, count, gib, mean_sd, num, target_label
+from tokbench.store import RequestRecord, RunInfo
+from tokbench.summary import summarize_run
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def fence(text: str) -> str:
+    """A code fence longer than any backtick run inside, so model output can't break out."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}text\n{text}\n{ticks}"
+
+
+def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
+    s = summarize_run(recs)
+    host = run.host
+    lines = [
+        f"# tokbench run {run.id}",
+        "",
+        f"- **Target**: {cell(target_label(run.backend, run.model, run.url))}",
+        f"- **Suite**: {run.suite} ({run.config.get('repeat', 1)} × each item)",
+        f"- **Host**: {host.get('cpu_model', '?')}, {host.get('physical_cores', '?')} cores, "
+        f"{gib(host.get('ram_bytes'))} RAM, {host.get('os', '?')}",
+        f"- **Started**: {run.created_at}; **status**: {run.status}, {s.ok} ok, {s.failed} failed",
+    ]
+    if run.target.get("gguf_path"):
+        lines.append(
+            f"- **Model file**: {run.target['gguf_path']} ({gib(run.target.get('gguf_bytes'))}, "
+            f"{run.target.get('quantization') or '?'}), {run.config.get('threads')} threads"
+        )
+    lines += [
+        "",
+        "| Question | Rep | Prompt tok | Output tok | TTFT ms | Decode tok/s | Total s | Status |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in recs:
+        m = r.metrics
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    cell(r.item_id),
+                    str(r.rep + 1),
+                    count(m.prompt_tokens, m.prompt_tokens_source) if m else DASH,
+                    count(m.completion_tokens, m.completion_tokens_source) if m else DASH,
+                    num(m.ttft_ms, 0) if m else DASH,
+                    num(m.decode_tps, 2) if m else DASH,
+                    num(m.total_ms / 1000, 2) if m else DASH,
+                    "ok" if r.status == "ok" else cell(f"error: {r.error}"),
+                ]
+            )
+            + " |"
+        )
+    o = s.overall
+    lines += [
+        "",
+        f"**Overall** ({s.ok} ok): decode {mean_sd(o['decode_tps'], 2)} tok/s, "
+        f"TTFT {mean_sd(o['ttft_ms'], 0)} ms, prefill {mean_sd(o['prefill_tps'], 1)} tok/s. "
+        "Counts marked ~ are estimates (one token per streamed chunk).",
+        "",
+        "## Answers",
+    ]
+    for r in recs:
+        lines += ["", f"### {r.item_id} (rep {r.rep + 1})", "", "**Prompt**", "", fence(r.prompt)]
+        if r.thinking:
+            lines += ["", "**Thinking**", "", fence(r.thinking)]
+        lines += ["", "**Answer**", "", fence(r.answer) if r.answer else "_(empty)_"]
+        if r.error:
+            lines += ["", f"**Error**: {r.error}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,87 @@
+"""Shared fixtures: an isolated results home, the bundled model, a real llama_cpp.server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def tb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own database and run folders (the model cache stays shared)."""
+    home = tmp_path / "tbhome"
+    monkeypatch.setenv("TOKBENCH_HOME", str(home))
+    monkeypatch.delenv("TOKBENCH_DB", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def gemma_path() -> Path:
+    from tokbench.model_asset import bundled_model_path
+
+    return bundled_model_path()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up in {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def llama_server(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real `llama_cpp.server` (OpenAI-compatible) on loopback, Gemma chat format."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(gemma_path), "--model_alias", "gemma-3-270m",
+            "--chat_format", "gemma", "--host", "127.0.0.1", "--port", str(port),
+            "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_http(url + "/models", proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def tokbench(*args: str, env: dict[str, str] | None = None, timeout: float = 600
+             ) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "tokbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
