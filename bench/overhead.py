@@ -24,13 +24,14 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.conftest import free_port, wait_http  # noqa: E402
-from tokbench.backends.embedded import EmbeddedBackend  # noqa: E402
-from tokbench.backends.openai import OpenAIBackend  # noqa: E402
-from tokbench.events import ChatRequest, Sampling  # noqa: E402
-from tokbench.host import physical_cores  # noqa: E402
-from tokbench.metrics import request_metrics  # noqa: E402
-from tokbench.model_asset import bundled_model_path  # noqa: E402
+from tests.conftest import free_port, wait_http
+
+from tokbench.backends.embedded import EmbeddedBackend
+from tokbench.backends.openai import OpenAIBackend
+from tokbench.events import ChatRequest, Sampling
+from tokbench.host import physical_cores
+from tokbench.metrics import request_metrics
+from tokbench.model_asset import bundled_model_path
 
 PROMPT = "Write a long story about a lighthouse keeper who finds a map. Use many details."
 
@@ -40,10 +41,25 @@ def decode_comparison(rounds: int, max_tokens: int) -> None:
     threads = physical_cores()
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "m",
-         "--chat_format", "gemma", "--port", str(port), "--n_ctx", "2048",
-         "--n_threads", str(threads)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--model_alias",
+            "m",
+            "--chat_format",
+            "gemma",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            str(threads),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/v1/models", server)
@@ -51,10 +67,13 @@ def decode_comparison(rounds: int, max_tokens: int) -> None:
         http = OpenAIBackend(f"http://127.0.0.1:{port}/v1")
         req = ChatRequest((("user", PROMPT),), max_tokens, Sampling(temperature=0.0))
         engine.stream(req), http.stream(req)  # warm-up, discarded
-        inproc, over_http, toks = [], [], []
+        inproc, over_http, raw, toks, cpu_per_tok = [], [], [], [], []
         for _ in range(rounds):
             a = request_metrics(engine.stream(req))
+            cpu0 = time.process_time()
             b = request_metrics(http.stream(req))
+            cpu_per_tok.append((time.process_time() - cpu0) / (b.completion_tokens or 1))
+            raw.append(raw_client_decode_tps(f"http://127.0.0.1:{port}/v1", max_tokens))
             inproc.append(a.decode_tps)
             over_http.append(b.decode_tps)
             toks.append((a.completion_tokens, b.completion_tokens))
@@ -63,19 +82,58 @@ def decode_comparison(rounds: int, max_tokens: int) -> None:
     finally:
         server.terminate()
         server.wait()
-    a, b = statistics.median(inproc), statistics.median(over_http)
+    a, b, c = (statistics.median(x) for x in (inproc, over_http, raw))
     print(f"\n== decode tok/s, same model and threads ({threads}), {rounds} alternating rounds ==")
     print(f"tokens per request (in-process, http): {toks}")
-    print(f"in-process (embedded engine):        {a:8.2f} tok/s  {[round(x, 1) for x in inproc]}")
-    print(f"HTTP (llama_cpp.server + tokbench):  {b:8.2f} tok/s  {[round(x, 1) for x in over_http]}")
-    print(f"HTTP decode time / in-process:        {a / b:8.3f}  (1.02 = 2% added)")
+    for name, med, xs in (
+        ("in-process (embedded engine)", a, inproc),
+        ("HTTP, tokbench client", b, over_http),
+        ("HTTP, minimal client (no parsing)", c, raw),
+    ):
+        print(f"{name:36s} {med:8.2f} tok/s  {[round(x, 1) for x in xs]}")
+    print(f"decode time, tokbench HTTP / in-process:     {a / b:6.3f}")
+    print(f"decode time, tokbench / minimal HTTP client: {c / b:6.3f}  (what tokbench adds)")
+    print(
+        f"tokbench client CPU per token: {statistics.median(cpu_per_tok) * 1e3:.3f} ms "
+        f"(a decode step takes {1e3 / b:.1f} ms)"
+    )
 
 
-def chunk_rate(chunks: int) -> None:
+def raw_client_decode_tps(url: str, max_tokens: int) -> float:
+    """The server's pace seen by a client that only timestamps reads and counts events."""
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "stream": True,
+    }
+    stamps: list[tuple[int, int]] = []
+    with (
+        httpx.Client(timeout=120) as c,
+        c.stream("POST", url + "/chat/completions", json=body) as r,
+    ):
+        for raw in r.iter_raw():
+            t = time.perf_counter_ns()
+            stamps.append((t, raw.count(b'"content":"') + raw.count(b'"content": "')))
+    times = [t for t, n in stamps for _ in range(n)]
+    return (len(times) - 1) / ((times[-1] - times[0]) / 1e9)
+
+
+def chunk_rate(chunks: int, batch: int) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tokbench.fakeserver", "--port", str(port),
-         "--n-tokens", str(chunks), "--batch", "64"],
+        [
+            sys.executable,
+            "-m",
+            "tokbench.fakeserver",
+            "--port",
+            str(port),
+            "--n-tokens",
+            str(chunks),
+            "--batch",
+            str(batch),
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/v1"
@@ -93,12 +151,18 @@ def chunk_rate(chunks: int) -> None:
             assert trace.error is None and len(trace.times_ns) == chunks, trace.error
             rows.append(("tokbench (SSE parser + metrics)", chunks / wall, cpu / wall, m))
             # reference: plain httpx line iteration + json.loads on the same stream
-            body = {"model": be.model, "messages": [{"role": "user", "content": "x"}],
-                    "max_tokens": chunks, "stream": True}
+            body = {
+                "model": be.model,
+                "messages": [{"role": "user", "content": "x"}],
+                "max_tokens": chunks,
+                "stream": True,
+            }
             cpu0, w0 = time.process_time(), time.perf_counter()
             n = 0
-            with httpx.Client(timeout=60) as c, c.stream("POST", url + "/chat/completions",
-                                                         json=body) as r:
+            with (
+                httpx.Client(timeout=60) as c,
+                c.stream("POST", url + "/chat/completions", json=body) as r,
+            ):
                 for line in r.iter_lines():
                     if line.startswith("data: ") and line != "data: [DONE]":
                         json.loads(line[6:])
@@ -109,13 +173,18 @@ def chunk_rate(chunks: int) -> None:
     finally:
         server.terminate()
         server.wait()
-    print(f"\n== SSE ingest, one stream of {chunks:,} chunks from a local server (3 rounds) ==")
+    print(
+        f"\n== SSE ingest, one stream of {chunks:,} chunks, server writes {batch} chunk(s) "
+        "per send (3 rounds) =="
+    )
     for name in ("tokbench (SSE parser + metrics)", "plain httpx iter_lines + json"):
         rates = [r[1] for r in rows if r[0] == name]
         cpu = [r[2] for r in rows if r[0] == name]
-        print(f"{name:34s} {statistics.median(rates):10,.0f} chunks/s  "
-              f"client CPU {statistics.median(cpu):5.0%} of wall  (rounds: "
-              f"{', '.join(f'{x:,.0f}' for x in rates)})")
+        print(
+            f"{name:34s} {statistics.median(rates):10,.0f} chunks/s  "
+            f"client CPU {statistics.median(cpu):5.0%} of wall  (rounds: "
+            f"{', '.join(f'{x:,.0f}' for x in rates)})"
+        )
     print(f"cpu count: {os.cpu_count()}")
 
 
@@ -125,8 +194,10 @@ def main() -> None:
     p.add_argument("--max-tokens", type=int, default=128)
     p.add_argument("--chunks", type=int, default=200_000)
     p.add_argument("--skip-decode", action="store_true")
+    p.add_argument("--skip-chunks", action="store_true")
     a = p.parse_args()
-    chunk_rate(a.chunks)
+    for batch in () if a.skip_chunks else (1, 64):
+        chunk_rate(a.chunks, batch)
     if not a.skip_decode:
         decode_comparison(a.rounds, a.max_tokens)
 

@@ -57,10 +57,23 @@ def llama_server(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(gemma_path), "--model_alias", "gemma-3-270m",
-            "--chat_format", "gemma", "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1),
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gemma_path),
+            "--model_alias",
+            "gemma-3-270m",
+            "--chat_format",
+            "gemma",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            str(os.cpu_count() or 1),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -75,8 +88,9 @@ def llama_server(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         log.close()
 
 
-def tokbench(*args: str, env: dict[str, str] | None = None, timeout: float = 600
-             ) -> subprocess.CompletedProcess[str]:
+def tokbench(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "tokbench", *args],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sqlite3
@@ -28,7 +29,11 @@ def test_embedded_default_runs_seed5_end_to_end(gemma_path: Path, tb_home: Path)
     assert run["target"]["quantization"] == "Q4_K_M"
     assert run["host"]["cpu_model"] and run["host"]["physical_cores"] >= 1
     assert [q["item_id"] for q in reqs] == [
-        "essay", "compare-9.11-9.9", "autumn-quatrain", "weekday", "physics-mcq",
+        "essay",
+        "compare-9.11-9.9",
+        "autumn-quatrain",
+        "weekday",
+        "physics-mcq",
     ]
     for q in reqs:
         m = q["metrics"]
@@ -56,8 +61,19 @@ def test_embedded_default_runs_seed5_end_to_end(gemma_path: Path, tb_home: Path)
 
 @pytest.mark.slow
 def test_llama_cpp_server_run_matches_server_counts(llama_server: str) -> None:
-    r = tokbench("run", "--url", llama_server, "--suite", "seed5-en", "--max-tokens", "24",
-                 "--temperature", "0", "--json", "--no-progress")
+    r = tokbench(
+        "run",
+        "--url",
+        llama_server,
+        "--suite",
+        "seed5-en",
+        "--max-tokens",
+        "24",
+        "--temperature",
+        "0",
+        "--json",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["run"]["model"] == "gemma-3-270m"
@@ -70,8 +86,12 @@ def test_llama_cpp_server_run_matches_server_counts(llama_server: str) -> None:
         prompt = q["prompt"]
         ref = httpx.post(
             llama_server + "/chat/completions",
-            json={"model": "gemma-3-270m", "messages": [{"role": "user", "content": prompt}],
-                  "max_tokens": 24, "temperature": 0},
+            json={
+                "model": "gemma-3-270m",
+                "messages": [{"role": "user", "content": prompt}],
+                "max_tokens": 24,
+                "temperature": 0,
+            },
             timeout=120,
         ).json()
         assert ref["choices"][0]["message"]["content"] == q["answer"]
@@ -85,21 +105,22 @@ def test_ctrl_c_keeps_finished_requests_and_resume_completes(tb_home: Path) -> N
     db = tb_home / "results.db"
     with FakeServer(cfg) as srv:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tokbench", "run", "--url", srv.url, "--no-progress",
-             "-n", "2"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "tokbench", "run", "--url", srv.url, "--no-progress", "-n", "2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + 60
         done = 0
         while time.monotonic() < deadline and done < 2:
             time.sleep(0.05)
             if db.exists():
-                try:
-                    done = sqlite3.connect(db).execute("SELECT COUNT(*) FROM requests").fetchone()[0]
-                except sqlite3.OperationalError:
-                    pass
+                with contextlib.suppress(sqlite3.OperationalError):
+                    done = (
+                        sqlite3.connect(db).execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+                    )
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
         assert "Traceback" not in err and "--resume" in err
         con = sqlite3.connect(db)
@@ -152,8 +173,15 @@ def test_user_errors_are_one_sentence_without_traceback(tmp_path: Path) -> None:
 def test_api_key_is_sent_but_never_stored(tb_home: Path) -> None:
     secret = "sk-tokbench-SECRET-123"
     with FakeServer(FakeConfig(mode="unauthorized", api_key=secret, n_tokens=3)) as srv:
-        r = tokbench("run", "--url", srv.url, "--api-key-env", "TB_KEY", "--no-progress",
-                     env={"TB_KEY": secret})
+        r = tokbench(
+            "run",
+            "--url",
+            srv.url,
+            "--api-key-env",
+            "TB_KEY",
+            "--no-progress",
+            env={"TB_KEY": secret},
+        )
     assert r.returncode == 0, r.stderr
     assert srv.requests, "the key must have been accepted by the server"
     stored = [*tb_home.glob("results.db*"), *(tb_home / "runs").rglob("*.*")]

@@ -63,8 +63,10 @@ def test_degenerate_requests_give_none_not_infinity() -> None:
 
 
 def test_engine_rates() -> None:
-    t = make_trace([5, 6], engine=EngineTiming(prompt_tokens=100, prompt_ms=50,
-                                               decode_tokens=10, decode_ms=200))
+    t = make_trace(
+        [5, 6],
+        engine=EngineTiming(prompt_tokens=100, prompt_ms=50, decode_tokens=10, decode_ms=200),
+    )
     m = request_metrics(t)
     assert m.engine_prefill_tps == pytest.approx(2000)
     assert m.engine_decode_tps == pytest.approx(50)

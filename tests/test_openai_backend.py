@@ -87,7 +87,7 @@ def test_dns_failure() -> None:
 
 def test_unauthorized_without_and_with_key() -> None:
     with FakeServer(FakeConfig(mode="unauthorized")) as srv:
-        with pytest.raises(TokbenchError, match="requires authentication .*--api-key-env"):
+        with pytest.raises(TokbenchError, match=r"requires authentication .*--api-key-env"):
             OpenAIBackend(srv.url)
         with pytest.raises(TokbenchError, match=r"rejected the API key from \$MY_KEY"):
             OpenAIBackend(srv.url, api_key="bad", api_key_env="MY_KEY")
@@ -101,8 +101,9 @@ def test_unknown_model_names_the_served_ones() -> None:
 
 
 def test_not_an_llm_server() -> None:
-    with FakeServer(FakeConfig(mode="html")) as srv, pytest.raises(
-        TokbenchError, match="did not answer like an OpenAI-compatible server"
+    with (
+        FakeServer(FakeConfig(mode="html")) as srv,
+        pytest.raises(TokbenchError, match="did not answer like an OpenAI-compatible server"),
     ):
         OpenAIBackend(srv.url)
 

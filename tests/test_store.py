@@ -13,9 +13,19 @@ from tokbench.store import MIGRATIONS, RequestRecord, RunInfo, Store
 
 def a_run(run_id: str = "20260101-000000-aaaaaa") -> RunInfo:
     return RunInfo(
-        id=run_id, created_at="2026-01-01T00:00:00", status="running", kind="run",
-        tokbench_version="0", backend="openai", url="http://x/v1", model="m", suite="seed5",
-        host_name="h", config={"repeat": 1}, target={}, host={"cpu_model": "cpu"},
+        id=run_id,
+        created_at="2026-01-01T00:00:00",
+        status="running",
+        kind="run",
+        tokbench_version="0",
+        backend="openai",
+        url="http://x/v1",
+        model="m",
+        suite="seed5",
+        host_name="h",
+        config={"repeat": 1},
+        target={},
+        host={"cpu_model": "cpu"},
     )
 
 
@@ -25,8 +35,15 @@ def a_request(run_id: str, item: str, rep: int = 0, ok: bool = True) -> RequestR
     rec.add(150_000_000, "answer", "!")
     trace = rec.finish(160_000_000, completion_tokens=Count(2, "server"))
     return RequestRecord(
-        run_id=run_id, item_id=item, rep=rep, started_at="t", status="ok" if ok else "error",
-        error=None if ok else "boom", prompt="问题", answer=trace.text("answer"), thinking="",
+        run_id=run_id,
+        item_id=item,
+        rep=rep,
+        started_at="t",
+        status="ok" if ok else "error",
+        error=None if ok else "boom",
+        prompt="问题",
+        answer=trace.text("answer"),
+        thinking="",
         metrics=request_metrics(trace),
     )
 

@@ -9,7 +9,11 @@ from tokbench.suite import load_suite
 def test_seed5_is_verbatim_chinese_with_short_ids() -> None:
     s = load_suite("seed5")
     assert [i.id for i in s.items] == [
-        "essay", "compare-9.11-9.9", "autumn-quatrain", "weekday", "physics-mcq",
+        "essay",
+        "compare-9.11-9.9",
+        "autumn-quatrain",
+        "weekday",
+        "physics-mcq",
     ]
     prompts = {i.id: i.prompt for i in s.items}
     assert prompts["weekday"] == "天气预报说本周星期三会下雨，昨天果然下雨了，今天星期几?"
@@ -46,8 +50,7 @@ def test_user_suite_layers_and_overrides(tmp_path: Path) -> None:
 def test_bad_field_names_file_line_and_field(tmp_path: Path) -> None:
     f = tmp_path / "bad.toml"
     f.write_text(
-        '[[items]]\nid = "a"\nprompt = "x"\n\n[[items]]\nid = "b"\nprompt = "y"\n'
-        'max_tokens = -3\n',
+        '[[items]]\nid = "a"\nprompt = "x"\n\n[[items]]\nid = "b"\nprompt = "y"\nmax_tokens = -3\n',
         "utf-8",
     )
     with pytest.raises(TokbenchError) as e:

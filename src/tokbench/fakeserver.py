@@ -7,6 +7,7 @@ or as fast as it can when `itl_s` is 0. `mode` injects failures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -67,7 +68,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-        elif cfg.mode == "unauthorized" and self.headers.get("Authorization") != f"Bearer {cfg.api_key}":
+        elif (
+            cfg.mode == "unauthorized"
+            and self.headers.get("Authorization") != f"Bearer {cfg.api_key}"
+        ):
             self._json(401, {"error": {"message": "Invalid API key"}})
         elif self.path.rstrip("/") == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": cfg.model, "object": "model"}]})
@@ -80,7 +84,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         req = json.loads(self.rfile.read(length) or b"{}")
         self.server.requests.append(req)
-        if cfg.mode == "unauthorized" and self.headers.get("Authorization") != f"Bearer {cfg.api_key}":
+        if (
+            cfg.mode == "unauthorized"
+            and self.headers.get("Authorization") != f"Bearer {cfg.api_key}"
+        ):
             return self._json(401, {"error": {"message": "Invalid API key"}})
         if req.get("model") != cfg.model:
             return self._json(404, {"error": {"message": f"model {req.get('model')} not found"}})
@@ -103,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         n_timed = cfg.thinking_tokens + cfg.n_tokens
         tail = [_chunk(model, {}, "stop")]
         if cfg.usage and (req.get("stream_options") or {}).get("include_usage"):
-            usage = {
+            usage: dict[str, Any] = {
                 "prompt_tokens": cfg.prompt_tokens,
                 "completion_tokens": n_timed,
                 "total_tokens": cfg.prompt_tokens + n_timed,
@@ -195,15 +202,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-usage", action="store_true")
     a = p.parse_args(argv)
     cfg = FakeConfig(
-        ttft_s=a.ttft_ms / 1000, itl_s=a.itl_ms / 1000, n_tokens=a.n_tokens, batch=a.batch,
+        ttft_s=a.ttft_ms / 1000,
+        itl_s=a.itl_ms / 1000,
+        n_tokens=a.n_tokens,
+        batch=a.batch,
         usage=not a.no_usage,
     )
     with FakeServer(cfg, port=a.port) as srv:
         print(f"serving {srv.url}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -67,7 +68,11 @@ def request_metrics(trace: Trace) -> RequestMetrics:
     total_ms = _ms(trace.end_ns - trace.start_ns)
     ttft_ms = _ms(times[0] - trace.start_ns) if times else None
     ttfa_ms = next(
-        (_ms(t - trace.start_ns) for t, c in zip(times, trace.channels, strict=True) if c == ANSWER),
+        (
+            _ms(t - trace.start_ns)
+            for t, c in zip(times, trace.channels, strict=True)
+            if c == ANSWER
+        ),
         None,
     )
     completion = completion_count(trace)
@@ -79,7 +84,7 @@ def request_metrics(trace: Trace) -> RequestMetrics:
         span_ms = _ms(times[-1] - times[0])
         decode_tps = _rate(completion.value - 1, span_ms)
 
-    gaps = sorted(_ms(b - a) for a, b in zip(times, times[1:], strict=False))
+    gaps = sorted(_ms(b - a) for a, b in itertools.pairwise(times))
     engine = trace.engine
     return RequestMetrics(
         ttft_ms=ttft_ms,

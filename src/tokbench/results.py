@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,10 @@ def run_document(run: RunInfo, recs: list[RequestRecord]) -> dict[str, Any]:
         "run": asdict(run),
         "summary": summary_dict(summary),
         "requests": [
-            {**{k: v for k, v in asdict(r).items() if k != "metrics"},
-             "metrics": r.metrics.as_dict() if r.metrics else None}
+            {
+                **{k: v for k, v in asdict(r).items() if k != "metrics"},
+                "metrics": r.metrics.as_dict() if r.metrics else None,
+            }
             for r in recs
         ],
     }
@@ -42,7 +43,7 @@ def summary_dict(s: RunSummary) -> dict[str, Any]:
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, "utf-8")
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def write_run_folder(folder: Path, run: RunInfo, recs: list[RequestRecord]) -> None:

@@ -252,7 +252,12 @@ def run_suite(
 
         try:
             outcome = execute(
-                backend, suite, store, run.id, repeat=config.repeat, observer=observer,
+                backend,
+                suite,
+                store,
+                run.id,
+                repeat=config.repeat,
+                observer=observer,
                 after_request=save,
             )
         finally:

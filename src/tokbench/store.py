@@ -72,7 +72,7 @@ def m001_runs_and_requests(db: sqlite3.Connection) -> None:
             UNIQUE (run_id, item_id, rep)
         );
         CREATE INDEX requests_run ON requests(run_id);
-        """
+        """,
     )
 
 
@@ -150,9 +150,7 @@ class Store:
                 continue
             with self._tx() as db:
                 fn(db)
-                db.execute(
-                    "INSERT INTO _migrations VALUES (?, datetime('now'))", (name,)
-                )
+                db.execute("INSERT INTO _migrations VALUES (?, datetime('now'))", (name,))
             applied.append(name)
         return applied
 
@@ -162,9 +160,19 @@ class Store:
             db.execute(
                 "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    run.id, run.created_at, run.finished_at, run.status, run.kind,
-                    run.tokbench_version, run.backend, run.url, run.model, run.suite,
-                    run.host_name, json.dumps(run.config), json.dumps(run.target),
+                    run.id,
+                    run.created_at,
+                    run.finished_at,
+                    run.status,
+                    run.kind,
+                    run.tokbench_version,
+                    run.backend,
+                    run.url,
+                    run.model,
+                    run.suite,
+                    run.host_name,
+                    json.dumps(run.config),
+                    json.dumps(run.target),
                     json.dumps(run.host),
                 ),
             )
@@ -212,9 +220,17 @@ class Store:
                 "error, prompt, answer, thinking, ttft_ms, decode_tps, completion_tokens, "
                 "metrics_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    rec.run_id, rec.item_id, rec.rep, rec.started_at, rec.status, rec.error,
-                    rec.prompt, rec.answer, rec.thinking,
-                    m.ttft_ms if m else None, m.decode_tps if m else None,
+                    rec.run_id,
+                    rec.item_id,
+                    rec.rep,
+                    rec.started_at,
+                    rec.status,
+                    rec.error,
+                    rec.prompt,
+                    rec.answer,
+                    rec.thinking,
+                    m.ttft_ms if m else None,
+                    m.decode_tps if m else None,
                     m.completion_tokens if m else None,
                     json.dumps(m.as_dict()) if m else None,
                 ),
@@ -228,7 +244,16 @@ class Store:
         )
         return [
             RequestRecord(
-                *r[:9], metrics=RequestMetrics(**json.loads(r[9])) if r[9] else None
+                run_id=r[0],
+                item_id=r[1],
+                rep=r[2],
+                started_at=r[3],
+                status=r[4],
+                error=r[5],
+                prompt=r[6],
+                answer=r[7],
+                thinking=r[8],
+                metrics=RequestMetrics(**json.loads(r[9])) if r[9] else None,
             )
             for r in rows
         ]
@@ -245,7 +270,18 @@ class Store:
 
 def _run_from_row(r: tuple[Any, ...]) -> RunInfo:
     return RunInfo(
-        id=r[0], created_at=r[1], finished_at=r[2], status=r[3], kind=r[4],
-        tokbench_version=r[5], backend=r[6], url=r[7], model=r[8], suite=r[9], host_name=r[10],
-        config=json.loads(r[11]), target=json.loads(r[12]), host=json.loads(r[13]),
+        id=r[0],
+        created_at=r[1],
+        finished_at=r[2],
+        status=r[3],
+        kind=r[4],
+        tokbench_version=r[5],
+        backend=r[6],
+        url=r[7],
+        model=r[8],
+        suite=r[9],
+        host_name=r[10],
+        config=json.loads(r[11]),
+        target=json.loads(r[12]),
+        host=json.loads(r[13]),
     )

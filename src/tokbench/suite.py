@@ -48,8 +48,8 @@ class Item:
     sampling: Sampling
 
     def request(self) -> ChatRequest:
-        messages: tuple[tuple[str, str], ...] = ((("system", self.system),) if self.system else ())
-        return ChatRequest(messages + (("user", self.prompt),), self.max_tokens, self.sampling)
+        messages: tuple[tuple[str, str], ...] = (("system", self.system),) if self.system else ()
+        return ChatRequest((*messages, ("user", self.prompt)), self.max_tokens, self.sampling)
 
 
 @dataclass(frozen=True, slots=True)

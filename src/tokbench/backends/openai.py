@@ -7,12 +7,11 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from tokbench import __version__
 from tokbench.backends.base import OnToken
 from tokbench.errors import TokbenchError
 from tokbench.events import ANSWER, THINKING, ChatRequest, Count, Recorder, Trace
+from tokbench.http import Client, TransportError
 from tokbench.sse import SSEParser
 
 
@@ -30,35 +29,8 @@ def normalize_base_url(url: str) -> str:
     return url
 
 
-def explain_transport_error(exc: Exception, url: str, timeout_s: float) -> str:
-    """One actionable sentence for a network failure."""
-    text = str(exc)
-    host = urlsplit(url).netloc
-    if isinstance(exc, httpx.ConnectError):
-        if "Name or service not known" in text or "nodename nor servname" in text or (
-            "getaddrinfo" in text or "Temporary failure in name resolution" in text
-        ):
-            return f"cannot resolve host {host!r}: check the host name in --url"
-        if "refused" in text.lower():
-            return (
-                f"nothing is listening at {host} (connection refused): start the server, "
-                "or check the port in --url"
-            )
-        return f"cannot connect to {host}: {text or type(exc).__name__}"
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"timed out connecting to {host}: is the host reachable?"
-    if isinstance(exc, httpx.ReadTimeout):
-        return (
-            f"the stream stalled: no data from {host} for {timeout_s:g} s "
-            "(raise --timeout for slow models)"
-        )
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"the server at {host} closed the connection mid-response: {text}"
-    return f"{type(exc).__name__} talking to {host}: {text}"
-
-
-def explain_status(status: int, body: str, api_key_env: str | None, model: str | None) -> str:
-    detail = _error_detail(body)
+def explain_status(status: int, body: bytes, api_key_env: str | None, model: str | None) -> str:
+    detail = error_detail(body)
     if status in (401, 403):
         if api_key_env:
             return (
@@ -73,14 +45,16 @@ def explain_status(status: int, body: str, api_key_env: str | None, model: str |
         return f"the server does not know model {model!r} (HTTP 404: {detail})"
     if status == 404:
         return f"HTTP 404 ({detail}): is --url the server's OpenAI-compatible base URL?"
-    return f"HTTP {status} from the server: {detail}" if detail else f"HTTP {status} from the server"
+    return (
+        f"HTTP {status} from the server: {detail}" if detail else f"HTTP {status} from the server"
+    )
 
 
-def _error_detail(body: str) -> str:
+def error_detail(body: bytes) -> str:
     try:
         obj = json.loads(body)
     except ValueError:
-        return body.strip()[:200]
+        return body.decode("utf-8", "replace").strip()[:200]
     err = obj.get("error", obj) if isinstance(obj, dict) else obj
     if isinstance(err, dict):
         return str(err.get("message") or err.get("detail") or err)[:300]
@@ -99,26 +73,22 @@ class OpenAIBackend:
         api_key_env: str | None = None,
         timeout_s: float = 300.0,
         connect_timeout_s: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = normalize_base_url(url)
-        self.timeout_s = timeout_s
         self._api_key_env = api_key_env
         headers = {"User-Agent": f"tokbench/{__version__}"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.Client(
+        self._http = Client(
+            self.base_url,
             headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            transport=transport,
-            trust_env=False,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
         )
         self.models = self._list_models(model)
         if model is None:
             if not self.models:
-                raise TokbenchError(
-                    f"{self.base_url}/models lists no models: pass --model NAME"
-                )
+                raise TokbenchError(f"{self.base_url}/models lists no models: pass --model NAME")
             model = self.models[0]
         elif self.models and model not in self.models:
             raise TokbenchError(
@@ -127,31 +97,26 @@ class OpenAIBackend:
         self.model = model
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def describe(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "served_models": self.models}
 
     def _list_models(self, model: str | None) -> list[str]:
-        url = f"{self.base_url}/models"
         try:
-            resp = self._client.get(url)
-        except httpx.HTTPError as exc:
-            raise TokbenchError(explain_transport_error(exc, url, self.timeout_s)) from exc
-        if resp.status_code == 404 and model:
+            status, ctype, body = self._http.get("/models")
+        except TransportError as exc:
+            raise TokbenchError(str(exc)) from exc
+        if status == 404 and model:
             return []  # some servers have no model list; the chosen model will tell
-        if resp.status_code >= 400:
-            raise TokbenchError(
-                explain_status(resp.status_code, resp.text, self._api_key_env, None)
-            )
+        if status >= 400:
+            raise TokbenchError(explain_status(status, body, self._api_key_env, None))
         try:
-            data = resp.json()["data"]
-            return [str(m["id"]) for m in data]
+            return [str(m["id"]) for m in json.loads(body)["data"]]
         except (ValueError, KeyError, TypeError) as exc:
-            ctype = resp.headers.get("content-type", "?")
             raise TokbenchError(
-                f"{url} did not answer like an OpenAI-compatible server (got {ctype}): "
-                "check --url"
+                f"{self.base_url}/models did not answer like an OpenAI-compatible server "
+                f"(got {ctype or 'no content type'}): check --url"
             ) from exc
 
     def _body(self, request: ChatRequest, include_usage: bool) -> dict[str, Any]:
@@ -178,7 +143,6 @@ class OpenAIBackend:
         return trace
 
     def _stream(self, request: ChatRequest, on_token: OnToken | None, include_usage: bool) -> Trace:
-        url = f"{self.base_url}/chat/completions"
         body = self._body(request, include_usage)
         clock = time.perf_counter_ns
         rec = Recorder(clock())
@@ -186,27 +150,27 @@ class OpenAIBackend:
         usage: dict[str, Any] | None = None
         error: str | None = None
         try:
-            with self._client.stream("POST", url, json=body) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    error = explain_status(
-                        resp.status_code, resp.text, self._api_key_env, self.model
-                    )
+            with self._http.request(
+                "POST", "/chat/completions", body, accept="text/event-stream"
+            ) as resp:
+                if resp.status >= 400:
+                    error = explain_status(resp.status, resp.read(), self._api_key_env, self.model)
                     return rec.finish(clock(), error=error)
-                ctype = resp.headers.get("content-type", "")
-                if "text/event-stream" not in ctype:
+                if "text/event-stream" not in resp.content_type:
                     resp.read()
                     return rec.finish(
                         clock(),
                         error=(
-                            f"the server answered without streaming (Content-Type {ctype or '?'}); "
-                            "tokbench needs a streaming chat endpoint to time tokens"
+                            "the server answered without streaming (Content-Type "
+                            f"{resp.content_type or '?'}); tokbench needs a streaming chat "
+                            "endpoint to time tokens"
                         ),
                     )
                 parser = SSEParser()
                 add = rec.add
-                for raw in resp.iter_raw():
-                    t = clock()
+                read1 = resp.read1
+                while raw := read1(65536):
+                    t = clock()  # one timestamp per read, taken before any parsing
                     for data in parser.feed(raw):
                         if data == b"[DONE]":
                             continue
@@ -228,31 +192,36 @@ class OpenAIBackend:
                         if obj.get("usage"):
                             usage = obj["usage"]
                         if obj.get("error"):
-                            error = f"the server reported an error mid-stream: {_error_detail(data.decode())}"
-        except httpx.HTTPError as exc:
-            error = explain_transport_error(exc, url, self.timeout_s)
-        except (ValueError, UnicodeDecodeError) as exc:
+                            detail = error_detail(data)
+                            error = f"the server reported an error mid-stream: {detail}"
+        except TransportError as exc:
+            error = str(exc)
+        except (ValueError, UnicodeDecodeError, AttributeError) as exc:
             error = f"the server sent a malformed stream chunk: {exc}"
         end = clock()
         if not error and not rec.times_ns and finish is None:
             error = "the stream ended without any chunk: is this an OpenAI-compatible server?"
+        prompt_n, completion_n, thinking_n = _usage_counts(usage)
         return rec.finish(
             end,
+            prompt_tokens=prompt_n,
+            completion_tokens=completion_n,
+            thinking_tokens=thinking_n,
             finish_reason=finish,
             error=error,
-            **_usage_counts(usage),
         )
 
 
-def _usage_counts(usage: dict[str, Any] | None) -> dict[str, Count | None]:
-    if not usage:
-        return {}
-    out: dict[str, Count | None] = {}
-    if isinstance(usage.get("prompt_tokens"), int):
-        out["prompt_tokens"] = Count(usage["prompt_tokens"], "server")
-    if isinstance(usage.get("completion_tokens"), int):
-        out["completion_tokens"] = Count(usage["completion_tokens"], "server")
+def _usage_counts(usage: dict[str, Any] | None) -> tuple[Count | None, ...]:
+    """(prompt, completion, thinking) counts from an OpenAI `usage` object."""
+    usage = usage or {}
     details = usage.get("completion_tokens_details") or {}
-    if isinstance(details.get("reasoning_tokens"), int):
-        out["thinking_tokens"] = Count(details["reasoning_tokens"], "server")
-    return out
+
+    def server(value: Any) -> Count | None:
+        return Count(value, "server") if isinstance(value, int) else None
+
+    return (
+        server(usage.get("prompt_tokens")),
+        server(usage.get("completion_tokens")),
+        server(details.get("reasoning_tokens")),
+    )

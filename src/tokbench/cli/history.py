@@ -23,8 +23,16 @@ def history(limit: int, db: Path | None, as_json: bool) -> None:
     runs = store.runs(limit)
     counts = store.request_counts()
     if as_json:
-        print_json([{**asdict(r), "ok": counts.get(r.id, (0, 0))[0],
-                     "failed": counts.get(r.id, (0, 0))[1]} for r in runs])
+        print_json(
+            [
+                {
+                    **asdict(r),
+                    "ok": counts.get(r.id, (0, 0))[0],
+                    "failed": counts.get(r.id, (0, 0))[1],
+                }
+                for r in runs
+            ]
+        )
     elif not runs:
         click.echo(f"No runs yet in {store.path}. Start one with: tokbench run", err=True)
     else:

@@ -79,5 +79,6 @@ class ProgressObserver:
         if record.status != "ok":
             self.progress.console.print(
                 f"[red]✗ {record.item_id} #{record.rep + 1}:[/red] {record.error}",
-                markup=True, highlight=False,
+                markup=True,
+                highlight=False,
             )

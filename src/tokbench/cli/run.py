@@ -11,41 +11,96 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json
 
 
 @click.command()
-@click.option("--url", help="OpenAI-compatible server, e.g. http://127.0.0.1:1234/v1 "
-              "(with or without /v1). Without it: the embedded llama.cpp engine.")
+@click.option(
+    "--url",
+    help="OpenAI-compatible server, e.g. http://127.0.0.1:1234/v1 "
+    "(with or without /v1). Without it: the embedded llama.cpp engine.",
+)
 @click.option("-m", "--model", help="Model name on the server (default: the first it lists).")
-@click.option("--api-key-env", metavar="VAR",
-              help="Read the API key from this environment variable (never stored or printed).")
-@click.option("--model-path", type=click.Path(exists=True, dir_okay=False),
-              help="Embedded engine: run this GGUF file instead of the bundled Gemma 3 270M.")
-@click.option("-t", "--threads", type=click.IntRange(1), help="Embedded engine threads "
-              "(default: physical cores).")
-@click.option("--ctx", "n_ctx", type=click.IntRange(256), default=4096, show_default=True,
-              help="Embedded engine context size.")
-@click.option("--chat-format", help="Embedded engine: chat format when the GGUF has no "
-              "template (gemma, chatml, llama-2...).")
-@click.option("-s", "--suite", default="seed5", show_default=True,
-              help="seed5, seed5-en, or the path of a suite TOML file.")
-@click.option("-n", "--repeat", type=click.IntRange(1), default=1, show_default=True,
-              help="Ask every question this many times.")
+@click.option(
+    "--api-key-env",
+    metavar="VAR",
+    help="Read the API key from this environment variable (never stored or printed).",
+)
+@click.option(
+    "--model-path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Embedded engine: run this GGUF file instead of the bundled Gemma 3 270M.",
+)
+@click.option(
+    "-t",
+    "--threads",
+    type=click.IntRange(1),
+    help="Embedded engine threads (default: physical cores).",
+)
+@click.option(
+    "--ctx",
+    "n_ctx",
+    type=click.IntRange(256),
+    default=4096,
+    show_default=True,
+    help="Embedded engine context size.",
+)
+@click.option(
+    "--chat-format",
+    help="Embedded engine: chat format when the GGUF has no template (gemma, chatml, llama-2...).",
+)
+@click.option(
+    "-s",
+    "--suite",
+    default="seed5",
+    show_default=True,
+    help="seed5, seed5-en, or the path of a suite TOML file.",
+)
+@click.option(
+    "-n",
+    "--repeat",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Ask every question this many times.",
+)
 @click.option("--max-tokens", type=click.IntRange(1), help="Override the suite's max_tokens.")
 @click.option("--temperature", type=click.FloatRange(0), help="Override the sampling temperature.")
 @click.option("--top-p", type=click.FloatRange(0, 1), help="Override top_p.")
 @click.option("--top-k", type=click.IntRange(0), help="Override top_k.")
 @click.option("--seed", type=int, help="Sampling seed.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(0.1), default=300, show_default=True,
-              help="Seconds without any data before a stream counts as stalled.")
-@click.option("--resume", metavar="RUN_ID", help="Continue an interrupted run; finished "
-              "requests are kept, the rest are sent.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(0.1),
+    default=300,
+    show_default=True,
+    help="Seconds without any data before a stream counts as stalled.",
+)
+@click.option(
+    "--resume",
+    metavar="RUN_ID",
+    help="Continue an interrupted run; finished requests are kept, the rest are sent.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @db_option
 @json_option
 def run(
-    url: str | None, model: str | None, api_key_env: str | None, model_path: str | None,
-    threads: int | None, n_ctx: int, chat_format: str | None, suite: str, repeat: int,
-    max_tokens: int | None, temperature: float | None, top_p: float | None, top_k: int | None,
-    seed: int | None, timeout_s: float, resume: str | None, no_progress: bool,
-    db: Path | None, as_json: bool,
+    url: str | None,
+    model: str | None,
+    api_key_env: str | None,
+    model_path: str | None,
+    threads: int | None,
+    n_ctx: int,
+    chat_format: str | None,
+    suite: str,
+    repeat: int,
+    max_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    top_k: int | None,
+    seed: int | None,
+    timeout_s: float,
+    resume: str | None,
+    no_progress: bool,
+    db: Path | None,
+    as_json: bool,
 ) -> None:
     """Ask every question of a suite, measure each answer and keep the results.
 
@@ -57,10 +112,21 @@ def run(
     from tokbench.runner import RunConfig, run_suite
 
     config = RunConfig(
-        suite=suite, url=url, model=model, api_key_env=api_key_env, model_path=model_path,
-        threads=threads, n_ctx=n_ctx, chat_format=chat_format, repeat=repeat,
-        timeout_s=timeout_s, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-        top_k=top_k, seed=seed,
+        suite=suite,
+        url=url,
+        model=model,
+        api_key_env=api_key_env,
+        model_path=model_path,
+        threads=threads,
+        n_ctx=n_ctx,
+        chat_format=chat_format,
+        repeat=repeat,
+        timeout_s=timeout_s,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        seed=seed,
     )
     err = stderr_console()
     store = open_store(db)
@@ -80,8 +146,9 @@ def run(
             total = len(load_suite(suite).items) * repeat
         observer = ProgressObserver(err, total)
         with observer:
-            result = run_suite(config, store, runs_dir(), resume=resume, observer=observer,
-                               notify=notify)
+            result = run_suite(
+                config, store, runs_dir(), resume=resume, observer=observer, notify=notify
+            )
     else:
         result = run_suite(config, store, runs_dir(), resume=resume, notify=notify)
 
@@ -96,8 +163,11 @@ def run(
     err.print(f"[dim]results: {result.folder}[/dim]", highlight=False)
     status = result.outcome.status
     if status == "interrupted":
-        err.print(f"Interrupted: finished requests are kept. Resume with: "
-                  f"tokbench run --resume {result.run.id}", highlight=False)
+        err.print(
+            f"Interrupted: finished requests are kept. Resume with: "
+            f"tokbench run --resume {result.run.id}",
+            highlight=False,
+        )
         sys.exit(130)
     if status == "failed":
         err.print("[red]No request succeeded.[/red]")

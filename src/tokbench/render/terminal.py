@@ -46,7 +46,9 @@ def requests_table(recs: list[RequestRecord]) -> Table:
             num(m.ttft_ms, 0) if m else DASH,
             num(m.decode_tps, 2) if m else DASH,
             num(m.total_ms / 1000, 2) if m else DASH,
-            Text("ok", style="green") if r.status == "ok" else Text(r.error or "error", style="red"),
+            Text("ok", style="green")
+            if r.status == "ok"
+            else Text(r.error or "error", style="red"),
         )
     return t
 
@@ -82,8 +84,13 @@ def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Ta
     for r in runs:
         ok, bad = counts.get(r.id, (0, 0))
         t.add_row(
-            r.id, r.created_at[:19].replace("T", " "), r.status, r.backend,
-            r.model or DASH, r.suite or DASH, f"{ok}/{bad}",
+            r.id,
+            r.created_at[:19].replace("T", " "),
+            r.status,
+            r.backend,
+            r.model or DASH,
+            r.suite or DASH,
+            f"{ok}/{bad}",
         )
     return t
 
