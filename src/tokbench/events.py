@@ -8,7 +8,7 @@ values (monotonic), taken when a chunk was read, never later.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Channel = Literal["answer", "thinking"]
 TokenSource = Literal["engine", "server", "estimate"]
@@ -33,6 +33,7 @@ class EngineTiming:
     decode_tokens: int | None = None
     decode_ms: float | None = None
     load_ms: float | None = None
+    cached_prompt_tokens: int | None = None  # prompt tokens served from the server's cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class Trace:
     finish_reason: str | None = None
     engine: EngineTiming | None = None
     error: str | None = None
+    think_open: bool = False  # the output ended inside a thinking block
+    server: dict[str, Any] | None = None  # what the server said about itself (build, cache...)
 
     def text(self, channel: Channel) -> str:
         return "".join(t for c, t in zip(self.channels, self.texts, strict=True) if c == channel)
@@ -103,13 +106,21 @@ class Recorder:
         finish_reason: str | None = None,
         engine: EngineTiming | None = None,
         error: str | None = None,
+        server: dict[str, Any] | None = None,
     ) -> Trace:
+        from tokbench.thinking import split_inline
+
+        (times, channels, texts), think_open = split_inline(
+            tuple(self.times_ns), tuple(self.channels), tuple(self.texts)
+        )
         return Trace(
             start_ns=self.start_ns,
             end_ns=end_ns,
-            times_ns=tuple(self.times_ns),
-            channels=tuple(self.channels),
-            texts=tuple(self.texts),
+            times_ns=times,
+            channels=channels,
+            texts=texts,
+            think_open=think_open,
+            server=server,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             thinking_tokens=thinking_tokens,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from itertools import pairwise
 from typing import Any
 
 from tokbench.events import ANSWER, Count, Trace
 from tokbench.stats import percentile
+from tokbench.thinking import answer_state
 
 NS_PER_MS = 1_000_000
+# Client and server figures further apart than this are flagged (docs/metrics.md).
+CROSSCHECK_TOLERANCE = 0.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +35,29 @@ class RequestMetrics:
     engine_prefill_tps: float | None
     engine_decode_tps: float | None
     finish_reason: str | None
+    answer_state: str = "answered"
+    answer_tokens: int | None = None
+    answer_tokens_source: str | None = None
+    load_ms: float | None = None
+    cached_prompt_tokens: int | None = None
+    engine_prompt_tokens: int | None = None
+    engine_decode_tokens: int | None = None
+    decode_gap_pct: float | None = None
+    prefill_gap_pct: float | None = None
+    count_gap_pct: float | None = None
+    crosscheck: str | None = None  # "decode", "count", "decode,count" when beyond tolerance
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RequestMetrics:
+        """Tolerant of records written by older or newer versions."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in names}
+        for f in fields(cls):
+            values.setdefault(f.name, None)
+        return cls(**values)
 
 
 def _ms(ns: int) -> float:
@@ -84,8 +107,22 @@ def request_metrics(trace: Trace) -> RequestMetrics:
         span_ms = _ms(times[-1] - times[0])
         decode_tps = _rate(completion.value - 1, span_ms)
 
-    gaps = sorted(_ms(b - a) for a, b in itertools.pairwise(times))
+    gaps = sorted(_ms(b - a) for a, b in pairwise(times))
     engine = trace.engine
+    engine_prefill = _rate(engine.prompt_tokens, engine.prompt_ms) if engine else None
+    engine_decode = _rate(engine.decode_tokens, engine.decode_ms) if engine else None
+    prefill_tps = _rate(prompt.value if prompt else None, ttft_ms)
+    chunks = len(times)
+    count_gap = None
+    if completion is not None and completion.source == "server" and chunks and completion.value:
+        count_gap = _gap(chunks, completion.value)
+    decode_gap = _gap(decode_tps, engine_decode)
+    flags = [
+        name
+        for name, gap in (("decode", decode_gap), ("count", count_gap))
+        if gap is not None and abs(gap) > CROSSCHECK_TOLERANCE * 100
+    ]
+    answer_n = _answer_count(trace, completion, thinking)
     return RequestMetrics(
         ttft_ms=ttft_ms,
         ttfa_ms=ttfa_ms,
@@ -96,13 +133,48 @@ def request_metrics(trace: Trace) -> RequestMetrics:
         completion_tokens_source=completion.source if completion else None,
         thinking_tokens=thinking.value if thinking else None,
         thinking_tokens_source=thinking.source if thinking else None,
-        prefill_tps=_rate(prompt.value if prompt else None, ttft_ms),
+        prefill_tps=prefill_tps,
         decode_tps=decode_tps,
         e2e_tps=_rate(completion.value if completion else None, total_ms),
         itl_p50_ms=percentile(gaps, 50) if gaps else None,
         itl_p95_ms=percentile(gaps, 95) if gaps else None,
         itl_max_ms=gaps[-1] if gaps else None,
-        engine_prefill_tps=_rate(engine.prompt_tokens, engine.prompt_ms) if engine else None,
-        engine_decode_tps=_rate(engine.decode_tokens, engine.decode_ms) if engine else None,
+        engine_prefill_tps=engine_prefill,
+        engine_decode_tps=engine_decode,
         finish_reason=trace.finish_reason,
+        answer_state=answer_state(
+            trace.text(ANSWER),
+            trace.text("thinking"),
+            trace.finish_reason,
+            trace.think_open,
+            trace.error,
+        ),
+        answer_tokens=answer_n.value if answer_n else None,
+        answer_tokens_source=answer_n.source if answer_n else None,
+        load_ms=engine.load_ms if engine else None,
+        cached_prompt_tokens=engine.cached_prompt_tokens if engine else None,
+        engine_prompt_tokens=engine.prompt_tokens if engine else None,
+        engine_decode_tokens=engine.decode_tokens if engine else None,
+        decode_gap_pct=decode_gap,
+        prefill_gap_pct=_gap(prefill_tps, engine_prefill),
+        count_gap_pct=count_gap,
+        crosscheck=",".join(flags) or None,
     )
+
+
+def _gap(client: float | None, server: float | None) -> float | None:
+    """Client figure relative to the server's, in percent (+ = client higher)."""
+    if client is None or server is None or server <= 0:
+        return None
+    return (client / server - 1.0) * 100.0
+
+
+def _answer_count(trace: Trace, completion: Count | None, thinking: Count | None) -> Count | None:
+    if completion is None:
+        return None
+    if thinking is None:
+        return completion  # no thinking: every generated token is answer
+    if thinking.source != "estimate" and completion.source != "estimate":
+        return Count(max(completion.value - thinking.value, 0), completion.source)
+    n = sum(1 for c, x in zip(trace.channels, trace.texts, strict=True) if c == ANSWER and x)
+    return Count(n, "estimate")

@@ -118,6 +118,7 @@ class RunConfig:
 
     suite: str = "seed5"
     url: str | None = None
+    backend: str | None = None  # None: detect the server kind
     model: str | None = None
     api_key_env: str | None = None
     model_path: str | None = None
@@ -131,6 +132,9 @@ class RunConfig:
     top_p: float | None = None
     top_k: int | None = None
     seed: int | None = None
+    think: bool | None = None  # Ollama's `think` option; None: the server's default
+    keep_alive: str | None = None  # Ollama
+    prompt_cache: bool = False  # llama-server's cache_prompt
 
     def overrides(self) -> dict[str, object]:
         return {
@@ -157,7 +161,9 @@ def open_backend(config: RunConfig, notify: Callable[[str], None]) -> Backend:
     from tokbench.errors import TokbenchError
 
     if config.url:
+        from tokbench.backends.ollama import OllamaBackend
         from tokbench.backends.openai import OpenAIBackend
+        from tokbench.detect import detect
 
         key = None
         if config.api_key_env:
@@ -167,12 +173,29 @@ def open_backend(config: RunConfig, notify: Callable[[str], None]) -> Backend:
                     f"environment variable {config.api_key_env} is not set or empty: "
                     f"export {config.api_key_env}=YOUR_KEY first"
                 )
+        kind = config.backend
+        if kind is None:
+            found = detect(config.url, api_key=key, api_key_env=config.api_key_env)
+            kind = found.kind
+            notify(f"{found.url}: {kind} {found.version or ''}".rstrip())
+        if kind == "ollama":
+            return OllamaBackend(
+                config.url,
+                config.model,
+                api_key=key,
+                api_key_env=config.api_key_env,
+                timeout_s=config.timeout_s,
+                keep_alive=config.keep_alive,
+                think=config.think,
+            )
         return OpenAIBackend(
             config.url,
             config.model,
+            flavor=kind,
             api_key=key,
             api_key_env=config.api_key_env,
             timeout_s=config.timeout_s,
+            prompt_cache=config.prompt_cache,
         )
     from tokbench.backends.embedded import EmbeddedBackend
     from tokbench.host import physical_cores

@@ -253,7 +253,7 @@ class Store:
                 prompt=r[6],
                 answer=r[7],
                 thinking=r[8],
-                metrics=RequestMetrics(**json.loads(r[9])) if r[9] else None,
+                metrics=RequestMetrics.from_dict(json.loads(r[9])) if r[9] else None,
             )
             for r in rows
         ]

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from tokbench import __version__
 from tokbench.backends.base import OnToken
 from tokbench.errors import TokbenchError
-from tokbench.events import ANSWER, THINKING, ChatRequest, Count, Recorder, Trace
+from tokbench.events import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.http import Client, TransportError
 from tokbench.sse import SSEParser
 
@@ -61,30 +61,49 @@ def error_detail(body: bytes) -> str:
     return str(err)[:300]
 
 
+FLAVORS = ("openai", "llama-server", "lmstudio", "vllm", "sglang")
+
+
 class OpenAIBackend:
-    kind = "openai"
+    """The OpenAI chat protocol, plus what each server adds to it (its `flavor`):
+
+    - llama-server: `timings` in the final chunk, `/props`, `/tokenize`, `cache_prompt`;
+    - lmstudio: the REST `/api/v0/chat/completions` with `stats`, `model_info`, `runtime`;
+    - vllm, sglang, openai (hosted APIs): `usage` and `reasoning_content`.
+    """
 
     def __init__(
         self,
         url: str,
         model: str | None = None,
         *,
+        flavor: str = "openai",
         api_key: str | None = None,
         api_key_env: str | None = None,
         timeout_s: float = 300.0,
         connect_timeout_s: float = 10.0,
+        prompt_cache: bool = False,
     ) -> None:
+        if flavor not in FLAVORS:
+            raise TokbenchError(f"unknown OpenAI-compatible flavor {flavor!r}")
+        self.kind = flavor
         self.base_url = normalize_base_url(url)
+        self.prompt_cache = prompt_cache
         self._api_key_env = api_key_env
         headers = {"User-Agent": f"tokbench/{__version__}"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        # the connection addresses the server root; OpenAI paths carry the /v1 prefix
         self._http = Client(
-            self.base_url,
+            self.base_url[: -len("/v1")],
             headers=headers,
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
         )
+        self.chat_path = (
+            "/api/v0/chat/completions" if flavor == "lmstudio" else "/v1/chat/completions"
+        )
+        self._prompt_counts: dict[tuple[tuple[str, str], ...], int | None] = {}
         self.models = self._list_models(model)
         if model is None:
             if not self.models:
@@ -100,11 +119,46 @@ class OpenAIBackend:
         self._http.close()
 
     def describe(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "served_models": self.models}
+        info: dict[str, Any] = {
+            "base_url": self.base_url,
+            "server_kind": self.kind,
+            "served_models": self.models,
+        }
+        if self.kind == "llama-server":
+            props = self._get_json("/props")
+            settings = props.get("default_generation_settings") or {}
+            info.update(
+                server_version=props.get("build_info"),
+                gguf_path=props.get("model_path"),
+                n_ctx=settings.get("n_ctx") or props.get("n_ctx"),
+                total_slots=props.get("total_slots"),
+                prompt_cache=self.prompt_cache,
+            )
+        elif self.kind == "lmstudio":
+            m = self._get_json(f"/api/v0/models/{self.model}")
+            info.update(
+                architecture=m.get("arch"),
+                quantization=m.get("quantization"),
+                context_length=m.get("max_context_length"),
+                format=m.get("compatibility_type"),
+                model_state=m.get("state"),
+            )
+        elif self.kind in ("vllm", "sglang"):
+            info["server_version"] = self._get_json("/version").get("version")
+        return info
+
+    def _get_json(self, path: str) -> dict[str, Any]:
+        """A best-effort GET for descriptive details: {} when unavailable."""
+        try:
+            status, _ctype, body = self._http.get(path)
+            obj = json.loads(body) if status < 400 else {}
+        except (TransportError, ValueError):
+            return {}
+        return obj if isinstance(obj, dict) else {}
 
     def _list_models(self, model: str | None) -> list[str]:
         try:
-            status, ctype, body = self._http.get("/models")
+            status, ctype, body = self._http.get("/v1/models")
         except TransportError as exc:
             raise TokbenchError(str(exc)) from exc
         if status == 404 and model:
@@ -128,6 +182,8 @@ class OpenAIBackend:
         }
         if include_usage:
             body["stream_options"] = {"include_usage": True}
+        if self.kind == "llama-server":
+            body["cache_prompt"] = self.prompt_cache
         s = request.sampling
         for key in ("temperature", "top_p", "top_k", "seed"):
             value = getattr(s, key)
@@ -148,10 +204,13 @@ class OpenAIBackend:
         rec = Recorder(clock())
         finish: str | None = None
         usage: dict[str, Any] | None = None
+        timings: dict[str, Any] | None = None  # llama-server
+        stats: dict[str, Any] | None = None  # LM Studio REST
+        extra: dict[str, Any] = {}
         error: str | None = None
         try:
             with self._http.request(
-                "POST", "/chat/completions", body, accept="text/event-stream"
+                "POST", self.chat_path, body, accept="text/event-stream"
             ) as resp:
                 if resp.status >= 400:
                     error = explain_status(resp.status, resp.read(), self._api_key_env, self.model)
@@ -191,6 +250,11 @@ class OpenAIBackend:
                                 on_token()
                         if obj.get("usage"):
                             usage = obj["usage"]
+                        if obj.get("timings"):
+                            timings = obj["timings"]
+                        if obj.get("stats"):
+                            stats = obj["stats"]
+                            extra = {k: obj[k] for k in ("model_info", "runtime") if k in obj}
                         if obj.get("error"):
                             detail = error_detail(data)
                             error = f"the server reported an error mid-stream: {detail}"
@@ -202,6 +266,20 @@ class OpenAIBackend:
         if not error and not rec.times_ns and finish is None:
             error = "the stream ended without any chunk: is this an OpenAI-compatible server?"
         prompt_n, completion_n, thinking_n = _usage_counts(usage)
+        engine = None
+        if timings:
+            engine = _llama_server_timing(timings)
+            if prompt_n is None and engine.prompt_tokens is not None:
+                prompt_n = Count(
+                    engine.prompt_tokens + (engine.cached_prompt_tokens or 0), "server"
+                )
+            if completion_n is None and isinstance(timings.get("predicted_n"), int):
+                completion_n = Count(timings["predicted_n"], "server")
+        elif stats:
+            engine = _lmstudio_timing(stats, usage or {})
+            extra["stats"] = stats
+        if prompt_n is None and not error and self.kind == "llama-server":
+            prompt_n = self._tokenized_prompt(request)
         return rec.finish(
             end,
             prompt_tokens=prompt_n,
@@ -209,7 +287,60 @@ class OpenAIBackend:
             thinking_tokens=thinking_n,
             finish_reason=finish,
             error=error,
+            engine=engine,
+            server={**extra, "timings": timings} if timings else extra or None,
         )
+
+    def _tokenized_prompt(self, request: ChatRequest) -> Count | None:
+        """Exact prompt length from llama-server's own template and tokenizer."""
+        if request.messages not in self._prompt_counts:
+            n: int | None = None
+            messages = [{"role": r, "content": c} for r, c in request.messages]
+            try:
+                with self._http.request("POST", "/apply-template", {"messages": messages}) as r:
+                    prompt = json.loads(r.read()).get("prompt") if r.status < 400 else None
+                if isinstance(prompt, str):
+                    payload = {"content": prompt, "add_special": True, "parse_special": True}
+                    with self._http.request("POST", "/tokenize", payload) as r:
+                        tokens = json.loads(r.read()).get("tokens") if r.status < 400 else None
+                    n = len(tokens) if isinstance(tokens, list) else None
+            except (TransportError, ValueError, AttributeError):
+                n = None
+            self._prompt_counts[request.messages] = n
+        n = self._prompt_counts[request.messages]
+        return Count(n, "server") if n is not None else None
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _llama_server_timing(t: dict[str, Any]) -> EngineTiming:
+    def count(key: str) -> int | None:
+        return t[key] if isinstance(t.get(key), int) else None
+
+    return EngineTiming(
+        prompt_tokens=count("prompt_n"),
+        prompt_ms=_num(t.get("prompt_ms")),
+        decode_tokens=count("predicted_n"),
+        decode_ms=_num(t.get("predicted_ms")),
+        cached_prompt_tokens=count("cache_n"),
+    )
+
+
+def _lmstudio_timing(stats: dict[str, Any], usage: dict[str, Any]) -> EngineTiming:
+    """LM Studio reports tokens/s, TTFT and generation time (seconds), not counts."""
+    tps = _num(stats.get("tokens_per_second"))
+    ttft_s = _num(stats.get("time_to_first_token"))
+    out = usage.get("completion_tokens")
+    prompt = usage.get("prompt_tokens")
+    decode_ms = out / tps * 1000 if tps and isinstance(out, int) else None
+    return EngineTiming(
+        prompt_tokens=prompt if isinstance(prompt, int) else None,
+        prompt_ms=ttft_s * 1000 if ttft_s is not None else None,
+        decode_tokens=out if isinstance(out, int) and decode_ms else None,
+        decode_ms=decode_ms,
+    )
 
 
 def _usage_counts(usage: dict[str, Any] | None) -> tuple[Count | None, ...]:

@@ -32,17 +32,19 @@ def cli() -> None:
     tokbench run --url URL            ... on any OpenAI-compatible server
     tokbench history                  past runs
     tokbench show RUN_ID              one run again (tables, --json, --answers)
+    tokbench servers                  LLM servers running on this machine
     tokbench path                     where results are kept
     """
 
 
 def _register() -> None:
-    from tokbench.cli import history, run
+    from tokbench.cli import history, run, servers
 
     cli.add_command(run.run)
     cli.add_command(history.history)
     cli.add_command(history.show)
     cli.add_command(history.path)
+    cli.add_command(servers.servers)
 
 
 _register()

@@ -16,6 +16,13 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json
     help="OpenAI-compatible server, e.g. http://127.0.0.1:1234/v1 "
     "(with or without /v1). Without it: the embedded llama.cpp engine.",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "ollama", "llama-server", "lmstudio", "vllm", "sglang", "openai"]),
+    default="auto",
+    show_default=True,
+    help="Server protocol; auto probes the server and uses the richest it speaks.",
+)
 @click.option("-m", "--model", help="Model name on the server (default: the first it lists).")
 @click.option(
     "--api-key-env",
@@ -74,6 +81,18 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json
     help="Seconds without any data before a stream counts as stalled.",
 )
 @click.option(
+    "--think/--no-think",
+    default=None,
+    help="Ollama: turn thinking on or off (default: the model's own behaviour).",
+)
+@click.option("--keep-alive", help="Ollama: keep_alive passed through, e.g. 10m or -1.")
+@click.option(
+    "--prompt-cache",
+    is_flag=True,
+    help="llama-server: allow prompt-cache reuse (off by default, so repeated runs pay "
+    "their full prefill).",
+)
+@click.option(
     "--resume",
     metavar="RUN_ID",
     help="Continue an interrupted run; finished requests are kept, the rest are sent.",
@@ -83,6 +102,7 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json
 @json_option
 def run(
     url: str | None,
+    backend: str,
     model: str | None,
     api_key_env: str | None,
     model_path: str | None,
@@ -97,6 +117,9 @@ def run(
     top_k: int | None,
     seed: int | None,
     timeout_s: float,
+    think: bool | None,
+    keep_alive: str | None,
+    prompt_cache: bool,
     resume: str | None,
     no_progress: bool,
     db: Path | None,
@@ -114,6 +137,7 @@ def run(
     config = RunConfig(
         suite=suite,
         url=url,
+        backend=None if backend == "auto" else backend,
         model=model,
         api_key_env=api_key_env,
         model_path=model_path,
@@ -127,6 +151,9 @@ def run(
         top_p=top_p,
         top_k=top_k,
         seed=seed,
+        think=think,
+        keep_alive=keep_alive,
+        prompt_cache=prompt_cache,
     )
     err = stderr_console()
     store = open_store(db)

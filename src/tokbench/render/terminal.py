@@ -17,6 +17,19 @@ def run_header(run: RunInfo) -> Text:
     text.append(f"run {run.id}", style="bold")
     text.append(f"  {run.status}\n", style="green" if run.status == "done" else "yellow")
     text.append(f"{target_label(run.backend, run.model, run.url)}, suite {run.suite}\n")
+    tg = run.target
+    details = [
+        f"{tg.get('server_kind')} {tg.get('server_version') or ''}".strip()
+        if tg.get("server_kind")
+        else None,
+        tg.get("quantization"),
+        tg.get("parameter_size"),
+        f"ctx {tg.get('context_length') or tg.get('n_ctx')}"
+        if tg.get("context_length") or tg.get("n_ctx")
+        else None,
+    ]
+    if any(details):
+        text.append(", ".join(d for d in details if d) + "\n")
     if run.target.get("gguf_path"):
         text.append(
             f"{run.target['gguf_path']} ({gib(run.target.get('gguf_bytes'))}), "
@@ -33,22 +46,50 @@ def run_header(run: RunInfo) -> Text:
 def requests_table(recs: list[RequestRecord]) -> Table:
     t = Table(title="Requests", title_justify="left")
     t.add_column("question", no_wrap=True)
-    for col in ("rep", "prompt tok", "output tok", "TTFT ms", "decode tok/s", "total s"):
+    for col in (
+        "rep",
+        "prompt tok",
+        "output tok",
+        "think tok",
+        "TTFT ms",
+        "decode tok/s",
+        "server tok/s",
+        "total s",
+    ):
         t.add_column(col, justify="right")
     t.add_column("status")
+    flagged = False
     for r in recs:
         m = r.metrics
+        if m is None:
+            t.add_row(r.item_id, str(r.rep + 1), *[DASH] * 8, Text(r.error or "error", "red"))
+            continue
+        server = num(m.engine_decode_tps, 2)
+        if m.crosscheck:
+            server += " ⚠"
+            flagged = True
+        if r.status != "ok":
+            status = Text(r.error or "error", style="red")
+        else:
+            status = Text(
+                m.answer_state, style="green" if m.answer_state == "answered" else "yellow"
+            )
         t.add_row(
             r.item_id,
             str(r.rep + 1),
-            count(m.prompt_tokens, m.prompt_tokens_source) if m else DASH,
-            count(m.completion_tokens, m.completion_tokens_source) if m else DASH,
-            num(m.ttft_ms, 0) if m else DASH,
-            num(m.decode_tps, 2) if m else DASH,
-            num(m.total_ms / 1000, 2) if m else DASH,
-            Text("ok", style="green")
-            if r.status == "ok"
-            else Text(r.error or "error", style="red"),
+            count(m.prompt_tokens, m.prompt_tokens_source),
+            count(m.completion_tokens, m.completion_tokens_source),
+            count(m.thinking_tokens, m.thinking_tokens_source),
+            num(m.ttft_ms, 0),
+            num(m.decode_tps, 2),
+            server,
+            num(m.total_ms / 1000, 2),
+            status,
+        )
+    if flagged:
+        t.caption = (
+            "⚠ client and server figures differ by more than 10% "
+            "(see docs/metrics.md, 'Cross-check')"
         )
     return t
 
@@ -57,7 +98,7 @@ def summary_table(recs: list[RequestRecord]) -> Table:
     s = summarize_run(recs)
     t = Table(title=f"Summary: {s.ok} ok, {s.failed} failed (mean ± sd)", title_justify="left")
     t.add_column("question", no_wrap=True)
-    for col in ("n", "TTFT ms", "prefill tok/s", "decode tok/s", "output tok"):
+    for col in ("n", "TTFT ms", "prefill tok/s", "decode tok/s", "server tok/s", "output tok"):
         t.add_column(col, justify="right")
     rows = [*s.per_item.items(), ("overall", s.overall)]
     for name, ms in rows:
@@ -67,7 +108,14 @@ def summary_table(recs: list[RequestRecord]) -> Table:
             mean_sd(ms["ttft_ms"], 0),
             mean_sd(ms["prefill_tps"], 1),
             mean_sd(ms["decode_tps"], 2),
+            mean_sd(ms["engine_decode_tps"], 2),
             mean_sd(ms["completion_tokens"], 0),
+        )
+    loads = [r.metrics.load_ms for r in recs if r.metrics and r.metrics.load_ms]
+    if loads and max(loads) > 100:
+        t.caption = (
+            f"model load reported by the server: up to {max(loads) / 1000:.2f} s, inside that "
+            "request's TTFT (a cold first request is not a slow request)"
         )
     return t
 
