@@ -202,3 +202,26 @@ def test_help_is_light() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "HEAVY []" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_llama_cpp_server_inline_think_tags_are_split(llama_server: str, tmp_path: Path) -> None:
+    """A real server emitting `<think>…</think>` (forced by a grammar passed through
+    extra_body): thinking is stored apart and never shown as the answer."""
+    suite = tmp_path / "think.toml"
+    suite.write_text(
+        "max_tokens = 48\ntemperature = 0\n"
+        "[extra_body]\n"
+        'grammar = \'root ::= "<think>" [a-z ]{8,40} "</think>" [A-Z] [a-z ]{4,30}\'\n'
+        '[[items]]\nid = "t"\nprompt = "Is 9.9 larger than 9.11?"\n',
+        "utf-8",
+    )
+    r = tokbench("run", "--url", llama_server, "--suite", str(suite), "--json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    q = json.loads(r.stdout)["requests"][0]
+    assert q["status"] == "ok", q["error"]
+    assert q["thinking"] and "<think>" not in q["thinking"] and "</think>" not in q["thinking"]
+    assert q["answer"] and q["answer"][0].isupper() and "think>" not in q["answer"]
+    m = q["metrics"]
+    assert m["answer_state"] == "answered"
+    assert m["thinking_tokens"] >= 2 and m["ttfa_ms"] > m["ttft_ms"]

@@ -85,3 +85,40 @@ def test_percentile_interpolates_like_numpy() -> None:
     assert percentile(xs, 50) == pytest.approx(2.5)
     assert percentile(xs, 95) == pytest.approx(3.85)
     assert percentile(xs, 100) == 4.0
+
+
+def test_t_quantiles_match_tables() -> None:
+    from tokbench.stats import t_quantile
+
+    assert t_quantile(0.975, 1) == pytest.approx(12.7062, abs=1e-3)
+    assert t_quantile(0.975, 4) == pytest.approx(2.776445, abs=1e-5)
+    assert t_quantile(0.975, 30) == pytest.approx(2.042272, abs=1e-5)
+    assert t_quantile(0.025, 9) == pytest.approx(-2.262157, abs=1e-5)
+    assert t_quantile(0.95, 1000) == pytest.approx(1.646379, abs=1e-4)
+
+
+def test_mean_ci_known_values() -> None:
+    from tokbench.stats import mean_ci
+
+    e = mean_ci([10.0, 12.0, 11.0, 13.0, 9.0])  # mean 11, sd 1.5811, t(0.975,4)=2.7764
+    assert e.mean == pytest.approx(11.0) and e.sd == pytest.approx(1.581139, abs=1e-6)
+    assert e.ci_low == pytest.approx(11 - 1.963243, abs=1e-5)
+    assert e.ci_high == pytest.approx(11 + 1.963243, abs=1e-5)
+    assert e.rel_half_width_pct == pytest.approx(1.963243 / 11 * 100, abs=1e-4)
+    one = mean_ci([5.0])
+    assert one.ci_low is None and one.half_width is None
+
+
+def test_linear_fit_slope_and_ci() -> None:
+    from tokbench.stats import linear_fit
+
+    xs = [0.0, 1.0, 2.0, 3.0, 4.0]
+    ys = [10.0, 9.1, 7.9, 7.2, 5.8]  # slope -10.3/10, intercept 8 + 2.06
+    f = linear_fit(xs, ys)
+    assert f.slope == pytest.approx(-1.03) and f.intercept == pytest.approx(10.06)
+    # residuals -0.06, 0.07, -0.1, 0.23, -0.14: RSS 0.091; se = sqrt(RSS/3 / Sxx=10)
+    se = (0.091 / 3 / 10) ** 0.5
+    assert f.ci_high == pytest.approx(-1.03 + 3.182446 * se, abs=1e-6)
+    assert f.significant
+    flat = linear_fit(xs, [5.0, 5.2, 4.9, 5.1, 5.0])
+    assert not flat.significant

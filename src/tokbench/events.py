@@ -49,6 +49,9 @@ class ChatRequest:
     messages: tuple[tuple[str, str], ...]  # (role, content)
     max_tokens: int
     sampling: Sampling = field(default_factory=Sampling)
+    # server-specific request fields passed through as given (e.g. llama-server's
+    # `grammar`, vLLM's `chat_template_kwargs`); the embedded engine ignores them
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,21 @@ class FakeConfig:
     stall_after: int = 3
 
 
+def _text_chunk(model: str, text: str, finish: str | None = None) -> bytes:
+    obj = {
+        "id": "cmpl-fake",
+        "object": "text_completion",
+        "model": model,
+        "choices": [{"index": 0, "text": text, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+def fake_token_count(text: str) -> int:
+    """The fake server's tokenizer: one token per word, plus BOS."""
+    return len(text.split()) + 1
+
+
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
     obj = {
         "id": "chatcmpl-fake",
@@ -89,6 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
             and self.headers.get("Authorization") != f"Bearer {cfg.api_key}"
         ):
             return self._json(401, {"error": {"message": "Invalid API key"}})
+        if self.path == "/tokenize":
+            return self._json(200, {"tokens": list(range(fake_token_count(req["content"])))})
         if req.get("model") != cfg.model:
             return self._json(404, {"error": {"message": f"model {req.get('model')} not found"}})
         if cfg.mode == "no-stream":
@@ -104,16 +121,24 @@ class _Handler(BaseHTTPRequestHandler):
             raw_write(b"%x\r\n%b\r\n" % (len(data), data))
 
         model = cfg.model
-        chunks = [_chunk(model, {"role": "assistant", "content": ""})]
-        chunks += [_chunk(model, {"reasoning_content": "hmm "})] * cfg.thinking_tokens
-        chunks += [_chunk(model, {"content": cfg.token})] * cfg.n_tokens
-        n_timed = cfg.thinking_tokens + cfg.n_tokens
-        tail = [_chunk(model, {}, "stop")]
+        prompt_tokens = cfg.prompt_tokens
+        if self.path.endswith("/completions") and "chat" not in self.path:  # raw completions
+            n = min(cfg.n_tokens, req.get("max_tokens") or cfg.n_tokens)
+            chunks = [_text_chunk(model, "")] + [_text_chunk(model, cfg.token)] * n
+            n_timed = n
+            tail = [_text_chunk(model, "", "length")]
+            prompt_tokens = fake_token_count(req.get("prompt") or "")
+        else:
+            chunks = [_chunk(model, {"role": "assistant", "content": ""})]
+            chunks += [_chunk(model, {"reasoning_content": "hmm "})] * cfg.thinking_tokens
+            chunks += [_chunk(model, {"content": cfg.token})] * cfg.n_tokens
+            n_timed = cfg.thinking_tokens + cfg.n_tokens
+            tail = [_chunk(model, {}, "stop")]
         if cfg.usage and (req.get("stream_options") or {}).get("include_usage"):
             usage: dict[str, Any] = {
-                "prompt_tokens": cfg.prompt_tokens,
+                "prompt_tokens": prompt_tokens,
                 "completion_tokens": n_timed,
-                "total_tokens": cfg.prompt_tokens + n_timed,
+                "total_tokens": prompt_tokens + n_timed,
             }
             if cfg.thinking_tokens:
                 usage["completion_tokens_details"] = {"reasoning_tokens": cfg.thinking_tokens}

@@ -70,6 +70,15 @@ class Client:
         self.connect_timeout_s = connect_timeout_s
         self._conn: http.client.HTTPConnection | None = None
 
+    def clone(self) -> Client:
+        """Same server and settings, its own connection (one per thread)."""
+        return Client(
+            self.base_url,
+            headers=dict(self.headers),
+            timeout_s=self.timeout_s,
+            connect_timeout_s=self.connect_timeout_s,
+        )
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

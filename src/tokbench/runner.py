@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tokbench.backends.base import Backend
 from tokbench.metrics import request_metrics
@@ -135,6 +135,7 @@ class RunConfig:
     think: bool | None = None  # Ollama's `think` option; None: the server's default
     keep_alive: str | None = None  # Ollama
     prompt_cache: bool = False  # llama-server's cache_prompt
+    extra_body: dict[str, Any] | None = None  # merged into every request body
 
     def overrides(self) -> dict[str, object]:
         return {
@@ -143,6 +144,7 @@ class RunConfig:
             "top_p": self.top_p,
             "top_k": self.top_k,
             "seed": self.seed,
+            "extra_body": self.extra_body,
         }
 
 

@@ -37,3 +37,128 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     hi = min(lo + 1, len(sorted_values) - 1)
     frac = pos - lo
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction for the incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-14:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    ln = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    front = math.exp(ln)
+    if x < (a + 1) / (a + b + 2):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """Student's t cumulative distribution function."""
+    x = df / (df + t * t)
+    tail = 0.5 * _betainc(df / 2, 0.5, x)
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Inverse of `t_cdf` by bisection (plenty fast for a handful of calls)."""
+    if not 0 < p < 1:
+        raise ValueError("p must be in (0, 1)")
+    lo, hi = -1e4, 1e4
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Mean with sample sd and a two-sided confidence interval (Student's t)."""
+
+    mean: float
+    sd: float | None
+    n: int
+    ci_low: float | None
+    ci_high: float | None
+
+    @property
+    def half_width(self) -> float | None:
+        return None if self.ci_high is None else (self.ci_high - self.ci_low) / 2  # type: ignore[operator]
+
+    @property
+    def rel_half_width_pct(self) -> float | None:
+        hw = self.half_width
+        return None if hw is None or self.mean == 0 else abs(hw / self.mean) * 100
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> Estimate:
+    if not values:
+        raise ValueError("no values")
+    n = len(values)
+    mean = statistics.fmean(values)
+    if n < 2:
+        return Estimate(mean, None, n, None, None)
+    sd = statistics.stdev(values)
+    hw = t_quantile(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    return Estimate(mean, sd, n, mean - hw, mean + hw)
+
+
+@dataclass(frozen=True, slots=True)
+class Slope:
+    """Least-squares slope of y on x, with its confidence interval (n - 2 df)."""
+
+    slope: float
+    intercept: float
+    n: int
+    ci_low: float | None
+    ci_high: float | None
+
+    @property
+    def significant(self) -> bool:
+        return self.ci_low is not None and (self.ci_low > 0 or self.ci_high < 0)  # type: ignore[operator]
+
+
+def linear_fit(xs: Sequence[float], ys: Sequence[float], level: float = 0.95) -> Slope:
+    n = len(xs)
+    if n != len(ys) or n < 2:
+        raise ValueError("need at least two (x, y) pairs")
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        raise ValueError("all x values are equal")
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    b = sxy / sxx
+    a = my - b * mx
+    if n < 3:
+        return Slope(b, a, n, None, None)
+    rss = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True))
+    se = math.sqrt(rss / (n - 2) / sxx)
+    hw = t_quantile(0.5 + level / 2, n - 2) * se
+    return Slope(b, a, n, b - hw, b + hw)

@@ -76,6 +76,56 @@ def m001_runs_and_requests(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m002_bench_samples(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE bench_samples (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            model TEXT NOT NULL,
+            test TEXT NOT NULL,
+            concurrency INTEGER NOT NULL,
+            rep INTEGER NOT NULL,
+            stream INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            t_s REAL NOT NULL,
+            status TEXT NOT NULL,
+            note TEXT,
+            tps REAL,
+            server_tps REAL,
+            tokens INTEGER,
+            ttft_ms REAL,
+            span_s REAL,
+            UNIQUE (run_id, model, test, concurrency, rep, stream)
+        );
+        CREATE INDEX bench_samples_run ON bench_samples(run_id)
+        """,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BenchSample:
+    """One measurement. Warm-ups have rep < 0; concurrent streams share a rep."""
+
+    run_id: str
+    model: str
+    test: str
+    concurrency: int
+    rep: int
+    stream: int
+    started_at: str
+    t_s: float  # when it was sent, seconds after the process started measuring
+    status: str
+    note: str | None
+    tps: float | None
+    server_tps: float | None
+    tokens: int | None
+    ttft_ms: float | None
+    span_s: float | None  # send to last token
+
+
 @dataclass(frozen=True, slots=True)
 class RunInfo:
     id: str
@@ -257,6 +307,40 @@ class Store:
             )
             for r in rows
         ]
+
+    def add_bench_sample(self, s: BenchSample) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO bench_samples (run_id, model, test, concurrency, rep, "
+                "stream, started_at, t_s, status, note, tps, server_tps, tokens, ttft_ms, span_s) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    s.run_id,
+                    s.model,
+                    s.test,
+                    s.concurrency,
+                    s.rep,
+                    s.stream,
+                    s.started_at,
+                    s.t_s,
+                    s.status,
+                    s.note,
+                    s.tps,
+                    s.server_tps,
+                    s.tokens,
+                    s.ttft_ms,
+                    s.span_s,
+                ),
+            )
+
+    def bench_samples(self, run_id: str) -> list[BenchSample]:
+        rows = self.db.execute(
+            "SELECT run_id, model, test, concurrency, rep, stream, started_at, t_s, status, note, "
+            "tps, server_tps, tokens, ttft_ms, span_s FROM bench_samples WHERE run_id = ? "
+            "ORDER BY id",
+            (run_id,),
+        )
+        return [BenchSample(*r) for r in rows]
 
     def request_counts(self) -> dict[str, tuple[int, int]]:
         """run id -> (ok, failed)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ class _Params(BaseModel):
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=0)
     seed: int | None = None
+    extra_body: dict[str, Any] | None = None
 
 
 class _ItemFile(_Params):
@@ -46,10 +47,13 @@ class Item:
     system: str | None
     max_tokens: int
     sampling: Sampling
+    extra_body: dict[str, Any] = field(default_factory=dict)
 
     def request(self) -> ChatRequest:
         messages: tuple[tuple[str, str], ...] = (("system", self.system),) if self.system else ()
-        return ChatRequest((*messages, ("user", self.prompt)), self.max_tokens, self.sampling)
+        return ChatRequest(
+            (*messages, ("user", self.prompt)), self.max_tokens, self.sampling, self.extra_body
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,12 @@ def _item(suite: _SuiteFile, it: _ItemFile, overrides: dict[str, Any]) -> Item:
         system=pick("system"),
         max_tokens=pick("max_tokens") or DEFAULT_MAX_TOKENS,
         sampling=Sampling(pick("temperature"), pick("top_p"), pick("top_k"), pick("seed")),
+        # suite-level, then item-level, then --extra-body: later keys win
+        extra_body={
+            **(suite.extra_body or {}),
+            **(it.extra_body or {}),
+            **(overrides.get("extra_body") or {}),
+        },
     )
 
 

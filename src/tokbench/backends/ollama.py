@@ -142,6 +142,9 @@ class OllamaBackend:
             body["keep_alive"] = self.keep_alive
         if self.think is not None:
             body["think"] = self.think
+        extra = dict(request.extra)
+        options.update(extra.pop("options", None) or {})
+        body.update(extra)
         return body
 
     def stream(self, request: ChatRequest, on_token: OnToken | None = None) -> Trace:

@@ -184,6 +184,7 @@ class OpenAIBackend:
             body["stream_options"] = {"include_usage": True}
         if self.kind == "llama-server":
             body["cache_prompt"] = self.prompt_cache
+        body.update(request.extra)
         s = request.sampling
         for key in ("temperature", "top_p", "top_k", "seed"):
             value = getattr(s, key)

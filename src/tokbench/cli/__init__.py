@@ -30,6 +30,7 @@ def cli() -> None:
     \b
     tokbench run                      the five seed questions on the embedded engine
     tokbench run --url URL            ... on any OpenAI-compatible server
+    tokbench bench -p 512 -n 128      llama-bench-style pp/tg tests with confidence intervals
     tokbench history                  past runs
     tokbench show RUN_ID              one run again (tables, --json, --answers)
     tokbench servers                  LLM servers running on this machine
@@ -38,13 +39,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tokbench.cli import history, run, servers
+    from tokbench.cli import bench, history, run, servers
 
     cli.add_command(run.run)
     cli.add_command(history.history)
     cli.add_command(history.show)
     cli.add_command(history.path)
     cli.add_command(servers.servers)
+    cli.add_command(bench.bench)
 
 
 _register()

@@ -82,3 +82,39 @@ class ProgressObserver:
                 markup=True,
                 highlight=False,
             )
+
+
+class BenchProgress:
+    """Bench progress: measurements done of planned, ETA, the test being measured."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<34}"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[last]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("starting", total=None, last="")
+
+    def __enter__(self) -> BenchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def plan(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def measuring(self, model: str, test: str, rep: int, warmup: bool) -> None:
+        label = f"{test} {'warm-up' if warmup else f'#{rep + 1}'}"
+        self.progress.update(self.task, description=label)
+
+    def measured(self, sample: Any) -> None:
+        last = f"{sample.tps:.1f} t/s" if sample.tps else sample.status
+        self.progress.update(self.task, advance=1, last=last)

@@ -81,6 +81,12 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json
     help="Seconds without any data before a stream counts as stalled.",
 )
 @click.option(
+    "--extra-body",
+    metavar="JSON",
+    help="Extra request fields for the server, e.g. '{\"min_p\": 0.05}' "
+    "(merged over the suite's extra_body).",
+)
+@click.option(
     "--think/--no-think",
     default=None,
     help="Ollama: turn thinking on or off (default: the model's own behaviour).",
@@ -117,6 +123,7 @@ def run(
     top_k: int | None,
     seed: int | None,
     timeout_s: float,
+    extra_body: str | None,
     think: bool | None,
     keep_alive: str | None,
     prompt_cache: bool,
@@ -152,6 +159,7 @@ def run(
         top_k=top_k,
         seed=seed,
         think=think,
+        extra_body=_json_object(extra_body),
         keep_alive=keep_alive,
         prompt_cache=prompt_cache,
     )
@@ -199,3 +207,17 @@ def run(
     if status == "failed":
         err.print("[red]No request succeeded.[/red]")
         sys.exit(1)
+
+
+def _json_object(text: str | None) -> dict[str, object] | None:
+    if text is None:
+        return None
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--extra-body") from exc
+    if not isinstance(value, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--extra-body")
+    return value

@@ -1,0 +1,349 @@
+"""`tokbench bench`: llama-bench-style tests over any backend, with statistics that
+know when to stop, concurrency levels, drift (soak) and resumable matrices.
+
+Every measurement is stored the moment it completes; a resumed run continues each
+test from its next repetition.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from tokbench.bench_engines import BenchEngine, BenchTest, Sample, open_bench_engine
+from tokbench.errors import TokbenchError
+from tokbench.stats import mean_ci
+from tokbench.store import BenchSample, RunInfo, Store
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    url: str | None = None
+    backend: str | None = None
+    models: tuple[str, ...] = ()  # server model names, or GGUF paths for the embedded engine
+    api_key_env: str | None = None
+    threads: int | None = None
+    n_prompt: tuple[int, ...] = (512,)
+    n_gen: tuple[int, ...] = (128,)
+    depths: tuple[int, ...] = (0,)
+    reps: int = 5
+    warmup: int = 1
+    until_ci_pct: float | None = (
+        None  # stop when the 95% CI half-width is within this % of the mean
+    )
+    max_reps: int = 30
+    max_time_s: float | None = None  # per test, with --until-ci
+    concurrency: tuple[int, ...] = (1,)
+    soak_s: float | None = None
+    soak_n: int | None = None
+    prefix_cache: bool = False
+    timeout_s: float = 600.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchConfig:
+        """The stored config of a run (JSON lists back to tuples)."""
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**values)
+
+    def tests(self) -> list[BenchTest]:
+        out = []
+        for d in self.depths:
+            out += [BenchTest("pp", n, d) for n in self.n_prompt if n > 0]
+            out += [BenchTest("tg", n, d) for n in self.n_gen if n > 0]
+        return out
+
+
+class BenchObserver(Protocol):
+    """Progress hooks; the CLI shows a bar with ETA."""
+
+    def plan(self, total: int) -> None: ...
+    def measuring(self, model: str, test: str, rep: int, warmup: bool) -> None: ...
+    def measured(self, sample: BenchSample) -> None: ...
+
+
+class _Quiet:
+    def plan(self, total: int) -> None:
+        pass
+
+    def measuring(self, model: str, test: str, rep: int, warmup: bool) -> None:
+        pass
+
+    def measured(self, sample: BenchSample) -> None:
+        pass
+
+
+def config_of(run: RunInfo) -> BenchConfig:
+    if run.kind != "bench":
+        raise TokbenchError(f"run {run.id} is a {run.kind} run, not a bench run")
+    return BenchConfig.from_dict(run.config["bench_config"])
+
+
+def _utc() -> str:
+    from tokbench.runner import utc_now
+
+    return utc_now()
+
+
+def _stop_rule(cfg: BenchConfig, values: list[float], started: float) -> str | None:
+    n = len(values)
+    if cfg.until_ci_pct is None:
+        return "reps" if n >= cfg.reps else None
+    if n >= 3:
+        est = mean_ci(values)
+        rel = est.rel_half_width_pct
+        if rel is not None and rel <= cfg.until_ci_pct:
+            return "ci"
+    if n >= cfg.max_reps:
+        return "max-reps"
+    if n >= 2 and cfg.max_time_s is not None and time.monotonic() - started >= cfg.max_time_s:
+        return "max-time"
+    return None
+
+
+@dataclass
+class _Run:
+    store: Store
+    run_id: str
+    cfg: BenchConfig
+    observer: BenchObserver
+    t0_ns: int = field(default_factory=time.perf_counter_ns)
+
+    def record(self, model: str, test: str, c: int, rep: int, stream: int, s: Sample) -> None:
+        span = (s.last_ns - s.first_ns) / 1e9 if s.first_ns and s.last_ns else None
+        sent_ns = s.first_ns or time.perf_counter_ns()
+        sample = BenchSample(
+            run_id=self.run_id,
+            model=model,
+            test=test,
+            concurrency=c,
+            rep=rep,
+            stream=stream,
+            started_at=_utc(),
+            t_s=(sent_ns - self.t0_ns) / 1e9,
+            status=s.status,
+            note=s.note,
+            tps=s.tps,
+            server_tps=s.server_tps,
+            tokens=s.tokens,
+            ttft_ms=s.ttft_ms,
+            span_s=span,
+        )
+        self.store.add_bench_sample(sample)
+        self.observer.measured(sample)
+
+
+def run_tests(run: _Run, engine: BenchEngine, model: str, stop_rules: dict[str, str]) -> None:
+    done = {
+        (s.test, s.rep)
+        for s in run.store.bench_samples(run.run_id)
+        if s.model == model and s.concurrency == 1 and s.rep >= 0
+    }
+    for test in run.cfg.tests():
+        key = f"{model} | {test.name}"
+        if key in stop_rules:
+            continue  # finished before an interruption
+        for w in range(run.cfg.warmup):
+            run.observer.measuring(model, test.name, w, True)
+            run.record(model, test.name, 1, -(w + 1), 0, engine.measure(test, -(w + 1)))
+        values = [
+            s.tps
+            for s in run.store.bench_samples(run.run_id)
+            if s.model == model
+            and s.test == test.name
+            and s.concurrency == 1
+            and s.rep >= 0
+            and s.status == "ok"
+            and s.tps
+        ]
+        started = time.monotonic()
+        rep = 0
+        while (rule := _stop_rule(run.cfg, values, started)) is None:
+            if (test.name, rep) not in done:
+                run.observer.measuring(model, test.name, rep, False)
+                s = engine.measure(test, rep)
+                run.record(model, test.name, 1, rep, 0, s)
+                if s.status == "ok" and s.tps:
+                    values.append(s.tps)
+                elif s.status == "error" and rep >= 2 and not values:
+                    rule = "errors"
+                    break
+            rep += 1
+            if rep > run.cfg.max_reps * 3:
+                rule = "max-reps"
+                break
+        stop_rules[key] = rule
+        run.store.update_run(
+            run.run_id, config={**run.store.run(run.run_id).config, "stop_rules": stop_rules}
+        )
+
+
+def run_concurrency(run: _Run, engine: BenchEngine, model: str) -> None:
+    """N simultaneous streams per level, started together through a barrier."""
+    test = BenchTest("tg", run.cfg.n_gen[0] if run.cfg.n_gen else 128, run.cfg.depths[0])
+    have = {
+        (s.test, s.concurrency)
+        for s in run.store.bench_samples(run.run_id)
+        if s.model == model and s.concurrency > 1
+    }
+    for c in run.cfg.concurrency:
+        if c <= 1 or (test.name, c) in have:
+            continue
+        run.observer.measuring(model, f"{test.name} x{c}", 0, False)
+        barrier = threading.Barrier(c)
+        results: list[Sample | None] = [None] * c
+
+        def stream(
+            i: int,
+            c: int = c,
+            barrier: threading.Barrier = barrier,
+            results: list[Sample | None] = results,
+        ) -> None:
+            barrier.wait()
+            try:
+                results[i] = engine.measure(test, 1000 * c + i)
+            except Exception as exc:  # a failed stream is recorded, never dropped
+                results[i] = Sample(None, None, None, "error", f"{type(exc).__name__}: {exc}")
+
+        threads = [threading.Thread(target=stream, args=(i,)) for i in range(c)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i, s in enumerate(results):
+            run.record(model, test.name, c, 0, i, s or Sample(None, None, None, "error", "lost"))
+
+
+def run_soak(run: _Run, engine: BenchEngine, model: str) -> None:
+    """The same tg test back to back, for a duration or a count; drift comes from t_s."""
+    test = BenchTest("tg", run.cfg.n_gen[0] if run.cfg.n_gen else 128, run.cfg.depths[0])
+    name = f"soak {test.name}"
+    done = [s for s in run.store.bench_samples(run.run_id) if s.test == name and s.model == model]
+    rep = max((s.rep for s in done), default=-1) + 1
+    started = time.monotonic()
+    while True:
+        if run.cfg.soak_n is not None and rep >= run.cfg.soak_n:
+            break
+        if run.cfg.soak_s is not None and time.monotonic() - started >= run.cfg.soak_s:
+            break
+        run.observer.measuring(model, name, rep, False)
+        run.record(model, name, 1, rep, 0, engine.measure(test, 10_000 + rep))
+        rep += 1
+
+
+def execute_bench(
+    cfg: BenchConfig,
+    store: Store,
+    open_engine: Callable[[str | None], BenchEngine],
+    *,
+    resume: str | None = None,
+    observer: BenchObserver | None = None,
+    host: dict[str, Any] | None = None,
+) -> RunInfo:
+    """Run (or resume) a benchmark matrix; returns the stored run."""
+    from tokbench import __version__
+    from tokbench.runner import new_run_id
+
+    obs: BenchObserver = observer or _Quiet()
+    if resume:
+        old = store.run(resume)
+        config_of(old)
+        run_id = old.id
+        stop_rules: dict[str, str] = dict(old.config.get("stop_rules") or {})
+        store.update_run(run_id, status="running", finished_at=None)
+    else:
+        run_id = new_run_id()
+        stop_rules = {}
+        store.create_run(
+            RunInfo(
+                id=run_id,
+                created_at=_utc(),
+                status="running",
+                kind="bench",
+                tokbench_version=__version__,
+                backend=cfg.backend or ("embedded" if not cfg.url else "auto"),
+                url=cfg.url,
+                model=", ".join(cfg.models) or None,
+                suite=None,
+                host_name=(host or {}).get("hostname"),
+                config={"bench_config": asdict(cfg)},
+                target={},
+                host=host or {},
+            )
+        )
+    run = _Run(store, run_id, cfg, obs)
+    models: list[str | None] = list(cfg.models) or [None]
+    per_test = cfg.reps if cfg.until_ci_pct is None else cfg.max_reps
+    obs.plan(
+        len(models)
+        * (
+            len(cfg.tests()) * (per_test + cfg.warmup)
+            + len([c for c in cfg.concurrency if c > 1])
+            + (cfg.soak_n or 0)
+        )
+    )
+    status = "interrupted"
+    targets: dict[str, Any] = dict(store.run(run_id).target)
+    try:
+        for model in models:
+            engine = open_engine(model)
+            try:
+                name = engine.model
+                targets[name] = {**engine.info(), "kind": engine.kind}
+                store.update_run(run_id, target=targets, model=", ".join(targets))
+                if cfg.soak_s is not None or cfg.soak_n is not None:
+                    run_soak(run, engine, name)
+                else:
+                    run_tests(run, engine, name, stop_rules)
+                    run_concurrency(run, engine, name)
+            finally:
+                engine.close()
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        store.update_run(run_id, status=status, finished_at=_utc())
+    return store.run(run_id)
+
+
+def open_engine_for(
+    cfg: BenchConfig, notify: Callable[[str], None]
+) -> Callable[[str | None], BenchEngine]:
+    """How to open each model of the matrix (embedded GGUF path or server model name)."""
+    from tokbench.runner import RunConfig, open_backend
+
+    def opener(model: str | None) -> BenchEngine:
+        need = max(cfg.depths) + max((*cfg.n_prompt, *cfg.n_gen)) + 64
+        rc = RunConfig(
+            url=cfg.url,
+            backend=cfg.backend,
+            model=model if cfg.url else None,
+            model_path=model if not cfg.url else None,
+            api_key_env=cfg.api_key_env,
+            threads=cfg.threads,
+            n_ctx=max(need, 512),
+            timeout_s=cfg.timeout_s,
+            prompt_cache=cfg.prefix_cache,
+        )
+        return open_bench_engine(open_backend(rc, notify), cfg.prefix_cache)
+
+    return opener
+
+
+def with_defaults(cfg: BenchConfig) -> BenchConfig:
+    if cfg.until_ci_pct is not None and cfg.until_ci_pct <= 0:
+        raise TokbenchError("--until-ci must be a positive percentage, e.g. 2")
+    if cfg.url is None and any(c > 1 for c in cfg.concurrency):
+        raise TokbenchError(
+            "concurrency (-c) needs a server (--url): the embedded engine serves one stream"
+        )
+    return replace(cfg)
+
+
+def default_runs_dir() -> Path:
+    from tokbench.paths import runs_dir
+
+    return runs_dir()

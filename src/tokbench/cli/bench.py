@@ -1,0 +1,240 @@
+"""`tokbench bench`: llama-bench-quality numbers for any backend."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tokbench.cli.options import db_option, open_store, print_json, stdout_console
+
+
+def _ints(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    try:
+        out = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: give numbers separated by commas, e.g. 0,4096"
+        ) from None
+    if any(v < 0 for v in out):
+        raise click.BadParameter("values must be >= 0")
+    return out
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """`10m`, `90s`, `1h` -> seconds; a bare number -> a count of runs."""
+    if value is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    v = value.strip().lower()
+    try:
+        if v and v[-1] in units:
+            return ("time", float(v[:-1]) * units[v[-1]])
+        return ("count", int(v))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: use a duration like 10m or a count like 20") from None
+
+
+@click.command()
+@click.option(
+    "--url", help="Server to measure (OpenAI-compatible); without it: the embedded engine."
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "llama-server", "lmstudio", "vllm", "sglang", "openai"]),
+    default="auto",
+    show_default=True,
+    help="Server protocol (auto: detect).",
+)
+@click.option(
+    "-m",
+    "--model",
+    "models",
+    help="Models, comma-separated: server model names, or "
+    "GGUF paths for the embedded engine (default: the bundled model / the server's "
+    "first).",
+)
+@click.option("--api-key-env", metavar="VAR", help="Read the API key from this variable.")
+@click.option("-t", "--threads", type=click.IntRange(1), help="Embedded engine threads.")
+@click.option(
+    "-p",
+    "--n-prompt",
+    default="512",
+    show_default=True,
+    callback=_ints,
+    help="Prompt lengths for ppN tests, comma-separated (0: none).",
+)
+@click.option(
+    "-n",
+    "--n-gen",
+    default="128",
+    show_default=True,
+    callback=_ints,
+    help="Generation lengths for tgN tests, comma-separated (0: none).",
+)
+@click.option(
+    "-d",
+    "--depth",
+    "depths",
+    default="0",
+    show_default=True,
+    callback=_ints,
+    help="Context depths, comma-separated: tests run with this many tokens already in the context.",
+)
+@click.option(
+    "-r",
+    "--reps",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Repetitions per test (without --until-ci).",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(0),
+    default=1,
+    show_default=True,
+    help="Warm-up runs per test, discarded (and counted).",
+)
+@click.option(
+    "--until-ci",
+    "until_ci",
+    type=float,
+    help="Repeat until the 95%% CI half-width "
+    "is within this %% of the mean (or --max-reps / --max-time).",
+)
+@click.option("--max-reps", type=click.IntRange(3), default=30, show_default=True)
+@click.option("--max-time", "max_time", type=float, help="Seconds per test, with --until-ci.")
+@click.option(
+    "-c",
+    "--concurrency",
+    default="1",
+    show_default=True,
+    callback=_ints,
+    help="Simultaneous streams per level, e.g. 1,2,4,8 (servers only).",
+)
+@click.option(
+    "--soak",
+    callback=_duration,
+    help="Run the tg test back to back for a time "
+    "(10m) or a count (20) and report the drift of t/s.",
+)
+@click.option(
+    "--prefix-cache",
+    is_flag=True,
+    help="Let repetitions reuse the server's prompt "
+    "cache (off: every repetition pays its full prefill).",
+)
+@click.option("--timeout", "timeout_s", type=float, default=600, show_default=True)
+@click.option("--resume", metavar="RUN_ID", help="Continue an interrupted bench run.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "md", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output on stdout.",
+)
+@click.option("--no-progress", is_flag=True)
+@db_option
+def bench(
+    url: str | None,
+    backend: str,
+    models: str | None,
+    api_key_env: str | None,
+    threads: int | None,
+    n_prompt: tuple[int, ...],
+    n_gen: tuple[int, ...],
+    depths: tuple[int, ...],
+    reps: int,
+    warmup: int,
+    until_ci: float | None,
+    max_reps: int,
+    max_time: float | None,
+    concurrency: tuple[int, ...],
+    soak: tuple[str, float] | None,
+    prefix_cache: bool,
+    timeout_s: float,
+    resume: str | None,
+    fmt: str,
+    no_progress: bool,
+    db: Path | None,
+) -> None:
+    """Controlled speed tests: ppN (prefill), tgN (generation), at context depths, with
+    confidence intervals, concurrency levels and drift. Named like llama-bench:
+    pp512, tg128, pp512 @ d4096."""
+    from tokbench.bench_results import summarize_bench
+    from tokbench.benchmark import (
+        BenchConfig,
+        config_of,
+        execute_bench,
+        open_engine_for,
+        with_defaults,
+    )
+    from tokbench.cli.options import stderr_console
+    from tokbench.host import host_summary
+    from tokbench.render import bench as render
+
+    store = open_store(db)
+    err = stderr_console()
+    if resume:
+        cfg = config_of(store.run(resume))
+    else:
+        cfg = with_defaults(
+            BenchConfig(
+                url=url,
+                backend=None if backend == "auto" else backend,
+                models=tuple(m.strip() for m in (models or "").split(",") if m.strip()),
+                api_key_env=api_key_env,
+                threads=threads,
+                n_prompt=n_prompt,
+                n_gen=n_gen,
+                depths=depths or (0,),
+                reps=reps,
+                warmup=warmup,
+                until_ci_pct=until_ci,
+                max_reps=max_reps,
+                max_time_s=max_time,
+                concurrency=concurrency or (1,),
+                soak_s=soak[1] if soak and soak[0] == "time" else None,
+                soak_n=int(soak[1]) if soak and soak[0] == "count" else None,
+                prefix_cache=prefix_cache,
+                timeout_s=timeout_s,
+            )
+        )
+
+    def notify(msg: str) -> None:
+        err.print(f"[dim]{msg}[/dim]", highlight=False)
+
+    opener = open_engine_for(cfg, notify)
+    if not no_progress and err.is_terminal:
+        from tokbench.cli.progress import BenchProgress
+
+        with BenchProgress(err) as obs:
+            run = execute_bench(
+                cfg, store, opener, resume=resume, observer=obs, host=host_summary()
+            )
+    else:
+        run = execute_bench(cfg, store, opener, resume=resume, host=host_summary())
+
+    summary = summarize_bench(store.bench_samples(run.id), run.config.get("stop_rules") or {})
+    if fmt == "json":
+        print_json(render.to_json(run, summary))
+    elif fmt == "csv":
+        click.echo(render.to_csv(run, summary), nl=False)
+    elif fmt == "md":
+        click.echo(render.markdown(run, summary), nl=False)
+    else:
+        stdout_console().print(render.table_view(run, summary))
+    if run.status == "interrupted":
+        err.print(
+            f"Interrupted: measurements so far are kept. Resume with: "
+            f"tokbench bench --resume {run.id}",
+            highlight=False,
+        )
+        sys.exit(130)
+    err.print(f"[dim]run {run.id}[/dim]", highlight=False)

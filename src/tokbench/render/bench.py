@@ -1,0 +1,203 @@
+"""Benchmark results as a llama-bench-shaped Markdown table, rich tables, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+
+from tokbench.bench_results import BenchSummary, TestRow
+from tokbench.render.fmt import DASH, num
+from tokbench.store import RunInfo
+
+
+def _target(run: RunInfo, model: str) -> dict[str, Any]:
+    t = run.target.get(model)
+    return t if isinstance(t, dict) else {}
+
+
+def _size(t: dict[str, Any]) -> str:
+    b = t.get("gguf_bytes")
+    return f"{b / 2**30:.2f} GiB" if b else DASH
+
+
+def _params(t: dict[str, Any]) -> str:
+    p = t.get("n_params")
+    if not p:
+        return str(t.get("parameter_size") or DASH)
+    return f"{p / 1e9:.2f} B" if p >= 1e9 else f"{p / 1e6:.2f} M"
+
+
+def _tps(r: TestRow) -> str:
+    if r.mean is None:
+        return DASH
+    return f"{r.mean:.2f} ± {r.sd:.2f}" if r.sd is not None else f"{r.mean:.2f}"
+
+
+def _ci(r: TestRow) -> str:
+    return DASH if r.ci_low is None else f"{r.ci_low:.2f} – {r.ci_high:.2f}"
+
+
+def markdown(run: RunInfo, s: BenchSummary) -> str:
+    lines = [
+        "| model | size | params | backend | threads | test | t/s | 95% CI | n |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in s.tests:
+        t = _target(run, r.model)
+        lines.append(
+            f"| {r.model} | {_size(t)} | {_params(t)} | {t.get('kind', run.backend)} | "
+            f"{t.get('threads') or DASH} | {r.test} | {_tps(r)} | {_ci(r)} | {r.n} |"
+        )
+    if s.concurrency:
+        lines += [
+            "",
+            "| model | test | streams | per-stream t/s | aggregate t/s | TTFT p50 ms | p90 | p99 "
+            "| failed |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for c in s.concurrency:
+            lines.append(
+                f"| {c.model} | {c.test} | {c.concurrency} | {num(c.per_stream_tps, 2)} | "
+                f"{num(c.aggregate_tps, 2)} | {num(c.ttft_p50_ms, 0)} | {num(c.ttft_p90_ms, 0)} "
+                f"| {num(c.ttft_p99_ms, 0)} | {c.failed} |"
+            )
+    for d in s.drift:
+        lines += ["", drift_sentence(d)]
+    return "\n".join(lines) + "\n"
+
+
+def drift_sentence(d: Any) -> str:
+    if d.slope_tps_per_min is None:
+        return f"Drift ({d.model}, {d.test}): too few samples ({d.n}) for a slope."
+    verdict = (
+        "significant slowdown"
+        if d.slowdown
+        else "no significant slowdown"
+        if d.ci_low is not None and d.ci_low <= 0
+        else "speeding up"
+    )
+    return (
+        f"Drift ({d.model}, {d.test}, {d.n} runs): {d.slope_tps_per_min:+.3f} t/s per minute "
+        f"(95% CI {d.ci_low:+.3f} to {d.ci_high:+.3f}): {verdict}; first {d.first_tps:.2f}, "
+        f"last {d.last_tps:.2f} t/s."
+    )
+
+
+def table_view(run: RunInfo, s: BenchSummary) -> Group:
+    t = Table(title=f"bench {run.id}  {run.status}", title_justify="left")
+    for col in ("model", "test"):
+        t.add_column(col, no_wrap=True)
+    for col in ("t/s (mean ± sd)", "95% CI", "n", "server t/s", "warm-up", "stop"):
+        t.add_column(col, justify="right")
+    t.add_column("notes")
+    for r in s.tests:
+        flags = []
+        if r.short:
+            flags.append(f"{r.short} short")
+        if r.errors:
+            flags.append(f"{r.errors} failed")
+        t.add_row(
+            r.model,
+            r.test,
+            _tps(r),
+            _ci(r),
+            str(r.n),
+            num(r.server_mean, 2),
+            str(r.warmups),
+            r.stop_rule or DASH,
+            "; ".join([*flags, *r.notes]),
+        )
+    parts: list[Any] = [t]
+    if s.concurrency:
+        c = Table(title="Concurrency", title_justify="left")
+        for col in (
+            "model",
+            "test",
+            "streams",
+            "per-stream t/s",
+            "aggregate t/s",
+            "TTFT p50 ms",
+            "p90",
+            "p99",
+            "failed",
+        ):
+            c.add_column(col, justify="right" if col not in ("model", "test") else "left")
+        for row in s.concurrency:
+            c.add_row(
+                row.model,
+                row.test,
+                str(row.concurrency),
+                num(row.per_stream_tps, 2),
+                num(row.aggregate_tps, 2),
+                num(row.ttft_p50_ms, 0),
+                num(row.ttft_p90_ms, 0),
+                num(row.ttft_p99_ms, 0),
+                str(row.failed),
+            )
+        parts.append(c)
+    parts += [drift_sentence(d) for d in s.drift]
+    return Group(*parts)
+
+
+def to_json(run: RunInfo, s: BenchSummary) -> dict[str, Any]:
+    return {
+        "run": asdict(run),
+        "tests": [asdict(r) for r in s.tests],
+        "concurrency": [asdict(c) for c in s.concurrency],
+        "drift": [asdict(d) for d in s.drift],
+    }
+
+
+def to_csv(run: RunInfo, s: BenchSummary) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(
+        [
+            "run_id",
+            "model",
+            "size_bytes",
+            "n_params",
+            "backend",
+            "threads",
+            "test",
+            "tps_mean",
+            "tps_sd",
+            "ci_low",
+            "ci_high",
+            "n",
+            "server_tps",
+            "warmups",
+            "short",
+            "errors",
+            "stop_rule",
+        ]
+    )
+    for r in s.tests:
+        t = _target(run, r.model)
+        w.writerow(
+            [
+                run.id,
+                r.model,
+                t.get("gguf_bytes"),
+                t.get("n_params"),
+                t.get("kind"),
+                t.get("threads"),
+                r.test,
+                r.mean,
+                r.sd,
+                r.ci_low,
+                r.ci_high,
+                r.n,
+                r.server_mean,
+                r.warmups,
+                r.short,
+                r.errors,
+                r.stop_rule,
+            ]
+        )
+    return buf.getvalue()
