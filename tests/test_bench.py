@@ -216,3 +216,23 @@ def test_llama_cpp_server_exact_lengths(llama_server: str) -> None:
     tg = hb.measure(BenchTest("tg", 12), 0)
     assert tg.status == "ok" and tg.tokens == 12, tg.note
     hb.close()
+
+
+def test_ollama_bench_says_what_it_cannot_force() -> None:
+    from tests.replay import ReplayServer, Stream, ollama_routes
+    from tokbench.backends.ollama import OllamaBackend
+    from tokbench.bench_engines import OllamaBench
+
+    routes = ollama_routes(Stream("ollama_chat_cached.ndjson"))
+    routes[("POST", "/api/generate")] = Stream("ollama_generate_short.ndjson", 0.05, 0.02)
+    with ReplayServer(routes) as srv:
+        ob = OllamaBench(OllamaBackend(srv.url))
+        tg = ob.measure(BenchTest("tg", 16), 0)
+        pp = ob.measure(BenchTest("pp", 32), 0)
+        sent = srv.seen[-1][2]
+    assert sent["raw"] is True and sent["options"]["num_predict"] == 1
+    assert tg.status == "short" and tg.tokens == 5
+    assert "cannot force the output length" in (tg.note or "")
+    assert tg.server_tps == pytest.approx(5 / 0.1)
+    assert pp.status == "ok" and pp.tokens == 33 and "approximate" in (pp.note or "")
+    assert pp.server_tps == pytest.approx(33 / 0.15)

@@ -346,7 +346,9 @@ class Store:
         """run id -> (ok, failed)."""
         out: dict[str, tuple[int, int]] = {}
         for run_id, ok, bad in self.db.execute(
-            "SELECT run_id, SUM(status = 'ok'), SUM(status != 'ok') FROM requests GROUP BY run_id"
+            "SELECT run_id, SUM(status = 'ok'), SUM(status != 'ok') FROM requests GROUP BY run_id "
+            "UNION ALL SELECT run_id, SUM(status = 'ok'), SUM(status != 'ok') FROM bench_samples "
+            "WHERE rep >= 0 GROUP BY run_id"
         ):
             out[run_id] = (ok or 0, bad or 0)
         return out

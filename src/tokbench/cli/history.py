@@ -51,6 +51,16 @@ def show(run_id: str, answers: bool, db: Path | None, as_json: bool) -> None:
 
     store = open_store(db)
     run = store.run(run_id)
+    if run.kind == "bench":
+        from tokbench.bench_results import summarize_bench
+        from tokbench.render import bench as render
+
+        summary = summarize_bench(store.bench_samples(run.id), run.config.get("stop_rules") or {})
+        if as_json:
+            print_json(render.to_json(run, summary))
+        else:
+            stdout_console().print(render.table_view(run, summary))
+        return
     recs = store.requests(run.id)
     if as_json:
         print_json(run_document(run, recs))

@@ -126,7 +126,7 @@ def run_view(run: RunInfo, recs: list[RequestRecord]) -> Group:
 
 def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Table:
     t = Table(title="Runs (newest first)", title_justify="left")
-    for col in ("id", "started (UTC)", "status", "backend", "model", "suite"):
+    for col in ("id", "started (UTC)", "kind", "status", "backend", "model", "suite"):
         t.add_column(col)
     t.add_column("ok/failed", justify="right")
     for r in runs:
@@ -134,6 +134,7 @@ def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Ta
         t.add_row(
             r.id,
             r.created_at[:19].replace("T", " "),
+            r.kind,
             r.status,
             r.backend,
             r.model or DASH,
