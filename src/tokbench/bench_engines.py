@@ -79,6 +79,16 @@ class EmbeddedBench:
         lo, hi = min(1000, self._n_vocab // 4), self._n_vocab - 1
         return [rng.randint(lo, hi) for _ in range(n)]
 
+    def _decode(self, tokens: list[int]) -> None:
+        """One llama_decode of these tokens, then wait for it (as llama-bench does)."""
+        import llama_cpp
+
+        arr = (llama_cpp.llama_token * len(tokens))(*tokens)
+        rc = llama_cpp.llama_decode(self.llm.ctx, llama_cpp.llama_batch_get_one(arr, len(tokens)))
+        if rc != 0:
+            raise TokbenchError(f"llama_decode failed ({rc})")
+        llama_cpp.llama_synchronize(self.llm.ctx)
+
     def measure(self, test: BenchTest, rep: int) -> Sample:
         import llama_cpp
 
@@ -94,25 +104,26 @@ class EmbeddedBench:
             )
         rng = random.Random(f"{test.name}/{rep}")
         llm.reset()
-        llm.eval([llm.token_bos(), *self._tokens(test.depth, rng)])  # context: not timed
-        sync = llama_cpp.llama_synchronize  # as llama-bench: wait for the work, count it
-        sync(llm.ctx)
+        llm._ctx.kv_cache_clear()
+        # the context (BOS + depth), in batches the context accepts: not timed
+        context = [llm.token_bos(), *self._tokens(test.depth, rng)]
+        step = llm.n_batch
+        for i in range(0, len(context), step):
+            self._decode(context[i : i + step])
         llama_cpp.llama_perf_context_reset(llm.ctx)
+        tokens = self._tokens(test.n, rng)
         clock = time.perf_counter_ns
         if test.kind == "pp":
-            tokens = self._tokens(test.n, rng)
             t0 = clock()
-            llm.eval(tokens)
-            sync(llm.ctx)
+            for i in range(0, len(tokens), step):
+                self._decode(tokens[i : i + step])
             t1 = clock()
             perf = llama_cpp.llama_perf_context(llm.ctx)
             server, counted = _rate(perf.n_p_eval, perf.t_p_eval_ms), perf.n_p_eval
         else:
-            tokens = self._tokens(test.n, rng)
             t0 = clock()
             for tok in tokens:
-                llm.eval([tok])
-                sync(llm.ctx)
+                self._decode([tok])
             t1 = clock()
             perf = llama_cpp.llama_perf_context(llm.ctx)
             server, counted = _rate(perf.n_eval, perf.t_eval_ms), perf.n_eval

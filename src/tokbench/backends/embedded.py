@@ -32,6 +32,7 @@ class EmbeddedBackend:
         threads: int,
         n_ctx: int = 4096,
         chat_format: str | None = None,
+        flash_attn: bool = True,
     ) -> None:
         import llama_cpp
         from llama_cpp import Llama
@@ -47,6 +48,9 @@ class EmbeddedBackend:
                 n_threads=threads,
                 n_threads_batch=threads,
                 n_ctx=n_ctx,
+                # llama.cpp's own tools default to flash attention where the backend has it
+                # (all CPU builds); llama-cpp-python defaults to off
+                flash_attn=flash_attn,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
@@ -54,6 +58,7 @@ class EmbeddedBackend:
                 f"llama.cpp could not load {model_path}: {exc}; is it a GGUF model file?"
             ) from exc
         self._llama_cpp = llama_cpp
+        self._threadpool = _attach_threadpool(self.llm, threads)
         self._formatter, self.chat_format = self._pick_formatter(chat_format)
         meta = self.llm.metadata
         self.model = meta.get("general.name") or model_path.stem
@@ -91,11 +96,16 @@ class EmbeddedBackend:
             "n_params": self.llm._model.n_params(),
             "n_ctx": self.llm.n_ctx(),
             "chat_format": self.chat_format,
+            "threadpool": "persistent" if self._threadpool else "ggml default",
+            "flash_attn": self.llm.context_params.flash_attn_type == 1,
             "llama_cpp_python": self._llama_cpp.__version__,
         }
 
     def close(self) -> None:
         self.llm.close()
+        if self._threadpool:
+            self._threadpool.free()
+            self._threadpool = None
 
     def prompt_tokens(self, request: ChatRequest) -> tuple[list[int], list[str]]:
         messages = [{"role": r, "content": c} for r, c in request.messages]
@@ -177,6 +187,49 @@ class EmbeddedBackend:
 
 
 _log_callback: Any = None
+
+
+class _Threadpool:
+    """A persistent ggml CPU threadpool, attached as llama-bench does.
+
+    Without one, ggml creates (and joins) its worker threads for every graph it
+    computes, i.e. for every generated token; llama-cpp-python does not bind the
+    threadpool API, so it is called through ctypes. Best effort: None if unavailable.
+    """
+
+    def __init__(self, llm: Any, threads: int) -> None:
+        import ctypes
+        from pathlib import Path
+
+        import llama_cpp
+
+        libdir = Path(llama_cpp.__file__).parent / "lib"
+        base = ctypes.CDLL(str(next(libdir.glob("libggml-base.so*"))))
+        cpu = ctypes.CDLL(str(next(libdir.glob("libggml-cpu.so*"))))
+        llama = ctypes.CDLL(str(next(libdir.glob("libllama.so*"))))
+        base.ggml_threadpool_params_init.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        cpu.ggml_threadpool_new.argtypes = [ctypes.c_void_p]
+        cpu.ggml_threadpool_new.restype = ctypes.c_void_p
+        cpu.ggml_threadpool_free.argtypes = [ctypes.c_void_p]
+        llama.llama_attach_threadpool.argtypes = [ctypes.c_void_p] * 3
+        llama.llama_detach_threadpool.argtypes = [ctypes.c_void_p]
+        params = ctypes.create_string_buffer(4096)  # > sizeof(ggml_threadpool_params)
+        base.ggml_threadpool_params_init(params, threads)
+        self._pool = cpu.ggml_threadpool_new(params)
+        if not self._pool:
+            raise OSError("ggml_threadpool_new failed")
+        self._cpu, self._llama, self._ctx = cpu, llama, llm.ctx
+        llama.llama_attach_threadpool(llm.ctx, self._pool, self._pool)
+
+    def free(self) -> None:
+        self._cpu.ggml_threadpool_free(self._pool)
+
+
+def _attach_threadpool(llm: Any, threads: int) -> _Threadpool | None:
+    try:
+        return _Threadpool(llm, threads)
+    except (OSError, AttributeError, StopIteration):
+        return None
 
 
 def _quiet_llama_logs() -> None:
