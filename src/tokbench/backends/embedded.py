@@ -199,30 +199,28 @@ class _Threadpool:
 
     def __init__(self, llm: Any, threads: int) -> None:
         import ctypes
-        from pathlib import Path
 
-        import llama_cpp
+        import llama_cpp.llama_cpp as lib_module
 
-        libdir = Path(llama_cpp.__file__).parent / "lib"
-        base = ctypes.CDLL(str(next(libdir.glob("libggml-base.so*"))))
-        cpu = ctypes.CDLL(str(next(libdir.glob("libggml-cpu.so*"))))
-        llama = ctypes.CDLL(str(next(libdir.glob("libllama.so*"))))
-        base.ggml_threadpool_params_init.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        cpu.ggml_threadpool_new.argtypes = [ctypes.c_void_p]
-        cpu.ggml_threadpool_new.restype = ctypes.c_void_p
-        cpu.ggml_threadpool_free.argtypes = [ctypes.c_void_p]
-        llama.llama_attach_threadpool.argtypes = [ctypes.c_void_p] * 3
-        llama.llama_detach_threadpool.argtypes = [ctypes.c_void_p]
+        # The very library llama-cpp-python loaded: dlsym on its handle also finds the ggml
+        # symbols of its dependencies. (Opening the .so files again by path can load second
+        # copies, whose threadpool would not belong to this context.)
+        lib = lib_module._lib
+        lib.ggml_threadpool_params_init.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.ggml_threadpool_new.argtypes = [ctypes.c_void_p]
+        lib.ggml_threadpool_new.restype = ctypes.c_void_p
+        lib.ggml_threadpool_free.argtypes = [ctypes.c_void_p]
+        lib.llama_attach_threadpool.argtypes = [ctypes.c_void_p] * 3
         params = ctypes.create_string_buffer(4096)  # > sizeof(ggml_threadpool_params)
-        base.ggml_threadpool_params_init(params, threads)
-        self._pool = cpu.ggml_threadpool_new(params)
+        lib.ggml_threadpool_params_init(params, threads)
+        self._pool = lib.ggml_threadpool_new(params)
         if not self._pool:
             raise OSError("ggml_threadpool_new failed")
-        self._cpu, self._llama, self._ctx = cpu, llama, llm.ctx
-        llama.llama_attach_threadpool(llm.ctx, self._pool, self._pool)
+        self._lib = lib
+        lib.llama_attach_threadpool(llm.ctx, self._pool, self._pool)
 
     def free(self) -> None:
-        self._cpu.ggml_threadpool_free(self._pool)
+        self._lib.ggml_threadpool_free(self._pool)
 
 
 def _attach_threadpool(llm: Any, threads: int) -> _Threadpool | None:
