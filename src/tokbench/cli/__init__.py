@@ -31,6 +31,9 @@ def cli() -> None:
     tokbench run                      the five seed questions on the embedded engine
     tokbench run --url URL            ... on any OpenAI-compatible server
     tokbench bench -p 512 -n 128      llama-bench-style pp/tg tests with confidence intervals
+    tokbench report -o report.html    one self-contained HTML report with charts
+    tokbench compare --last 3         runs side by side (--format md for a blog)
+    tokbench export --format csv      every request with its metrics
     tokbench history                  past runs
     tokbench show RUN_ID              one run again (tables, --json, --answers)
     tokbench servers                  LLM servers running on this machine
@@ -39,7 +42,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tokbench.cli import bench, history, run, servers
+    from tokbench.cli import bench, history, report, run, servers
 
     cli.add_command(run.run)
     cli.add_command(history.history)
@@ -47,6 +50,9 @@ def _register() -> None:
     cli.add_command(history.path)
     cli.add_command(servers.servers)
     cli.add_command(bench.bench)
+    cli.add_command(report.report)
+    cli.add_command(report.compare)
+    cli.add_command(report.export)
 
 
 _register()

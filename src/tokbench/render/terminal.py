@@ -32,9 +32,7 @@ def run_header(run: RunInfo) -> Text:
         text.append(", ".join(d for d in details if d) + "\n")
     if run.target.get("gguf_path"):
         threads = f", {run.config.get('threads')} threads" if run.backend == "embedded" else ""
-        text.append(
-            f"{run.target['gguf_path']} ({gib(run.target.get('gguf_bytes'))}){threads}\n"
-        )
+        text.append(f"{run.target['gguf_path']} ({gib(run.target.get('gguf_bytes'))}){threads}\n")
     text.append(
         f"{h.get('cpu_model', '?')}, {h.get('physical_cores', '?')} cores, "
         f"{gib(h.get('ram_bytes'))} RAM, {h.get('os', '?')}",

@@ -1,0 +1,169 @@
+"""Charts as self-contained SVG (no plotting library, no network): horizontal bars with
+error bars, and a log-log scatter. Text is escaped; sizes are in pixels."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from html import escape
+
+FONT = (
+    "system-ui, -apple-system, 'Segoe UI', 'Noto Sans', 'Noto Sans CJK SC', "
+    "'WenQuanYi Zen Hei', 'PingFang SC', 'Microsoft YaHei', sans-serif"
+)
+INK, GRID, BAR, ACCENT = "#1f2933", "#d9e2ec", "#3b82f6", "#ef4444"
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    value: float
+    sd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    label: str
+    x: float
+    y: float
+
+
+def _svg(width: int, height: int, body: list[str], title: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'font-family="{escape(FONT)}" font-size="12" fill="{INK}">'
+        f'<rect width="100%" height="100%" fill="#ffffff"/>'
+        f'<text x="{width / 2:.0f}" y="20" text-anchor="middle" font-size="14" '
+        f'font-weight="600">{escape(title)}</text>' + "".join(body) + "</svg>"
+    )
+
+
+def _short(label: str, n: int = 34) -> str:
+    return label if len(label) <= n else label[: n - 1] + "…"
+
+
+def _nice_max(v: float) -> float:
+    if v <= 0:
+        return 1.0
+    mag = 10.0 ** math.floor(math.log10(v))
+    for step in (1.0, 2.0, 2.5, 5.0):
+        if v <= step * mag:
+            return step * mag
+    return 10.0 * mag
+
+
+def bar_chart(bars: list[Bar], title: str, unit: str = "tok/s") -> str:
+    """Horizontal bars (one per run) with ±sd whiskers."""
+    left, right, top, row = 250, 70, 36, 26
+    width = 760
+    height = top + row * max(len(bars), 1) + 40
+    plot_w = width - left - right
+    vmax = _nice_max(max((b.value + (b.sd or 0) for b in bars), default=1.0))
+    body: list[str] = []
+    for i in range(6):  # grid and axis labels
+        v = vmax * i / 5
+        x = left + plot_w * i / 5
+        body.append(
+            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 34}" stroke="{GRID}"/>'
+        )
+        body.append(f'<text x="{x:.1f}" y="{height - 20}" text-anchor="middle">{v:g}</text>')
+    body.append(
+        f'<text x="{left + plot_w / 2:.0f}" y="{height - 4}" '
+        f'text-anchor="middle">{escape(unit)}</text>'
+    )
+    for i, b in enumerate(bars):
+        y = top + i * row
+        w = plot_w * max(b.value, 0) / vmax
+        body.append(
+            f'<text x="{left - 8}" y="{y + row / 2 + 4:.1f}" text-anchor="end">'
+            f"<title>{escape(b.label)}</title>{escape(_short(b.label))}</text>"
+        )
+        body.append(
+            f'<rect class="bar" x="{left}" y="{y + 4}" width="{w:.1f}" '
+            f'height="{row - 8}" fill="{BAR}" rx="2"><title>{escape(b.label)}: '
+            f"{b.value:.2f}{f' ± {b.sd:.2f}' if b.sd else ''} {escape(unit)}</title></rect>"
+        )
+        if b.sd:
+            x1 = left + plot_w * max(b.value - b.sd, 0) / vmax
+            x2 = left + plot_w * (b.value + b.sd) / vmax
+            ym = y + row / 2
+            body.append(
+                f'<path class="errorbar" d="M{x1:.1f} {ym:.1f}H{x2:.1f}M{x1:.1f} '
+                f'{ym - 5:.1f}V{ym + 5:.1f}M{x2:.1f} {ym - 5:.1f}V{ym + 5:.1f}" '
+                f'stroke="{INK}" stroke-width="1.5"/>'
+            )
+        tx = left + plot_w * (b.value + (b.sd or 0)) / vmax + 6
+        body.append(f'<text x="{tx:.1f}" y="{y + row / 2 + 4:.1f}">{b.value:.1f}</text>')
+    return _svg(width, height, body, title)
+
+
+def _decades(lo: float, hi: float) -> list[float]:
+    return [10.0**e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
+
+
+def _si(v: float) -> str:
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if v >= div:
+            return f"{v / div:g}{suffix}"
+    return f"{v:g}"
+
+
+def scatter_loglog(points: list[Point], title: str, x_label: str, y_label: str) -> str:
+    """Decode speed against model size, both on log axes (the seed's 1.5B-671B picture)."""
+    width, height = 760, 420
+    left, right, top, bottom = 70, 30, 36, 56
+    pts = [p for p in points if p.x > 0 and p.y > 0]
+    xs = _decades(min((p.x for p in pts), default=1e8), max((p.x for p in pts), default=1e9))
+    ys = _decades(min((p.y for p in pts), default=1.0), max((p.y for p in pts), default=10.0))
+    if len(xs) < 2:
+        xs = [xs[0], xs[0] * 10]
+    if len(ys) < 2:
+        ys = [ys[0], ys[0] * 10]
+    lx0, lx1 = math.log10(xs[0]), math.log10(xs[-1])
+    ly0, ly1 = math.log10(ys[0]), math.log10(ys[-1])
+    pw, ph = width - left - right, height - top - bottom
+
+    def px(x: float) -> float:
+        return left + pw * (math.log10(x) - lx0) / (lx1 - lx0)
+
+    def py(y: float) -> float:
+        return top + ph * (1 - (math.log10(y) - ly0) / (ly1 - ly0))
+
+    body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="{GRID}"/>']
+    for x in xs:
+        body.append(
+            f'<line x1="{px(x):.1f}" y1="{top}" x2="{px(x):.1f}" y2="{top + ph}" '
+            f'stroke="{GRID}"/><text x="{px(x):.1f}" y="{top + ph + 16}" '
+            f'text-anchor="middle">{_si(x)}</text>'
+        )
+    for y in ys:
+        body.append(
+            f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + pw}" y2="{py(y):.1f}" '
+            f'stroke="{GRID}"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
+            f'text-anchor="end">{y:g}</text>'
+        )
+    body.append(
+        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+    )
+    body.append(
+        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
+        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
+    )
+    for p in pts:
+        body.append(
+            f'<circle class="point" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="5" '
+            f'fill="{ACCENT}" fill-opacity="0.8"><title>{escape(p.label)}: '
+            f"{p.y:.2f} at {_si(p.x)}</title></circle>"
+        )
+        body.append(
+            f'<text x="{px(p.x) + 8:.1f}" y="{py(p.y) - 6:.1f}" font-size="11">'
+            f"{escape(_short(p.label, 28))}</text>"
+        )
+    if not pts:
+        body.append(
+            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">'
+            "no run with a known model size</text>"
+        )
+    return _svg(width, height, body, title)

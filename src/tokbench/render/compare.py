@@ -1,0 +1,116 @@
+"""`tokbench compare` output: Markdown that pastes into a blog post, CSV, JSON, or a table."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from tokbench.render.fmt import DASH, mean_sd, num
+from tokbench.report import CompareRow
+
+HEADER = [
+    "model",
+    "host",
+    "backend",
+    "run",
+    "decode tok/s",
+    "Δ decode",
+    "× decode",
+    "TTFT ms",
+    "× TTFT",
+    "prefill tok/s",
+    "× prefill",
+    "n",
+]
+
+
+def _x(v: float | None) -> str:
+    return DASH if v is None else f"{v:.2f}×"
+
+
+def cells(r: CompareRow) -> list[str]:
+    v = r.view
+    return [
+        v.run.model or "?",
+        v.run.host_name or "?",
+        v.run.backend,
+        v.run.id,
+        mean_sd(v.decode, 2),
+        DASH if r.decode_delta is None else f"{r.decode_delta:+.2f}",
+        _x(r.decode_ratio),
+        mean_sd(v.ttft, 0),
+        _x(r.ttft_ratio),
+        mean_sd(v.prefill, 1),
+        _x(r.prefill_ratio),
+        str(v.decode.n),
+    ]
+
+
+def markdown(rows: list[CompareRow]) -> str:
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    lines = [
+        "| " + " | ".join(HEADER) + " |",
+        "| " + " | ".join(["---"] * 4 + ["---:"] * (len(HEADER) - 4)) + " |",
+    ]
+    lines += ["| " + " | ".join(esc(c) for c in cells(r)) + " |" for r in rows]
+    if rows:
+        lines += ["", f"Δ and × are against the first run given ({rows_base(rows)})."]
+    return "\n".join(lines) + "\n"
+
+
+def rows_base(rows: list[CompareRow]) -> str:
+    base = next((r for r in rows if r.decode_ratio == 1.0), rows[0])
+    return base.view.run.id
+
+
+def records(rows: list[CompareRow]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        v = r.view
+        out.append(
+            {
+                "run_id": v.run.id,
+                "model": v.run.model,
+                "host": v.run.host_name,
+                "backend": v.run.backend,
+                "quantization": v.quant,
+                "params": v.params,
+                "decode_tps_mean": v.decode.mean,
+                "decode_tps_sd": v.decode.sd,
+                "decode_n": v.decode.n,
+                "decode_delta_tps": r.decode_delta,
+                "decode_ratio": r.decode_ratio,
+                "ttft_ms_mean": v.ttft.mean,
+                "ttft_ratio": r.ttft_ratio,
+                "prefill_tps_mean": v.prefill.mean,
+                "prefill_ratio": r.prefill_ratio,
+            }
+        )
+    return out
+
+
+def to_csv(rows: list[CompareRow]) -> str:
+    recs = records(rows)
+    buf = io.StringIO()
+    if recs:
+        w = csv.DictWriter(buf, fieldnames=list(recs[0]))
+        w.writeheader()
+        w.writerows(recs)
+    return buf.getvalue()
+
+
+def table(rows: list[CompareRow]) -> Any:
+    from rich.table import Table
+
+    t = Table(title="Comparison (Δ and × against the first run given)", title_justify="left")
+    for h in HEADER:
+        t.add_column(h, justify="left" if h in HEADER[:4] else "right")
+    for r in rows:
+        t.add_row(*cells(r))
+    return t
+
+
+__all__ = ["markdown", "num", "records", "table", "to_csv"]

@@ -1,0 +1,81 @@
+"""The self-contained HTML report: one file, inline SVG charts, no network, all escaped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from tokbench import __version__
+from tokbench.charts import Bar, Point, bar_chart, scatter_loglog
+from tokbench.render.fmt import mean_sd
+from tokbench.report import RunView
+from tokbench.stats import Summary
+from tokbench.store import RequestRecord, RunInfo
+
+
+def decode_chart(vs: list[RunView]) -> str:
+    bars = [Bar(v.label, v.decode.mean, v.decode.sd) for v in vs if v.decode.mean is not None]
+    return bar_chart(bars, "Decode speed per run (mean ± sd)")
+
+
+def size_chart(vs: list[RunView]) -> str:
+    pts = [
+        Point(v.label, v.params, v.decode.mean)
+        for v in vs
+        if v.params is not None and v.decode.mean is not None
+    ]
+    return scatter_loglog(
+        pts, "Decode speed against model size", "model parameters (log)", "decode tok/s (log)"
+    )
+
+
+def _flat_target(run: RunInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in run.target.items():
+        if isinstance(v, dict):  # bench runs: one entry per model
+            out.update({f"{k} · {kk}": vv for kk, vv in v.items() if not isinstance(vv, list)})
+        elif not isinstance(v, list):
+            out[k] = v
+    return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def _human(key: str, value: Any) -> Any:
+    if key.endswith("_bytes") and isinstance(value, int):
+        return f"{value / 2**30:.2f} GiB ({value:,} bytes)"
+    if key.endswith("n_params") and isinstance(value, int):
+        return f"{value / 1e9:.2f} B" if value >= 1e9 else f"{value / 1e6:.1f} M"
+    return value
+
+
+def _items(vs: list[RunView]) -> list[tuple[str, list[tuple[str, RequestRecord]]]]:
+    """Answers to the same question side by side: same item id *and* same prompt."""
+    items: dict[tuple[str, str], list[tuple[str, RequestRecord]]] = {}
+    for v in vs:
+        for r in v.records:
+            items.setdefault((r.item_id, r.prompt), []).append((v.label, r))
+    return [(item_id, rows) for (item_id, _prompt), rows in items.items()]
+
+
+def report_html(vs: list[RunView]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    template = env.from_string(
+        resources.files("tokbench.templates").joinpath("report.html.j2").read_text("utf-8")
+    )
+
+    def fmt(s: Summary, digits: int) -> str:
+        return mean_sd(s, digits)
+
+    return template.render(
+        views=vs,
+        version=__version__,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        decode_svg=decode_chart(vs),
+        scatter_svg=size_chart(vs),
+        items=_items(vs),
+        fmt_ms=fmt,
+        flat_target=_flat_target,
+        human=_human,
+    )
