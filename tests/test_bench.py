@@ -236,3 +236,35 @@ def test_ollama_bench_says_what_it_cannot_force() -> None:
     assert tg.server_tps == pytest.approx(5 / 0.1)
     assert pp.status == "ok" and pp.tokens == 33 and "approximate" in (pp.note or "")
     assert pp.server_tps == pytest.approx(33 / 0.15)
+
+
+def test_soak_from_the_cli_reports_drift(tb_home: Path) -> None:
+    with FakeServer(FakeConfig(ttft_s=0.01, itl_s=0.002, n_tokens=12)) as srv:
+        r = tokbench(
+            "bench",
+            "--url",
+            srv.url,
+            "-n",
+            "12",
+            "--soak",
+            "5",
+            "--format",
+            "json",
+            "--no-progress",
+        )
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    (row,) = doc["tests"]
+    assert row["test"] == "soak tg12" and row["n"] == 5
+    (drift,) = doc["drift"]
+    assert drift["n"] == 5 and drift["slope_tps_per_min"] is not None
+    assert drift["ci_low"] <= drift["slope_tps_per_min"] <= drift["ci_high"]
+
+
+def test_bad_bench_options_are_clear(tb_home: Path) -> None:
+    r = tokbench("bench", "-d", "0,abc")
+    assert r.returncode == 2 and "numbers separated by commas" in r.stderr
+    r = tokbench("bench", "-c", "1,4")
+    assert r.returncode == 2 and "concurrency (-c) needs a server" in r.stderr
+    r = tokbench("bench", "--soak", "ten")
+    assert r.returncode == 2 and "duration like 10m" in r.stderr

@@ -19,6 +19,10 @@ def test_url_normalisation() -> None:
     assert normalize_base_url("https://api.x.com") == "https://api.x.com/v1"
     with pytest.raises(TokbenchError):
         normalize_base_url("ftp://x")
+    from tokbench.backends.ollama import root_url
+
+    assert root_url("127.0.0.1:11434/api/") == "http://127.0.0.1:11434"
+    assert root_url("https://openrouter.ai/api/v1") == "https://openrouter.ai/api"
 
 
 def test_injected_timing_is_measured_within_5ms() -> None:

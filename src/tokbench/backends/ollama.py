@@ -11,28 +11,22 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from tokbench import __version__
 from tokbench.backends.base import OnToken
 from tokbench.backends.openai import error_detail, explain_status
 from tokbench.errors import TokbenchError
 from tokbench.events import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
-from tokbench.http import Client, TransportError
+from tokbench.http import Client, TransportError, http_url
 
 
 def root_url(url: str) -> str:
-    """Strip `/v1` or `/api` so the native endpoints can be addressed."""
-    url = url.strip()
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TokbenchError(f"--url {url!r} is not an http(s) URL")
-    url = url.rstrip("/")
+    """The server root: one trailing `/v1` (OpenAI routes) or `/api` (Ollama's) removed,
+    so `https://host/api/v1` keeps its `/api` prefix."""
+    url = http_url(url)
     for suffix in ("/v1", "/api"):
         if url.endswith(suffix):
-            url = url[: -len(suffix)]
+            return url[: -len(suffix)]
     return url
 
 

@@ -5,28 +5,19 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from tokbench import __version__
 from tokbench.backends.base import OnToken
 from tokbench.errors import TokbenchError
 from tokbench.events import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
-from tokbench.http import Client, TransportError
+from tokbench.http import Client, TransportError, http_url
 from tokbench.sse import SSEParser
 
 
 def normalize_base_url(url: str) -> str:
     """`host:port`, `http://host:port` or `http://host:port/v1` -> `http://host:port/v1`."""
-    url = url.strip()
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TokbenchError(f"--url {url!r} is not an http(s) URL, e.g. http://127.0.0.1:1234/v1")
-    url = url.rstrip("/")
-    if not url.endswith("/v1"):
-        url += "/v1"
-    return url
+    url = http_url(url)
+    return url if url.endswith("/v1") else url + "/v1"
 
 
 def explain_status(status: int, body: bytes, api_key_env: str | None, model: str | None) -> str:
