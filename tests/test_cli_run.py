@@ -43,6 +43,19 @@ def test_embedded_default_runs_seed5_end_to_end(gemma_path: Path, tb_home: Path)
         assert 1 <= m["completion_tokens"] <= 16
         # the engine's own prefill count is the prompt we sent
         assert m["ttft_ms"] > 0 and m["total_ms"] >= m["ttft_ms"]
+    # every seed question is graded, honestly: the tiny model mostly fails or gives no answer
+    graders = [q["grade"]["grader"] for q in reqs]
+    assert graders == [
+        "seed5.essay",
+        "seed5.compare-decimals",
+        "seed5.quatrain",
+        "seed5.weekday",
+        "seed5.physics-choice",
+    ]
+    assert all(q["grade"]["verdict"] in ("pass", "fail", "no_answer") for q in reqs)
+    assert all(q["grade"]["reason"] for q in reqs)
+    quality = doc["summary"]["quality"]
+    assert quality["n"] == 5 and 0 <= quality["ci_low"] <= quality["rate"] <= quality["ci_high"]
     decoded = [q["metrics"]["decode_tps"] for q in reqs if q["metrics"]["decode_tps"]]
     assert decoded and all(d > 0 for d in decoded)
     assert doc["summary"]["overall"]["decode_tps"]["n"] == len(decoded)

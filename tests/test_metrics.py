@@ -122,3 +122,23 @@ def test_linear_fit_slope_and_ci() -> None:
     assert f.significant
     flat = linear_fit(xs, [5.0, 5.2, 4.9, 5.1, 5.0])
     assert not flat.significant
+
+
+def test_wilson_interval_known_values() -> None:
+    from tokbench.stats import wilson
+
+    lo, hi = wilson(8, 10)  # textbook: 0.4902 - 0.9433
+    assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
+    lo, hi = wilson(0, 5)
+    assert lo == 0.0 and hi == pytest.approx(0.4345, abs=1e-4)
+    lo, hi = wilson(5, 5)
+    assert hi == 1.0 and lo == pytest.approx(0.5655, abs=1e-4)
+
+
+def test_mcnemar_exact_known_values() -> None:
+    from tokbench.stats import mcnemar_exact
+
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(1, 9) == pytest.approx(0.021484375)  # 2 * 11/1024
+    assert mcnemar_exact(5, 5) == 1.0
+    assert mcnemar_exact(0, 6) == pytest.approx(0.03125)

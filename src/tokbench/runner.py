@@ -79,6 +79,14 @@ def execute(
             obs.started(item, rep, index, len(plan))
             started_at = utc_now()
             trace = backend.stream(item.request(), obs.token)
+            metrics = request_metrics(trace)
+            grade = None
+            if item.grader:
+                from tokbench.grade.registry import grade_answer
+
+                grade = grade_answer(
+                    item.grader, trace.text("answer"), metrics.answer_state, trace.error
+                )
             record = RequestRecord(
                 run_id=run_id,
                 item_id=item.id,
@@ -89,7 +97,8 @@ def execute(
                 prompt=item.prompt,
                 answer=trace.text("answer"),
                 thinking=trace.text("thinking"),
-                metrics=request_metrics(trace),
+                metrics=metrics,
+                grade=grade,
             )
             store.add_request(record)
             if trace.error:

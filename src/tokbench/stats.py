@@ -162,3 +162,38 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float], level: float = 0.95) ->
     se = math.sqrt(rss / (n - 2) / sxx)
     hw = t_quantile(0.5 + level / 2, n - 2) * se
     return Slope(b, a, n, b - hw, b + hw)
+
+
+def wilson(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (good at small n and near 0 or 1)."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    z = -_normal_quantile((1 - level) / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _normal_quantile(p: float) -> float:
+    """Inverse standard normal CDF (bisection on erf; precise to ~1e-12)."""
+    lo, hi = -40.0, 40.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if 0.5 * math.erfc(-mid / math.sqrt(2)) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant pairs b (right->wrong) and
+    c (wrong->right): a binomial test of b against Binomial(b + c, 1/2)."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail: float = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2.0 * tail)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tokbench.errors import TokbenchError
+from tokbench.grade import Grade
 from tokbench.metrics import RequestMetrics
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -105,6 +106,12 @@ def m002_bench_samples(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m003_request_grades(db: sqlite3.Connection) -> None:
+    for column in ("grade TEXT", "grade_value TEXT", "grade_reason TEXT", "grader TEXT"):
+        db.execute(f"ALTER TABLE requests ADD COLUMN {column}")
+
+
 @dataclass(frozen=True, slots=True)
 class BenchSample:
     """One measurement. Warm-ups have rep < 0; concurrent streams share a rep."""
@@ -156,6 +163,7 @@ class RequestRecord:
     answer: str
     thinking: str
     metrics: RequestMetrics | None
+    grade: Grade | None = None
 
 
 class Store:
@@ -263,12 +271,13 @@ class Store:
 
     # requests ---------------------------------------------------------------
     def add_request(self, rec: RequestRecord) -> None:
-        m = rec.metrics
+        m, g = rec.metrics, rec.grade
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO requests (run_id, item_id, rep, started_at, status, "
                 "error, prompt, answer, thinking, ttft_ms, decode_tps, completion_tokens, "
-                "metrics_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "metrics_json, grade, grade_value, grade_reason, grader) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     rec.run_id,
                     rec.item_id,
@@ -283,13 +292,18 @@ class Store:
                     m.decode_tps if m else None,
                     m.completion_tokens if m else None,
                     json.dumps(m.as_dict()) if m else None,
+                    g.verdict if g else None,
+                    g.extracted if g else None,
+                    g.reason if g else None,
+                    g.grader if g else None,
                 ),
             )
 
     def requests(self, run_id: str) -> list[RequestRecord]:
         rows = self.db.execute(
             "SELECT run_id, item_id, rep, started_at, status, error, prompt, answer, thinking, "
-            "metrics_json FROM requests WHERE run_id = ? ORDER BY id",
+            "metrics_json, grade, grade_value, grade_reason, grader FROM requests "
+            "WHERE run_id = ? ORDER BY id",
             (run_id,),
         )
         return [
@@ -304,6 +318,7 @@ class Store:
                 answer=r[7],
                 thinking=r[8],
                 metrics=RequestMetrics.from_dict(json.loads(r[9])) if r[9] else None,
+                grade=Grade(r[10], r[11], r[12] or "", r[13] or "") if r[10] else None,
             )
             for r in rows
         ]

@@ -32,6 +32,7 @@ class _Params(BaseModel):
 class _ItemFile(_Params):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     prompt: str = Field(min_length=1)
+    grader: str | None = None
 
 
 class _SuiteFile(_Params):
@@ -48,6 +49,7 @@ class Item:
     max_tokens: int
     sampling: Sampling
     extra_body: dict[str, Any] = field(default_factory=dict)
+    grader: str | None = None
 
     def request(self) -> ChatRequest:
         messages: tuple[tuple[str, str], ...] = (("system", self.system),) if self.system else ()
@@ -101,9 +103,16 @@ def _parse(text: str, source: str, default_name: str, overrides: dict[str, Any])
         line = _line_of(text, loc)
         where = f"{source}, line {line}" if line else source
         raise TokbenchError(f"{where}, field '{field}': {err['msg']}") from exc
+    from tokbench.grade.registry import GRADERS
+
     seen: set[str] = set()
     items = []
     for it in model.items:
+        if it.grader is not None and it.grader not in GRADERS:
+            raise TokbenchError(
+                f"{source}: item {it.id!r} names an unknown grader {it.grader!r}; "
+                f"known: {', '.join(sorted(GRADERS))}"
+            )
         if it.id in seen:
             raise TokbenchError(f"{source}: item id {it.id!r} appears twice; ids must be unique")
         seen.add(it.id)
@@ -137,6 +146,7 @@ def _item(suite: _SuiteFile, it: _ItemFile, overrides: dict[str, Any]) -> Item:
             **(it.extra_body or {}),
             **(overrides.get("extra_body") or {}),
         },
+        grader=it.grader,
     )
 
 

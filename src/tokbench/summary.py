@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tokbench.stats import Summary, summarize
+from tokbench.stats import Summary, summarize, wilson
 from tokbench.store import RequestRecord
 
 SUMMARY_METRICS = (
@@ -27,11 +27,58 @@ SUMMARY_METRICS = (
 
 
 @dataclass(frozen=True, slots=True)
+class PassRate:
+    """Graded answers: passes of n, with a Wilson 95% interval (no_answer counts as not
+    passed; grader errors are left out and counted)."""
+
+    passed: int
+    n: int
+    low: float
+    high: float
+    no_answer: int
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.n
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "passed": self.passed,
+            "n": self.n,
+            "rate": self.rate,
+            "ci_low": self.low,
+            "ci_high": self.high,
+            "no_answer": self.no_answer,
+            "errors": self.errors,
+        }
+
+
+def pass_rate(recs: Sequence[RequestRecord]) -> PassRate | None:
+    graded = [r.grade for r in recs if r.grade is not None]
+    counted = [g for g in graded if g.verdict != "error"]
+    if not counted:
+        return None
+    passed = sum(1 for g in counted if g.verdict == "pass")
+    lo, hi = wilson(passed, len(counted))
+    return PassRate(
+        passed,
+        len(counted),
+        lo,
+        hi,
+        sum(1 for g in counted if g.verdict == "no_answer"),
+        len(graded) - len(counted),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class RunSummary:
     ok: int
     failed: int
     overall: dict[str, Summary]
     per_item: dict[str, dict[str, Summary]]
+    quality: PassRate | None = None
+    quality_per_item: dict[str, PassRate | None] | None = None
 
 
 def _metric_summaries(recs: Sequence[RequestRecord]) -> dict[str, Summary]:
@@ -49,4 +96,6 @@ def summarize_run(recs: Sequence[RequestRecord]) -> RunSummary:
         failed=len(recs) - ok,
         overall=_metric_summaries(recs),
         per_item={k: _metric_summaries(v) for k, v in items.items()},
+        quality=pass_rate(recs),
+        quality_per_item={k: pass_rate(v) for k, v in items.items()},
     )

@@ -37,3 +37,13 @@ def gib(n_bytes: int | None) -> str:
 def target_label(backend: str, model: str | None, url: str | None) -> str:
     where = "embedded llama.cpp" if backend == "embedded" else (url or backend)
     return f"{model or '?'} via {where}"
+
+
+def pass_rate(p: object | None) -> str:
+    """`3/5 60% [23-88]`: passes of graded answers, the rate, its Wilson 95% interval."""
+    if p is None:
+        return DASH
+    from tokbench.summary import PassRate
+
+    assert isinstance(p, PassRate)
+    return f"{p.passed}/{p.n} {p.rate:.0%} [{p.low:.0%}–{p.high:.0%}]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tokbench.render.fmt import DASH, count, gib, mean_sd, num, target_label
+from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
 from tokbench.store import RequestRecord, RunInfo
 from tokbench.summary import summarize_run
 
@@ -40,8 +40,9 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
         )
     lines += [
         "",
-        "| Question | Rep | Prompt tok | Output tok | TTFT ms | Decode tok/s | Total s | Status |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| Question | Rep | Prompt tok | Output tok | TTFT ms | Decode tok/s | Total s | Grade "
+        "| Status |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in recs:
         m = r.metrics
@@ -56,6 +57,13 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
                     num(m.ttft_ms, 0) if m else DASH,
                     num(m.decode_tps, 2) if m else DASH,
                     num(m.total_ms / 1000, 2) if m else DASH,
+                    cell(
+                        f"{r.grade.verdict} ({r.grade.extracted})"
+                        if r.grade and r.grade.extracted
+                        else r.grade.verdict
+                        if r.grade
+                        else DASH
+                    ),
                     "ok" if r.status == "ok" else cell(f"error: {r.error}"),
                 ]
             )
@@ -66,7 +74,8 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
         "",
         f"**Overall** ({s.ok} ok): decode {mean_sd(o['decode_tps'], 2)} tok/s, "
         f"TTFT {mean_sd(o['ttft_ms'], 0)} ms, prefill {mean_sd(o['prefill_tps'], 1)} tok/s. "
-        "Counts marked ~ are estimates (one token per streamed chunk).",
+        "Counts marked ~ are estimates (one token per streamed chunk)."
+        + (f" **Pass rate**: {pass_rate(s.quality)} (Wilson 95% interval)." if s.quality else ""),
         "",
         "## Answers",
     ]
@@ -75,6 +84,8 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
         if r.thinking:
             lines += ["", "**Thinking**", "", fence(r.thinking)]
         lines += ["", "**Answer**", "", fence(r.answer) if r.answer else "_(empty)_"]
+        if r.grade:
+            lines += ["", f"**Grade**: {r.grade.verdict} — {cell(r.grade.reason)}"]
         if r.error:
             lines += ["", f"**Error**: {r.error}"]
     return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tokbench.render.fmt import DASH, count, gib, mean_sd, num, target_label
+from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
 from tokbench.store import RequestRecord, RunInfo
 from tokbench.summary import summarize_run
 
@@ -55,12 +55,20 @@ def requests_table(recs: list[RequestRecord]) -> Table:
         "total s",
     ):
         t.add_column(col, justify="right")
+    graded = any(r.grade for r in recs)
+    if graded:
+        t.add_column("grade")
     t.add_column("status")
     flagged = False
     for r in recs:
         m = r.metrics
         if m is None:
-            t.add_row(r.item_id, str(r.rep + 1), *[DASH] * 8, Text(r.error or "error", "red"))
+            t.add_row(
+                r.item_id,
+                str(r.rep + 1),
+                *[DASH] * (9 if graded else 8),
+                Text(r.error or "error", "red"),
+            )
             continue
         server = num(m.engine_decode_tps, 2)
         if m.crosscheck:
@@ -82,6 +90,7 @@ def requests_table(recs: list[RequestRecord]) -> Table:
             num(m.decode_tps, 2),
             server,
             num(m.total_ms / 1000, 2),
+            *([_grade_text(r)] if graded else []),
             status,
         )
     if flagged:
@@ -92,14 +101,25 @@ def requests_table(recs: list[RequestRecord]) -> Table:
     return t
 
 
+def _grade_text(r: RequestRecord) -> Text:
+    if r.grade is None:
+        return Text(DASH)
+    style = {"pass": "green", "fail": "red", "no_answer": "yellow"}.get(r.grade.verdict, "red")
+    value = f" ({r.grade.extracted})" if r.grade.extracted else ""
+    return Text(r.grade.verdict + value, style=style)
+
+
 def summary_table(recs: list[RequestRecord]) -> Table:
     s = summarize_run(recs)
     t = Table(title=f"Summary: {s.ok} ok, {s.failed} failed (mean ± sd)", title_justify="left")
     t.add_column("question", no_wrap=True)
     for col in ("n", "TTFT ms", "prefill tok/s", "decode tok/s", "server tok/s", "output tok"):
         t.add_column(col, justify="right")
+    if s.quality:
+        t.add_column("pass rate [95% CI]", justify="right")
     rows = [*s.per_item.items(), ("overall", s.overall)]
     for name, ms in rows:
+        quality = s.quality if name == "overall" else (s.quality_per_item or {}).get(name)
         t.add_row(
             Text(name, style="bold") if name == "overall" else name,
             str(ms["decode_tps"].n or ms["ttft_ms"].n),
@@ -108,6 +128,7 @@ def summary_table(recs: list[RequestRecord]) -> Table:
             mean_sd(ms["decode_tps"], 2),
             mean_sd(ms["engine_decode_tps"], 2),
             mean_sd(ms["completion_tokens"], 0),
+            *([pass_rate(quality)] if s.quality else []),
         )
     loads = [r.metrics.load_ms for r in recs if r.metrics and r.metrics.load_ms]
     if loads and max(loads) > 100:

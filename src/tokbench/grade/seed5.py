@@ -1,0 +1,315 @@
+"""Graders for the seed article's five questions (seed5 and seed5-en).
+
+Each grades only the answer (never the thinking) and takes the *last* verdict the
+answer states, because answers reason aloud first ("9.11 looks bigger? No...").
+Rules and pitfalls: ../shared/research/quality_anchors.md, section 5.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from tokbench.grade import Grade, normalize
+
+# ---------------------------------------------------------------------------- weekday
+_WD_ZH = {
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "日": 7,
+    "天": 7,
+    "末": 0,
+    "1": 1,
+    "2": 2,
+    "3": 3,
+    "4": 4,
+    "5": 5,
+    "6": 6,
+    "7": 7,
+}
+_WD_EN = {
+    "monday": 1,
+    "tuesday": 2,
+    "wednesday": 3,
+    "thursday": 4,
+    "friday": 5,
+    "saturday": 6,
+    "sunday": 7,
+}
+_WD_ZH_RE = r"(?:星期|周|礼拜)\s*([一二三四五六日天1-7])"
+_WD_EN_RE = r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+_TODAY = re.compile(
+    r"今天\s*(?:应该|应当|就|则|便|当然|一定)?\s*(?:是|为|:)\s*"
+    + _WD_ZH_RE
+    + r"|today\s+(?:is|would\s+be|must\s+be|should\s+be)\s+(?:a\s+)?"
+    + _WD_EN_RE,
+    re.IGNORECASE,
+)
+_ANY_WD = re.compile(_WD_ZH_RE + "|" + _WD_EN_RE, re.IGNORECASE)
+_NAMES = {
+    1: "Monday",
+    2: "Tuesday",
+    3: "Wednesday",
+    4: "Thursday",
+    5: "Friday",
+    6: "Saturday",
+    7: "Sunday",
+}
+
+
+def _day(m: re.Match[str]) -> int:
+    zh, en = m.group(1), m.group(2)
+    return _WD_ZH[zh] if zh else _WD_EN[en.lower()]
+
+
+def weekday(answer: str) -> Grade:
+    t = normalize(answer)
+    stated = list(_TODAY.finditer(t))
+    if stated:
+        last = stated[-1]
+        day = _day(last)
+        # "today is Thursday or Friday": a hedge is not an answer
+        tail = t[last.end() : last.end() + 12]
+        other = _ANY_WD.search(tail)
+        if other and re.match(r"\s*(或|或者|还是|or)\s*", tail) and _day(other) != day:
+            return Grade("fail", f"{_NAMES[day]}/{_NAMES[_day(other)]}", "hedged between two days")
+        how = "the last 'today is ...' statement"
+    else:
+        mentions = list(_ANY_WD.finditer(t))
+        if not mentions:
+            return Grade("fail", None, "no weekday named in the answer")
+        day = _day(mentions[-1])
+        how = "the last weekday mentioned"
+    ok = day == 4
+    return Grade(
+        "pass" if ok else "fail",
+        _NAMES[day],
+        f"{how} is {_NAMES[day]}" + ("" if ok else "; the answer is Thursday"),
+    )
+
+
+# ----------------------------------------------------------------- 9.11 versus 9.9
+_N = r"(9\.11|9\.9|9\.90)(?!\d)"
+_VERDICTS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = []
+
+
+def _verdict(pattern: str, pick: Callable[[re.Match[str]], str]) -> None:
+    _VERDICTS.append((re.compile(pattern, re.IGNORECASE), pick))
+
+
+def _big(a: str) -> str:
+    return "9.9" if a.startswith("9.9") else "9.11"
+
+
+def _other(a: str) -> str:
+    return "9.11" if a.startswith("9.9") else "9.9"
+
+
+_verdict(_N + r"\s*>\s*" + _N, lambda m: _big(m.group(1)))
+_verdict(_N + r"\s*<\s*" + _N, lambda m: _big(m.group(2)))
+_verdict(_N + r"\s*(?:大于|要大于|更大于)\s*" + _N, lambda m: _big(m.group(1)))
+_verdict(_N + r"\s*(?:小于|要小于)\s*" + _N, lambda m: _big(m.group(2)))
+_verdict(_N + r"\s*比\s*" + _N + r"\s*(?:还|更|要)?\s*大", lambda m: _big(m.group(1)))
+_verdict(_N + r"\s*比\s*" + _N + r"\s*(?:还|更|要)?\s*小", lambda m: _big(m.group(2)))
+_verdict(
+    _N + r"\s*(?:更大|较大|大一些|最大|is\s+(?:the\s+)?(?:larger|greater|bigger))",
+    lambda m: _big(m.group(1)),
+)
+_verdict(
+    _N + r"\s*(?:更小|较小|小一些|is\s+(?:the\s+)?(?:smaller|less))", lambda m: _other(m.group(1))
+)
+_verdict(r"(?:larger|greater|bigger)\s+(?:number\s+)?is\s+" + _N, lambda m: _big(m.group(1)))
+_verdict(r"(?:较大|更大)的(?:数|数字)?(?:是|为)\s*" + _N, lambda m: _big(m.group(1)))
+
+
+def compare_decimals(answer: str) -> Grade:
+    t = normalize(answer)
+    found: list[tuple[int, str]] = []
+    for pattern, pick in _VERDICTS:
+        found += [(m.start(), pick(m)) for m in pattern.finditer(t)]
+    if not found:
+        return Grade("fail", None, "no comparison verdict found in the answer")
+    _pos, larger = max(found)
+    ok = larger == "9.9"
+    return Grade(
+        "pass" if ok else "fail",
+        larger,
+        f"the last verdict says {larger} is larger" + ("" if ok else "; 9.9 is"),
+    )
+
+
+# --------------------------------------------------------------------- physics MCQ
+_CHOICE_PATTERNS = [
+    r"答案\s*(?:是|为|选|应选|应为)?\s*[:]?\s*\(?\s*([A-D])\b",
+    r"(?:错误|不正确|不对)的?(?:说法|选项|是|一项)?\s*(?:是|为|:)?\s*(?:选项)?\s*\(?\s*([A-D])\b",
+    r"选\s*(?:择)?\s*(?:项)?\s*\(?\s*([A-D])\b",
+    r"answer\s*(?:is|:)\s*(?:option\s*)?\(?\s*([A-D])\b",
+    r"\(?\b([A-D])\)?\s*(?:is|would be)\s+(?:the\s+)?(?:wrong|incorrect|false)",
+    r"(?:wrong|incorrect|false)\s+(?:statement|one|option)\s+is\s*(?:option\s*)?\(?\s*([A-D])\b",
+    r"\b([A-D])\s*(?:项)?\s*(?:是)?\s*错误",
+]
+_CHOICES = [re.compile(p, re.IGNORECASE) for p in _CHOICE_PATTERNS]
+_LONE = re.compile(r"(?<![A-Za-z])([A-D])(?![A-Za-z])")
+
+
+def physics_choice(answer: str) -> Grade:
+    t = normalize(answer)
+    found = [(m.start(), m.group(1).upper()) for p in _CHOICES for m in p.finditer(t)]
+    how = "the last stated choice"
+    if not found:
+        tail = t[-200:]
+        lone = list(_LONE.finditer(tail))
+        if not lone:
+            return Grade("fail", None, "no choice (A-D) found in the answer")
+        found = [(0, lone[-1].group(1))]
+        how = "the last standalone letter"
+    _pos, letter = max(found)
+    ok = letter == "D"
+    return Grade(
+        "pass" if ok else "fail",
+        letter,
+        f"{how} is {letter}" + ("" if ok else "; the wrong statement is D"),
+    )
+
+
+# --------------------------------------------------------------------------- essay
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_CJK_PUNCT = re.compile(r"[，。！？；：、“”‘’（）《》…—,.!?;:]")
+_TITLE = re.compile(r"^\s*(?:#+\s*)?(?:题目[:：]?\s*)?《[^》]{1,30}》\s*$|^\s*#+\s*\S.{0,30}$")
+
+
+def _essay_body(answer: str) -> str:
+    lines = [ln for ln in answer.strip().splitlines() if ln.strip()]
+    first = lines[0].strip() if lines else ""
+    short = len(first) <= 20 or len(first.split()) <= 10
+    if lines and (_TITLE.match(first) or (short and not re.search(r"[。！？.!?]$", first))):
+        lines = lines[1:]  # the completed title does not count towards 450
+    body = "\n".join(lines)
+    return re.sub(r"[（(]\s*(?:全文)?约?\s*\d+\s*字\s*[)）]", "", body)  # "(全文约450字)"
+
+
+def essay_length(
+    answer: str, target: int = 450, tolerance: float = 0.10, *, english: bool = False
+) -> Grade:
+    body = _essay_body(answer)
+    lo, hi = target * (1 - tolerance), target * (1 + tolerance)
+    if english:
+        words = len(re.findall(r"[A-Za-z][A-Za-z'’-]*", body))
+        ok = lo <= words <= hi
+        return Grade(
+            "pass" if ok else "fail",
+            str(words),
+            f"{words} words (target {target} ± {tolerance:.0%})",
+        )
+    han = len(_HAN.findall(body))
+    with_punct = han + len(_CJK_PUNCT.findall(body))
+    ok = lo <= han <= hi or lo <= with_punct <= hi
+    return Grade(
+        "pass" if ok else "fail",
+        f"{han}/{with_punct}",
+        f"{han} Han characters, {with_punct} with punctuation (target {target} ± {tolerance:.0%})",
+    )
+
+
+# ------------------------------------------------------------------------ quatrain
+_AUTUMN = (
+    "秋",
+    "霜",
+    "雁",
+    "落叶",
+    "叶落",
+    "菊",
+    "枫",
+    "西风",
+    "金风",
+    "寒",
+    "凉",
+    "萧",
+    "黄叶",
+    "残荷",
+    "蝉",
+    "露",
+    "归鸿",
+    "木落",
+    "凋",
+)
+_SPLIT = re.compile(r"[，。！？；、,.!?;\n]+")
+
+
+def _final(ch: str) -> str:
+    from pypinyin import Style, lazy_pinyin
+
+    f = lazy_pinyin(ch, style=Style.FINALS)[0]
+    # rhyme classes: finals that rhyme in modern reading share a nucleus and coda
+    for a, b in (
+        ("ian", "an"),
+        ("uan", "an"),
+        ("van", "an"),
+        ("iang", "ang"),
+        ("uang", "ang"),
+        ("ing", "eng"),
+        ("ong", "eng"),
+        ("iong", "eng"),
+        ("ui", "ei"),
+        ("uei", "ei"),
+        ("iu", "ou"),
+        ("iou", "ou"),
+        ("ie", "e"),
+        ("ve", "e"),
+        ("uo", "o"),
+        ("un", "en"),
+        ("in", "en"),
+        ("vn", "en"),
+        ("ia", "a"),
+        ("ua", "a"),
+    ):
+        if f == a:
+            return b
+    return f
+
+
+def quatrain(answer: str) -> Grade:
+    t = normalize(answer)
+    segments = [re.sub(r"[^\u4e00-\u9fff]", "", s) for s in _SPLIT.split(t)]
+    segments = [s for s in segments if s]
+    for i in range(len(segments) - 3):
+        poem = segments[i : i + 4]
+        if all(len(v) == 5 for v in poem):
+            break
+    else:
+        seven = any(len(s) == 7 for s in segments)
+        return Grade(
+            "fail",
+            None,
+            "no four consecutive five-character lines"
+            + (" (seven-character lines found: not a five-character quatrain)" if seven else ""),
+        )
+    text = "".join(poem)
+    problems = []
+    if not any(w in text for w in _AUTUMN):
+        problems.append("no autumn imagery in the poem")
+    r2, r4 = _final(poem[1][-1]), _final(poem[3][-1])
+    if r2 != r4:
+        problems.append(f"lines 2 and 4 do not rhyme ({poem[1][-1]}: {r2}, {poem[3][-1]}: {r4})")
+    after = t[t.find(poem[3][-1], t.find(poem[3])) + 1 :] if poem[3] in t else ""
+    if len(_HAN.findall(after)) < 30:
+        problems.append("no analysis after the poem")
+    return Grade(
+        "fail" if problems else "pass",
+        "/".join(poem),
+        "; ".join(problems)
+        or "four five-character lines, autumn imagery, lines 2 and 4 rhyme, analysis follows",
+    )
+
+
+GRADERS: dict[str, Callable[[str], Grade]] = {
+    "essay": essay_length,
+    "compare-9.11-9.9": compare_decimals,
+    "autumn-quatrain": quatrain,
+    "weekday": weekday,
+    "physics-mcq": physics_choice,
+}
