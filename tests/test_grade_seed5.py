@@ -24,6 +24,14 @@ WEEKDAY = [
     ("今天是星期三。", "fail", "Wednesday"),
     ("今天是星期四或星期五，取决于时区。", "fail", "Thursday/Friday"),  # hedge
     ("无法确定。", "fail", None),
+    # a real Gemma 270M output: the forecast echoed (with the wrong day) is not an answer
+    (
+        "今天星期几，下雨天,今天星期几? mendatangower\n天气预报说本周星期四会下雨，今天星期几? "
+        "mendatangower\nweather forecast for today, tomorrow",
+        "fail",
+        None,
+    ),
+    ("雨下在星期三。\n所以是星期四", "pass", "Thursday"),
 ]
 
 
@@ -64,6 +72,15 @@ PHYSICS = [
     ("**答案：D**", "pass", "D"),
     ("错误的选项是 B。", "fail", "B"),
     ("Okay, let me think. All are correct.", "fail", None),  # no "O" from "Okay"
+    ("Let me check each option.\n\n**D**", "pass", "D"),
+    # a real Gemma 270M output: the options echoed back are not a choice
+    (
+        "A.在自然环境下，声音在固体中传播的速度最快。B.牛顿第一定律:一个物体如果不受力作用，"
+        "将保持静止或匀速直线运动的状态。C.牛顿第三定律:对于每个作用力，都有一个相等而反向的"
+        "反作用力。D.",
+        "fail",
+        None,
+    ),
 ]
 
 

@@ -79,11 +79,21 @@ def weekday(answer: str) -> Grade:
             return Grade("fail", f"{_NAMES[day]}/{_NAMES[_day(other)]}", "hedged between two days")
         how = "the last 'today is ...' statement"
     else:
-        mentions = list(_ANY_WD.finditer(t))
+        # No "today is ...": the last weekday mentioned in a statement, skipping questions
+        # and restatements of the premise (an echoed forecast is not an answer).
+        sentences = re.findall(r"[^。！？!?\n]+[。！？!?\n]?", t)
+        statements = [
+            x
+            for x in sentences
+            if not x.rstrip().endswith(("?", "？"))
+            and "预报" not in x
+            and "forecast" not in x.lower()
+        ]
+        mentions = [m for x in statements for m in _ANY_WD.finditer(x)]
         if not mentions:
-            return Grade("fail", None, "no weekday named in the answer")
+            return Grade("fail", None, "no weekday stated as the answer")
         day = _day(mentions[-1])
-        how = "the last weekday mentioned"
+        how = "the last weekday stated"
     ok = day == 4
     return Grade(
         "pass" if ok else "fail",
@@ -153,7 +163,7 @@ _CHOICE_PATTERNS = [
     r"\b([A-D])\s*(?:项)?\s*(?:是)?\s*错误",
 ]
 _CHOICES = [re.compile(p, re.IGNORECASE) for p in _CHOICE_PATTERNS]
-_LONE = re.compile(r"(?<![A-Za-z])([A-D])(?![A-Za-z])")
+_LONE = re.compile(r"^\W*([A-D])\W*$")  # a final line that is just the letter
 
 
 def physics_choice(answer: str) -> Grade:
@@ -161,12 +171,12 @@ def physics_choice(answer: str) -> Grade:
     found = [(m.start(), m.group(1).upper()) for p in _CHOICES for m in p.finditer(t)]
     how = "the last stated choice"
     if not found:
-        tail = t[-200:]
-        lone = list(_LONE.finditer(tail))
+        lines = [ln for ln in t.splitlines() if ln.strip()]
+        lone = _LONE.match(lines[-1]) if lines else None
         if not lone:
-            return Grade("fail", None, "no choice (A-D) found in the answer")
-        found = [(0, lone[-1].group(1))]
-        how = "the last standalone letter"
+            return Grade("fail", None, "no choice (A-D) stated in the answer")
+        found = [(0, lone.group(1))]
+        how = "the letter alone on the last line"
     _pos, letter = max(found)
     ok = letter == "D"
     return Grade(
