@@ -146,3 +146,30 @@ def test_unknown_grader_in_a_suite_file(tmp_path) -> None:  # type: ignore[no-un
     f.write_text('[[items]]\nid = "a"\nprompt = "x"\ngrader = "nope"\n')
     with pytest.raises(TokbenchError, match="unknown grader 'nope'"):
         load_suite(str(f))
+
+
+def test_health_flags() -> None:
+    from tokbench.quality import health, repetition
+    from tokbench.store import RequestRecord
+
+    assert repetition("天气预报\n天气预报\n天气预报\n")
+    assert repetition("The answer is " + "la " * 30)
+    assert not repetition("一首诗。\n第二行。\n第三行。")
+
+    def rec(prompt: str, answer: str) -> RequestRecord:
+        return RequestRecord("r", "i", 0, "t", "ok", None, prompt, answer, "", None)
+
+    assert health(rec("今天星期几？请回答。", "Today is Thursday, because yesterday was Wed.")) == (
+        "language_switch",
+    )
+    assert (
+        health(rec("今天星期几？", "今天是星期四。因为昨天是星期三，下了雨，所以今天是星期四。"))
+        == ()
+    )
+
+
+def test_items_needed_matches_the_usual_formula() -> None:
+    from tokbench.quality import items_needed
+
+    assert items_needed(0.8, 0.9) == 199  # two-sided 5 %, power 80 %
+    assert items_needed(0.5, 0.7) == 93  # (1.96*0.6928 + 0.8416*0.6782)^2 / 0.04

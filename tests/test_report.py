@@ -113,6 +113,7 @@ def test_html_report_in_headless_chromium(tb_home: Path, tmp_path: Path) -> None
     assert "<svg onload" not in html and "提示&lt;script&gt;" in html
     assert "小学生开放命题作文" in html  # the Chinese prompt, as UTF-8
     assert evil in html
+    assert 'id="quality"' in html and "all items" in html  # the seed runs are graded
 
     dom = headless("--dump-dom", f"file://{out}#open-all", tmp=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]

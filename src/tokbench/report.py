@@ -10,7 +10,7 @@ from tokbench.bench_results import BenchSummary, summarize_bench
 from tokbench.errors import TokbenchError
 from tokbench.stats import Summary, summarize
 from tokbench.store import RequestRecord, RunInfo, Store
-from tokbench.summary import summarize_run
+from tokbench.summary import PassRate, summarize_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,9 @@ class RunView:
     failed: int
     records: list[RequestRecord]
     bench: BenchSummary | None
+    quality: PassRate | None = None
+    quality_per_item: dict[str, PassRate | None] | None = None
+    health: dict[str, int] | None = None
 
 
 def _target(run: RunInfo) -> dict[str, Any]:
@@ -88,6 +91,9 @@ def view(store: Store, run: RunInfo) -> RunView:
         s.failed,
         recs,
         None,
+        s.quality,
+        s.quality_per_item,
+        s.health,
     )
 
 

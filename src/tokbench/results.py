@@ -38,6 +38,7 @@ def summary_dict(s: RunSummary) -> dict[str, Any]:
             item: {k: v.as_dict() for k, v in ms.items()} for item, ms in s.per_item.items()
         },
         "quality": s.quality.as_dict() if s.quality else None,
+        "health": s.health,
         "quality_per_item": {
             k: v.as_dict() if v else None for k, v in (s.quality_per_item or {}).items()
         },

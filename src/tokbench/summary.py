@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tokbench.quality import health_counts
 from tokbench.stats import Summary, summarize, wilson
 from tokbench.store import RequestRecord
 
@@ -79,6 +80,7 @@ class RunSummary:
     per_item: dict[str, dict[str, Summary]]
     quality: PassRate | None = None
     quality_per_item: dict[str, PassRate | None] | None = None
+    health: dict[str, int] | None = None  # answers showing each failure sign
 
 
 def _metric_summaries(recs: Sequence[RequestRecord]) -> dict[str, Summary]:
@@ -98,4 +100,5 @@ def summarize_run(recs: Sequence[RequestRecord]) -> RunSummary:
         per_item={k: _metric_summaries(v) for k, v in items.items()},
         quality=pass_rate(recs),
         quality_per_item={k: pass_rate(v) for k, v in items.items()},
+        health=health_counts(list(recs)),
     )

@@ -33,6 +33,8 @@ def cli() -> None:
     tokbench bench -p 512 -n 128      llama-bench-style pp/tg tests with confidence intervals
     tokbench report -o report.html    one self-contained HTML report with charts
     tokbench compare --last 3         runs side by side (--format md for a blog)
+    tokbench compare CAND --ref REF   paired quality comparison (McNemar, flipped items)
+    tokbench answers RUN RUN --item autumn-quatrain   one item's answers side by side
     tokbench export --format csv      every request with its metrics
     tokbench history                  past runs
     tokbench show RUN_ID              one run again (tables, --json, --answers)
@@ -53,6 +55,7 @@ def _register() -> None:
     cli.add_command(report.report)
     cli.add_command(report.compare)
     cli.add_command(report.export)
+    cli.add_command(report.answers)
 
 
 _register()

@@ -57,15 +57,28 @@ def report(
     default="table",
     show_default=True,
 )
+@click.option(
+    "--ref",
+    metavar="RUN_ID",
+    help="Quality: compare the one RUN_ID given (the candidate) with this reference run, "
+    "answer by answer (pass-rate difference, exact McNemar test, flipped items).",
+)
 @db_option
-def compare(run_ids: tuple[str, ...], last: int | None, fmt: str, db: Path | None) -> None:
+def compare(
+    run_ids: tuple[str, ...], last: int | None, fmt: str, ref: str | None, db: Path | None
+) -> None:
     """Compare runs side by side, grouped by model, host and backend; differences and
-    ratios are against the first run given (the baseline)."""
+    ratios are against the first run given (the baseline). With --ref: a paired quality
+    comparison of a candidate run against a reference run."""
     from tokbench.render import compare as render
     from tokbench.report import compare as compare_runs
     from tokbench.report import views
 
-    rows = compare_runs(views(open_store(db), run_ids, last))
+    store = open_store(db)
+    if ref:
+        _paired(store, run_ids, ref, fmt)
+        return
+    rows = compare_runs(views(store, run_ids, last))
     if fmt == "md":
         click.echo(render.markdown(rows), nl=False)
     elif fmt == "csv":
@@ -74,6 +87,52 @@ def compare(run_ids: tuple[str, ...], last: int | None, fmt: str, db: Path | Non
         print_json(render.records(rows))
     else:
         stdout_console().print(render.table(rows))
+
+
+def _paired(store: object, run_ids: tuple[str, ...], ref: str, fmt: str) -> None:
+    from tokbench.errors import TokbenchError
+    from tokbench.quality import paired
+    from tokbench.render.quality import paired_markdown, paired_record
+    from tokbench.store import Store
+
+    assert isinstance(store, Store)
+    if len(run_ids) != 1:
+        raise TokbenchError("with --ref give exactly one candidate RUN_ID")
+    cand, reference = store.run(run_ids[0]), store.run(ref)
+    try:
+        result = paired(store.requests(cand.id), store.requests(reference.id))
+    except ValueError as exc:
+        raise TokbenchError(
+            f"cannot pair {cand.id} with {reference.id}: {exc} (run the same graded suite)"
+        ) from exc
+    if fmt == "json":
+        print_json(paired_record(cand, reference, result))
+    else:
+        click.echo(paired_markdown(cand, reference, result), nl=False)
+
+
+@click.command()
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option("--item", "item_id", required=True, help="The item to show, e.g. autumn-quatrain.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True
+)
+@db_option
+def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: Path | None) -> None:
+    """The same item's answers from several runs, side by side, with their grades (like
+    the seed article's appendix)."""
+    from tokbench.errors import TokbenchError
+    from tokbench.render.quality import answers_markdown, answers_table
+
+    store = open_store(db)
+    runs = [store.run(r) for r in run_ids]
+    rows = [(run, [r for r in store.requests(run.id) if r.item_id == item_id]) for run in runs]
+    if not any(recs for _run, recs in rows):
+        raise TokbenchError(f"no answers to item {item_id!r} in these runs")
+    if fmt == "md":
+        click.echo(answers_markdown(item_id, rows), nl=False)
+    else:
+        stdout_console().print(answers_table(item_id, rows))
 
 
 @click.command()

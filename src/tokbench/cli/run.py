@@ -61,6 +61,7 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json
 )
 @click.option(
     "-n",
+    "-k",
     "--repeat",
     type=click.IntRange(1),
     default=1,

@@ -130,12 +130,20 @@ def summary_table(recs: list[RequestRecord]) -> Table:
             mean_sd(ms["completion_tokens"], 0),
             *([pass_rate(quality)] if s.quality else []),
         )
+    signs = {k: v for k, v in (s.health or {}).items() if v}
+    notes = []
+    if signs:
+        notes.append(
+            "answer health: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in signs.items())
+        )
     loads = [r.metrics.load_ms for r in recs if r.metrics and r.metrics.load_ms]
     if loads and max(loads) > 100:
-        t.caption = (
+        notes.append(
             f"model load reported by the server: up to {max(loads) / 1000:.2f} s, inside that "
             "request's TTFT (a cold first request is not a slow request)"
         )
+    if notes:
+        t.caption = "\n".join(notes)
     return t
 
 

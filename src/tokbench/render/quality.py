@@ -1,0 +1,96 @@
+"""Quality views: paired comparison and answers side by side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from tokbench.quality import Paired, health
+from tokbench.render.markdown import cell, fence
+from tokbench.store import RequestRecord, RunInfo
+
+
+def _label(run: RunInfo) -> str:
+    return f"{run.model or '?'} ({run.backend}, {run.id})"
+
+
+def paired_record(cand: RunInfo, ref: RunInfo, p: Paired) -> dict[str, Any]:
+    return {
+        "candidate": cand.id,
+        "reference": ref.id,
+        "pairs": p.n,
+        "candidate_pass_rate": p.cand_passed / p.n,
+        "reference_pass_rate": p.ref_passed / p.n,
+        "difference": p.diff,
+        "difference_ci": [p.diff_low, p.diff_high],
+        "mcnemar_p": p.p_value,
+        "right_to_wrong": p.right_to_wrong,
+        "wrong_to_right": p.wrong_to_right,
+        "answer_agreement": p.agreement,
+        "longer_thinking": p.longer_thinking,
+    }
+
+
+def paired_markdown(cand: RunInfo, ref: RunInfo, p: Paired) -> str:
+    agree = "–" if p.agreement is None else f"{p.agreement:.0%}"
+    lines = [
+        f"**Candidate** {cell(_label(cand))} against **reference** {cell(_label(ref))}, "
+        f"{p.n} paired answers:",
+        "",
+        "| | candidate | reference |",
+        "| --- | ---: | ---: |",
+        f"| passed | {p.cand_passed}/{p.n} ({p.cand_passed / p.n:.0%}) | "
+        f"{p.ref_passed}/{p.n} ({p.ref_passed / p.n:.0%}) |",
+        "",
+        f"- Difference: {p.diff:+.1%} (paired 95% CI {p.diff_low:+.1%} to {p.diff_high:+.1%})",
+        f"- Exact McNemar test: p = {p.p_value:.3g}"
+        + (" (not significant at 5%)" if p.p_value >= 0.05 else " (significant at 5%)"),
+        f"- Right → wrong: {', '.join(p.right_to_wrong) or 'none'}",
+        f"- Wrong → right: {', '.join(p.wrong_to_right) or 'none'}",
+        f"- Same extracted answer: {agree}",
+    ]
+    if p.longer_thinking:
+        lines.append(f"- Thinking more than twice as long: {', '.join(p.longer_thinking)}")
+    return "\n".join(lines) + "\n"
+
+
+def _grade(r: RequestRecord) -> str:
+    if not r.grade:
+        return "not graded"
+    return f"{r.grade.verdict}" + (f" ({r.grade.extracted})" if r.grade.extracted else "")
+
+
+def answers_table(item_id: str, rows: list[tuple[RunInfo, list[RequestRecord]]]) -> Table:
+    t = Table(title=f"Answers to {item_id}", title_justify="left", show_lines=True)
+    for run, _ in rows:
+        t.add_column(_label(run), overflow="fold", ratio=1)
+    longest = max(len(recs) for _, recs in rows)
+    for i in range(longest):
+        cells = []
+        for _run, recs in rows:
+            if i >= len(recs):
+                cells.append(Text(""))
+                continue
+            r = recs[i]
+            signs = ", ".join(health(r))
+            head = f"rep {r.rep + 1}: {_grade(r)}" + (f" [{signs}]" if signs else "")
+            cells.append(Text(head + "\n\n", style="bold") + Text(r.answer or "(empty)"))
+        t.add_row(*cells)
+    return t
+
+
+def answers_markdown(item_id: str, rows: list[tuple[RunInfo, list[RequestRecord]]]) -> str:
+    lines = [f"## {item_id}"]
+    for run, recs in rows:
+        for r in recs:
+            lines += [
+                "",
+                f"### {_label(run)}, rep {r.rep + 1}: {_grade(r)}",
+                "",
+                fence(r.answer or "(empty)"),
+            ]
+            if r.grade:
+                lines += ["", f"_{cell(r.grade.reason)}_"]
+    return "\n".join(lines) + "\n"
