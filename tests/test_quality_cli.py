@@ -69,6 +69,8 @@ def test_compare_with_reference_counts_flips_and_mcnemar(tb_home: Path) -> None:
         "compare", "20260101-000000-aaaaa2", "--ref", "20260101-000000-aaaaa1", "--format", "md"
     )
     assert "Exact McNemar test: p = 0.125 (not significant at 5%)" in md.stdout
+    assert "takes about 14 independent items per run; this comparison has 10" in md.stdout
+    assert d["items_needed"] == 14
     bad = tokbench("compare", "20260101-000000-aaaaa2", "20260101-000000-aaaaa1", "--ref", "x")
     assert bad.returncode == 2 and "exactly one candidate" in bad.stderr
 

@@ -81,11 +81,16 @@ def execute(
             trace = backend.stream(item.request(), obs.token)
             metrics = request_metrics(trace)
             grade = None
-            if item.grader:
+            if item.grader or item.grade_spec:
                 from tokbench.grade.registry import grade_answer
 
                 grade = grade_answer(
-                    item.grader, trace.text("answer"), metrics.answer_state, trace.error
+                    item.grader,
+                    trace.text("answer"),
+                    metrics.answer_state,
+                    trace.error,
+                    item.grade_spec,
+                    item.prompt,
                 )
             record = RequestRecord(
                 run_id=run_id,

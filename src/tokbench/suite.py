@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tokbench.errors import TokbenchError
 from tokbench.events import ChatRequest, Sampling
+from tokbench.grade.pipeline import GradeSpec
 
-BUILTIN = ("seed5", "seed5-en")
+BUILTIN = ("seed5", "seed5-en", "seed5-variants", "basics")
 
 
 class _Params(BaseModel):
@@ -27,6 +28,7 @@ class _Params(BaseModel):
     top_k: int | None = Field(default=None, ge=0)
     seed: int | None = None
     extra_body: dict[str, Any] | None = None
+    grade: GradeSpec | None = None
 
 
 class _ItemFile(_Params):
@@ -50,6 +52,7 @@ class Item:
     sampling: Sampling
     extra_body: dict[str, Any] = field(default_factory=dict)
     grader: str | None = None
+    grade_spec: GradeSpec | None = None
 
     def request(self) -> ChatRequest:
         messages: tuple[tuple[str, str], ...] = (("system", self.system),) if self.system else ()
@@ -74,18 +77,27 @@ def load_suite(spec: str, overrides: dict[str, Any] | None = None) -> Suite:
 
     `overrides` (from CLI flags) win over the file's suite-level and item-level values.
     """
+    if spec == "seed5-variants":
+        from tokbench.variants import seed5_variants
+
+        return _build(seed5_variants(), "", "builtin:seed5-variants", spec, overrides or {})
     if spec in BUILTIN:
         text = resources.files("tokbench.suites").joinpath(f"{spec}.toml").read_text("utf-8")
         return _parse(text, f"builtin:{spec}", spec, overrides or {})
     path = Path(spec)
     if not path.is_file():
         raise TokbenchError(
-            f"no suite named {spec!r}: use one of {', '.join(BUILTIN)} or the path of a TOML file"
+            f"no suite named {spec!r}: use one of {', '.join(BUILTIN)}, or the path of a TOML "
+            "suite or a JSONL file of multiple-choice items"
         )
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TokbenchError(f"{path}: cannot read suite file ({exc})") from exc
+    if path.suffix == ".jsonl":
+        from tokbench.mcq import suite_from_jsonl
+
+        return _build(suite_from_jsonl(text, str(path)), "", str(path), path.stem, overrides or {})
     return _parse(text, str(path), path.stem, overrides or {})
 
 
@@ -94,6 +106,12 @@ def _parse(text: str, source: str, default_name: str, overrides: dict[str, Any])
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TokbenchError(f"{source}: invalid TOML: {exc}") from exc
+    return _build(raw, text, source, default_name, overrides)
+
+
+def _build(
+    raw: dict[str, Any], text: str, source: str, default_name: str, overrides: dict[str, Any]
+) -> Suite:
     try:
         model = _SuiteFile.model_validate(raw)
     except ValidationError as exc:
@@ -147,6 +165,7 @@ def _item(suite: _SuiteFile, it: _ItemFile, overrides: dict[str, Any]) -> Item:
             **(overrides.get("extra_body") or {}),
         },
         grader=it.grader,
+        grade_spec=it.grade or (suite.grade if it.grader is None else None),
     )
 
 

@@ -66,7 +66,8 @@ def _day(m: re.Match[str]) -> int:
     return _WD_ZH[zh] if zh else _WD_EN[en.lower()]
 
 
-def weekday(answer: str) -> Grade:
+def extract_weekday(answer: str) -> tuple[int | None, str]:
+    """(day 1-7 or None, how it was found); a hedge between two days gives None."""
     t = normalize(answer)
     stated = list(_TODAY.finditer(t))
     if stated:
@@ -76,7 +77,7 @@ def weekday(answer: str) -> Grade:
         tail = t[last.end() : last.end() + 12]
         other = _ANY_WD.search(tail)
         if other and re.match(r"\s*(或|或者|还是|or)\s*", tail) and _day(other) != day:
-            return Grade("fail", f"{_NAMES[day]}/{_NAMES[_day(other)]}", "hedged between two days")
+            return None, f"hedged between {_NAMES[day]} and {_NAMES[_day(other)]}"
         how = "the last 'today is ...' statement"
     else:
         # No "today is ...": the last weekday mentioned in a statement, skipping questions
@@ -91,32 +92,46 @@ def weekday(answer: str) -> Grade:
         ]
         mentions = [m for x in statements for m in _ANY_WD.finditer(x)]
         if not mentions:
-            return Grade("fail", None, "no weekday stated as the answer")
+            return None, "no weekday stated as the answer"
         day = _day(mentions[-1])
         how = "the last weekday stated"
-    ok = day == 4
+    return day, how
+
+
+def weekday_name(day: int) -> str:
+    return _NAMES[day]
+
+
+def weekday(answer: str, expected: int = 4) -> Grade:
+    day, how = extract_weekday(answer)
+    if day is None:
+        if how.startswith("hedged between "):
+            return Grade("fail", how.removeprefix("hedged between ").replace(" and ", "/"), how)
+        return Grade("fail", None, how)
+    ok = day == expected
     return Grade(
         "pass" if ok else "fail",
         _NAMES[day],
-        f"{how} is {_NAMES[day]}" + ("" if ok else "; the answer is Thursday"),
+        f"{how} is {_NAMES[day]}" + ("" if ok else f"; the answer is {_NAMES[expected]}"),
     )
 
 
 # ----------------------------------------------------------------- 9.11 versus 9.9
-_N = r"(9\.11|9\.9|9\.90)(?!\d)"
-_VERDICTS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = []
+# Verdict patterns over two numbers; N stands for either, _big/_other name the larger.
+_N = "(NUM)"
+_VERDICTS: list[tuple[str, Callable[[re.Match[str]], str]]] = []
 
 
 def _verdict(pattern: str, pick: Callable[[re.Match[str]], str]) -> None:
-    _VERDICTS.append((re.compile(pattern, re.IGNORECASE), pick))
+    _VERDICTS.append((pattern, pick))
 
 
 def _big(a: str) -> str:
-    return "9.9" if a.startswith("9.9") else "9.11"
+    return a  # the number the verdict calls larger
 
 
 def _other(a: str) -> str:
-    return "9.11" if a.startswith("9.9") else "9.9"
+    return "OTHER:" + a  # the other number is larger
 
 
 _verdict(_N + r"\s*>\s*" + _N, lambda m: _big(m.group(1)))
@@ -136,37 +151,58 @@ _verdict(r"(?:larger|greater|bigger)\s+(?:number\s+)?is\s+" + _N, lambda m: _big
 _verdict(r"(?:较大|更大)的(?:数|数字)?(?:是|为)\s*" + _N, lambda m: _big(m.group(1)))
 
 
-def compare_decimals(answer: str) -> Grade:
+def _canon(num: str, a: str, b: str) -> str:
+    """Map a matched spelling (9.90 for 9.9) back to the question's number."""
+    return a if float(num) == float(a) else b
+
+
+def extract_larger(answer: str, a: str, b: str) -> str | None:
+    """Which of a and b the answer's last comparison verdict calls the larger."""
     t = normalize(answer)
+    spelled = "|".join(re.escape(x) + "0*" for x in sorted({a, b}, key=len, reverse=True))
     found: list[tuple[int, str]] = []
     for pattern, pick in _VERDICTS:
-        found += [(m.start(), pick(m)) for m in pattern.finditer(t)]
-    if not found:
+        rx = re.compile(pattern.replace("(NUM)", rf"({spelled})(?!\d)"), re.IGNORECASE)
+        for m in rx.finditer(t):
+            said = pick(m)
+            if said.startswith("OTHER:"):
+                named = _canon(said.removeprefix("OTHER:"), a, b)
+                said = b if named == a else a
+            else:
+                said = _canon(said, a, b)
+            found.append((m.start(), said))
+    return max(found)[1] if found else None
+
+
+def compare_decimals(answer: str, a: str = "9.11", b: str = "9.9") -> Grade:
+    larger = extract_larger(answer, a, b)
+    if larger is None:
         return Grade("fail", None, "no comparison verdict found in the answer")
-    _pos, larger = max(found)
-    ok = larger == "9.9"
+    truth = a if float(a) > float(b) else b
+    ok = larger == truth
     return Grade(
         "pass" if ok else "fail",
         larger,
-        f"the last verdict says {larger} is larger" + ("" if ok else "; 9.9 is"),
+        f"the last verdict says {larger} is larger" + ("" if ok else f"; {truth} is"),
     )
 
 
 # --------------------------------------------------------------------- physics MCQ
 _CHOICE_PATTERNS = [
-    r"答案\s*(?:是|为|选|应选|应为)?\s*[:]?\s*\(?\s*([A-D])\b",
-    r"(?:错误|不正确|不对)的?(?:说法|选项|是|一项)?\s*(?:是|为|:)?\s*(?:选项)?\s*\(?\s*([A-D])\b",
-    r"选\s*(?:择)?\s*(?:项)?\s*\(?\s*([A-D])\b",
-    r"answer\s*(?:is|:)\s*(?:option\s*)?\(?\s*([A-D])\b",
-    r"\(?\b([A-D])\)?\s*(?:is|would be)\s+(?:the\s+)?(?:wrong|incorrect|false)",
-    r"(?:wrong|incorrect|false)\s+(?:statement|one|option)\s+is\s*(?:option\s*)?\(?\s*([A-D])\b",
-    r"\b([A-D])\s*(?:项)?\s*(?:是)?\s*错误",
+    r"答案\s*(?:是|为|选|应选|应为)?\s*[:]?\s*\(?\s*([A-J])\b",
+    r"(?:错误|不正确|不对)的?(?:说法|选项|是|一项)?\s*(?:是|为|:)?\s*(?:选项)?\s*\(?\s*([A-J])\b",
+    r"选\s*(?:择)?\s*(?:项)?\s*\(?\s*([A-J])\b",
+    r"answer\s*(?:is|:)\s*(?:option\s*)?\(?\s*([A-J])\b",
+    r"\(?\b([A-J])\)?\s*(?:is|would be)\s+(?:the\s+)?(?:wrong|incorrect|false)",
+    r"(?:wrong|incorrect|false)\s+(?:statement|one|option)\s+is\s*(?:option\s*)?\(?\s*([A-J])\b",
+    r"\b([A-J])\s*(?:项)?\s*(?:是)?\s*错误",
 ]
 _CHOICES = [re.compile(p, re.IGNORECASE) for p in _CHOICE_PATTERNS]
-_LONE = re.compile(r"^\W*([A-D])\W*$")  # a final line that is just the letter
+_LONE = re.compile(r"^\W*([A-J])\W*$")  # a final line that is just the letter
 
 
-def physics_choice(answer: str) -> Grade:
+def extract_choice(answer: str) -> tuple[str | None, str]:
+    """(letter A-D or None, how it was found): the last stated choice."""
     t = normalize(answer)
     found = [(m.start(), m.group(1).upper()) for p in _CHOICES for m in p.finditer(t)]
     how = "the last stated choice"
@@ -174,15 +210,21 @@ def physics_choice(answer: str) -> Grade:
         lines = [ln for ln in t.splitlines() if ln.strip()]
         lone = _LONE.match(lines[-1]) if lines else None
         if not lone:
-            return Grade("fail", None, "no choice (A-D) stated in the answer")
+            return None, "no choice (A-D) stated in the answer"
         found = [(0, lone.group(1))]
         how = "the letter alone on the last line"
-    _pos, letter = max(found)
-    ok = letter == "D"
+    return max(found)[1], how
+
+
+def physics_choice(answer: str, expected: str = "D") -> Grade:
+    letter, how = extract_choice(answer)
+    if letter is None:
+        return Grade("fail", None, how)
+    ok = letter == expected
     return Grade(
         "pass" if ok else "fail",
         letter,
-        f"{how} is {letter}" + ("" if ok else "; the wrong statement is D"),
+        f"{how} is {letter}" + ("" if ok else f"; the answer is {expected}"),
     )
 
 
@@ -250,12 +292,12 @@ _AUTUMN = (
 _SPLIT = re.compile(r"[，。！？；、,.!?;\n]+")
 
 
-def _final(ch: str) -> str:
-    from pypinyin import Style, lazy_pinyin
+def _finals(ch: str) -> set[str]:
+    """The rhyme classes of every reading of a character (还 is huan in verse, hai in
+    speech), so a polyphone never breaks a real rhyme."""
+    from pypinyin import Style, pinyin
 
-    f = lazy_pinyin(ch, style=Style.FINALS)[0]
-    # rhyme classes: finals that rhyme in modern reading share a nucleus and coda
-    for a, b in (
+    classes = {
         ("ian", "an"),
         ("uan", "an"),
         ("van", "an"),
@@ -276,10 +318,14 @@ def _final(ch: str) -> str:
         ("vn", "en"),
         ("ia", "a"),
         ("ua", "a"),
-    ):
-        if f == a:
-            return b
-    return f
+    }
+    mapping = dict(classes)
+    readings = pinyin(ch, style=Style.FINALS, heteronym=True)[0]
+    return {mapping.get(f, f) for f in readings}
+
+
+def _rhymes(a: str, b: str) -> bool:
+    return bool(_finals(a) & _finals(b))
 
 
 def quatrain(answer: str) -> Grade:
@@ -302,9 +348,8 @@ def quatrain(answer: str) -> Grade:
     problems = []
     if not any(w in text for w in _AUTUMN):
         problems.append("no autumn imagery in the poem")
-    r2, r4 = _final(poem[1][-1]), _final(poem[3][-1])
-    if r2 != r4:
-        problems.append(f"lines 2 and 4 do not rhyme ({poem[1][-1]}: {r2}, {poem[3][-1]}: {r4})")
+    if not _rhymes(poem[1][-1], poem[3][-1]):
+        problems.append(f"lines 2 and 4 do not rhyme ({poem[1][-1]}, {poem[3][-1]})")
     after = t[t.find(poem[3][-1], t.find(poem[3])) + 1 :] if poem[3] in t else ""
     if len(_HAN.findall(after)) < 30:
         problems.append("no analysis after the poem")
@@ -313,6 +358,30 @@ def quatrain(answer: str) -> Grade:
         "/".join(poem),
         "; ".join(problems)
         or "four five-character lines, autumn imagery, lines 2 and 4 rhyme, analysis follows",
+    )
+
+
+def poem_form(answer: str, lines: int = 4, chars: int = 5, rhyme: bool = True) -> Grade:
+    """Just the form: `lines` consecutive verses of `chars` Han characters (and, for
+    quatrains, lines 2 and 4 rhyming)."""
+    t = normalize(answer)
+    segments = [s for s in (re.sub(r"[^\u4e00-\u9fff]", "", x) for x in _SPLIT.split(t)) if s]
+    for i in range(len(segments) - lines + 1):
+        poem = segments[i : i + lines]
+        if all(len(v) == chars for v in poem):
+            if rhyme and lines >= 4 and not _rhymes(poem[1][-1], poem[3][-1]):
+                continue
+            return Grade(
+                "pass",
+                "/".join(poem),
+                f"{lines} lines of {chars} characters"
+                + (", lines 2 and 4 rhyme" if rhyme and lines >= 4 else ""),
+            )
+    return Grade(
+        "fail",
+        None,
+        f"no {lines} consecutive lines of {chars} characters"
+        + (" with lines 2 and 4 rhyming" if rhyme and lines >= 4 else ""),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from tokbench.quality import Paired, health
+from tokbench.quality import Paired, health, items_needed
 from tokbench.render.markdown import cell, fence
 from tokbench.store import RequestRecord, RunInfo
 
@@ -16,8 +16,14 @@ def _label(run: RunInfo) -> str:
     return f"{run.model or '?'} ({run.backend}, {run.id})"
 
 
+def _needed(p: Paired) -> int | None:
+    a, b = p.cand_passed / p.n, p.ref_passed / p.n
+    return items_needed(a, b) if a != b else None
+
+
 def paired_record(cand: RunInfo, ref: RunInfo, p: Paired) -> dict[str, Any]:
     return {
+        "items_needed": _needed(p),
         "candidate": cand.id,
         "reference": ref.id,
         "pairs": p.n,
@@ -53,6 +59,13 @@ def paired_markdown(cand: RunInfo, ref: RunInfo, p: Paired) -> str:
     ]
     if p.longer_thinking:
         lines.append(f"- Thinking more than twice as long: {', '.join(p.longer_thinking)}")
+    needed = _needed(p)
+    if needed:
+        lines.append(
+            f"- To tell {p.cand_passed / p.n:.0%} from {p.ref_passed / p.n:.0%} apart reliably "
+            f"(5% level, 80% power) takes about {needed} independent items per run; "
+            f"this comparison has {p.n} answers."
+        )
     return "\n".join(lines) + "\n"
 
 
