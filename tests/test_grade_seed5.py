@@ -173,3 +173,55 @@ def test_items_needed_matches_the_usual_formula() -> None:
 
     assert items_needed(0.8, 0.9) == 199  # two-sided 5 %, power 80 %
     assert items_needed(0.5, 0.7) == 93  # (1.96*0.6928 + 0.8416*0.6782)^2 / 0.04
+
+
+THINKING_CASES = [
+    # (item grader, streamed answer-channel pieces, separate reasoning pieces, finish, verdict)
+    (
+        "seed5.compare-decimals",
+        ["<think>", "9.11 looks bigger? 9.11 > 9.9?", "</think>", "所以 9.9 更大。"],
+        [],
+        "stop",
+        "pass",
+    ),
+    (
+        "seed5.compare-decimals",
+        ["Hmm, 9.9 > 9.11 surely", "</think>", "\n\n9.11 比 9.9 大"],
+        [],
+        "stop",
+        "fail",
+    ),  # no opening tag: the template opened it; only the answer counts
+    (
+        "seed5.weekday",
+        ["今天是星期四。"],
+        ["预报说星期三下雨", "，今天是星期三？不对"],
+        "stop",
+        "pass",
+    ),
+    ("seed5.weekday", ["<think>", "星期三下雨，今天是星期四"], [], "length", "no_answer"),
+    ("seed5.physics-choice", [], ["D 错误，因为声速约 340m/s"], "length", "no_answer"),
+    ("seed5.physics-choice", ["<think>\n\n</think>", "**答案：Ｄ**"], [], "stop", "pass"),
+    ("seed5.quatrain", ["<think>写一首五绝</think>", POEM], [], "stop", "pass"),
+]
+
+
+@pytest.mark.parametrize(("grader", "pieces", "reasoning", "finish", "verdict"), THINKING_CASES)
+def test_only_the_answer_is_graded(
+    grader: str, pieces: list[str], reasoning: list[str], finish: str, verdict: str
+) -> None:
+    from tokbench.events import Recorder
+    from tokbench.grade.registry import grade_answer
+    from tokbench.metrics import request_metrics
+
+    rec = Recorder(0)
+    t = 0
+    for x in reasoning:
+        t += 1
+        rec.add(t, "thinking", x)
+    for x in pieces:
+        t += 1
+        rec.add(t, "answer", x)
+    trace = rec.finish(t + 1, finish_reason=finish)
+    m = request_metrics(trace)
+    g = grade_answer(grader, trace.text("answer"), m.answer_state, None)
+    assert g.verdict == verdict, (g.reason, trace.text("answer"))
