@@ -36,6 +36,8 @@ def cli() -> None:
     tokbench compare CAND --ref REF   paired quality comparison (McNemar, flipped items)
     tokbench answers RUN RUN --item autumn-quatrain   one item's answers side by side
     tokbench export --format csv      every request with its metrics
+    tokbench gguf inspect FILE.gguf   bytes read per token (MoE-aware), KV cache per token
+    tokbench gguf merge FIRST OUT     merge split GGUF files
     tokbench history                  past runs
     tokbench show RUN_ID              one run again (tables, --json, --answers)
     tokbench servers                  LLM servers running on this machine
@@ -44,7 +46,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tokbench.cli import bench, history, report, run, servers
+    from tokbench.cli import bench, gguf, history, report, run, servers
 
     cli.add_command(run.run)
     cli.add_command(history.history)
@@ -56,6 +58,7 @@ def _register() -> None:
     cli.add_command(report.compare)
     cli.add_command(report.export)
     cli.add_command(report.answers)
+    cli.add_command(gguf.gguf)
 
 
 _register()
