@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,5 +44,3 @@ def print_json(obj: Any) -> None:
 
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
 
-
-F = Callable[..., Any]
