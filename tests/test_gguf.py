@@ -163,3 +163,35 @@ def test_a_string_array_running_past_the_end_is_truncation(tmp_path: Path) -> No
     f.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + body)
     with pytest.raises(TokbenchError, match="truncated or corrupt"):
         read_model(f)
+
+
+def test_estimate_reproduces_the_seed_worked_example() -> None:
+    from tokbench.estimate import efficiency, estimate
+
+    # DeepSeek-R1 UD-IQ2_XXS on 4-channel DDR4-2400: 15.9 GB a token, 76.8 GB/s peak
+    e = estimate(
+        weights_bytes_per_token=15.9e9,
+        bandwidth_gbs=76.8,
+        moe=True,
+        kv_bytes_per_token_per_ctx=4.77 * 2**20,
+        context=1000,
+        profile="moe-old-avx2-iq",
+        model_bytes=183e9,
+        ram_bytes=256 * 2**30,
+    )
+    assert e.bound_weights_tps == pytest.approx(4.83, abs=0.01)
+    assert e.bound_with_kv_tps == pytest.approx(3.67, abs=0.05)  # pre-MLA KV at 1k context
+    assert e.fits is True
+    eta, hint = efficiency(1.83, e.bound_weights_tps)
+    assert eta == pytest.approx(0.38, abs=0.01) and hint is not None and "threads" in hint
+    q2 = estimate(
+        weights_bytes_per_token=16e9,
+        bandwidth_gbs=76.8,
+        moe=True,
+        kv_bytes_per_token_per_ctx=4.77 * 2**20,
+        context=4096,
+        model_bytes=228e9,
+        ram_bytes=240e9,  # 228 GB of weights + 20.5 GB of KV + buffers
+    )
+    assert q2.memory_needed_bytes == pytest.approx(250e9, rel=0.01)
+    assert q2.fits is False and q2.note and "SSD" in q2.note

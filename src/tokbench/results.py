@@ -15,10 +15,13 @@ SCHEMA = 1
 
 def run_document(run: RunInfo, recs: list[RequestRecord]) -> dict[str, Any]:
     summary = summarize_run(recs)
+    doc_summary = summary_dict(summary)
+    bound, decode = run.target.get("bound_tps"), summary.overall["decode_tps"].mean
+    doc_summary["efficiency"] = decode / bound if bound and decode else None
     return {
         "schema": SCHEMA,
         "run": asdict(run),
-        "summary": summary_dict(summary),
+        "summary": doc_summary,
         "requests": [
             {
                 **{k: v for k, v in asdict(r).items() if k != "metrics"},

@@ -254,6 +254,7 @@ def run_suite(
         if not config.url:
             config = replace(config, threads=config.threads or physical_cores())
         target = {**backend.describe(), "backend_kind": backend.kind}
+        target.update(speed_bound(target.get("gguf_path")))
         if resume:
             run = store.run(resume)
             store.update_run(run.id, status="running", finished_at=None)
@@ -304,3 +305,26 @@ def run_suite(
         return RunResult(store.run(run.id), store.requests(run.id), outcome, folder)
     finally:
         backend.close()
+
+
+def speed_bound(gguf_path: str | None) -> dict[str, object]:
+    """The decode bound of a run whose model file is known here and whose host bandwidth
+    was measured (`tokbench hw --bandwidth`): kept with the run."""
+    from tokbench.errors import TokbenchError
+    from tokbench.hwstore import load_bandwidth
+
+    bw = load_bandwidth()
+    if not gguf_path or bw is None or not Path(gguf_path).is_file():
+        return {}
+    from tokbench.gguf import read_model
+    from tokbench.gguf_analysis import analyze
+
+    try:
+        a = analyze(read_model(Path(gguf_path)))
+    except TokbenchError:
+        return {}
+    return {
+        "bandwidth_gbs": bw,
+        "bytes_per_token": a.bytes_per_token,
+        "bound_tps": bw * 1e9 / a.bytes_per_token,
+    }

@@ -38,6 +38,8 @@ def cli() -> None:
     tokbench export --format csv      every request with its metrics
     tokbench gguf inspect FILE.gguf   bytes read per token (MoE-aware), KV cache per token
     tokbench gguf merge FIRST OUT     merge split GGUF files
+    tokbench hw --bandwidth           the host, and its measured memory bandwidth
+    tokbench estimate FILE.gguf       the decode-speed bound of a model here
     tokbench history                  past runs
     tokbench show RUN_ID              one run again (tables, --json, --answers)
     tokbench servers                  LLM servers running on this machine
@@ -46,7 +48,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tokbench.cli import bench, gguf, history, report, run, servers
+    from tokbench.cli import bench, gguf, history, hw, report, run, servers
 
     cli.add_command(run.run)
     cli.add_command(history.history)
@@ -59,6 +61,8 @@ def _register() -> None:
     cli.add_command(report.export)
     cli.add_command(report.answers)
     cli.add_command(gguf.gguf)
+    cli.add_command(hw.hw)
+    cli.add_command(hw.estimate)
 
 
 _register()

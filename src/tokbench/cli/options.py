@@ -43,4 +43,3 @@ def print_json(obj: Any) -> None:
     import json
 
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -109,7 +111,23 @@ def _grade_text(r: RequestRecord) -> Text:
     return Text(r.grade.verdict + value, style=style)
 
 
-def summary_table(recs: list[RequestRecord]) -> Table:
+def _bound_note(target: dict[str, Any], decode: float | None) -> str | None:
+    """How close the run came to its memory-bandwidth bound (when one is known)."""
+    bound = target.get("bound_tps")
+    if not bound or decode is None:
+        return None
+    from tokbench.estimate import efficiency
+
+    eta, hint = efficiency(decode, bound)
+    text = (
+        f"efficiency: {decode:.1f} of a {bound:.1f} tok/s bound "
+        f"({target['bandwidth_gbs']:.1f} GB/s measured / "
+        f"{target['bytes_per_token'] / 1e9:.2f} GB per token) = {eta:.0%}"
+    )
+    return text + (f"; {hint}" if hint else "")
+
+
+def summary_table(recs: list[RequestRecord], target: dict[str, Any] | None = None) -> Table:
     s = summarize_run(recs)
     t = Table(title=f"Summary: {s.ok} ok, {s.failed} failed (mean ± sd)", title_justify="left")
     t.add_column("question", no_wrap=True)
@@ -132,6 +150,9 @@ def summary_table(recs: list[RequestRecord]) -> Table:
         )
     signs = {k: v for k, v in (s.health or {}).items() if v}
     notes = []
+    bound = _bound_note(target or {}, s.overall["decode_tps"].mean)
+    if bound:
+        notes.append(bound)
     if signs:
         notes.append(
             "answer health: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in signs.items())
@@ -148,7 +169,7 @@ def summary_table(recs: list[RequestRecord]) -> Table:
 
 
 def run_view(run: RunInfo, recs: list[RequestRecord]) -> Group:
-    return Group(run_header(run), requests_table(recs), summary_table(recs))
+    return Group(run_header(run), requests_table(recs), summary_table(recs, run.target))
 
 
 def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Table:
