@@ -195,3 +195,18 @@ def test_estimate_reproduces_the_seed_worked_example() -> None:
     )
     assert q2.memory_needed_bytes == pytest.approx(250e9, rel=0.01)
     assert q2.fits is False and q2.note and "SSD" in q2.note
+
+
+def test_plan_contains_the_seed_measurements() -> None:
+    from tokbench.plan import PRESETS, SHAPES, predict
+
+    r1 = SHAPES["deepseek-r1"]
+    four = predict(r1, "UD-IQ2_XXS", PRESETS["seed-4ch"])
+    one = predict(r1, "UD-IQ2_XXS", PRESETS["seed-1ch"])
+    assert four.low_tps <= 1.5 and four.high_tps >= 1.83  # measured 1.5-1.83 tok/s
+    assert one.low_tps <= 0.8 <= one.high_tps  # measured 0.8 tok/s
+    assert four.fits and not one.fits  # 183 GB in 64 GB of RAM pages from disk
+    assert four.bound_tps == pytest.approx(76.8e9 / (15.9e9 + 68.6 * 1024 * 1000), rel=1e-6)
+    q4 = predict(r1, "Q4_K_M", PRESETS["ddr5-12ch"], price=30000)
+    assert q4.high_tps >= 7 and q4.low_tps <= 11  # measured 7-8 (fairydreaming, Xuanwu)
+    assert q4.price_per_tps == pytest.approx(30000 / ((q4.low_tps + q4.high_tps) / 2))

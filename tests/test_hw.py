@@ -50,3 +50,42 @@ def test_estimate_and_run_efficiency(tb_home: Path, gemma_path: Path) -> None:
     assert doc["summary"]["efficiency"] == pytest.approx(decode / doc["run"]["target"]["bound_tps"])
     shown = tokbench("show", doc["run"]["id"])
     assert "efficiency:" in shown.stdout and "tok/s bound" in shown.stdout
+
+
+def test_estimate_builtin_shape_and_plan_cli(tb_home: Path) -> None:
+    r = tokbench(
+        "estimate",
+        "deepseek-r1",
+        "--quant",
+        "UD-IQ2_XXS",
+        "--hw",
+        "seed-4ch",
+        "--ctx",
+        "1000",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    e = json.loads(r.stdout)
+    assert e["bound_weights_tps"] == pytest.approx(76.8 / 15.9, rel=1e-3)
+    assert e["expected_low_tps"] <= 1.5 and e["expected_high_tps"] >= 1.83  # the seed's box
+    assert e["fits"] is True
+    bad = tokbench("estimate", "deepseek-r1", "--hw", "seed-4ch")
+    assert bad.returncode == 2 and "needs --quant" in bad.stderr
+    p = tokbench(
+        "plan",
+        "--quant",
+        "UD-IQ2_XXS",
+        "--box",
+        "seed-4ch,seed-1ch",
+        "--price",
+        "seed-4ch=2000",
+        "--format",
+        "json",
+    )
+    assert p.returncode == 0, p.stderr
+    rows = {r["box"]: r for r in json.loads(p.stdout)}
+    assert rows["seed-4ch"]["low_tps"] <= 1.5 and rows["seed-4ch"]["high_tps"] >= 1.83
+    assert rows["seed-1ch"]["low_tps"] <= 0.8 <= rows["seed-1ch"]["high_tps"]
+    assert rows["seed-4ch"]["price_per_tps"] > 0 and rows["seed-1ch"]["price_per_tps"] is None
+    nope = tokbench("plan", "--box", "mainframe")
+    assert nope.returncode == 2 and "unknown box 'mainframe'" in nope.stderr

@@ -40,6 +40,7 @@ def cli() -> None:
     tokbench gguf merge FIRST OUT     merge split GGUF files
     tokbench hw --bandwidth           the host, and its measured memory bandwidth
     tokbench estimate FILE.gguf       the decode-speed bound of a model here
+    tokbench plan --price seed-4ch=2000   hardware options for DeepSeek-R1, price per tok/s
     tokbench history                  past runs
     tokbench show RUN_ID              one run again (tables, --json, --answers)
     tokbench servers                  LLM servers running on this machine
@@ -63,6 +64,7 @@ def _register() -> None:
     cli.add_command(gguf.gguf)
     cli.add_command(hw.hw)
     cli.add_command(hw.estimate)
+    cli.add_command(hw.plan)
 
 
 _register()
