@@ -94,6 +94,8 @@ def add_evil_run(db: Path) -> str:
 
 @pytest.mark.slow
 def test_html_report_in_headless_chromium(tb_home: Path, tmp_path: Path) -> None:
+    tb_home.mkdir(parents=True, exist_ok=True)
+    (tb_home / "hw.json").write_text('{"bandwidth_gbs": 20.0}')  # so runs carry a bound
     for args in (("--max-tokens", "12"), ("--suite", "seed5-en", "--max-tokens", "12")):
         r = tokbench("run", *args, "--no-progress")
         assert r.returncode == 0, r.stderr
@@ -114,6 +116,7 @@ def test_html_report_in_headless_chromium(tb_home: Path, tmp_path: Path) -> None
     assert "小学生开放命题作文" in html  # the Chinese prompt, as UTF-8
     assert evil in html
     assert 'id="quality"' in html and "all items" in html  # the seed runs are graded
+    assert "<th>efficiency</th>" in html and "81.1</td>" in html  # 20 GB/s / 246.6 MB
 
     dom = headless("--dump-dom", f"file://{out}#open-all", tmp=tmp_path)
     assert dom.returncode == 0, dom.stderr[-2000:]
