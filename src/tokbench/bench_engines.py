@@ -65,7 +65,8 @@ class EmbeddedBench:
     def __init__(self, backend: Any) -> None:
         self.backend = backend  # an EmbeddedBackend
         self.llm = backend.llm
-        self.model = backend.model
+        # the file's name: two quants of one model share general.name but not a file name
+        self.model = backend.model_path.stem
         self._n_vocab = self.llm.n_vocab()
 
     def info(self) -> dict[str, Any]:
