@@ -30,6 +30,13 @@ def count(value: int | None, source: str | None) -> str:
     return f"~{value}" if source == "estimate" else str(value)
 
 
+def human_bytes(n: float) -> str:
+    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= div:
+            return f"{n / div:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
 def gib(n_bytes: int | None) -> str:
     return DASH if n_bytes is None else f"{n_bytes / 2**30:.1f} GiB"
 

@@ -9,13 +9,7 @@ from rich.table import Table
 
 from tokbench.gguf import Model
 from tokbench.gguf_analysis import CLASSES, Analysis, kv_bytes_per_token
-
-
-def _b(n: float) -> str:
-    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= div:
-            return f"{n / div:.2f} {unit}"
-    return f"{n:.0f} B"
+from tokbench.render.fmt import human_bytes
 
 
 def inspect_view(model: Model, a: Analysis, kv_cache: str, show_tensors: bool) -> Group:
@@ -29,11 +23,17 @@ def inspect_view(model: Model, a: Analysis, kv_cache: str, show_tensors: bool) -
         ("name", meta.get("general.name", "–")),
         ("architecture", a.architecture),
         ("parameters", f"{a.params / 1e9:.3f} B"),
-        ("size", f"{_b(model.total_bytes)} in {len(model.shards)} file(s)"),
+        ("size", f"{human_bytes(model.total_bytes)} in {len(model.shards)} file(s)"),
         ("experts", f"{a.experts_used} of {a.experts} used per token" if a.experts else "dense"),
         ("output matrix", "tied to the embedding" if a.tied_output else "separate"),
-        ("read per token", f"{_b(a.bytes_per_token)} ({a.active_params / 1e9:.3f} B parameters)"),
-        ("KV cache per token", f"{_b(kv)} ({a.kv_regime}, {kv_cache})" if kv else a.kv_regime),
+        (
+            "read per token",
+            f"{human_bytes(a.bytes_per_token)} ({a.active_params / 1e9:.3f} B parameters)",
+        ),
+        (
+            "KV cache per token",
+            f"{human_bytes(kv)} ({a.kv_regime}, {kv_cache})" if kv else a.kv_regime,
+        ),
         ("context length", model.key("context_length", "–")),
     ]
     for k, v in rows:
@@ -52,15 +52,15 @@ def inspect_view(model: Model, a: Analysis, kv_cache: str, show_tensors: bool) -
         )
         classes.add_row(
             c,
-            _b(a.bytes_by_class[c]),
+            human_bytes(a.bytes_by_class[c]),
             f"{a.params_by_class[c] / 1e6:,.1f} M",
-            _b(a.bytes_by_class[c] * f),
+            human_bytes(a.bytes_by_class[c] * f),
         )
     types = Table(title="Bytes by type", title_justify="left")
     types.add_column("type")
     types.add_column("bytes", justify="right")
     for name, n in sorted(a.bytes_by_type.items(), key=lambda x: -x[1]):
-        types.add_row(name, _b(n))
+        types.add_row(name, human_bytes(n))
     parts: list[Any] = [head, classes, types]
     if show_tensors:
         t = Table(title="Tensors", title_justify="left")
@@ -68,7 +68,11 @@ def inspect_view(model: Model, a: Analysis, kv_cache: str, show_tensors: bool) -
             t.add_column(col)
         for x in model.tensors:
             t.add_row(
-                x.name, x.type_name, "×".join(map(str, x.shape)), _b(x.n_bytes), str(x.shard + 1)
+                x.name,
+                x.type_name,
+                "×".join(map(str, x.shape)),
+                human_bytes(x.n_bytes),
+                str(x.shard + 1),
             )
         parts.append(t)
     return Group(*parts)

@@ -8,7 +8,7 @@ from typing import Any
 
 from tokbench import __version__
 from tokbench.charts import Bar, Point, bar_chart, scatter_loglog
-from tokbench.render.fmt import mean_sd
+from tokbench.render.fmt import human_bytes, mean_sd
 from tokbench.report import RunView
 from tokbench.stats import Summary
 from tokbench.store import RequestRecord, RunInfo
@@ -42,7 +42,7 @@ def _flat_target(run: RunInfo) -> dict[str, Any]:
 
 def _human(key: str, value: Any) -> Any:
     if key.endswith("_bytes") and isinstance(value, int):
-        return f"{value / 2**30:.2f} GiB ({value:,} bytes)"
+        return f"{human_bytes(value)} ({value:,} bytes)"
     if key.endswith("n_params") and isinstance(value, int):
         return f"{value / 1e9:.2f} B" if value >= 1e9 else f"{value / 1e6:.1f} M"
     return value
