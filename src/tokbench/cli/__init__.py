@@ -62,6 +62,7 @@ def _register() -> None:
     cli.add_command(report.export)
     cli.add_command(report.answers)
     cli.add_command(gguf.gguf)
+    cli.add_command(gguf.synth)
     cli.add_command(hw.hw)
     cli.add_command(hw.estimate)
     cli.add_command(hw.plan)

@@ -83,3 +83,43 @@ def merge(first: Path, out: Path, force: bool) -> None:
         f"wrote {out}: {len(model.tensors)} tensors, {model.total_bytes / 2**30:.2f} GiB",
         highlight=False,
     )
+
+
+@click.command()
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--params", type=float, default=100e6, show_default=True, help="Total parameters, e.g. 5e8."
+)
+@click.option("--moe", is_flag=True, help="Routed experts instead of a dense FFN.")
+@click.option("--experts", type=click.IntRange(2), default=16, show_default=True)
+@click.option("--experts-used", type=click.IntRange(1), default=2, show_default=True)
+@click.option(
+    "--quant",
+    default="Q4_K_M",
+    show_default=True,
+    help="F16, or a llama-quantize type (Q4_K_M, Q8_0, IQ2_XXS...).",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT.")
+def synth(
+    out: Path, params: float, moe: bool, experts: int, experts_used: int, quant: str, force: bool
+) -> None:
+    """Write a random-weight GGUF that llama.cpp loads and runs (dense or MoE), to measure
+    this box's real kernels on a shape it cannot download."""
+    from tokbench.gguf import read_model
+    from tokbench.gguf_analysis import analyze
+    from tokbench.synth import shape_for, synthesize
+
+    s = shape_for(params, moe=moe, experts=experts, experts_used=experts_used)
+    err = stderr_console()
+    err.print(
+        f"[dim]writing {s.params() / 1e6:.0f}M parameters "
+        f"(d_model {s.d_model}, {s.layers} layers"
+        f"{f', {s.experts} experts, {s.experts_used} used' if s.experts else ''})...[/dim]"
+    )
+    synthesize(out, s, quant, force=force)
+    a = analyze(read_model(out))
+    err.print(
+        f"wrote {out}: {a.total_bytes / 2**20:.0f} MiB, "
+        f"{a.bytes_per_token / 2**20:.0f} MiB read per token",
+        highlight=False,
+    )
