@@ -12,20 +12,23 @@ from tokbench.gguf_analysis import analyze
 from tokbench.synth import shape_for, synthesize
 
 
-def test_shapes_hit_their_size() -> None:
+def test_shapes_hit_their_size_with_whole_head_counts() -> None:
     s = shape_for(5e8)
-    assert 5e8 <= s.params() < 5.6e8
+    assert 5e8 <= s.params() < 7e8
+    for p in (1e6, 6e7, 3e8, 2e9):
+        x = shape_for(p)
+        assert x.d_model % x.heads == 0 and x.heads % x.kv_heads == 0
     m = shape_for(5e8, moe=True, experts=16, experts_used=2)
     assert m.params() >= 5e8 and m.experts == 16
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("moe", [False, True])
-def test_synthetic_model_quantises_loads_and_runs(tmp_path: Path, moe: bool) -> None:
+@pytest.mark.parametrize(("moe", "params"), [(False, 2e7), (True, 2e7), (False, 8e7)])
+def test_synthetic_model_quantises_loads_and_runs(tmp_path: Path, moe: bool, params: float) -> None:
     from tokbench.backends.embedded import EmbeddedBackend
     from tokbench.bench_engines import BenchTest, EmbeddedBench
 
-    out = synthesize(tmp_path / "s.gguf", shape_for(2e7, moe=moe, experts=8), "Q4_K_M")
+    out = synthesize(tmp_path / "s.gguf", shape_for(params, moe=moe, experts=8), "Q4_K_M")
     a = analyze(read_model(out))
     assert "Q4_K" in a.bytes_by_type  # quantised by llama-quantize
     if moe:

@@ -38,23 +38,26 @@ class SynthShape:
 def shape_for(
     params: float, *, moe: bool = False, experts: int = 16, experts_used: int = 2
 ) -> SynthShape:
-    """A llama-like shape of about `params` parameters (d_ff = 4 x d_model, 64-dim heads)."""
+    """A llama-like shape of at least `params` parameters: d_ff = 4 x d_model, 64-dim heads,
+    4 query heads per KV head (d_model steps of 256 keep every head count whole: llama.cpp
+    aborts on a model whose head counts do not divide)."""
     layers = 8 if params < 5e8 else 16
     e = experts if moe else 0
     d = 256
     while True:
+        heads = d // 64
         s = SynthShape(
             d,
             layers,
             4 * d,
-            heads=max(d // 64, 1),
-            kv_heads=max(d // 256, 1),
+            heads=heads,
+            kv_heads=heads // 4,
             experts=e,
             experts_used=experts_used if moe else 0,
         )
-        if s.params() >= params or d > 16384:
+        if s.params() >= params or d >= 16384:
             return s
-        d += 64
+        d += 256
 
 
 def write_f16(path: Path, s: SynthShape, seed: int = 0) -> None:
