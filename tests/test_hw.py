@@ -89,3 +89,17 @@ def test_estimate_builtin_shape_and_plan_cli(tb_home: Path) -> None:
     assert rows["seed-4ch"]["price_per_tps"] > 0 and rows["seed-1ch"]["price_per_tps"] is None
     nope = tokbench("plan", "--box", "mainframe")
     assert nope.returncode == 2 and "unknown box 'mainframe'" in nope.stderr
+
+
+def test_server_run_with_gguf_shows_its_bound(tb_home: Path, gemma_path: Path) -> None:
+    from tokbench.fakeserver import FakeConfig, FakeServer
+
+    tb_home.mkdir(parents=True, exist_ok=True)
+    (tb_home / "hw.json").write_text(json.dumps({"bandwidth_gbs": 20.0}))
+    with FakeServer(FakeConfig(n_tokens=5, itl_s=0.002)) as srv:
+        r = tokbench("run", "--url", srv.url, "--gguf", str(gemma_path), "--json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["run"]["target"]["bound_tps"] == pytest.approx(20e9 / 246_587_904, rel=1e-3)
+    assert doc["summary"]["efficiency"] is not None
+    assert doc["run"]["host"]["hw"]["isa"]["avx2"] in (True, False)  # the probe is kept

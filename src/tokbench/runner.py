@@ -149,6 +149,7 @@ class RunConfig:
     think: bool | None = None  # Ollama's `think` option; None: the server's default
     keep_alive: str | None = None  # Ollama
     prompt_cache: bool = False  # llama-server's cache_prompt
+    gguf: str | None = None  # a server's model file, when it is on this machine (speed bound)
     extra_body: dict[str, Any] | None = None  # merged into every request body
 
     def overrides(self) -> dict[str, object]:
@@ -254,7 +255,7 @@ def run_suite(
         if not config.url:
             config = replace(config, threads=config.threads or physical_cores())
         target = {**backend.describe(), "backend_kind": backend.kind}
-        target.update(speed_bound(target.get("gguf_path")))
+        target.update(speed_bound(config.gguf or target.get("gguf_path")))
         if resume:
             run = store.run(resume)
             store.update_run(run.id, status="running", finished_at=None)
@@ -281,7 +282,7 @@ def run_suite(
                     ],
                 },
                 target=target,
-                host=host_summary(),
+                host={**host_summary(), "hw": _hw_probe()},
             )
             run = replace(run, host_name=run.host.get("hostname"))
             store.create_run(run)
@@ -328,3 +329,10 @@ def speed_bound(gguf_path: str | None) -> dict[str, object]:
         "bytes_per_token": a.bytes_per_token,
         "bound_tps": bw * 1e9 / a.bytes_per_token,
     }
+
+
+def _hw_probe() -> dict[str, object]:
+    """The fuller host probe (ISA, caches, NUMA, memory), stored with every run."""
+    from tokbench.hw import probe
+
+    return probe()

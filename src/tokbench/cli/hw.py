@@ -135,12 +135,24 @@ def estimate(
         a = analyze(m)
         per_token, file_bytes = a.bytes_per_token, float(m.total_bytes)
         kv_ctx = (a.kv_elements_per_token or 0) * KV_TYPE_BYTES[kv_cache]
-        moe, params = bool(a.experts), a.active_params
+        moe = bool(a.experts)
+        # prefill computes logits for the last token only: the output matrix hardly counts
+        params = a.active_params - (
+            a.params_by_class.get("output", 0)
+            or (a.params_by_class.get("embeddings", 0) if a.tied_output else 0)
+        )
     profile = None
     if preset:  # the preset's efficiency class (the seed's E5 box: its IQ profile)
         cpu = PRESETS[preset].cpu_class
         profile = ("moe-old-avx2-iq" if moe else "dense") if cpu == "e5-avx2" else cpu
+    from tokbench.hw import probe
+
+    host = probe()
+    # peak FP32 throughput: cores x GHz x FLOP/cycle (2 FMA units: AVX2 32, AVX-512 64)
+    per_cycle = 64 if host["isa"]["avx512f"] else 32 if host["isa"]["avx2"] else 8
+    gflops = (host["cores"] or 1) * (host["mhz"] or 2000) / 1000 * per_cycle
     e = run_estimate(
+        compute_gflops=None if preset else gflops,
         weights_bytes_per_token=per_token,
         bandwidth_gbs=bw,
         moe=moe,
@@ -167,6 +179,12 @@ def estimate(
         f"expected: {e.expected_low_tps:.2f}-{e.expected_high_tps:.2f} tok/s "
         f"(efficiency {e.efficiency_profile}: {e.efficiency_source})"
     )
+    if e.prefill_tps:
+        c.print(
+            f"prefill, compute estimate: ~{e.prefill_tps:,.0f} tok/s at this CPU's peak FP32 "
+            f"({gflops:,.0f} GFLOP/s, 2 FLOP per weight, {params / 1e9:.2f} B weights a "
+            "token); llama.cpp's int8 kernels can beat FP32 peak, its IQ kernels fall short"
+        )
     if e.memory_needed_bytes is not None:
         c.print(
             f"memory: needs {e.memory_needed_bytes / 1e9:.1f} GB: "

@@ -100,6 +100,12 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json
     "their full prefill).",
 )
 @click.option(
+    "--gguf",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The server's model file, when it is on this machine: the run then shows its "
+    "speed bound and efficiency.",
+)
+@click.option(
     "--resume",
     metavar="RUN_ID",
     help="Continue an interrupted run; finished requests are kept, the rest are sent.",
@@ -128,6 +134,7 @@ def run(
     think: bool | None,
     keep_alive: str | None,
     prompt_cache: bool,
+    gguf: str | None,
     resume: str | None,
     no_progress: bool,
     db: Path | None,
@@ -163,6 +170,7 @@ def run(
         extra_body=_json_object(extra_body),
         keep_alive=keep_alive,
         prompt_cache=prompt_cache,
+        gguf=gguf,
     )
     err = stderr_console()
     store = open_store(db)
