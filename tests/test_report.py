@@ -145,9 +145,9 @@ def parse_md_table(md: str) -> list[list[str]]:
 def test_compare_markdown_round_trips(tb_home: Path) -> None:
     from tokbench.fakeserver import FakeConfig, FakeServer
 
-    with FakeServer(FakeConfig(ttft_s=0.02, itl_s=0.004, n_tokens=20)) as a:
+    with FakeServer(FakeConfig(ttft_s=0.02, itl_s=0.010, n_tokens=12)) as a:
         assert tokbench("run", "--url", a.url, "--no-progress").returncode == 0
-    with FakeServer(FakeConfig(ttft_s=0.02, itl_s=0.008, n_tokens=20)) as b:
+    with FakeServer(FakeConfig(ttft_s=0.02, itl_s=0.020, n_tokens=12)) as b:
         assert tokbench("run", "--url", b.url, "--no-progress").returncode == 0
     md = tokbench("compare", "--last", "2", "--format", "md")
     js = tokbench("compare", "--last", "2", "--format", "json")
@@ -162,7 +162,8 @@ def test_compare_markdown_round_trips(tb_home: Path) -> None:
         assert sd == pytest.approx(rec["decode_tps_sd"], abs=0.005)
         assert float(row[6].rstrip("×")) == pytest.approx(rec["decode_ratio"], abs=0.005)
     slower = min(records.values(), key=lambda r: r["decode_tps_mean"])
-    assert slower["decode_ratio"] == pytest.approx(0.5, abs=0.1)  # twice the token interval
+    # twice the token interval: about half the speed (sleep overshoot under load aside)
+    assert slower["decode_ratio"] == pytest.approx(0.5, abs=0.12)
 
 
 def test_export_csv_and_jsonl(tb_home: Path) -> None:
