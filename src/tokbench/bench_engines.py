@@ -156,6 +156,29 @@ _WORDS = tuple(
 )
 
 
+class _ThreadClients:
+    """One HTTP connection per thread (http.client is not thread-safe): the backend's own
+    for the main thread, a clone for each concurrency stream, all closed together."""
+
+    def __init__(self, main: Client) -> None:
+        self._main = main
+        self._local = threading.local()
+        self._clones: list[Client] = []
+
+    def get(self) -> Client:
+        if threading.current_thread() is threading.main_thread():
+            return self._main
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._main.clone()
+            self._clones.append(client)
+        return client
+
+    def close(self) -> None:
+        for c in self._clones:
+            c.close()
+
+
 class HttpBench:
     """OpenAI-compatible servers (llama-server, vLLM, llama-cpp-python...) via /v1/completions."""
 
@@ -163,9 +186,7 @@ class HttpBench:
         self.backend = backend  # an OpenAIBackend (connection, model, flavor)
         self.kind = backend.kind
         self.model = backend.model
-        self._main: Client = backend._http
-        self._local = threading.local()  # http.client connections are one per thread
-        self._clients: list[Client] = []
+        self._clients = _ThreadClients(backend._http)
         self.prefix_cache = prefix_cache
         self._count_path = self._find_tokenizer()
 
@@ -174,17 +195,10 @@ class HttpBench:
 
     @property
     def http(self) -> Client:
-        if threading.current_thread() is threading.main_thread():
-            return self._main
-        client: Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._main.clone()
-            self._clients.append(client)
-        return client
+        return self._clients.get()
 
     def close(self) -> None:
-        for c in self._clients:
-            c.close()
+        self._clients.close()
         self.backend.close()
 
     # tokenizer ------------------------------------------------------------------------
@@ -357,22 +371,17 @@ class OllamaBench:
     def __init__(self, backend: Any) -> None:
         self.backend = backend
         self.model = backend.model
-        self._main: Client = backend._http
-        self._local = threading.local()
+        self._clients = _ThreadClients(backend._http)
 
     @property
     def http(self) -> Client:
-        if threading.current_thread() is threading.main_thread():
-            return self._main
-        if getattr(self._local, "client", None) is None:
-            self._local.client = self._main.clone()
-        client: Client = self._local.client
-        return client
+        return self._clients.get()
 
     def info(self) -> dict[str, Any]:
         return {**self.backend.describe(), "tokenizer": None}
 
     def close(self) -> None:
+        self._clients.close()
         self.backend.close()
 
     def _generate(self, prompt: str, n: int) -> tuple[dict[str, Any], list[int], int, str | None]:

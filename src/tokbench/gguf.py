@@ -192,11 +192,6 @@ class _Cursor:
         self.pos += n
         return raw.decode("utf-8", "replace")
 
-    def skip_string(self, what: str) -> None:
-        n = self.unpack("<Q", what)
-        self.need(n, what)
-        self.pos += n
-
     def value(self, vtype: int, depth: int, what: str) -> Any:
         if vtype in _SCALARS:
             return self.unpack(_SCALARS[vtype], what)
