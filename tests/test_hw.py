@@ -103,3 +103,35 @@ def test_server_run_with_gguf_shows_its_bound(tb_home: Path, gemma_path: Path) -
     assert doc["run"]["target"]["bound_tps"] == pytest.approx(20e9 / 246_587_904, rel=1e-3)
     assert doc["summary"]["efficiency"] is not None
     assert doc["run"]["host"]["hw"]["isa"]["avx2"] in (True, False)  # the probe is kept
+
+
+def _dmi(*slots: tuple[str, str, str]) -> str:
+    """dmidecode -t memory text: (locator, bank locator, size) per slot."""
+    return "".join(
+        f"Handle 0x{i:04X}, DMI type 17, 40 bytes\nMemory Device\n\tSize: {size}\n"
+        f"\tLocator: {loc}\n\tBank Locator: {bank}\n\tType: DDR4\n"
+        f"\tConfigured Memory Speed: 2400 MT/s\n\n"
+        for i, (loc, bank, size) in enumerate(slots)
+    )
+
+
+def test_channels_are_inferred_from_dimm_locators() -> None:
+    from tokbench.hw import parse_dmidecode, populated_channels
+
+    # the seed's box: 4 of 8 slots filled, one per channel (A-D), second slots empty
+    seed = _dmi(
+        *[(f"CPU1_DIMM_{c}1", "NODE 1", "32 GB") for c in "ABCD"],
+        *[(f"CPU1_DIMM_{c}2", "NODE 1", "No Module Installed") for c in "ABCD"],
+    )
+    mods = parse_dmidecode(seed)
+    assert len(mods) == 4 and populated_channels(mods) == 4
+    assert {m["configured_mts"] for m in mods} == {2400}
+    # its one-channel state: four modules, all in channel A
+    one = _dmi(*[(f"P1-DIMMA{i}", "", "64 GB") for i in (1, 2, 3, 4)])
+    assert populated_channels(parse_dmidecode(one)) == 1
+    # AMD bank locators; two sockets count their channels apart
+    amd = _dmi(*[("DIMM 0", f"P{s}_Node0_Channel{c}_Dimm0", "16 GB") for s in (0, 1) for c in "AB"])
+    assert populated_channels(parse_dmidecode(amd)) == 4
+    # Dell's A1..A12 name the socket, not the channel: unknown, never a guess
+    dell = _dmi(("A1", "", "16 GB"), ("A2", "", "16 GB"))
+    assert populated_channels(parse_dmidecode(dell)) is None

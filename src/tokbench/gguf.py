@@ -108,6 +108,7 @@ _SCALARS = {
     12: "<d",
 }
 MAX_DIMS = 8
+_U64 = struct.Struct("<Q")  # precompiled: the vocabulary skip calls it 262k times
 MAX_NESTING = 3
 KEEP_ARRAY = 64  # arrays longer than this are summarised, not materialised
 
@@ -215,12 +216,12 @@ class _Cursor:
         if count <= KEEP_ARRAY:
             return [self.value(etype, depth + 1, what) for _ in range(count)]
         if etype == 8:  # e.g. a 262k-token vocabulary: skipped, never materialised
-            buf, pos, end, unpack = self.buf, self.pos, self.end, struct.unpack_from
+            buf, pos, end, unpack = self.buf, self.pos, self.end, _U64.unpack_from
             for _ in range(count):
                 if pos + 8 > end:
                     pos = end + 1
                     break
-                pos += 8 + unpack("<Q", buf, pos)[0]
+                pos += 8 + unpack(buf, pos)[0]
             if pos > end:
                 self.need(pos - self.pos, what)  # raises: the strings run past the end
             self.pos = pos

@@ -34,6 +34,22 @@ def _copy_range(src: int, dst: int, offset: int, count: int) -> None:
         count -= sent
 
 
+def _runs(model: Model, align: int) -> list[tuple[int, int, int, int]]:
+    """(shard, start, length, pad after) copies that write the tensors back to back, each
+    aligned: a shard laid out exactly so (as llama.cpp writes them) is one copy, with its
+    zero padding."""
+    runs: list[list[int]] = []
+    for t in model.tensors:
+        pad = _align(t.n_bytes, align) - t.n_bytes
+        last = runs[-1] if runs else None
+        if last and last[0] == t.shard and last[1] + last[2] + last[3] == t.offset:
+            last[2] += last[3] + t.n_bytes  # the padding between them is copied too
+            last[3] = pad
+        else:
+            runs.append([t.shard, t.offset, t.n_bytes, pad])
+    return [(a, b, c, d) for a, b, c, d in runs]
+
+
 def merge(
     first: Path,
     out: Path,
@@ -83,15 +99,18 @@ def merge(
             f.flush()
             dst = f.fileno()
             done = 0
-            for t in tensors:
-                shard = model.shards[t.shard]
-                _copy_range(fds[shard.path], dst, shard.data_offset + t.offset, t.n_bytes)
-                pad = _align(t.n_bytes, align) - t.n_bytes
+            for shard_no, start, length, pad in _runs(model, align):
+                shard = model.shards[shard_no]
+                _copy_range(fds[shard.path], dst, shard.data_offset + start, length)
                 if pad:
                     os.write(dst, b"\0" * pad)
-                done += t.n_bytes + pad
+                done += length + pad
                 if progress:
                     progress(done, total)
+            os.fsync(dst)  # on disk before the rename: a crash never leaves a torn OUT
+        # ext4 flushes a file renamed over an existing one (auto_da_alloc), which cost
+        # more than the copy: drop the old file first, then rename.
+        out.unlink(missing_ok=True)
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)

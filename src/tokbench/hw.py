@@ -68,6 +68,12 @@ def dimms() -> list[dict[str, Any]] | str:
         ).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unknown: dmidecode failed ({exc})"
+    return parse_dmidecode(text) or "unknown: dmidecode lists no modules (a virtual machine?)"
+
+
+def parse_dmidecode(text: str) -> list[dict[str, Any]]:
+    """Populated modules from `dmidecode -t memory` output, each with the channel its
+    locators name (None when they name none)."""
     mods = []
     for block in text.split("Memory Device")[1:]:
 
@@ -83,12 +89,34 @@ def dimms() -> list[dict[str, Any]] | str:
         mods.append(
             {
                 "locator": field("Locator"),
+                "bank_locator": field("Bank Locator"),
                 "size": size,
                 "type": field("Type"),
                 "configured_mts": int(mts.group(1)) if mts else None,
+                "channel": channel_of(field("Locator") or "", field("Bank Locator") or ""),
             }
         )
-    return mods or "unknown: dmidecode lists no modules (a virtual machine?)"
+    return mods
+
+
+def channel_of(locator: str, bank: str) -> str | None:
+    """The (socket, channel) a module sits in, from the names boards give slots:
+    `P0_Node0_Channel2_Dimm0`, `CHANNEL A`, `CPU1_DIMM_B2`, `P2-DIMMC1`, `ChannelA-DIMM0`,
+    `DIMM_A1`. Dell-style `A1`..`A12` name the socket, not the channel: None."""
+    both = f"{bank} {locator}".upper()
+    socket = re.search(r"(?:CPU|PROC|SOCKET|\bP|NODE)\s*[_-]?(\d+)", both)
+    chan = re.search(r"CHANNEL\s*[_-]?([A-Z0-9]+)", both) or re.search(
+        r"DIMM\s*[_-]?([A-Z])\d", both
+    )
+    if chan is None:
+        return None
+    return f"{socket.group(1) if socket else 0}:{chan.group(1)}"
+
+
+def populated_channels(mods: list[dict[str, Any]]) -> int | None:
+    """Distinct channels holding a module, when every module's locator names one."""
+    chans = [m.get("channel") for m in mods]
+    return len(set(chans)) if chans and all(chans) else None
 
 
 def gpus() -> list[dict[str, Any]]:
@@ -113,9 +141,12 @@ def probe(channels: int | None = None, mts: int | None = None) -> dict[str, Any]
     flags = cpu_flags()
     sockets, cores = sockets_and_cores()
     mods = dimms()
-    if mts is None and isinstance(mods, list):
+    channels_source = "given" if channels else None
+    if isinstance(mods, list):
         speeds = [m["configured_mts"] for m in mods if m["configured_mts"]]
-        mts = min(speeds) if speeds else None
+        mts = mts or (min(speeds) if speeds else None)
+        if channels is None and (channels := populated_channels(mods)):
+            channels_source = "dmidecode locators"
     nodes = sorted(p.name for p in Path("/sys/devices/system/node").glob("node[0-9]*"))
     thp = _read("/sys/kernel/mm/transparent_hugepage/enabled")
     vm = psutil.virtual_memory()
@@ -146,6 +177,7 @@ def probe(channels: int | None = None, mts: int | None = None) -> dict[str, Any]
         "ram_available_bytes": vm.available,
         "memory_modules": mods,
         "channels": channels,
+        "channels_source": channels_source,
         "mts": mts,
         "peak_bandwidth_gbs": peak,
         "gpus": gpus(),

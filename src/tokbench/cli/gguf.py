@@ -85,41 +85,113 @@ def merge(first: Path, out: Path, force: bool) -> None:
     )
 
 
+SIZE_UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
+SIZE_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A size such as 1.5GB, 800MB, 2GiB or 2e9 (bytes)."""
+    import re
+
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-zA-Z]*)\s*", value)
+    unit = m.group(2).upper() if m else ""
+    if not m or unit not in SIZE_UNITS:
+        raise click.BadParameter(f"{value!r} is not a size: write e.g. 800MB, 1.5GB or 2e9")
+    try:
+        return float(m.group(1)) * SIZE_UNITS[unit]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a size: write e.g. 800MB") from None
+
+
 @click.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--params", type=float, help="Total parameters, e.g. 5e8 (default 1e8).")
 @click.option(
-    "--params", type=float, default=100e6, show_default=True, help="Total parameters, e.g. 5e8."
+    "--bytes-per-token",
+    callback=parse_size,
+    metavar="SIZE",
+    help="Size the model by what a token reads instead, e.g. 1.2GB (MoE: the active part).",
 )
 @click.option("--moe", is_flag=True, help="Routed experts instead of a dense FFN.")
 @click.option("--experts", type=click.IntRange(2), default=16, show_default=True)
 @click.option("--experts-used", type=click.IntRange(1), default=2, show_default=True)
+@click.option(
+    "--shared-experts",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Always-active shared experts: DeepSeek's layout (implies --moe).",
+)
+@click.option(
+    "--dense-lead",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Leading layers with a dense FFN, as DeepSeek's first 3 (with --shared-experts).",
+)
 @click.option(
     "--quant",
     default="Q4_K_M",
     show_default=True,
     help="F16, or a llama-quantize type (Q4_K_M, Q8_0, IQ2_XXS...).",
 )
+@click.option(
+    "--tensor-type",
+    "tensor_types",
+    multiple=True,
+    metavar="PATTERN=TYPE",
+    help="Per-tensor quant override passed to llama-quantize, repeatable; e.g. "
+    "'ffn_.*_exps=iq2_xxs' with --quant Q4_K_M approximates a DeepSeek UD-IQ2_XXS mix.",
+)
 @click.option("--force", is_flag=True, help="Overwrite OUT.")
 def synth(
-    out: Path, params: float, moe: bool, experts: int, experts_used: int, quant: str, force: bool
+    out: Path,
+    params: float | None,
+    bytes_per_token: float | None,
+    moe: bool,
+    experts: int,
+    experts_used: int,
+    shared_experts: int,
+    dense_lead: int,
+    quant: str,
+    tensor_types: tuple[str, ...],
+    force: bool,
 ) -> None:
-    """Write a random-weight GGUF that llama.cpp loads and runs (dense or MoE), to measure
+    """Write a random-weight GGUF that llama.cpp loads and runs (dense, MoE, or DeepSeek-like
+    MoE with shared experts), sized by parameters or by bytes read per token, to measure
     this box's real kernels on a shape it cannot download."""
     from tokbench.gguf import read_model
     from tokbench.gguf_analysis import analyze
     from tokbench.synth import shape_for, synthesize
 
-    s = shape_for(params, moe=moe, experts=experts, experts_used=experts_used)
+    if params is None and bytes_per_token is None:
+        params = 1e8
+    if dense_lead and not shared_experts:
+        raise click.UsageError("--dense-lead needs --shared-experts (DeepSeek's layout)")
+    s = shape_for(
+        params,
+        bytes_per_token=bytes_per_token,
+        quant=quant,
+        moe=moe,
+        experts=experts,
+        experts_used=experts_used,
+        shared_experts=shared_experts,
+        dense_lead=dense_lead,
+    )
     err = stderr_console()
     err.print(
-        f"[dim]writing {s.params() / 1e6:.0f}M parameters "
-        f"(d_model {s.d_model}, {s.layers} layers"
-        f"{f', {s.experts} experts, {s.experts_used} used' if s.experts else ''})...[/dim]"
+        f"[dim]writing {s.params() / 1e6:.0f}M parameters, {s.active_params() / 1e6:.0f}M "
+        f"active (d_model {s.d_model}, {s.layers} layers"
+        f"{f', {s.experts} experts, {s.experts_used} used' if s.experts else ''}"
+        f"{f', {s.shared_experts} shared' if s.shared_experts else ''})...[/dim]"
     )
-    synthesize(out, s, quant, force=force)
+    synthesize(out, s, quant, tensor_types=tensor_types, force=force)
     a = analyze(read_model(out))
+    target = f" (target {bytes_per_token / 1e6:.0f} MB)" if bytes_per_token else ""
     err.print(
-        f"wrote {out}: {a.total_bytes / 2**20:.0f} MiB, "
-        f"{a.bytes_per_token / 2**20:.0f} MiB read per token",
+        f"wrote {out}: {a.total_bytes / 1e6:.0f} MB, "
+        f"{a.bytes_per_token / 1e6:.0f} MB read per token{target}",
         highlight=False,
     )
