@@ -135,3 +135,28 @@ def tokbench(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """A real PostgreSQL server for the session (see tests/pg.py)."""
+    from tests.pg import postgres_server, wait_ready
+
+    if url := os.environ.get("TOKBENCH_TEST_PG_URL"):
+        wait_ready(url)
+        yield url
+        return
+    with postgres_server(free_port()) as url:
+        wait_ready(url)
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str, request: pytest.FixtureRequest) -> str:
+    """An empty database of its own for each test."""
+    from tests.pg import fresh_database
+
+    return fresh_database(
+        pg_admin_url,
+        "tb_" + request.node.name.lower()[:40].replace("[", "_").replace("]", "").replace("-", "_"),
+    )

@@ -27,11 +27,16 @@ def physical_cores() -> int:
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
+def host_name() -> str:
+    """`TOKBENCH_HOST` if set (a container's name means little), else the hostname."""
+    return os.environ.get("TOKBENCH_HOST") or socket.gethostname()
+
+
 def host_summary() -> dict[str, Any]:
     import psutil
 
     return {
-        "hostname": socket.gethostname(),
+        "hostname": host_name(),
         "cpu_model": cpu_model(),
         "physical_cores": physical_cores(),
         "logical_cpus": os.cpu_count(),

@@ -23,10 +23,10 @@ def cache_dir() -> Path:
     return user_cache_path("tokbench", appauthor=False)
 
 
-def default_db_path() -> Path:
-    if env := os.environ.get("TOKBENCH_DB"):
-        return Path(env)
-    return data_dir() / "results.db"
+def default_db() -> str:
+    """`TOKBENCH_DB` (a SQLite path, `sqlite:///path` or `postgresql://...`) if set, else
+    results.db in the data dir."""
+    return os.environ.get("TOKBENCH_DB") or str(data_dir() / "results.db")
 
 
 def runs_dir() -> Path:

@@ -102,7 +102,7 @@ def select_runs(store: Store, run_ids: tuple[str, ...], last: int | None) -> lis
         return [store.run(r) for r in run_ids]
     runs = store.runs(last or 10)
     if not runs:
-        raise TokbenchError(f"no runs in {store.path} yet: start one with `tokbench run`")
+        raise TokbenchError(f"no runs in {store.location} yet: start one with `tokbench run`")
     return list(reversed(runs))  # oldest first reads like a story
 
 

@@ -17,8 +17,14 @@ from tokbench.suite import Item, Suite
 
 
 def new_run_id() -> str:
-    """Sortable by time and unique across hosts: 20261128-120501-3fa9c1."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    """Sortable by time and unique across hosts writing one shared store: UTC time, a tag
+    of the host's name, random bits: 20261128-120501-7c2e-3fa9c1."""
+    import hashlib
+
+    from tokbench.host import host_name
+
+    tag = hashlib.sha256(host_name().encode()).hexdigest()[:4]
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{tag}-{secrets.token_hex(3)}"
 
 
 def utc_now() -> str:

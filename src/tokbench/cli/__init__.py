@@ -45,11 +45,12 @@ def cli() -> None:
     tokbench show RUN_ID              one run again (tables, --json, --answers)
     tokbench servers                  LLM servers running on this machine
     tokbench path                     where results are kept
+    tokbench db copy --from A --to B  move history into a shared PostgreSQL store
     """
 
 
 def _register() -> None:
-    from tokbench.cli import bench, gguf, history, hw, report, run, servers
+    from tokbench.cli import bench, db, gguf, history, hw, report, run, servers
 
     cli.add_command(run.run)
     cli.add_command(history.history)
@@ -66,6 +67,7 @@ def _register() -> None:
     cli.add_command(hw.hw)
     cli.add_command(hw.estimate)
     cli.add_command(hw.plan)
+    cli.add_command(db.db)
 
 
 _register()

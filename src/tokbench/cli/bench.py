@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -162,7 +161,7 @@ def bench(
     resume: str | None,
     fmt: str,
     no_progress: bool,
-    db: Path | None,
+    db: str | None,
 ) -> None:
     """Controlled speed tests: ppN (prefill), tgN (generation), at context depths, with
     confidence intervals, concurrency levels and drift. Named like llama-bench:

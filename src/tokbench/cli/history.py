@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from tokbench.cli.options import db_option, json_option, open_store, print_json, stdout_console
@@ -13,7 +11,7 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json,
 @click.option("-n", "--limit", default=20, show_default=True, help="How many runs to list.")
 @db_option
 @json_option
-def history(limit: int, db: Path | None, as_json: bool) -> None:
+def history(limit: int, db: str | None, as_json: bool) -> None:
     """List past runs, newest first."""
     from dataclasses import asdict
 
@@ -34,7 +32,7 @@ def history(limit: int, db: Path | None, as_json: bool) -> None:
             ]
         )
     elif not runs:
-        click.echo(f"No runs yet in {store.path}. Start one with: tokbench run", err=True)
+        click.echo(f"No runs yet in {store.location}. Start one with: tokbench run", err=True)
     else:
         stdout_console().print(history_table(runs, counts))
 
@@ -44,7 +42,7 @@ def history(limit: int, db: Path | None, as_json: bool) -> None:
 @click.option("--answers", is_flag=True, help="Also print every answer (and thinking).")
 @db_option
 @json_option
-def show(run_id: str, answers: bool, db: Path | None, as_json: bool) -> None:
+def show(run_id: str, answers: bool, db: str | None, as_json: bool) -> None:
     """Show one run again: RUN_ID or a unique prefix of it."""
     from tokbench.render.terminal import run_view
     from tokbench.results import run_document
@@ -75,11 +73,12 @@ def show(run_id: str, answers: bool, db: Path | None, as_json: bool) -> None:
 
 @click.command()
 @db_option
-def path(db: Path | None) -> None:
+def path(db: str | None) -> None:
     """Print where tokbench keeps results and models."""
-    from tokbench.paths import cache_dir, data_dir, default_db_path, runs_dir
+    from tokbench.paths import cache_dir, data_dir, default_db, runs_dir
+    from tokbench.store import redact_url
 
-    click.echo(f"database: {db or default_db_path()}")
+    click.echo(f"database: {redact_url(db or default_db())}")
     click.echo(f"run folders: {runs_dir()}")
     click.echo(f"data dir: {data_dir()}")
     click.echo(f"model cache: {cache_dir()}")

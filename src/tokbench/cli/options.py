@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 db_option = click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
     envvar="TOKBENCH_DB",
-    help="Results database (SQLite file). Default: the user data dir; env TOKBENCH_DB.",
+    metavar="PATH|URL",
+    help="Results database: a SQLite file (default: in the user data dir) or a shared "
+    "postgresql://user@host/dbname. Env TOKBENCH_DB.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 
 
-def open_store(db: Path | None) -> Any:
-    from tokbench.paths import default_db_path
+def open_store(db: str | None) -> Any:
+    from tokbench.paths import default_db
     from tokbench.store import Store
 
-    return Store(db or default_db_path())
+    return Store(db or default_db())
 
 
 def stdout_console() -> Any:

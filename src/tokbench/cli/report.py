@@ -31,7 +31,7 @@ last_option = click.option(
 )
 @db_option
 def report(
-    run_ids: tuple[str, ...], last: int | None, output: Path, charts: Path | None, db: Path | None
+    run_ids: tuple[str, ...], last: int | None, output: Path, charts: Path | None, db: str | None
 ) -> None:
     """One self-contained HTML report (tables, charts, answers) that works offline."""
     from tokbench.render.html import decode_chart, report_html, size_chart
@@ -65,7 +65,7 @@ def report(
 )
 @db_option
 def compare(
-    run_ids: tuple[str, ...], last: int | None, fmt: str, ref: str | None, db: Path | None
+    run_ids: tuple[str, ...], last: int | None, fmt: str, ref: str | None, db: str | None
 ) -> None:
     """Compare runs side by side, grouped by model, host and backend; differences and
     ratios are against the first run given (the baseline). With --ref: a paired quality
@@ -118,7 +118,7 @@ def _paired(store: object, run_ids: tuple[str, ...], ref: str, fmt: str) -> None
     "--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True
 )
 @db_option
-def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: Path | None) -> None:
+def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) -> None:
     """The same item's answers from several runs, side by side, with their grades (like
     the seed article's appendix)."""
     from tokbench.errors import TokbenchError
@@ -155,7 +155,7 @@ def export(
     fmt: str,
     bench: bool,
     output: Path | None,
-    db: Path | None,
+    db: str | None,
 ) -> None:
     """Every request with its metrics and run metadata (CSV or JSON lines), for pandas,
     DuckDB or a spreadsheet."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -137,7 +136,7 @@ def run(
     gguf: str | None,
     resume: str | None,
     no_progress: bool,
-    db: Path | None,
+    db: str | None,
     as_json: bool,
 ) -> None:
     """Ask every question of a suite, measure each answer and keep the results.
