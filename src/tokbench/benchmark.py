@@ -242,8 +242,10 @@ def execute_bench(
     resume: str | None = None,
     observer: BenchObserver | None = None,
     host: dict[str, Any] | None = None,
+    concurrency_runner: Callable[[_Run, BenchEngine, str], None] | None = None,
 ) -> RunInfo:
-    """Run (or resume) a benchmark matrix; returns the stored run."""
+    """Run (or resume) a benchmark matrix; returns the stored run. `concurrency_runner`
+    replaces the in-process concurrency levels (e.g. `distributed.RayConcurrency`)."""
     from tokbench import __version__
     from tokbench.runner import new_run_id
 
@@ -298,7 +300,7 @@ def execute_bench(
                     run_soak(run, engine, name)
                 else:
                     run_tests(run, engine, name, stop_rules)
-                    run_concurrency(run, engine, name)
+                    (concurrency_runner or run_concurrency)(run, engine, name)
             finally:
                 engine.close()
         status = "done"

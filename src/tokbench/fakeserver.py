@@ -176,6 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # the default backlog of 5 drops the SYNs of a burst of streams: 1 s retransmits
+    request_queue_size = 1024
     config: FakeConfig
     requests: list[dict[str, Any]]
     closing: threading.Event

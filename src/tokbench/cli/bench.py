@@ -128,6 +128,20 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Let repetitions reuse the server's prompt "
     "cache (off: every repetition pays its full prefill).",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="",
+    metavar="[ADDRESS]",
+    help="Spread the -c streams over the workers of a Ray cluster (ADDRESS: its head, "
+    "e.g. 10.0.0.5:6379 after `ray start --head`; alone: a local cluster).",
+)
+@click.option(
+    "--ray-workers",
+    type=click.IntRange(1),
+    help="Ray worker processes (default: one per node, at least 2).",
+)
 @click.option("--timeout", "timeout_s", type=float, default=600, show_default=True)
 @click.option("--resume", metavar="RUN_ID", help="Continue an interrupted bench run.")
 @click.option(
@@ -157,6 +171,8 @@ def bench(
     concurrency: tuple[int, ...],
     soak: tuple[str, float] | None,
     prefix_cache: bool,
+    ray_address: str | None,
+    ray_workers: int | None,
     timeout_s: float,
     resume: str | None,
     fmt: str,
@@ -210,15 +226,22 @@ def bench(
         err.print(f"[dim]{msg}[/dim]", highlight=False)
 
     opener = open_engine_for(cfg, notify)
+    runner = None
+    if ray_address is not None:
+        if not cfg.url or not any(c > 1 for c in cfg.concurrency):
+            raise click.UsageError("--ray spreads concurrency levels: give --url and -c N")
+        from tokbench.distributed import RayConcurrency
+
+        notify(f"joining Ray {'cluster at ' + ray_address if ray_address else '(local)'}...")
+        runner = RayConcurrency(cfg, ray_address or None, ray_workers)
+    kw: dict[str, Any] = {"resume": resume, "host": host_summary(), "concurrency_runner": runner}
     if not no_progress and err.is_terminal:
         from tokbench.cli.progress import BenchProgress
 
         with BenchProgress(err) as obs:
-            run = execute_bench(
-                cfg, store, opener, resume=resume, observer=obs, host=host_summary()
-            )
+            run = execute_bench(cfg, store, opener, observer=obs, **kw)
     else:
-        run = execute_bench(cfg, store, opener, resume=resume, host=host_summary())
+        run = execute_bench(cfg, store, opener, **kw)
 
     summary = summarize_bench(store.bench_samples(run.id), run.config.get("stop_rules") or {})
     if fmt == "json":
@@ -236,4 +259,11 @@ def bench(
             highlight=False,
         )
         sys.exit(130)
+    if ray := run.config.get("ray"):
+        for lv in ray["levels"]:
+            err.print(
+                f"c={lv['concurrency']}: {lv['workers']} Ray workers, clock offset "
+                f"uncertainty <= {lv['clock_uncertainty_ms']:.2f} ms",
+                highlight=False,
+            )
     err.print(f"[dim]run {run.id}[/dim]", highlight=False)
