@@ -46,11 +46,12 @@ def cli() -> None:
     tokbench servers                  LLM servers running on this machine
     tokbench path                     where results are kept
     tokbench db copy --from A --to B  move history into a shared PostgreSQL store
+    tokbench fleet run --hosts a,b -- bench --url URL   every host, one shared store
     """
 
 
 def _register() -> None:
-    from tokbench.cli import bench, db, gguf, history, hw, report, run, servers
+    from tokbench.cli import bench, db, fleet, gguf, history, hw, report, run, servers
 
     cli.add_command(run.run)
     cli.add_command(history.history)
@@ -68,6 +69,7 @@ def _register() -> None:
     cli.add_command(hw.estimate)
     cli.add_command(hw.plan)
     cli.add_command(db.db)
+    cli.add_command(fleet.fleet)
 
 
 _register()
