@@ -209,7 +209,7 @@ for i in range(int(sys.argv[2])):
 
 
 def test_concurrent_writers_on_two_hosts_never_collide(db: str) -> None:
-    Store(db).close()  # migrated once; the writers race on runs and requests only
+    # a new store: the two writers race on its migrations, then on runs and requests
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, db, "40", host],

@@ -263,7 +263,9 @@ class Store:
             self.db.execute("SELECT pg_advisory_unlock(?)", (MIGRATION_LOCK,))
 
     def migrate(self) -> list[str]:
-        """Apply migrations not yet recorded; returns the names applied."""
+        """Apply migrations not yet recorded; returns the names applied. Safe when several
+        processes open a new store at once: each migration is checked inside its own
+        write transaction (and, on PostgreSQL, under an advisory lock)."""
         applied = []
         with self._migration_lock():
             self.db.execute(
@@ -274,6 +276,8 @@ class Store:
                 if name in done:
                     continue
                 with self._tx() as db:
+                    if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchall():
+                        continue  # another process got here first
                     fn(db)
                     db.execute(
                         "INSERT INTO _migrations VALUES (?, ?)",
