@@ -4,7 +4,11 @@ efficiency calibrated across all of them. Prints bound, measured, predicted and 
 ratio measured / predicted for each (target: within +-20 %).
 
 Usage: python bench/roofline.py [--sizes 50,150,500,1500] [--reps 3] [--keep DIR]
-(sizes in MB of the Q4_K_M file; the largest F16 intermediate needs ~3.5x its size in RAM)
+
+Sizes are MB read per token by the dense models (about their Q4_K_M file size). The MoE
+models have DeepSeek's layout (16 routed experts, 2 used, 1 shared expert, a leading
+dense layer) and read a quarter of that per token from a file of about the same size.
+The largest F16 intermediate needs ~4x the file size in RAM.
 """
 
 from __future__ import annotations
@@ -21,8 +25,6 @@ from tokbench.gguf import read_model
 from tokbench.gguf_analysis import analyze
 from tokbench.host import physical_cores
 from tokbench.synth import shape_for, synthesize
-
-Q4_BYTES_PER_PARAM = 0.6  # Q4_K_M averages ~4.8 bits a weight
 
 
 def main() -> None:
@@ -42,8 +44,15 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for size in sizes:
             for moe in (False, True):
-                params = size / Q4_BYTES_PER_PARAM * (4 if moe else 1)  # MoE: 4x the total
-                shape = shape_for(params, moe=moe, experts=16, experts_used=2)
+                shape = shape_for(
+                    bytes_per_token=size / 4 if moe else size,
+                    quant="Q4_K_M",
+                    moe=moe,
+                    experts=16,
+                    experts_used=2,
+                    shared_experts=1 if moe else 0,
+                    dense_lead=1 if moe else 0,
+                )
                 path = folder / f"{'moe' if moe else 'dense'}-{size / 1e6:.0f}MB.gguf"
                 if not path.exists():
                     synthesize(path, shape, "Q4_K_M")
