@@ -3,7 +3,7 @@ embedded engine; predicted decode tok/s = measured bandwidth / bytes read per to
 efficiency calibrated across all of them. Prints bound, measured, predicted and the
 ratio measured / predicted for each (target: within +-20 %).
 
-Usage: python bench/roofline.py [--sizes 50,150,500,1500] [--reps 3] [--keep DIR]
+Usage: python bench/roofline.py [--sizes 50,150,500,1500] [--reps 5] [--keep DIR]
 
 Sizes are MB read per token by the dense models (about their Q4_K_M file size). The MoE
 models have DeepSeek's layout (16 routed experts, 2 used, 1 shared expert, a leading
@@ -32,7 +32,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--sizes", default="50,150,500,1500")
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--keep", type=Path)
     a = ap.parse_args()
     sizes = [float(s) * 1e6 for s in a.sizes.split(",")]

@@ -70,3 +70,17 @@ def test_a_failing_host_is_reported_and_the_others_go_on(two_nodes: str, pg_url:
     bad = fleet_run(["box-b"], ["bench", "--url", "http://127.0.0.1:1/v1"], pg_url, two_nodes)
     assert results[0].returncode == 0 and bad[0].returncode != 0
     assert bad[0].error and "127.0.0.1:1" in bad[0].error
+
+
+def test_fleet_cli(two_nodes: str, pg_url: str) -> None:
+    with FakeServer(FakeConfig(n_tokens=4)) as srv:
+        args = ["fleet", "run", "--hosts", "box-b,box-a", "--ray", two_nodes, "--db", pg_url]
+        bench = ["bench", "--url", srv.url, "-p", "0", "-n", "4", "-r", "1", "--warmup", "0"]
+        r = tokbench(*args, "--", *bench)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    assert [(h, state) for h, state, _ in rows] == [("box-b", "ok"), ("box-a", "ok")]
+    assert "side by side: tokbench compare" in r.stderr
+    bad = tokbench("fleet", "run", "--hosts", "box-z", "--ray", two_nodes, "--db", pg_url)
+    assert bad.returncode == 2 and "no live Ray node is called 'box-z'" in bad.stderr
+    assert "box-a" in bad.stderr and "Traceback" not in bad.stderr
