@@ -188,6 +188,9 @@ def test_db_cli_migrate_and_copy_never_print_the_password(tmp_path: Path, pg_url
     h = tokbench("history", "--db", secret, "--json")
     assert [x["id"] for x in json.loads(h.stdout)] == ["20260101-000000-aaaaaa"]
     assert redact_url("postgresql://u:p@h/d") == "postgresql://u:***@h/d"
+    typo = tokbench("db", "copy", "--from", str(tmp_path / "typo.db"), "--to", secret)
+    assert typo.returncode == 2 and "does not exist" in typo.stderr
+    assert not (tmp_path / "typo.db").exists()
     bad = tokbench("history", "--db", "postgresql://nobody@127.0.0.1:1/x")
     assert bad.returncode != 0 and "cannot connect" in bad.stderr and "Traceback" not in bad.stderr
 
