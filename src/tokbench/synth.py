@@ -2,8 +2,10 @@
 what this box achieves on the real kernels for a shape it cannot download.
 
 Dense models use the llama layout; MoE models add routed experts (`ffn_*_exps`, with a
-router) so that only `experts_used / experts` of them are read per token. Weights are
-written in F16 and then quantised by llama.cpp's own `llama-quantize`.
+router) so that only `experts_used / experts` of them are read per token; with shared
+experts (`ffn_*_shexp`, always read) and leading dense layers they take llama.cpp's
+`deepseek` architecture. Weights are written in F16 and then quantised by llama.cpp's own
+`llama-quantize`, per-tensor overrides included (a quant mix such as UD-IQ2_XXS's).
 """
 
 from __future__ import annotations
