@@ -181,40 +181,51 @@ def run_tests(run: _Run, engine: BenchEngine, model: str, stop_rules: dict[str, 
         )
 
 
-def run_concurrency(run: _Run, engine: BenchEngine, model: str) -> None:
-    """N simultaneous streams per level, started together through a barrier."""
+def concurrency_levels(run: _Run, model: str) -> tuple[BenchTest, list[int]]:
+    """The test every concurrency level runs, and the levels (c > 1) not yet measured."""
     test = BenchTest("tg", run.cfg.n_gen[0] if run.cfg.n_gen else 128, run.cfg.depths[0])
     have = {
         (s.test, s.concurrency)
         for s in run.store.bench_samples(run.run_id)
         if s.model == model and s.concurrency > 1
     }
-    for c in run.cfg.concurrency:
-        if c <= 1 or (test.name, c) in have:
-            continue
+    return test, [c for c in run.cfg.concurrency if c > 1 and (test.name, c) not in have]
+
+
+def measure_streams(
+    engine: BenchEngine, test: BenchTest, c: int, streams: list[int], start_ns: int | None = None
+) -> list[tuple[int, Sample]]:
+    """Streams `streams` of a level of `c`, each on its own thread, released together by
+    one event: at once, or at `start_ns` on this process's monotonic clock. A stream that
+    fails is recorded as failed, never dropped."""
+    go = threading.Event()
+    results: dict[int, Sample] = {}
+
+    def stream(i: int) -> None:
+        go.wait()
+        try:
+            results[i] = engine.measure(test, 1000 * c + i)
+        except Exception as exc:
+            results[i] = Sample(None, None, None, "error", f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=stream, args=(i,), daemon=True) for i in streams]
+    for t in threads:
+        t.start()
+    if start_ns is not None:
+        time.sleep(max(0.0, (start_ns - time.perf_counter_ns()) / 1e9))
+    go.set()
+    for t in threads:
+        t.join()
+    return [(i, results.get(i) or Sample(None, None, None, "error", "lost")) for i in streams]
+
+
+def run_concurrency(run: _Run, engine: BenchEngine, model: str) -> None:
+    """N simultaneous streams per level, started together, in this process."""
+    test, levels = concurrency_levels(run, model)
+    for c in levels:
         run.observer.measuring(model, f"{test.name} x{c}", 0, False)
-        barrier = threading.Barrier(c)
-        results: list[Sample | None] = [None] * c
-
-        def stream(
-            i: int,
-            c: int = c,
-            barrier: threading.Barrier = barrier,
-            results: list[Sample | None] = results,
-        ) -> None:
-            barrier.wait()
-            try:
-                results[i] = engine.measure(test, 1000 * c + i)
-            except Exception as exc:  # a failed stream is recorded, never dropped
-                results[i] = Sample(None, None, None, "error", f"{type(exc).__name__}: {exc}")
-
-        threads = [threading.Thread(target=stream, args=(i,)) for i in range(c)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        for i, s in enumerate(results):
-            run.record(model, test.name, c, 0, i, s or Sample(None, None, None, "error", "lost"))
+        for i, s in measure_streams(engine, test, c, list(range(c))):
+            run.record(model, test.name, c, 0, i, s)
 
 
 def run_soak(run: _Run, engine: BenchEngine, model: str) -> None:

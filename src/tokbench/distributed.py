@@ -13,7 +13,6 @@ streams: they are recorded as failed, never dropped.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -57,24 +56,9 @@ class LoadWorker:
         self, test: BenchTest, c: int, streams: list[int], start_ns: int
     ) -> list[tuple[int, Sample]]:
         """Start `streams` together at `start_ns` (this worker's clock)."""
-        go = threading.Event()
-        results: dict[int, Sample] = {}
+        from tokbench.benchmark import measure_streams
 
-        def stream(i: int) -> None:
-            go.wait()
-            try:
-                results[i] = self.engine.measure(test, 1000 * c + i)
-            except Exception as exc:  # a failed stream is recorded, never dropped
-                results[i] = Sample(None, None, None, "error", f"{type(exc).__name__}: {exc}")
-
-        threads = [threading.Thread(target=stream, args=(i,), daemon=True) for i in streams]
-        for t in threads:
-            t.start()
-        time.sleep(max(0.0, (start_ns - time.perf_counter_ns()) / 1e9))
-        go.set()  # one event wakes every stream, as the single-process barrier does
-        for t in threads:
-            t.join()
-        return [(i, results.get(i) or Sample(None, None, None, "error", "lost")) for i in streams]
+        return measure_streams(self.engine, test, c, streams, start_ns)
 
     def close(self) -> None:
         self.engine.close()
@@ -154,18 +138,13 @@ class RayConcurrency:
     def __call__(self, run: _Run, engine: BenchEngine, model: str) -> None:
         import ray
 
-        test = BenchTest("tg", run.cfg.n_gen[0] if run.cfg.n_gen else 128, run.cfg.depths[0])
-        have = {
-            (s.test, s.concurrency)
-            for s in run.store.bench_samples(run.run_id)
-            if s.model == model and s.concurrency > 1
-        }
+        from tokbench.benchmark import concurrency_levels
+
+        test, levels = concurrency_levels(run, model)
         actors = self._spawn(model if run.cfg.models else None)  # None: the server's default
         alive = list(range(len(actors)))
         try:
-            for c in run.cfg.concurrency:
-                if c <= 1 or (test.name, c) in have:
-                    continue
+            for c in levels:
                 run.observer.measuring(model, f"{test.name} x{c} on {len(alive)} workers", 0, False)
                 for stream, sample in self.level(actors, alive, test, c):
                     run.record(model, test.name, c, 0, stream, sample)

@@ -28,14 +28,10 @@ class _Db:
 
     def __init__(self, location: str | Path) -> None:
         text = str(location)
-        self.dialect = (
-            "postgresql" if text.startswith(("postgresql://", "postgres://")) else "sqlite"
-        )
+        self.dialect = "postgresql" if is_postgres_url(text) else "sqlite"
         self.location = redact_url(text)
         if self.dialect == "sqlite":
-            path = (
-                Path(text.removeprefix("sqlite://")) if text.startswith("sqlite://") else Path(text)
-            )
+            path = sqlite_path(text)
             self.location = str(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             self.conn: Any = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -70,6 +66,15 @@ class _Db:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def is_postgres_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(location: str) -> Path:
+    """A SQLite store's file, from a path or `sqlite:///path`."""
+    return Path(location.removeprefix("sqlite://"))
 
 
 def redact_url(url: str) -> str:

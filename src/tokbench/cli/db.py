@@ -38,12 +38,10 @@ def copy(src: str, dst: str) -> None:
     """Copy every run (requests, bench samples, host and config) the destination lacks,
     e.g. local history into the fleet's PostgreSQL store. Runs already there are left
     alone, so running it again resumes an interrupted copy."""
-    from pathlib import Path
+    from tokbench.store import Store, copy_runs, is_postgres_url, sqlite_path
 
-    from tokbench.store import Store, copy_runs
-
-    if not src.startswith(("postgresql://", "postgres://")):
-        path = Path(src.removeprefix("sqlite://"))
+    if not is_postgres_url(src):
+        path = sqlite_path(src)
         if not path.is_file():  # opening it would create an empty store and copy nothing
             raise click.BadParameter(f"{path} does not exist", param_hint="--from")
     a, b = Store(src), Store(dst)

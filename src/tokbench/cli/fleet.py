@@ -38,6 +38,7 @@ def run(hosts: str, address: str | None, db: str | None, command: tuple[str, ...
     reach), tagged with its host; `tokbench compare` then shows the fleet side by side."""
     from tokbench.fleet import FleetResult, fleet_run
     from tokbench.paths import default_db
+    from tokbench.store import is_postgres_url
 
     names = [h.strip() for h in hosts.split(",") if h.strip()]
     argv = list(command) or ["run"]
@@ -45,7 +46,7 @@ def run(hosts: str, address: str | None, db: str | None, command: tuple[str, ...
         raise click.UsageError(f"fleet runs `run` or `bench`, not {argv[0]!r}")
     store = db or default_db()
     err = stderr_console()
-    if not store.startswith(("postgresql://", "postgres://")):
+    if not is_postgres_url(store):
         err.print(
             "[yellow]the store is a local SQLite file: only hosts that share this "
             "filesystem can write to it; give --db postgresql://... for a fleet[/yellow]"
