@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.conftest import free_port, wait_http
+from tests.conftest import fake_server_process
 
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.bench_engines import HttpBench
@@ -38,18 +37,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64, help="chunks per server write")
     a = ap.parse_args()
-    port = free_port()
-    args = ["--port", str(port), "--n-tokens", str(a.chunks), "--batch", str(a.batch)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tokbench.fakeserver", *args], stdout=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_http(url + "/models", server)  # type: ignore[arg-type]
+    tmp = Path(tempfile.mkdtemp())
+    with fake_server_process(tmp, "--n-tokens", str(a.chunks), "--batch", str(a.batch)) as url:
         cfg = BenchConfig(
             url=url, n_prompt=(), n_gen=(a.chunks,), reps=1, warmup=0, concurrency=(a.streams,)
         )
-        store = Store(Path(tempfile.mkdtemp()) / "r.db")
+        store = Store(tmp / "r.db")
         opener = lambda _m: HttpBench(OpenAIBackend(url))  # noqa: E731
         print("starting a local Ray cluster...", flush=True)
         ray = RayConcurrency(cfg, None, 2)
@@ -64,8 +57,6 @@ def main() -> None:
                 if runner:
                     uncertainty.append(run.config["ray"]["levels"][-1]["clock_uncertainty_ms"])
                 print(f"  {name}: {level.aggregate_tps:,.0f} chunks/s", flush=True)
-    finally:
-        server.terminate()
     one, two = (statistics.median(v) for v in rates.values())
     print(f"\n{a.streams} streams x {a.chunks} chunks, {a.rounds} alternating rounds (median)")
     print(f"one process:      {one:10,.0f} chunks/s")

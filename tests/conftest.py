@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -62,6 +64,17 @@ def serving(cmd: list[str], ready_url: str, log_dir: Path) -> Iterator[None]:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+@contextmanager
+def fake_server_process(log_dir: Path, *args: str) -> Iterator[str]:
+    """`tokbench.fakeserver` (its command-line options) in a process of its own, so that
+    the client under test shares no GIL with the server; yields its /v1 URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    cmd = [sys.executable, "-m", "tokbench.fakeserver", "--port", str(port), *args]
+    with serving(cmd, url + "/models", log_dir):
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +148,17 @@ def tokbench(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def run_seed5_en(url: str) -> dict[str, Any]:
+    """`tokbench run` of seed5-en against a server, greedy and short; the JSON it prints."""
+    r = tokbench(
+        "run", "--url", url, "--suite", "seed5-en", "--max-tokens", "24",
+        "--temperature", "0", "--json", "--no-progress",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc: dict[str, Any] = json.loads(r.stdout)
+    return doc
 
 
 @pytest.fixture(scope="session")

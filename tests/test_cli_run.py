@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import tokbench
+from tests.conftest import run_seed5_en, tokbench
 from tokbench.fakeserver import FakeConfig, FakeServer
 
 
@@ -74,21 +74,7 @@ def test_embedded_default_runs_seed5_end_to_end(gemma_path: Path, tb_home: Path)
 
 @pytest.mark.slow
 def test_llama_cpp_server_run_matches_server_counts(llama_server: str) -> None:
-    r = tokbench(
-        "run",
-        "--url",
-        llama_server,
-        "--suite",
-        "seed5-en",
-        "--max-tokens",
-        "24",
-        "--temperature",
-        "0",
-        "--json",
-        "--no-progress",
-    )
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    doc = run_seed5_en(llama_server)
     assert doc["run"]["model"] == "gemma-3-270m"
     for q in doc["requests"]:
         assert q["status"] == "ok", q["error"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import tokbench
+from tests.conftest import fake_server_process, tokbench
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.bench_engines import HttpBench, Sample
 from tokbench.bench_results import summarize_bench
@@ -46,21 +46,23 @@ def test_offsets_and_stream_assignment() -> None:
     assert assign_streams(5, 2) == [[0, 2, 4], [1, 3]]
 
 
-def _level(store: Store, cfg: BenchConfig, srv: FakeServer, runner: object | None) -> object:
-    opener = lambda _m: HttpBench(OpenAIBackend(srv.url))  # noqa: E731
+def _level(store: Store, cfg: BenchConfig, url: str, runner: object | None) -> object:
+    opener = lambda _m: HttpBench(OpenAIBackend(url))  # noqa: E731
     run = execute_bench(cfg, store, opener, concurrency_runner=runner)  # type: ignore[arg-type]
     (level,) = summarize_bench(store.bench_samples(run.id), {}).concurrency
     return run, level
 
 
 def test_ray_workers_match_a_single_process_run(tmp_path: Path, ray_cluster: None) -> None:
-    # every stream: first token after 150 ms, then one every 25 ms: 30 tokens, ~0.9 s
-    with FakeServer(FakeConfig(ttft_s=0.15, itl_s=0.025, n_tokens=30)) as srv:
-        cfg = BenchConfig(url=srv.url, n_prompt=(), n_gen=(30,), reps=1, warmup=0, concurrency=(8,))
+    # every stream: first token after 150 ms, then one every 25 ms: 30 tokens, ~0.9 s; the
+    # server runs in its own process, or the single-process client would share its GIL
+    pacing = ("--ttft-ms", "150", "--itl-ms", "25", "--n-tokens", "30")
+    with fake_server_process(tmp_path, *pacing) as url:
+        cfg = BenchConfig(url=url, n_prompt=(), n_gen=(30,), reps=1, warmup=0, concurrency=(8,))
         store = Store(tmp_path / "r.db")
-        _, single = _level(store, cfg, srv, None)
+        _, single = _level(store, cfg, url, None)
         rc = RayConcurrency(cfg, None, 2)
-        run, merged = _level(store, cfg, srv, rc)
+        run, merged = _level(store, cfg, url, rc)
     assert (merged.ok, merged.failed) == (8, 0)  # type: ignore[attr-defined]
     for metric in ("aggregate_tps", "per_stream_tps", "ttft_p50_ms", "ttft_p90_ms"):
         a, b = getattr(single, metric), getattr(merged, metric)
@@ -85,7 +87,7 @@ def test_a_killed_worker_marks_its_streams_failed(tmp_path: Path, ray_cluster: N
         killer = threading.Thread(target=kill_worker_1)
         killer.start()
         store = Store(tmp_path / "r.db")
-        run, level = _level(store, cfg, srv, rc)
+        run, level = _level(store, cfg, srv.url, rc)
         killer.join()
     samples = {s.stream: s for s in store.bench_samples(run.id)}  # type: ignore[attr-defined]
     assert sorted(samples) == list(range(6))  # none dropped

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import tokbench
+from tests.conftest import run_seed5_en
 from tokbench.backends.embedded import EmbeddedBackend
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.bench_engines import BenchTest, HttpBench
@@ -28,21 +27,7 @@ def test_detected_as_llama_server(llama_server_cpp: str) -> None:
 def test_run_matches_engine_counts_and_server_timings(
     llama_server_cpp: str, gemma_path: Path
 ) -> None:
-    r = tokbench(
-        "run",
-        "--url",
-        llama_server_cpp,
-        "--suite",
-        "seed5-en",
-        "--max-tokens",
-        "24",
-        "--temperature",
-        "0",
-        "--json",
-        "--no-progress",
-    )
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    doc = run_seed5_en(llama_server_cpp)
     assert doc["run"]["backend"] == "llama-server"
     assert doc["run"]["target"]["quantization"] == "Q4_K - Medium"
     engine = EmbeddedBackend(gemma_path, threads=1, n_ctx=512)

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import tokbench
 from tokbench.errors import TokbenchError
 from tokbench.gguf import read_model
-from tokbench.gguf_analysis import analyze
+from tokbench.gguf_analysis import Analysis, analyze
 from tokbench.synth import shape_for, synthesize
 
 
@@ -23,24 +23,34 @@ def test_shapes_hit_their_size_with_whole_head_counts() -> None:
     assert m.params() >= 5e8 and m.experts == 16
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("moe", "params"), [(False, 2e7), (True, 2e7), (False, 8e7)])
-def test_synthetic_model_quantises_loads_and_runs(tmp_path: Path, moe: bool, params: float) -> None:
+def assert_routed_accounting(a: Analysis) -> None:
+    """With 2 of 8 experts used, 6/8 of the routed bytes (and the gathered embedding) are
+    not read per token; everything else is."""
+    routed = a.bytes_by_class["routed_experts"]
+    assert a.bytes_per_token == pytest.approx(
+        a.total_bytes - routed * 6 / 8 - a.bytes_by_class["embeddings"], rel=1e-6
+    )
+
+
+def assert_generates_8_tokens(model: Path) -> None:
     from tokbench.backends.embedded import EmbeddedBackend
     from tokbench.bench_engines import BenchTest, EmbeddedBench
 
+    eb = EmbeddedBench(EmbeddedBackend(model, threads=2, n_ctx=256, chat_format="chatml"))
+    s = eb.measure(BenchTest("tg", 8), 0)
+    eb.close()
+    assert s.status == "ok" and s.tokens == 8 and s.tps and s.tps > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("moe", "params"), [(False, 2e7), (True, 2e7), (False, 8e7)])
+def test_synthetic_model_quantises_loads_and_runs(tmp_path: Path, moe: bool, params: float) -> None:
     out = synthesize(tmp_path / "s.gguf", shape_for(params, moe=moe, experts=8), "Q4_K_M")
     a = analyze(read_model(out))
     assert "Q4_K" in a.bytes_by_type  # quantised by llama-quantize
     if moe:
-        routed = a.bytes_by_class["routed_experts"]
-        assert a.bytes_per_token == pytest.approx(
-            a.total_bytes - routed * 6 / 8 - a.bytes_by_class["embeddings"], rel=1e-6
-        )
-    eb = EmbeddedBench(EmbeddedBackend(out, threads=2, n_ctx=256, chat_format="chatml"))
-    s = eb.measure(BenchTest("tg", 8), 0)
-    eb.close()
-    assert s.status == "ok" and s.tokens == 8 and s.tps and s.tps > 0
+        assert_routed_accounting(a)
+    assert_generates_8_tokens(out)
 
 
 def test_sizing_by_bytes_per_token_lands_within_one_layer() -> None:
@@ -62,9 +72,6 @@ def test_sizing_by_bytes_per_token_lands_within_one_layer() -> None:
 def test_deepseek_layout_in_iq2_xxs_mix_loads_and_runs(tmp_path: Path) -> None:
     """DeepSeek's layout (leading dense layer, routed + shared experts) with experts in
     IQ2_XXS and the rest Q4_K_M, as UD-IQ2_XXS does: llama-quantize needs the imatrix."""
-    from tokbench.backends.embedded import EmbeddedBackend
-    from tokbench.bench_engines import BenchTest, EmbeddedBench
-
     s = shape_for(3e7, experts=8, experts_used=2, shared_experts=1, dense_lead=1)
     out = synthesize(tmp_path / "ds.gguf", s, "Q4_K_M", tensor_types=("ffn_.*_exps=iq2_xxs",))
     m = read_model(out)
@@ -72,14 +79,8 @@ def test_deepseek_layout_in_iq2_xxs_mix_loads_and_runs(tmp_path: Path) -> None:
     assert a.architecture == "deepseek" and m.key("expert_shared_count") == 1
     assert {t.type_name for t in m.tensors if "_exps" in t.name} == {"IQ2_XXS"}
     assert a.bytes_by_class["shared_experts"] > 0 and a.bytes_by_class["dense_ffn"] > 0
-    routed = a.bytes_by_class["routed_experts"]
-    assert a.bytes_per_token == pytest.approx(
-        a.total_bytes - routed * 6 / 8 - a.bytes_by_class["embeddings"], rel=1e-6
-    )
-    eb = EmbeddedBench(EmbeddedBackend(out, threads=2, n_ctx=256, chat_format="chatml"))
-    r = eb.measure(BenchTest("tg", 8), 0)
-    eb.close()
-    assert r.status == "ok" and r.tokens == 8
+    assert_routed_accounting(a)
+    assert_generates_8_tokens(out)
 
 
 def test_bad_tensor_type_is_refused_before_any_work(tmp_path: Path) -> None:
