@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tokbench.gguf import read_model
-from tokbench.gguf_merge import merge
-from tokbench.llamacpp_tools import find_tool
-from tokbench.model_asset import bundled_model_path
-from tokbench.synth import SynthShape, write_f16
+from tokbench.backends.bundled import bundled_model_path
+from tokbench.gguf.merge import merge
+from tokbench.gguf.reader import read_model
+from tokbench.gguf.synth import SynthShape, write_f16
+from tokbench.gguf.tools import find_tool
 
 
 def compare(tool: Path, model: Path, d: Path, rounds: int) -> None:

@@ -26,12 +26,14 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import free_port, wait_http
 
+from tokbench.backends.bundled import bundled_model_path
 from tokbench.backends.embedded import EmbeddedBackend
+from tokbench.backends.llama_server import LlamaServerBackend
 from tokbench.backends.openai import OpenAIBackend
-from tokbench.events import ChatRequest, Sampling
-from tokbench.host import physical_cores
-from tokbench.metrics import request_metrics
-from tokbench.model_asset import bundled_model_path
+from tokbench.core.config import Sampling
+from tokbench.core.metrics import request_metrics
+from tokbench.core.trace import ChatRequest
+from tokbench.hardware.host import physical_cores
 
 PROMPT = "Write a long story about a lighthouse keeper who finds a map. Use many details."
 
@@ -101,7 +103,7 @@ def decode_comparison(rounds: int, max_tokens: int) -> None:
 
 def llama_server_gap(rounds: int, max_tokens: int) -> None:
     """Same requests, two clocks: tokbench's client vs llama-server's own `timings`."""
-    from tokbench.llamacpp_tools import find_tool
+    from tokbench.gguf.tools import find_tool
 
     binary = find_tool("llama-server")
     if binary is None:
@@ -132,7 +134,7 @@ def llama_server_gap(rounds: int, max_tokens: int) -> None:
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", server)
-        http = OpenAIBackend(f"http://127.0.0.1:{port}", flavor="llama-server")
+        http = LlamaServerBackend(f"http://127.0.0.1:{port}")
         req = ChatRequest((("user", PROMPT),), max_tokens, Sampling(temperature=0.0))
         http.stream(req)
         rows = [request_metrics(http.stream(req)) for _ in range(rounds)]
@@ -175,7 +177,7 @@ def chunk_rate(chunks: int, batch: int) -> None:
         [
             sys.executable,
             "-m",
-            "tokbench.fakeserver",
+            "tokbench.testing.fakeserver",
             "--port",
             str(port),
             "--n-tokens",

@@ -1,6 +1,6 @@
 """How many SSE chunks per second can one process ingest, against two Ray workers?
 
-A local server (`tokbench.fakeserver`, in processes of its own) streams as fast as it can;
+A local server (`tokbench.testing.fakeserver`, in processes of its own) streams as fast as it can;
 the same concurrency level runs, alternating, in this process (threads, as `tokbench
 bench -c N` does) and spread over two Ray worker processes (`--ray`), full metric pipeline
 in both. Prints the aggregate chunk rate of each side by side, and the clock-offset
@@ -16,16 +16,25 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import fake_server_process
 
 from tokbench.backends.openai import OpenAIBackend
-from tokbench.bench_engines import HttpBench
-from tokbench.bench_results import summarize_bench
-from tokbench.benchmark import BenchConfig, execute_bench
-from tokbench.distributed import RayConcurrency
-from tokbench.store import Store
+from tokbench.backends.openai_bench import CompletionsBench
+from tokbench.backends.registry import open_engine_for
+from tokbench.core.config import BenchConfig
+from tokbench.core.records import BenchSettings, RunInfo
+from tokbench.results.bench import summarize_bench
+from tokbench.runs.bench import execute_bench
+from tokbench.runs.ray import RayConcurrency
+from tokbench.store.database import Store
+
+
+def ray_report(run: RunInfo) -> dict[str, Any]:
+    assert isinstance(run.config, BenchSettings) and run.config.ray is not None
+    return run.config.ray
 
 
 def main() -> None:
@@ -43,9 +52,9 @@ def main() -> None:
             url=url, n_prompt=(), n_gen=(a.chunks,), reps=1, warmup=0, concurrency=(a.streams,)
         )
         store = Store(tmp / "r.db")
-        opener = lambda _m: HttpBench(OpenAIBackend(url))  # noqa: E731
+        opener = lambda _m: CompletionsBench(OpenAIBackend(url))  # noqa: E731
         print("starting a local Ray cluster...", flush=True)
-        ray = RayConcurrency(cfg, None, 2)
+        ray = RayConcurrency(cfg, None, 2, open_engine_for)
         rates: dict[str, list[float]] = {"one process": [], "two Ray workers": []}
         uncertainty = []
         for _ in range(a.rounds):
@@ -55,7 +64,7 @@ def main() -> None:
                 assert level.failed == 0, "a stream failed"
                 rates[name].append(level.aggregate_tps or 0)
                 if runner:
-                    uncertainty.append(run.config["ray"]["levels"][-1]["clock_uncertainty_ms"])
+                    uncertainty.append(ray_report(run)["levels"][-1]["clock_uncertainty_ms"])
                 print(f"  {name}: {level.aggregate_tps:,.0f} chunks/s", flush=True)
     one, two = (statistics.median(v) for v in rates.values())
     print(f"\n{a.streams} streams x {a.chunks} chunks, {a.rounds} alternating rounds (median)")

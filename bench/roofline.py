@@ -19,12 +19,13 @@ import tempfile
 from pathlib import Path
 
 from tokbench.backends.embedded import EmbeddedBackend
-from tokbench.bandwidth import measure
-from tokbench.bench_engines import BenchTest, EmbeddedBench
-from tokbench.gguf import read_model
-from tokbench.gguf_analysis import analyze
-from tokbench.host import physical_cores
-from tokbench.synth import shape_for, synthesize
+from tokbench.backends.embedded_bench import EmbeddedBench
+from tokbench.core.config import BenchTest
+from tokbench.gguf.analysis import analyze
+from tokbench.gguf.reader import read_model
+from tokbench.gguf.synth import shape_for, synthesize
+from tokbench.hardware.bandwidth import measure
+from tokbench.hardware.host import physical_cores
 
 
 def main() -> None:

@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tokbench.backends.bundled import bundled_model_path
 from tokbench.backends.embedded import EmbeddedBackend
-from tokbench.bench_engines import BenchTest, EmbeddedBench
-from tokbench.host import physical_cores
-from tokbench.llamacpp_tools import find_tool
-from tokbench.model_asset import bundled_model_path
+from tokbench.backends.embedded_bench import EmbeddedBench
+from tokbench.core.config import BenchTest
+from tokbench.gguf.tools import find_tool
+from tokbench.hardware.host import physical_cores
 
 
 def llama_bench(

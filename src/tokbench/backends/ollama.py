@@ -13,21 +13,21 @@ import time
 from typing import Any
 
 from tokbench import __version__
-from tokbench.backends.base import OnToken
-from tokbench.backends.openai import error_detail, explain_status
+from tokbench.backends.base import Detected, Getter, OnToken
+from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
-from tokbench.events import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
-from tokbench.http import Client, TransportError, http_url
+from tokbench.net.http import Client, TransportError, root_url
+from tokbench.net.status import error_detail, explain_status
 
 
-def root_url(url: str) -> str:
-    """The server root: one trailing `/v1` (OpenAI routes) or `/api` (Ollama's) removed,
-    so `https://host/api/v1` keeps its `/api` prefix."""
-    url = http_url(url)
-    for suffix in ("/v1", "/api"):
-        if url.endswith(suffix):
-            return url[: -len(suffix)]
-    return url
+def probe(get: Getter, root: str) -> Detected | None:
+    version = get("/api/version")
+    if isinstance(version, dict) and "version" in version:
+        tags = get("/api/tags")
+        listed = tags.get("models") if isinstance(tags, dict) else None
+        models = [str(m.get("name")) for m in listed or [] if isinstance(m, dict)]
+        return Detected(root, "ollama", str(version["version"]), models)
+    return None
 
 
 def _ms(ns: Any) -> float | None:
@@ -55,7 +55,7 @@ class OllamaBackend:
         headers = {"User-Agent": f"tokbench/{__version__}"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self._http = Client(self.base_url, headers=headers, timeout_s=timeout_s)
+        self.client = Client(self.base_url, headers=headers, timeout_s=timeout_s)
         self.version = self._get("/api/version").get("version")
         tags = self._get("/api/tags").get("models") or []
         self.models = [str(m.get("name") or m.get("model")) for m in tags]
@@ -73,7 +73,7 @@ class OllamaBackend:
 
     def _get(self, path: str) -> dict[str, Any]:
         try:
-            status, _ctype, body = self._http.get(path)
+            status, _ctype, body = self.client.get(path)
         except TransportError as exc:
             raise TokbenchError(str(exc)) from exc
         if status >= 400:
@@ -86,7 +86,7 @@ class OllamaBackend:
 
     def _post_json(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
-            with self._http.request("POST", path, payload) as resp:
+            with self.client.request("POST", path, payload) as resp:
                 body = resp.read()
         except TransportError:
             return {}
@@ -97,7 +97,7 @@ class OllamaBackend:
         return obj if isinstance(obj, dict) else {}
 
     def close(self) -> None:
-        self._http.close()
+        self.client.close()
 
     def describe(self) -> dict[str, Any]:
         details = self._show.get("details") or {}
@@ -147,7 +147,7 @@ class OllamaBackend:
         final: dict[str, Any] = {}
         error: str | None = None
         try:
-            with self._http.request(
+            with self.client.request(
                 "POST", "/api/chat", self._body(request), accept="application/x-ndjson"
             ) as resp:
                 if resp.status >= 400:

@@ -1,17 +1,20 @@
-"""OpenAI-compatible chat completions over HTTP (LM Studio, llama-server, vLLM, hosted APIs)."""
+"""The OpenAI chat-completions protocol over HTTP: hosted APIs, and the base that
+llama-server, LM Studio, vLLM and SGLang extend with what each adds (their own modules)."""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from tokbench import __version__
-from tokbench.backends.base import OnToken
+from tokbench.backends.base import Detected, Getter, OnToken
+from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
-from tokbench.events import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
-from tokbench.http import Client, TransportError, http_url
-from tokbench.sse import SSEParser
+from tokbench.net.http import Client, TransportError, http_url
+from tokbench.net.sse import SSEParser
+from tokbench.net.status import error_detail, explain_status
 
 
 def normalize_base_url(url: str) -> str:
@@ -20,64 +23,52 @@ def normalize_base_url(url: str) -> str:
     return url if url.endswith("/v1") else url + "/v1"
 
 
-def explain_status(status: int, body: bytes, api_key_env: str | None, model: str | None) -> str:
-    detail = error_detail(body)
-    if status in (401, 403):
-        if api_key_env:
-            return (
-                f"the server rejected the API key from ${api_key_env} (HTTP {status}): "
-                "check that the key is valid for this server"
-            )
-        return (
-            f"the server requires authentication (HTTP {status}): put the key in an environment "
-            "variable and pass --api-key-env VAR"
-        )
-    if status == 404 and model and "model" in detail.lower():
-        return f"the server does not know model {model!r} (HTTP 404: {detail})"
-    if status == 404:
-        return f"HTTP 404 ({detail}): is --url the server's OpenAI-compatible base URL?"
-    return (
-        f"HTTP {status} from the server: {detail}" if detail else f"HTTP {status} from the server"
-    )
+def model_ids(get: Getter, path: str = "/v1/models") -> list[str]:
+    obj = get(path)
+    if isinstance(obj, dict) and isinstance(obj.get("data"), list):
+        return [str(m.get("id")) for m in obj["data"] if isinstance(m, dict)]
+    return []
 
 
-def error_detail(body: bytes) -> str:
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", "replace").strip()[:200]
-    err = obj.get("error", obj) if isinstance(obj, dict) else obj
-    if isinstance(err, dict):
-        return str(err.get("message") or err.get("detail") or err)[:300]
-    return str(err)[:300]
+def probe(get: Getter, root: str) -> Detected | None:
+    models = get("/v1/models")
+    if isinstance(models, dict) and isinstance(models.get("data"), list):
+        return Detected(root, "openai", None, model_ids(get))
+    return None
 
 
-FLAVORS = ("openai", "llama-server", "lmstudio", "vllm", "sglang")
+# Top-level fields that servers add to stream chunks beside `choices` and `usage`.
+SERVER_FIELDS = ("timings", "stats", "model_info", "runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCounts:
+    prompt: Count | None
+    completion: Count | None
+    thinking: Count | None
+    engine: EngineTiming | None
+    server: dict[str, Any] | None  # kept with the request as the server sent it
 
 
 class OpenAIBackend:
-    """The OpenAI chat protocol, plus what each server adds to it (its `flavor`):
+    """The OpenAI chat protocol: `usage` and `reasoning_content`. Server kinds subclass it
+    and override the hooks `chat_path`, `request_fields`, `describe_server` and
+    `server_counts`."""
 
-    - llama-server: `timings` in the final chunk, `/props`, `/tokenize`, `cache_prompt`;
-    - lmstudio: the REST `/api/v0/chat/completions` with `stats`, `model_info`, `runtime`;
-    - vllm, sglang, openai (hosted APIs): `usage` and `reasoning_content`.
-    """
+    kind = "openai"
+    chat_path = "/v1/chat/completions"
 
     def __init__(
         self,
         url: str,
         model: str | None = None,
         *,
-        flavor: str = "openai",
         api_key: str | None = None,
         api_key_env: str | None = None,
         timeout_s: float = 300.0,
         connect_timeout_s: float = 10.0,
         prompt_cache: bool = False,
     ) -> None:
-        if flavor not in FLAVORS:
-            raise TokbenchError(f"unknown OpenAI-compatible flavor {flavor!r}")
-        self.kind = flavor
         self.base_url = normalize_base_url(url)
         self.prompt_cache = prompt_cache
         self._api_key_env = api_key_env
@@ -85,16 +76,12 @@ class OpenAIBackend:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         # the connection addresses the server root; OpenAI paths carry the /v1 prefix
-        self._http = Client(
+        self.client = Client(
             self.base_url[: -len("/v1")],
             headers=headers,
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
         )
-        self.chat_path = (
-            "/api/v0/chat/completions" if flavor == "lmstudio" else "/v1/chat/completions"
-        )
-        self._prompt_counts: dict[tuple[tuple[str, str], ...], int | None] = {}
         self._models_raw: list[dict[str, Any]] = []
         self.models = self._list_models(model)
         if model is None:
@@ -108,47 +95,36 @@ class OpenAIBackend:
         self.model = model
 
     def close(self) -> None:
-        self._http.close()
+        self.client.close()
 
     def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = {
+        return {
             "base_url": self.base_url,
             "server_kind": self.kind,
             "served_models": self.models,
+            **self.describe_server(),
         }
-        if self.kind == "llama-server":
-            props = self._get_json("/props")
-            settings = props.get("default_generation_settings") or {}
-            meta = next(
-                (m.get("meta") or {} for m in self._models_raw if m.get("id") == self.model), {}
-            )
-            info.update(
-                server_version=props.get("build_info"),
-                gguf_path=props.get("model_path"),
-                quantization=props.get("model_ftype"),
-                n_params=meta.get("n_params"),
-                gguf_bytes=meta.get("size"),
-                n_ctx=settings.get("n_ctx") or props.get("n_ctx"),
-                total_slots=props.get("total_slots"),
-                prompt_cache=self.prompt_cache,
-            )
-        elif self.kind == "lmstudio":
-            m = self._get_json(f"/api/v0/models/{self.model}")
-            info.update(
-                architecture=m.get("arch"),
-                quantization=m.get("quantization"),
-                context_length=m.get("max_context_length"),
-                format=m.get("compatibility_type"),
-                model_state=m.get("state"),
-            )
-        elif self.kind in ("vllm", "sglang"):
-            info["server_version"] = self._get_json("/version").get("version")
-        return info
+
+    def describe_server(self) -> dict[str, Any]:
+        """Hook: what this server kind says about itself and the model."""
+        return {}
+
+    def request_fields(self) -> dict[str, Any]:
+        """Hook: fields this server kind adds to every request body."""
+        return {}
+
+    def server_counts(
+        self, request: ChatRequest, usage: dict[str, Any] | None, final: dict[str, Any]
+    ) -> ServerCounts:
+        """Hook: counts and engine timing from `usage` and the server's extra fields of the
+        stream (`final`: `timings`, `stats`, ... as sent)."""
+        prompt_n, completion_n, thinking_n = usage_counts(usage)
+        return ServerCounts(prompt_n, completion_n, thinking_n, None, final or None)
 
     def _get_json(self, path: str) -> dict[str, Any]:
         """A best-effort GET for descriptive details: {} when unavailable."""
         try:
-            status, _ctype, body = self._http.get(path)
+            status, _ctype, body = self.client.get(path)
             obj = json.loads(body) if status < 400 else {}
         except (TransportError, ValueError):
             return {}
@@ -156,7 +132,7 @@ class OpenAIBackend:
 
     def _list_models(self, model: str | None) -> list[str]:
         try:
-            status, ctype, body = self._http.get("/v1/models")
+            status, ctype, body = self.client.get("/v1/models")
         except TransportError as exc:
             raise TokbenchError(str(exc)) from exc
         if status == 404 and model:
@@ -181,8 +157,7 @@ class OpenAIBackend:
         }
         if include_usage:
             body["stream_options"] = {"include_usage": True}
-        if self.kind == "llama-server":
-            body["cache_prompt"] = self.prompt_cache
+        body.update(self.request_fields())
         body.update(request.extra)
         s = request.sampling
         for key in ("temperature", "top_p", "top_k", "seed"):
@@ -204,12 +179,10 @@ class OpenAIBackend:
         rec = Recorder(clock())
         finish: str | None = None
         usage: dict[str, Any] | None = None
-        timings: dict[str, Any] | None = None  # llama-server
-        stats: dict[str, Any] | None = None  # LM Studio REST
-        extra: dict[str, Any] = {}
+        final: dict[str, Any] = {}  # the server's own fields: llama-server's timings, ...
         error: str | None = None
         try:
-            with self._http.request(
+            with self.client.request(
                 "POST", self.chat_path, body, accept="text/event-stream"
             ) as resp:
                 if resp.status >= 400:
@@ -250,11 +223,9 @@ class OpenAIBackend:
                                 on_token()
                         if obj.get("usage"):
                             usage = obj["usage"]
-                        if obj.get("timings"):
-                            timings = obj["timings"]
-                        if obj.get("stats"):
-                            stats = obj["stats"]
-                            extra = {k: obj[k] for k in ("model_info", "runtime") if k in obj}
+                        for key in SERVER_FIELDS:
+                            if obj.get(key):
+                                final[key] = obj[key]
                         if obj.get("error"):
                             detail = error_detail(data)
                             error = f"the server reported an error mid-stream: {detail}"
@@ -265,85 +236,30 @@ class OpenAIBackend:
         end = clock()
         if not error and not rec.times_ns and finish is None:
             error = "the stream ended without any chunk: is this an OpenAI-compatible server?"
-        prompt_n, completion_n, thinking_n = _usage_counts(usage)
-        engine = None
-        if timings:
-            engine = _llama_server_timing(timings)
-            if prompt_n is None and engine.prompt_tokens is not None:
-                prompt_n = Count(
-                    engine.prompt_tokens + (engine.cached_prompt_tokens or 0), "server"
-                )
-            if completion_n is None and isinstance(timings.get("predicted_n"), int):
-                completion_n = Count(timings["predicted_n"], "server")
-        elif stats:
-            engine = _lmstudio_timing(stats, usage or {})
-            extra["stats"] = stats
-        if prompt_n is None and not error and self.kind == "llama-server":
-            prompt_n = self._tokenized_prompt(request)
+        counts = (
+            self.server_counts(request, usage, final)
+            if not error
+            else ServerCounts(*usage_counts(usage), None, final or None)
+        )
         return rec.finish(
             end,
-            prompt_tokens=prompt_n,
-            completion_tokens=completion_n,
-            thinking_tokens=thinking_n,
+            prompt_tokens=counts.prompt,
+            completion_tokens=counts.completion,
+            thinking_tokens=counts.thinking,
             finish_reason=finish,
             error=error,
-            engine=engine,
-            server={**extra, "timings": timings} if timings else extra or None,
+            engine=counts.engine,
+            server=counts.server,
         )
 
-    def _tokenized_prompt(self, request: ChatRequest) -> Count | None:
-        """Exact prompt length from llama-server's own template and tokenizer."""
-        if request.messages not in self._prompt_counts:
-            n: int | None = None
-            messages = [{"role": r, "content": c} for r, c in request.messages]
-            try:
-                with self._http.request("POST", "/apply-template", {"messages": messages}) as r:
-                    prompt = json.loads(r.read()).get("prompt") if r.status < 400 else None
-                if isinstance(prompt, str):
-                    payload = {"content": prompt, "add_special": True, "parse_special": True}
-                    with self._http.request("POST", "/tokenize", payload) as r:
-                        tokens = json.loads(r.read()).get("tokens") if r.status < 400 else None
-                    n = len(tokens) if isinstance(tokens, list) else None
-            except (TransportError, ValueError, AttributeError):
-                n = None
-            self._prompt_counts[request.messages] = n
-        n = self._prompt_counts[request.messages]
-        return Count(n, "server") if n is not None else None
 
-
-def _num(value: Any) -> float | None:
+def number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _llama_server_timing(t: dict[str, Any]) -> EngineTiming:
-    def count(key: str) -> int | None:
-        return t[key] if isinstance(t.get(key), int) else None
-
-    return EngineTiming(
-        prompt_tokens=count("prompt_n"),
-        prompt_ms=_num(t.get("prompt_ms")),
-        decode_tokens=count("predicted_n"),
-        decode_ms=_num(t.get("predicted_ms")),
-        cached_prompt_tokens=count("cache_n"),
-    )
-
-
-def _lmstudio_timing(stats: dict[str, Any], usage: dict[str, Any]) -> EngineTiming:
-    """LM Studio reports tokens/s, TTFT and generation time (seconds), not counts."""
-    tps = _num(stats.get("tokens_per_second"))
-    ttft_s = _num(stats.get("time_to_first_token"))
-    out = usage.get("completion_tokens")
-    prompt = usage.get("prompt_tokens")
-    decode_ms = out / tps * 1000 if tps and isinstance(out, int) else None
-    return EngineTiming(
-        prompt_tokens=prompt if isinstance(prompt, int) else None,
-        prompt_ms=ttft_s * 1000 if ttft_s is not None else None,
-        decode_tokens=out if isinstance(out, int) and decode_ms else None,
-        decode_ms=decode_ms,
-    )
-
-
-def _usage_counts(usage: dict[str, Any] | None) -> tuple[Count | None, ...]:
+def usage_counts(
+    usage: dict[str, Any] | None,
+) -> tuple[Count | None, Count | None, Count | None]:
     """(prompt, completion, thinking) counts from an OpenAI `usage` object."""
     usage = usage or {}
     details = usage.get("completion_tokens_details") or {}

@@ -47,11 +47,12 @@ def cli() -> None:
     tokbench path                     where results are kept
     tokbench db copy --from A --to B  move history into a shared PostgreSQL store
     tokbench fleet run --hosts a,b -- bench --url URL   every host, one shared store
+    tokbench import results.json      llama-bench, vLLM or GuideLLM results, to compare
     """
 
 
 def _register() -> None:
-    from tokbench.cli import bench, db, fleet, gguf, history, hw, report, run, servers
+    from tokbench.cli import bench, db, fleet, gguf, history, hw, imports, report, run, servers
 
     cli.add_command(run.run)
     cli.add_command(history.history)
@@ -70,6 +71,7 @@ def _register() -> None:
     cli.add_command(hw.plan)
     cli.add_command(db.db)
     cli.add_command(fleet.fleet)
+    cli.add_command(imports.import_)
 
 
 _register()

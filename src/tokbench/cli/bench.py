@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from tokbench.cli.options import db_option, open_store, print_json, stdout_console
+from tokbench.cli.options import (
+    backend_option,
+    db_option,
+    format_option,
+    open_store,
+    print_json,
+    stdout_console,
+)
 
 
 def _ints(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...]:
@@ -42,13 +49,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option(
     "--url", help="Server to measure (OpenAI-compatible); without it: the embedded engine."
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "llama-server", "lmstudio", "vllm", "sglang", "openai"]),
-    default="auto",
-    show_default=True,
-    help="Server protocol (auto: detect).",
-)
+@backend_option
 @click.option(
     "-m",
     "--model",
@@ -144,14 +145,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 )
 @click.option("--timeout", "timeout_s", type=float, default=600, show_default=True)
 @click.option("--resume", metavar="RUN_ID", help="Continue an interrupted bench run.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "md", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="Output on stdout.",
-)
+@format_option("table", "md", "json", "csv", "llama-bench-md", "llama-bench-json")
 @click.option("--no-progress", is_flag=True)
 @db_option
 def bench(
@@ -182,17 +176,13 @@ def bench(
     """Controlled speed tests: ppN (prefill), tgN (generation), at context depths, with
     confidence intervals, concurrency levels and drift. Named like llama-bench:
     pp512, tg128, pp512 @ d4096."""
-    from tokbench.bench_results import summarize_bench
-    from tokbench.benchmark import (
-        BenchConfig,
-        config_of,
-        execute_bench,
-        open_engine_for,
-        with_defaults,
-    )
     from tokbench.cli.options import stderr_console
-    from tokbench.host import host_summary
+    from tokbench.core.config import BenchConfig
+    from tokbench.core.records import BenchSettings
     from tokbench.render import bench as render
+    from tokbench.results.views import bench_summary
+    from tokbench.runs.bench import config_of, with_defaults
+    from tokbench.runs.launch import run_bench
 
     store = open_store(db)
     err = stderr_console()
@@ -225,26 +215,29 @@ def bench(
     def notify(msg: str) -> None:
         err.print(f"[dim]{msg}[/dim]", highlight=False)
 
-    opener = open_engine_for(cfg, notify)
-    runner = None
-    if ray_address is not None:
-        if not cfg.url or not any(c > 1 for c in cfg.concurrency):
-            raise click.UsageError("--ray spreads concurrency levels: give --url and -c N")
-        from tokbench.distributed import RayConcurrency
-
-        notify(f"joining Ray {'cluster at ' + ray_address if ray_address else '(local)'}...")
-        runner = RayConcurrency(cfg, ray_address or None, ray_workers)
-    kw: dict[str, Any] = {"resume": resume, "host": host_summary(), "concurrency_runner": runner}
+    if ray_address is not None and (not cfg.url or not any(c > 1 for c in cfg.concurrency)):
+        raise click.UsageError("--ray spreads concurrency levels: give --url and -c N")
+    kw: dict[str, Any] = {
+        "resume": resume,
+        "ray_address": ray_address,
+        "ray_workers": ray_workers,
+        "notify": notify,
+    }
     if not no_progress and err.is_terminal:
         from tokbench.cli.progress import BenchProgress
 
         with BenchProgress(err) as obs:
-            run = execute_bench(cfg, store, opener, observer=obs, **kw)
+            run = run_bench(cfg, store, observer=obs, **kw)
     else:
-        run = execute_bench(cfg, store, opener, **kw)
+        run = run_bench(cfg, store, **kw)
 
-    summary = summarize_bench(store.bench_samples(run.id), run.config.get("stop_rules") or {})
-    if fmt == "json":
+    summary = bench_summary(store, run)
+    if fmt.startswith("llama-bench-"):
+        from tokbench.render import llama_bench
+
+        shape = llama_bench.markdown if fmt == "llama-bench-md" else llama_bench.json_records
+        click.echo(shape(run, summary, store.bench_samples(run.id)), nl=False)
+    elif fmt == "json":
         print_json(render.to_json(run, summary))
     elif fmt == "csv":
         click.echo(render.to_csv(run, summary), nl=False)
@@ -259,7 +252,7 @@ def bench(
             highlight=False,
         )
         sys.exit(130)
-    if ray := run.config.get("ray"):
+    if isinstance(run.config, BenchSettings) and (ray := run.config.ray):
         for lv in ray["levels"]:
             err.print(
                 f"c={lv['concurrency']}: {lv['workers']} Ray workers, clock offset "

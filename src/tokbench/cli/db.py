@@ -38,7 +38,9 @@ def copy(src: str, dst: str) -> None:
     """Copy every run (requests, bench samples, host and config) the destination lacks,
     e.g. local history into the fleet's PostgreSQL store. Runs already there are left
     alone, so running it again resumes an interrupted copy."""
-    from tokbench.store import Store, copy_runs, is_postgres_url, sqlite_path
+    from tokbench.store.connection import is_postgres_url, sqlite_path
+    from tokbench.store.copy import copy_runs
+    from tokbench.store.database import Store
 
     if not is_postgres_url(src):
         path = sqlite_path(src)

@@ -36,9 +36,9 @@ def run(hosts: str, address: str | None, db: str | None, command: tuple[str, ...
 
     Every result lands in the shared store (--db; PostgreSQL, which every host must
     reach), tagged with its host; `tokbench compare` then shows the fleet side by side."""
-    from tokbench.fleet import FleetResult, fleet_run
     from tokbench.paths import default_db
-    from tokbench.store import is_postgres_url
+    from tokbench.runs.fleet import FleetResult, fleet_run
+    from tokbench.store.connection import is_postgres_url
 
     names = [h.strip() for h in hosts.split(",") if h.strip()]
     argv = list(command) or ["run"]

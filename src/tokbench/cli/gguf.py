@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tokbench.cli.options import json_option, print_json, stderr_console, stdout_console
+from tokbench.cli.options import format_option, print_json, stderr_console, stdout_console
 
 
 @click.group()
@@ -24,19 +24,19 @@ def gguf() -> None:
     help="KV cache type for bytes per token.",
 )
 @click.option("--tensors", "show_tensors", is_flag=True, help="Also list every tensor.")
-@json_option
-def inspect(path: Path, kv_cache: str, show_tensors: bool, as_json: bool) -> None:
+@format_option("table", "json")
+def inspect(path: Path, kv_cache: str, show_tensors: bool, fmt: str) -> None:
     """Metadata, tensor classes and the bytes read per generated token (MoE-aware),
     across all shards of a split model."""
     from dataclasses import asdict
 
-    from tokbench.gguf import read_model
-    from tokbench.gguf_analysis import analyze, kv_bytes_per_token
+    from tokbench.gguf.analysis import analyze, kv_bytes_per_token
+    from tokbench.gguf.reader import read_model
     from tokbench.render.gguf import inspect_view
 
     model = read_model(path)
     a = analyze(model)
-    if as_json:
+    if fmt == "json":
         meta = {k: v for k, v in model.metadata.items() if not isinstance(v, dict)}
         print_json(
             {
@@ -61,7 +61,7 @@ def merge(first: Path, out: Path, force: bool) -> None:
     """Merge llama.cpp split files (FIRST is …-00001-of-0000N.gguf) into OUT, streaming."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    from tokbench.gguf_merge import merge as do_merge
+    from tokbench.gguf.merge import merge as do_merge
 
     err = stderr_console()
     with Progress(
@@ -162,9 +162,9 @@ def synth(
     """Write a random-weight GGUF that llama.cpp loads and runs (dense, MoE, or DeepSeek-like
     MoE with shared experts), sized by parameters or by bytes read per token, to measure
     this box's real kernels on a shape it cannot download."""
-    from tokbench.gguf import read_model
-    from tokbench.gguf_analysis import analyze
-    from tokbench.synth import shape_for, synthesize
+    from tokbench.gguf.analysis import analyze
+    from tokbench.gguf.reader import read_model
+    from tokbench.gguf.synth import shape_for, synthesize
 
     if params is None and bytes_per_token is None:
         params = 1e8

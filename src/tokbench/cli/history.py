@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import click
 
-from tokbench.cli.options import db_option, json_option, open_store, print_json, stdout_console
+from tokbench.cli.options import db_option, format_option, open_store, print_json, stdout_console
 
 
 @click.command()
 @click.option("-n", "--limit", default=20, show_default=True, help="How many runs to list.")
 @db_option
-@json_option
-def history(limit: int, db: str | None, as_json: bool) -> None:
+@format_option("table", "json")
+def history(limit: int, db: str | None, fmt: str) -> None:
     """List past runs, newest first."""
-    from dataclasses import asdict
-
     from tokbench.render.terminal import history_table
 
     store = open_store(db)
     runs = store.runs(limit)
     counts = store.request_counts()
-    if as_json:
+    if fmt == "json":
         print_json(
             [
                 {
-                    **asdict(r),
+                    **r.to_json(),
                     "ok": counts.get(r.id, (0, 0))[0],
                     "failed": counts.get(r.id, (0, 0))[1],
                 }
@@ -41,27 +39,34 @@ def history(limit: int, db: str | None, as_json: bool) -> None:
 @click.argument("run_id")
 @click.option("--answers", is_flag=True, help="Also print every answer (and thinking).")
 @db_option
-@json_option
-def show(run_id: str, answers: bool, db: str | None, as_json: bool) -> None:
+@format_option("table", "md", "json")
+def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
     """Show one run again: RUN_ID or a unique prefix of it."""
+    from tokbench.render.folder import run_document
     from tokbench.render.terminal import run_view
-    from tokbench.results import run_document
 
     store = open_store(db)
     run = store.run(run_id)
     if run.kind == "bench":
-        from tokbench.bench_results import summarize_bench
         from tokbench.render import bench as render
+        from tokbench.results.views import bench_summary
 
-        summary = summarize_bench(store.bench_samples(run.id), run.config.get("stop_rules") or {})
-        if as_json:
+        summary = bench_summary(store, run)
+        if fmt == "json":
             print_json(render.to_json(run, summary))
+        elif fmt == "md":
+            click.echo(render.markdown(run, summary), nl=False)
         else:
             stdout_console().print(render.table_view(run, summary))
         return
     recs = store.requests(run.id)
-    if as_json:
+    if fmt == "json":
         print_json(run_document(run, recs))
+        return
+    if fmt == "md":
+        from tokbench.render.markdown import run_markdown
+
+        click.echo(run_markdown(run, recs), nl=False)
         return
     console = stdout_console()
     console.print(run_view(run, recs))
@@ -76,7 +81,7 @@ def show(run_id: str, answers: bool, db: str | None, as_json: bool) -> None:
 def path(db: str | None) -> None:
     """Print where tokbench keeps results and models."""
     from tokbench.paths import cache_dir, data_dir, default_db, runs_dir
-    from tokbench.store import redact_url
+    from tokbench.store.connection import redact_url
 
     click.echo(f"database: {redact_url(db or default_db())}")
     click.echo(f"run folders: {runs_dir()}")

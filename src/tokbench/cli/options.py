@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 db_option = click.option(
     "--db",
@@ -13,12 +17,43 @@ db_option = click.option(
     help="Results database: a SQLite file (default: in the user data dir) or a shared "
     "postgresql://user@host/dbname. Env TOKBENCH_DB.",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+
+
+def format_option(
+    *formats: str, default: str = "table", json_format: str = "json"
+) -> Callable[[F], F]:
+    """`--format` with the formats a command prints, and `--json` as the alias of
+    `--format json` (of `json_format`): the command receives one `fmt` argument."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, fmt: str, as_json: bool, **kwargs: Any) -> Any:
+            return fn(*args, fmt=json_format if as_json else fmt, **kwargs)
+
+        with_json = click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help=f"Print JSON on stdout (--format {json_format}).",
+        )(wrapper)
+        return cast(
+            F,
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(formats),
+                default=default,
+                show_default=True,
+                help="What to print on stdout.",
+            )(with_json),
+        )
+
+    return decorate
 
 
 def open_store(db: str | None) -> Any:
     from tokbench.paths import default_db
-    from tokbench.store import Store
+    from tokbench.store.database import Store
 
     return Store(db or default_db())
 
@@ -43,3 +78,33 @@ def print_json(obj: Any) -> None:
     import json
 
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+
+class _ServerKind(click.ParamType):
+    """A server kind from `backends.registry` (or "auto"), read from the registry only when
+    an option is parsed or help is shown, so `tokbench --help` stays instant."""
+
+    name = "kind"
+
+    def _names(self) -> list[str]:
+        from tokbench.backends.registry import SERVER_KINDS
+
+        return ["auto", *SERVER_KINDS]
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self._names()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value in self._names():
+            return value
+        self.fail(f"{value!r} is not one of {', '.join(self._names())}", param, ctx)
+
+
+backend_option = click.option(
+    "--backend",
+    type=_ServerKind(),
+    default="auto",
+    show_default=True,
+    help="Server protocol; auto probes the server and uses the richest it speaks.",
+)

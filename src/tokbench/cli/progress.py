@@ -18,8 +18,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from tokbench.store import RequestRecord
-from tokbench.suite import Item
+from tokbench.core.records import RequestRecord
+from tokbench.suites.loader import Item
 
 
 class _RateColumn(ProgressColumn):

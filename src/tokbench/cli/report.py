@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tokbench.cli.options import db_option, open_store, print_json, stdout_console
+from tokbench.cli.options import db_option, format_option, open_store, print_json, stdout_console
 
 last_option = click.option(
     "--last", type=click.IntRange(1), help="The last N runs (default without RUN_IDs: the last 10)."
@@ -35,13 +35,13 @@ def report(
 ) -> None:
     """One self-contained HTML report (tables, charts, answers) that works offline."""
     from tokbench.render.html import decode_chart, report_html, size_chart
-    from tokbench.report import views
+    from tokbench.results.views import views
 
     vs = views(open_store(db), run_ids, last)
     output.write_text(report_html(vs), "utf-8")
     click.echo(f"wrote {output} ({len(vs)} runs)", err=True)
     if charts:
-        from tokbench.charts_files import write_charts
+        from tokbench.render.chart_files import write_charts
 
         for path in write_charts(charts, {"decode": decode_chart(vs), "size": size_chart(vs)}):
             click.echo(f"wrote {path}", err=True)
@@ -50,13 +50,7 @@ def report(
 @click.command()
 @click.argument("run_ids", nargs=-1)
 @last_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "md", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "md", "csv", "json")
 @click.option(
     "--ref",
     metavar="RUN_ID",
@@ -71,29 +65,37 @@ def compare(
     ratios are against the first run given (the baseline). With --ref: a paired quality
     comparison of a candidate run against a reference run."""
     from tokbench.render import compare as render
-    from tokbench.report import compare as compare_runs
-    from tokbench.report import views
+    from tokbench.results.views import compare as compare_runs
+    from tokbench.results.views import compare_tests, views
 
     store = open_store(db)
     if ref:
         _paired(store, run_ids, ref, fmt)
         return
-    rows = compare_runs(views(store, run_ids, last))
+    vs = views(store, run_ids, last)
+    rows, tests = compare_runs(vs), compare_tests(vs)
     if fmt == "md":
-        click.echo(render.markdown(rows), nl=False)
+        click.echo(render.markdown(rows) + render.tests_markdown(tests), nl=False)
     elif fmt == "csv":
         click.echo(render.to_csv(rows), nl=False)
     elif fmt == "json":
-        print_json(render.records(rows))
+        records = render.records(rows)
+        by_run = render.test_records(tests)
+        for rec in records:
+            rec["tests"] = [t for t in by_run if t["run_id"] == rec["run_id"]]
+        print_json(records)
     else:
-        stdout_console().print(render.table(rows))
+        console = stdout_console()
+        console.print(render.table(rows))
+        if tests:
+            console.print(render.tests_table(tests))
 
 
 def _paired(store: object, run_ids: tuple[str, ...], ref: str, fmt: str) -> None:
     from tokbench.errors import TokbenchError
-    from tokbench.quality import paired
     from tokbench.render.quality import paired_markdown, paired_record
-    from tokbench.store import Store
+    from tokbench.results.quality import paired
+    from tokbench.store.database import Store
 
     assert isinstance(store, Store)
     if len(run_ids) != 1:
@@ -114,15 +116,13 @@ def _paired(store: object, run_ids: tuple[str, ...], ref: str, fmt: str) -> None
 @click.command()
 @click.argument("run_ids", nargs=-1, required=True)
 @click.option("--item", "item_id", required=True, help="The item to show, e.g. autumn-quatrain.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True
-)
+@format_option("table", "md", "json")
 @db_option
 def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) -> None:
     """The same item's answers from several runs, side by side, with their grades (like
     the seed article's appendix)."""
     from tokbench.errors import TokbenchError
-    from tokbench.render.quality import answers_markdown, answers_table
+    from tokbench.render.quality import answers_markdown, answers_records, answers_table
 
     store = open_store(db)
     runs = [store.run(r) for r in run_ids]
@@ -131,6 +131,8 @@ def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) ->
         raise TokbenchError(f"no answers to item {item_id!r} in these runs")
     if fmt == "md":
         click.echo(answers_markdown(item_id, rows), nl=False)
+    elif fmt == "json":
+        print_json(answers_records(item_id, rows))
     else:
         stdout_console().print(answers_table(item_id, rows))
 
@@ -138,9 +140,7 @@ def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) ->
 @click.command()
 @click.argument("run_ids", nargs=-1)
 @click.option("--last", type=click.IntRange(1), help="Only the last N runs (default: all).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
-)
+@format_option("csv", "jsonl", default="csv", json_format="jsonl")
 @click.option("--bench", is_flag=True, help="Export bench samples instead of requests.")
 @click.option(
     "-o",
@@ -163,7 +163,7 @@ def export(
     import json
     import sys
 
-    from tokbench import export as ex
+    from tokbench.store import export as ex
 
     store = open_store(db)
     runs = [store.run(r) for r in run_ids] if run_ids else store.runs(last)

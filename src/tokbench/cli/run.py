@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from tokbench.cli.options import db_option, json_option, open_store, print_json
+from tokbench.cli.options import backend_option, db_option, format_option, open_store, print_json
 
 
 @click.command()
@@ -15,13 +15,7 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json
     help="OpenAI-compatible server, e.g. http://127.0.0.1:1234/v1 "
     "(with or without /v1). Without it: the embedded llama.cpp engine.",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "ollama", "llama-server", "lmstudio", "vllm", "sglang", "openai"]),
-    default="auto",
-    show_default=True,
-    help="Server protocol; auto probes the server and uses the richest it speaks.",
-)
+@backend_option
 @click.option("-m", "--model", help="Model name on the server (default: the first it lists).")
 @click.option(
     "--api-key-env",
@@ -111,7 +105,7 @@ from tokbench.cli.options import db_option, json_option, open_store, print_json
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @db_option
-@json_option
+@format_option("table", "json")
 def run(
     url: str | None,
     backend: str,
@@ -137,7 +131,7 @@ def run(
     resume: str | None,
     no_progress: bool,
     db: str | None,
-    as_json: bool,
+    fmt: str,
 ) -> None:
     """Ask every question of a suite, measure each answer and keep the results.
 
@@ -145,8 +139,11 @@ def run(
     (resume with --resume RUN_ID).
     """
     from tokbench.cli.options import stderr_console, stdout_console
+    from tokbench.core.config import RunConfig
+    from tokbench.core.records import RunSettings
     from tokbench.paths import runs_dir
-    from tokbench.runner import RunConfig, run_suite
+    from tokbench.render.folder import write_run_folder
+    from tokbench.runs.suite import run_suite
 
     config = RunConfig(
         suite=suite,
@@ -180,23 +177,31 @@ def run(
 
     if show_progress:
         from tokbench.cli.progress import ProgressObserver
-        from tokbench.suite import load_suite
+        from tokbench.suites.loader import load_suite
 
         if resume:
             old = store.run(resume).config
-            total = len(old["items"]) * old["repeat"]
+            total = len(old.items) * old.run.repeat if isinstance(old, RunSettings) else 0
         else:
             total = len(load_suite(suite).items) * repeat
         observer = ProgressObserver(err, total)
         with observer:
             result = run_suite(
-                config, store, runs_dir(), resume=resume, observer=observer, notify=notify
+                config,
+                store,
+                runs_dir(),
+                resume=resume,
+                observer=observer,
+                notify=notify,
+                on_end=write_run_folder,
             )
     else:
-        result = run_suite(config, store, runs_dir(), resume=resume, notify=notify)
+        result = run_suite(
+            config, store, runs_dir(), resume=resume, notify=notify, on_end=write_run_folder
+        )
 
-    if as_json:
-        from tokbench.results import run_document
+    if fmt == "json":
+        from tokbench.render.folder import run_document
 
         print_json(run_document(result.run, result.records))
     else:

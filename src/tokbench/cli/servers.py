@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tokbench.cli.options import json_option, print_json, stdout_console
+from tokbench.cli.options import format_option, print_json, stdout_console
 
 
 @click.command()
@@ -15,20 +15,21 @@ from tokbench.cli.options import json_option, print_json, stdout_console
     metavar="HOST:PORT",
     help="Also probe this address (repeatable).",
 )
-@json_option
-def servers(hosts: tuple[str, ...], as_json: bool) -> None:
+@format_option("table", "json")
+def servers(hosts: tuple[str, ...], fmt: str) -> None:
     """Scan the usual local ports (Ollama 11434, LM Studio 1234, llama-server 8080,
     vLLM 8000, SGLang 30000) and any --host; print kind, version and models."""
     from dataclasses import asdict
 
     from rich.table import Table
 
-    from tokbench.detect import Detected, scan
+    from tokbench.backends.base import Detected
+    from tokbench.backends.registry import scan
 
     found = scan(list(hosts))
     servers_ = [f for f in found if isinstance(f, Detected)]
     notes = [f for f in found if isinstance(f, str)]
-    if as_json:
+    if fmt == "json":
         print_json({"servers": [asdict(s) for s in servers_], "not_llm": notes})
         return
     for note in notes:

@@ -9,8 +9,11 @@ import os
 import re
 from typing import Any
 
+from tokbench.backends.openai import OpenAIBackend
+from tokbench.core.config import Sampling
+from tokbench.core.records import Grade
+from tokbench.core.trace import ChatRequest
 from tokbench.errors import TokbenchError
-from tokbench.grade import Grade
 from tokbench.grade.pipeline import Judge
 
 _BACKENDS: dict[tuple[str, str | None], Any] = {}
@@ -18,7 +21,6 @@ _VERDICT = re.compile(r"\b(PASS|FAIL)\b")
 
 
 def _backend(j: Judge) -> Any:
-    from tokbench.backends.openai import OpenAIBackend
 
     key = (j.url, j.model)
     if key not in _BACKENDS:
@@ -30,7 +32,6 @@ def _backend(j: Judge) -> Any:
 
 
 def judge_grade(j: Judge, prompt: str, answer: str) -> Grade:
-    from tokbench.events import ChatRequest, Sampling
 
     try:
         backend = _backend(j)

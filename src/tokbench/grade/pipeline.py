@@ -19,7 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tokbench.grade import Grade, normalize, seed5
+from tokbench.core.records import Grade
+from tokbench.grade import seed5
+from tokbench.grade.text import normalize
 
 Extract = Literal[
     "whole", "regex", "last_number", "choice_letter", "weekday", "larger_of", "json_field"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from tokbench.grade import Grade, normalize
+from tokbench.core.records import Grade
+from tokbench.grade.text import normalize
 
 # ---------------------------------------------------------------------------- weekday
 _WD_ZH = {

@@ -10,14 +10,15 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from tokbench.bench_results import BenchSummary, TestRow
+from tokbench.core.records import RunInfo
+from tokbench.hardware.calibration import decode_efficiency, efficiency
 from tokbench.render.fmt import DASH, num
-from tokbench.store import RunInfo
+from tokbench.results.bench import BenchSummary, TestRow
 
 
 def _target(run: RunInfo, model: str) -> dict[str, Any]:
-    t = run.target.get(model)
-    return t if isinstance(t, dict) else {}
+    t = run.targets.get(model)
+    return t.to_json() if t else {}
 
 
 def _size(t: dict[str, Any]) -> str:
@@ -30,6 +31,18 @@ def _params(t: dict[str, Any]) -> str:
     if not p:
         return str(t.get("parameter_size") or DASH)
     return f"{p / 1e9:.2f} B" if p >= 1e9 else f"{p / 1e6:.2f} M"
+
+
+def _bound(run: RunInfo, r: TestRow) -> tuple[float | None, float | None]:
+    """The test's model bound here (when a bandwidth was measured) and, for generation
+    tests, the share of it reached."""
+    target = run.targets.get(r.model)
+    bound = target.bound_tps if target else None
+    return bound, decode_efficiency(r.test, r.mean, bound)
+
+
+def _pct(eta: float | None) -> str:
+    return DASH if eta is None else f"{eta:.0%}"
 
 
 def _tps(r: TestRow) -> str:
@@ -50,7 +63,7 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
     for r in s.tests:
         t = _target(run, r.model)
         lines.append(
-            f"| {r.model} | {_size(t)} | {_params(t)} | {t.get('kind', run.backend)} | "
+            f"| {r.model} | {_size(t)} | {_params(t)} | {t.get('backend_kind', run.backend)} | "
             f"{t.get('threads') or DASH} | {r.test} | {_tps(r)} | {_ci(r)} | {r.n} |"
         )
     if s.concurrency:
@@ -92,7 +105,16 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
     t = Table(title=f"bench {run.id}  {run.status}", title_justify="left")
     for col in ("model", "test"):
         t.add_column(col, no_wrap=True)
-    for col in ("t/s (mean ± sd)", "95% CI", "n", "server t/s", "warm-up", "stop"):
+    for col in (
+        "t/s (mean ± sd)",
+        "95% CI",
+        "n",
+        "server t/s",
+        "bound t/s",
+        "η",
+        "warm-up",
+        "stop",
+    ):
         t.add_column(col, justify="right")
     t.add_column("notes")
     for r in s.tests:
@@ -101,6 +123,9 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
             flags.append(f"{r.short} short")
         if r.errors:
             flags.append(f"{r.errors} failed")
+        bound, eta = _bound(run, r)
+        if bound and eta is not None and (hint := efficiency(r.mean or 0, bound)[1]):
+            flags.append(hint)
         t.add_row(
             r.model,
             r.test,
@@ -108,6 +133,8 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
             _ci(r),
             str(r.n),
             num(r.server_mean, 2),
+            num(bound, 2),
+            _pct(eta),
             str(r.warmups),
             r.stop_rule or DASH,
             "; ".join([*flags, *r.notes]),
@@ -146,8 +173,11 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
 
 def to_json(run: RunInfo, s: BenchSummary) -> dict[str, Any]:
     return {
-        "run": asdict(run),
-        "tests": [asdict(r) for r in s.tests],
+        "run": run.to_json(),
+        "tests": [
+            {**asdict(r), **dict(zip(("bound_tps", "efficiency"), _bound(run, r), strict=True))}
+            for r in s.tests
+        ],
         "concurrency": [asdict(c) for c in s.concurrency],
         "drift": [asdict(d) for d in s.drift],
     }
@@ -175,6 +205,8 @@ def to_csv(run: RunInfo, s: BenchSummary) -> str:
             "short",
             "errors",
             "stop_rule",
+            "bound_tps",
+            "efficiency",
         ]
     )
     for r in s.tests:
@@ -185,7 +217,7 @@ def to_csv(run: RunInfo, s: BenchSummary) -> str:
                 r.model,
                 t.get("gguf_bytes"),
                 t.get("n_params"),
-                t.get("kind"),
+                t.get("backend_kind"),
                 t.get("threads"),
                 r.test,
                 r.mean,
@@ -198,6 +230,7 @@ def to_csv(run: RunInfo, s: BenchSummary) -> str:
                 r.short,
                 r.errors,
                 r.stop_rule,
+                *_bound(run, r),
             ]
         )
     return buf.getvalue()

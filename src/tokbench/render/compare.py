@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from tokbench.render.fmt import DASH, mean_sd, num
-from tokbench.report import CompareRow
+from tokbench.results.views import CompareRow, TestCompareRow
 
 HEADER = [
     "model",
@@ -59,6 +59,68 @@ def markdown(rows: list[CompareRow]) -> str:
     if rows:
         lines += ["", f"Δ and × are against the first run given ({rows_base(rows)})."]
     return "\n".join(lines) + "\n"
+
+
+TEST_HEADER = ["test", "run", "source", "model", "t/s", "n", "Δ t/s", "×"]
+
+
+def test_cells(r: TestCompareRow) -> list[str]:
+    run = r.view.run
+    return [
+        r.test,
+        run.id,
+        run.source or "tokbench",
+        run.model or "?",
+        DASH
+        if r.mean is None
+        else f"{r.mean:.2f}" + (f" ± {r.sd:.2f}" if r.sd is not None else ""),
+        str(r.n),
+        DASH if r.delta is None else f"{r.delta:+.2f}",
+        _x(r.ratio),
+    ]
+
+
+def tests_markdown(rows: list[TestCompareRow]) -> str:
+    if not rows:
+        return ""
+    lines = [
+        "",
+        "| " + " | ".join(TEST_HEADER) + " |",
+        "| " + " | ".join(["---"] * 4 + ["---:"] * 4) + " |",
+    ]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in test_cells(r)) + " |" for r in rows]
+    lines += ["", "Test by test: Δ and × against the first run given that has the test."]
+    return "\n".join(lines) + "\n"
+
+
+def tests_table(rows: list[TestCompareRow]) -> Any:
+    from rich.table import Table
+
+    t = Table(
+        title="Bench tests (Δ and × against the first run with the test)", title_justify="left"
+    )
+    for h in TEST_HEADER:
+        t.add_column(h, justify="left" if h in TEST_HEADER[:4] else "right")
+    for r in rows:
+        t.add_row(*test_cells(r))
+    return t
+
+
+def test_records(rows: list[TestCompareRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "test": r.test,
+            "run_id": r.view.run.id,
+            "source": r.view.run.source,
+            "model": r.view.run.model,
+            "tps_mean": r.mean,
+            "tps_sd": r.sd,
+            "n": r.n,
+            "delta_tps": r.delta,
+            "ratio": r.ratio,
+        }
+        for r in rows
+    ]
 
 
 def rows_base(rows: list[CompareRow]) -> str:
@@ -113,4 +175,4 @@ def table(rows: list[CompareRow]) -> Any:
     return t
 
 
-__all__ = ["markdown", "num", "records", "table", "to_csv"]
+__all__ = ["markdown", "num", "records", "table", "tests_markdown", "tests_table", "to_csv"]

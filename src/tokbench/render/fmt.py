@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tokbench.stats import Summary
+from tokbench.core.stats import Summary
+from tokbench.results.summary import PassRate
 
 DASH = "–"
 
@@ -50,7 +51,6 @@ def pass_rate(p: object | None) -> str:
     """`3/5 60% [23-88]`: passes of graded answers, the rate, its Wilson 95% interval."""
     if p is None:
         return DASH
-    from tokbench.summary import PassRate
 
     assert isinstance(p, PassRate)
     return f"{p.passed}/{p.n} {p.rate:.0%} [{p.low:.0%}–{p.high:.0%}]"

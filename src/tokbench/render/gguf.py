@@ -7,8 +7,8 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from tokbench.gguf import Model
-from tokbench.gguf_analysis import CLASSES, Analysis, kv_bytes_per_token
+from tokbench.gguf.analysis import CLASSES, Analysis, kv_bytes_per_token
+from tokbench.gguf.reader import Model
 from tokbench.render.fmt import human_bytes
 
 

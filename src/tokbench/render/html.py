@@ -7,11 +7,11 @@ from importlib import resources
 from typing import Any
 
 from tokbench import __version__
-from tokbench.charts import Bar, Point, bar_chart, scatter_loglog
+from tokbench.core.records import RequestRecord, RunInfo, targets_to_json
+from tokbench.core.stats import Summary
+from tokbench.render.charts import Bar, Point, bar_chart, scatter_loglog
 from tokbench.render.fmt import human_bytes, mean_sd
-from tokbench.report import RunView
-from tokbench.stats import Summary
-from tokbench.store import RequestRecord, RunInfo
+from tokbench.results.views import RunView
 
 
 def decode_chart(vs: list[RunView]) -> str:
@@ -32,7 +32,7 @@ def size_chart(vs: list[RunView]) -> str:
 
 def _flat_target(run: RunInfo) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for k, v in run.target.items():
+    for k, v in targets_to_json(run.kind, run.targets).items():
         if isinstance(v, dict):  # bench runs: one entry per model
             out.update({f"{k} · {kk}": vv for kk, vv in v.items() if not isinstance(vv, list)})
         elif not isinstance(v, list):
@@ -62,7 +62,7 @@ def report_html(vs: list[RunView]) -> str:
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     template = env.from_string(
-        resources.files("tokbench.templates").joinpath("report.html.j2").read_text("utf-8")
+        resources.files("tokbench.render.templates").joinpath("report.html.j2").read_text("utf-8")
     )
 
     def fmt(s: Summary, digits: int) -> str:

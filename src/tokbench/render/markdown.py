@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from tokbench.core.records import RequestRecord, RunInfo, RunSettings
 from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
-from tokbench.store import RequestRecord, RunInfo
-from tokbench.summary import summarize_run
+from tokbench.results.summary import summarize_run
 
 
 def cell(text: str) -> str:
@@ -23,20 +23,22 @@ def fence(text: str) -> str:
 def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
     s = summarize_run(recs)
     host = run.host
+    repeat = run.config.run.repeat if isinstance(run.config, RunSettings) else 1
     lines = [
         f"# tokbench run {run.id}",
         "",
         f"- **Target**: {cell(target_label(run.backend, run.model, run.url))}",
-        f"- **Suite**: {run.suite} ({run.config.get('repeat', 1)} × each item)",
-        f"- **Host**: {host.get('cpu_model', '?')}, {host.get('physical_cores', '?')} cores, "
-        f"{gib(host.get('ram_bytes'))} RAM, {host.get('os', '?')}",
+        f"- **Suite**: {run.suite} ({repeat} × each item)",
+        f"- **Host**: {host.cpu_model or '?'}, {host.physical_cores or '?'} cores, "
+        f"{gib(host.ram_bytes)} RAM, {host.os or '?'}",
         f"- **Started**: {run.created_at}; **status**: {run.status}, {s.ok} ok, {s.failed} failed",
     ]
-    if run.target.get("gguf_path"):
-        threads = f", {run.config.get('threads')} threads" if run.backend == "embedded" else ""
+    tg = run.target
+    if tg.gguf_path:
+        threads = f", {run.threads} threads" if run.backend == "embedded" else ""
         lines.append(
-            f"- **Model file**: {run.target['gguf_path']} ({gib(run.target.get('gguf_bytes'))}, "
-            f"{run.target.get('quantization') or '?'}){threads}"
+            f"- **Model file**: {tg.gguf_path} ({gib(tg.gguf_bytes)}, "
+            f"{tg.quantization or '?'}){threads}"
         )
     lines += [
         "",

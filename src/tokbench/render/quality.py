@@ -7,9 +7,9 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from tokbench.quality import Paired, health, items_needed
+from tokbench.core.records import RequestRecord, RunInfo
 from tokbench.render.markdown import cell, fence
-from tokbench.store import RequestRecord, RunInfo
+from tokbench.results.quality import Paired, health, items_needed
 
 
 def _label(run: RunInfo) -> str:
@@ -107,3 +107,26 @@ def answers_markdown(item_id: str, rows: list[tuple[RunInfo, list[RequestRecord]
             if r.grade:
                 lines += ["", f"_{cell(r.grade.reason)}_"]
     return "\n".join(lines) + "\n"
+
+
+def answers_records(
+    item_id: str, rows: list[tuple[RunInfo, list[RequestRecord]]]
+) -> list[dict[str, object]]:
+    """One item's answers across runs, as JSON records."""
+    return [
+        {
+            "item_id": item_id,
+            "run_id": run.id,
+            "model": run.model,
+            "backend": run.backend,
+            "rep": r.rep,
+            "status": r.status,
+            "answer": r.answer,
+            "thinking": r.thinking,
+            "grade": r.grade.verdict if r.grade else None,
+            "grade_value": r.grade.extracted if r.grade else None,
+            "grade_reason": r.grade.reason if r.grade else None,
+        }
+        for run, recs in rows
+        for r in recs
+    ]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from tokbench.core.records import RequestRecord, RunInfo, Target
+from tokbench.hardware.estimate import efficiency
 from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
-from tokbench.store import RequestRecord, RunInfo
-from tokbench.summary import summarize_run
+from tokbench.results.summary import summarize_run
 
 
 def run_header(run: RunInfo) -> Text:
@@ -20,24 +19,21 @@ def run_header(run: RunInfo) -> Text:
     text.append(f"  {run.status}\n", style="green" if run.status == "done" else "yellow")
     text.append(f"{target_label(run.backend, run.model, run.url)}, suite {run.suite}\n")
     tg = run.target
+    ctx = tg.details.get("context_length") or tg.n_ctx
     details = [
-        f"{tg.get('server_kind')} {tg.get('server_version') or ''}".strip()
-        if tg.get("server_kind")
-        else None,
-        tg.get("quantization"),
-        tg.get("parameter_size"),
-        f"ctx {tg.get('context_length') or tg.get('n_ctx')}"
-        if tg.get("context_length") or tg.get("n_ctx")
-        else None,
+        f"{tg.server_kind} {tg.server_version or ''}".strip() if tg.server_kind else None,
+        tg.quantization,
+        tg.details.get("parameter_size"),
+        f"ctx {ctx}" if ctx else None,
     ]
     if any(details):
-        text.append(", ".join(d for d in details if d) + "\n")
-    if run.target.get("gguf_path"):
-        threads = f", {run.config.get('threads')} threads" if run.backend == "embedded" else ""
-        text.append(f"{run.target['gguf_path']} ({gib(run.target.get('gguf_bytes'))}){threads}\n")
+        text.append(", ".join(str(d) for d in details if d) + "\n")
+    if tg.gguf_path:
+        threads = f", {run.threads} threads" if run.backend == "embedded" else ""
+        text.append(f"{tg.gguf_path} ({gib(tg.gguf_bytes)}){threads}\n")
     text.append(
-        f"{h.get('cpu_model', '?')}, {h.get('physical_cores', '?')} cores, "
-        f"{gib(h.get('ram_bytes'))} RAM, {h.get('os', '?')}",
+        f"{h.cpu_model or '?'}, {h.physical_cores or '?'} cores, "
+        f"{gib(h.ram_bytes)} RAM, {h.os or '?'}",
         style="dim",
     )
     return text
@@ -111,23 +107,22 @@ def _grade_text(r: RequestRecord) -> Text:
     return Text(r.grade.verdict + value, style=style)
 
 
-def _bound_note(target: dict[str, Any], decode: float | None) -> str | None:
+def _bound_note(target: Target, decode: float | None) -> str | None:
     """How close the run came to its memory-bandwidth bound (when one is known)."""
-    bound = target.get("bound_tps")
-    if not bound or decode is None:
+    bound = target.bound_tps
+    if not bound or decode is None or not target.bandwidth_gbs or not target.bytes_per_token:
         return None
-    from tokbench.estimate import efficiency
 
     eta, hint = efficiency(decode, bound)
     text = (
         f"efficiency: {decode:.1f} of a {bound:.1f} tok/s bound "
-        f"({target['bandwidth_gbs']:.1f} GB/s measured / "
-        f"{target['bytes_per_token'] / 1e9:.2f} GB per token) = {eta:.0%}"
+        f"({target.bandwidth_gbs:.1f} GB/s measured / "
+        f"{target.bytes_per_token / 1e9:.2f} GB per token) = {eta:.0%}"
     )
     return text + (f"; {hint}" if hint else "")
 
 
-def summary_table(recs: list[RequestRecord], target: dict[str, Any] | None = None) -> Table:
+def summary_table(recs: list[RequestRecord], target: Target | None = None) -> Table:
     s = summarize_run(recs)
     t = Table(title=f"Summary: {s.ok} ok, {s.failed} failed (mean ± sd)", title_justify="left")
     t.add_column("question", no_wrap=True)
@@ -150,7 +145,7 @@ def summary_table(recs: list[RequestRecord], target: dict[str, Any] | None = Non
         )
     signs = {k: v for k, v in (s.health or {}).items() if v}
     notes = []
-    bound = _bound_note(target or {}, s.overall["decode_tps"].mean)
+    bound = _bound_note(target or Target(), s.overall["decode_tps"].mean)
     if bound:
         notes.append(bound)
     if signs:

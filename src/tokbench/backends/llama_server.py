@@ -1,0 +1,106 @@
+"""llama.cpp's `llama-server`: the OpenAI protocol plus `timings` in the final chunk,
+`/props` (build, model file, quantization), `/tokenize` and `cache_prompt`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tokbench.backends.base import Detected, Getter
+from tokbench.backends.openai import (
+    OpenAIBackend,
+    ServerCounts,
+    model_ids,
+    number,
+    usage_counts,
+)
+from tokbench.core.trace import ChatRequest, Count, EngineTiming
+from tokbench.net.http import TransportError
+
+
+def probe(get: Getter, root: str) -> Detected | None:
+    props = get("/props")
+    if isinstance(props, dict) and (
+        "build_info" in props or "default_generation_settings" in props
+    ):
+        version = props.get("build_info")
+        return Detected(root, "llama-server", str(version) if version else None, model_ids(get))
+    return None
+
+
+class LlamaServerBackend(OpenAIBackend):
+    kind = "llama-server"
+
+    def __init__(self, url: str, model: str | None = None, **options: Any) -> None:
+        super().__init__(url, model, **options)
+        self._prompt_counts: dict[tuple[tuple[str, str], ...], int | None] = {}
+
+    def describe_server(self) -> dict[str, Any]:
+        props = self._get_json("/props")
+        settings = props.get("default_generation_settings") or {}
+        meta = next(
+            (m.get("meta") or {} for m in self._models_raw if m.get("id") == self.model), {}
+        )
+        return {
+            "server_version": props.get("build_info"),
+            "gguf_path": props.get("model_path"),
+            "quantization": props.get("model_ftype"),
+            "n_params": meta.get("n_params"),
+            "gguf_bytes": meta.get("size"),
+            "n_ctx": settings.get("n_ctx") or props.get("n_ctx"),
+            "total_slots": props.get("total_slots"),
+            "prompt_cache": self.prompt_cache,
+        }
+
+    def request_fields(self) -> dict[str, Any]:
+        return {"cache_prompt": self.prompt_cache}
+
+    def server_counts(
+        self, request: ChatRequest, usage: dict[str, Any] | None, final: dict[str, Any]
+    ) -> ServerCounts:
+        prompt_n, completion_n, thinking_n = usage_counts(usage)
+        timings = final.get("timings")
+        engine = None
+        if isinstance(timings, dict):
+            engine = timing(timings)
+            if prompt_n is None and engine.prompt_tokens is not None:
+                prompt_n = Count(
+                    engine.prompt_tokens + (engine.cached_prompt_tokens or 0), "server"
+                )
+            if completion_n is None and isinstance(timings.get("predicted_n"), int):
+                completion_n = Count(timings["predicted_n"], "server")
+        if prompt_n is None:
+            prompt_n = self._tokenized_prompt(request)
+        return ServerCounts(prompt_n, completion_n, thinking_n, engine, final or None)
+
+    def _tokenized_prompt(self, request: ChatRequest) -> Count | None:
+        """Exact prompt length from llama-server's own template and tokenizer."""
+        if request.messages not in self._prompt_counts:
+            n: int | None = None
+            messages = [{"role": r, "content": c} for r, c in request.messages]
+            try:
+                with self.client.request("POST", "/apply-template", {"messages": messages}) as r:
+                    prompt = json.loads(r.read()).get("prompt") if r.status < 400 else None
+                if isinstance(prompt, str):
+                    payload = {"content": prompt, "add_special": True, "parse_special": True}
+                    with self.client.request("POST", "/tokenize", payload) as r:
+                        tokens = json.loads(r.read()).get("tokens") if r.status < 400 else None
+                    n = len(tokens) if isinstance(tokens, list) else None
+            except (TransportError, ValueError, AttributeError):
+                n = None
+            self._prompt_counts[request.messages] = n
+        n = self._prompt_counts[request.messages]
+        return Count(n, "server") if n is not None else None
+
+
+def timing(t: dict[str, Any]) -> EngineTiming:
+    def count(key: str) -> int | None:
+        return t[key] if isinstance(t.get(key), int) else None
+
+    return EngineTiming(
+        prompt_tokens=count("prompt_n"),
+        prompt_ms=number(t.get("prompt_ms")),
+        decode_tokens=count("predicted_n"),
+        decode_ms=number(t.get("predicted_ms")),
+        cached_prompt_tokens=count("cache_n"),
+    )

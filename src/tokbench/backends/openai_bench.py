@@ -1,0 +1,200 @@
+"""Bench tests on OpenAI-compatible servers: raw `/v1/completions` (no chat template),
+prompts of exactly N tokens built with the server's own tokenizer, output length forced
+where the server allows it (`ignore_eos`, `min_tokens`)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any
+
+from tokbench.backends.base import WORDS
+from tokbench.backends.openai import OpenAIBackend
+from tokbench.core.config import BenchTest
+from tokbench.core.metrics import per_second
+from tokbench.core.records import Sample
+from tokbench.net.http import Client, ThreadClients, TransportError
+from tokbench.net.sse import SSEParser
+
+
+class CompletionsBench:
+    """OpenAI-compatible servers (llama-server, vLLM, llama-cpp-python...) via /v1/completions."""
+
+    def __init__(self, backend: OpenAIBackend, *, prefix_cache: bool = False) -> None:
+        self.backend = backend
+        self.kind = backend.kind
+        self.model = backend.model
+        self._clients = ThreadClients(backend.client)
+        self.prefix_cache = prefix_cache
+        self._count_path = self._find_tokenizer()
+
+    def info(self) -> dict[str, Any]:
+        return {**self.backend.describe(), "tokenizer": self._count_path}
+
+    @property
+    def http(self) -> Client:
+        return self._clients.get()
+
+    def close(self) -> None:
+        self._clients.close()
+        self.backend.close()
+
+    # tokenizer ------------------------------------------------------------------------
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        with self.http.request("POST", path, body) as resp:
+            data = resp.read()
+            if resp.status >= 400:
+                return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            return None
+
+    def _find_tokenizer(self) -> str | None:
+        for path in ("/tokenize", "/extras/tokenize"):
+            try:
+                if self._count(path, "hello world") is not None:
+                    return path
+            except TransportError:
+                continue
+        return None
+
+    def _count(self, path: str, text: str) -> int | None:
+        if path == "/extras/tokenize":  # llama-cpp-python's server; counts include BOS
+            obj = self._post(path, {"input": text, "model": self.model})
+        else:  # llama-server (content) and vLLM (prompt)
+            obj = self._post(
+                path, {"content": text, "add_special": True, "model": self.model, "prompt": text}
+            )
+        if isinstance(obj, dict):
+            if isinstance(obj.get("count"), int):
+                return int(obj["count"])
+            if isinstance(obj.get("tokens"), list):
+                return len(obj["tokens"])
+        return None
+
+    def exact_text(self, n: int, rng: random.Random) -> tuple[str, int | None]:
+        """A prompt text that the server tokenizes to exactly n tokens (BOS included)."""
+        words = [rng.choice(WORDS) for _ in range(n + 8)]
+        if self._count_path is None:
+            return " ".join(words[: max(n - 1, 1)]), None  # unverifiable: ~1 token a word
+        k = max(n - 1, 1)
+        for _ in range(30):
+            c = self._count(self._count_path, " ".join(words[:k]))
+            if c is None:
+                return " ".join(words[:k]), None
+            if c == n:
+                return " ".join(words[:k]), c
+            k = max(1, k + (n - c))
+            if k > len(words):
+                words += [rng.choice(WORDS) for _ in range(k - len(words) + 8)]
+        return " ".join(words[:k]), c
+
+    # one request ----------------------------------------------------------------------
+    def _complete(
+        self, prompt: str, max_tokens: int, force: bool, cache: bool
+    ) -> tuple[dict[str, Any], list[int], int, str | None]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": prompt,
+            "max_tokens": max_tokens,
+            "stream": True,
+            "temperature": 0,
+            "stream_options": {"include_usage": True},
+        }
+        if self.kind == "llama-server":
+            body["cache_prompt"] = cache
+        if force:
+            body.update(ignore_eos=True, min_tokens=max_tokens)
+        final: dict[str, Any] = {}
+        times: list[int] = []
+        clock = time.perf_counter_ns
+        t0 = clock()
+        error = None
+        try:
+            with self.http.request(
+                "POST", "/v1/completions", body, accept="text/event-stream"
+            ) as resp:
+                if resp.status >= 400:
+                    return {}, [], t0, f"HTTP {resp.status}: {resp.read()[:200]!r}"
+                parser = SSEParser()
+                while raw := resp.read1(65536):
+                    t = clock()
+                    for data in parser.feed(raw):
+                        if data == b"[DONE]":
+                            continue
+                        obj = json.loads(data)
+                        for choice in obj.get("choices") or []:
+                            if choice.get("text"):
+                                times.append(t)
+                        for key in ("usage", "timings"):
+                            if obj.get(key):
+                                final[key] = obj[key]
+        except TransportError as exc:
+            error = str(exc)
+        except ValueError as exc:
+            error = f"malformed stream chunk: {exc}"
+        return final, times, t0, error
+
+    def measure(self, test: BenchTest, rep: int) -> Sample:
+        rng = random.Random(f"{test.name}/{rep}/{self.model}")
+        notes: list[str] = []
+        depth_text = ""
+        if test.depth:
+            depth_text, _ = self.exact_text(test.depth, rng)
+            # build the context first (not timed): the measured request reuses it
+            self._complete(depth_text, 1, False, True)
+        if test.kind == "pp":
+            new_text, counted = self.exact_text(test.n, rng)
+            prompt = (depth_text + " " + new_text) if depth_text else new_text
+            final, times, t0, error = self._complete(
+                prompt, 1, False, bool(test.depth) or self.prefix_cache
+            )
+            if error or not times:
+                return Sample(None, None, None, "error", error or "no token came back")
+            ttft_s = (times[0] - t0) / 1e9
+            timings = final.get("timings") or {}
+            measured_n = timings.get("prompt_n")
+            if test.depth and timings and timings.get("cache_n", 0) < test.depth - 1:
+                notes.append(f"server reused only {timings.get('cache_n')} context tokens")
+            usage_n = (final.get("usage") or {}).get("prompt_tokens")
+            if not test.depth and isinstance(usage_n, int) and usage_n != test.n:
+                notes.append(f"server counted {usage_n} prompt tokens")
+            if counted is None:
+                notes.append("prompt length unverified (no tokenizer endpoint)")
+            server = per_second(measured_n, timings.get("prompt_ms"))
+            return Sample(
+                test.n / ttft_s,
+                server,
+                measured_n or usage_n,
+                "ok",
+                "; ".join(notes) or None,
+                ttft_ms=ttft_s * 1000,
+                first_ns=t0,
+                last_ns=times[0],
+            )
+        prompt = depth_text or rng.choice(WORDS)
+        final, times, t0, error = self._complete(
+            prompt, test.n, True, bool(test.depth) or self.prefix_cache
+        )
+        if error or not times:
+            return Sample(None, None, None, "error", error or "no token came back")
+        usage = final.get("usage") or {}
+        timings = final.get("timings") or {}
+        got = usage.get("completion_tokens") or timings.get("predicted_n") or len(times)
+        status = "ok" if got >= test.n else "short"
+        if status == "short":
+            notes.append(f"only {got} of {test.n} tokens: the server stopped early")
+        tps = (got - 1) / ((times[-1] - times[0]) / 1e9) if len(times) > 1 and got > 1 else None
+        server = per_second(timings.get("predicted_n"), timings.get("predicted_ms"))
+        return Sample(
+            tps,
+            server,
+            got,
+            status,
+            "; ".join(notes) or None,
+            ttft_ms=(times[0] - t0) / 1e6,
+            first_ns=t0,
+            last_ns=times[-1],
+        )

