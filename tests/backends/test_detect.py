@@ -82,7 +82,7 @@ def test_ollama_unknown_model() -> None:
 
 
 def test_llama_server_reasoning_usage_and_timings_agree() -> None:
-    # 20 ms a chunk, as the transcript's timings say (10 tokens in 200 ms)
+    # 20 ms a chunk, as the transcript's timings say (10 tokens: 9 intervals in 180 ms)
     with ReplayServer(llama_server_routes(Stream("llama_server_reasoning.sse", 0.05, 0.02))) as srv:
         be = LlamaServerBackend(srv.url)
         info = be.describe()
@@ -95,6 +95,8 @@ def test_llama_server_reasoning_usage_and_timings_agree() -> None:
     assert trace.text("answer") == "9.9 更大。"
     m = request_metrics(trace)
     assert (m.prompt_tokens, m.completion_tokens) == (18, 10)
+    # llama-server's own rate: predicted_n - 1 intervals in predicted_ms, as the real server
+    # computes predicted_per_second (tests/backends/test_llama_server.py checks it live)
     assert m.engine_decode_tps == pytest.approx(50)
     assert m.engine_prefill_tps == pytest.approx(18 / 0.0452)
     assert m.decode_tps == pytest.approx(50, rel=0.1)

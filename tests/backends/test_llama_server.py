@@ -72,3 +72,17 @@ def test_bench_exact_prompt_and_forced_output(llama_server_cpp: str) -> None:
     deep = hb.measure(BenchTest("tg", 8, depth=256), 0)
     assert deep.status == "ok" and deep.tokens == 8
     hb.close()
+
+
+def test_engine_decode_rate_is_the_servers_own(llama_server_cpp: str) -> None:
+    """llama-server's `predicted_ms` spans predicted_n - 1 intervals: tokbench's figure of
+    the server's decode speed is exactly the `predicted_per_second` it reports."""
+    req = ChatRequest((("user", "Count from one to fifty."),), 24, Sampling(temperature=0))
+    be = LlamaServerBackend(llama_server_cpp)
+    trace = be.stream(req)
+    be.close()
+    timings = (trace.server or {})["timings"]
+    m = request_metrics(trace)
+    assert timings["predicted_n"] > 2
+    assert m.engine_decode_tps == pytest.approx(timings["predicted_per_second"], rel=1e-6)
+    assert m.engine_prefill_tps == pytest.approx(timings["prompt_per_second"], rel=1e-6)

@@ -16,7 +16,7 @@ from tokbench.render.folder import write_run_folder
 from tokbench.store.copy import copy_runs
 from tokbench.store.database import Store
 from tokbench.store.migrations import MIGRATIONS
-from tokbench.store.connection import redact_url
+from tokbench.core.redact import redact_url
 
 
 def a_run(run_id: str = "20260101-000000-aaaaaa") -> RunInfo:

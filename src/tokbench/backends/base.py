@@ -30,6 +30,17 @@ WORDS = tuple(
 )
 
 
+def decode_rate(tokens: int, times: list[int], notes: list[str]) -> float | None:
+    """Client decode tok/s: tokens after the first over first-to-last arrival. None, with a
+    note, when every token came in one read (a buffering proxy): no interval to time."""
+    if tokens < 2 or len(times) < 2:
+        return None
+    if times[-1] <= times[0]:
+        notes.append("all tokens arrived in one read (a buffering proxy?): decode not timed")
+        return None
+    return (tokens - 1) / ((times[-1] - times[0]) / 1e9)
+
+
 class Backend(Protocol):
     kind: str  # "embedded", "openai", ...
     model: str

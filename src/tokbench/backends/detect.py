@@ -14,7 +14,7 @@ from typing import Any
 
 from tokbench.backends.base import Detected, ServerKind
 from tokbench.errors import TokbenchError
-from tokbench.net.http import Client, TransportError, root_url
+from tokbench.net.http import Client, TransportError, credentials, root_url
 from tokbench.net.status import explain_status
 
 DEFAULT_PORTS = (11434, 1234, 8080, 8000, 30000)
@@ -49,7 +49,13 @@ def detect(
 
     root = root_url(url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    client = Client(root, headers=headers, timeout_s=timeout_s, connect_timeout_s=timeout_s)
+    client = Client(
+        root,
+        headers=headers,
+        timeout_s=timeout_s,
+        connect_timeout_s=timeout_s,
+        auth=credentials(url),
+    )
     try:
         return _probe(client, root, kinds)
     except TransportError as exc:

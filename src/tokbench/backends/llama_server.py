@@ -6,14 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter
-from tokbench.backends.openai import (
-    OpenAIBackend,
-    ServerCounts,
-    model_ids,
-    number,
-    usage_counts,
-)
+from tokbench.backends.openai import OpenAIBackend, ServerCounts, model_ids, usage_counts
 from tokbench.core.trace import ChatRequest, Count, EngineTiming
 from tokbench.net.http import TransportError
 
@@ -37,18 +32,17 @@ class LlamaServerBackend(OpenAIBackend):
 
     def describe_server(self) -> dict[str, Any]:
         props = self._get_json("/props")
-        settings = props.get("default_generation_settings") or {}
-        meta = next(
-            (m.get("meta") or {} for m in self._models_raw if m.get("id") == self.model), {}
-        )
+        meta = next((m.get("meta") for m in self._models_raw if m.get("id") == self.model), None)
         return {
-            "server_version": props.get("build_info"),
-            "gguf_path": props.get("model_path"),
-            "quantization": props.get("model_ftype"),
-            "n_params": meta.get("n_params"),
-            "gguf_bytes": meta.get("size"),
-            "n_ctx": settings.get("n_ctx") or props.get("n_ctx"),
-            "total_slots": props.get("total_slots"),
+            "server_version": wire.scalar(props.get("build_info")),
+            "gguf_path": wire.scalar(props.get("model_path")),
+            "quantization": wire.scalar(props.get("model_ftype")),
+            "n_params": wire.scalar(wire.field(meta, "n_params")),
+            "gguf_bytes": wire.scalar(wire.field(meta, "size")),
+            "n_ctx": wire.scalar(
+                wire.field(props, "default_generation_settings", "n_ctx") or props.get("n_ctx")
+            ),
+            "total_slots": wire.scalar(props.get("total_slots")),
             "prompt_cache": self.prompt_cache,
         }
 
@@ -67,8 +61,9 @@ class LlamaServerBackend(OpenAIBackend):
                 prompt_n = Count(
                     engine.prompt_tokens + (engine.cached_prompt_tokens or 0), "server"
                 )
-            if completion_n is None and isinstance(timings.get("predicted_n"), int):
-                completion_n = Count(timings["predicted_n"], "server")
+            predicted = wire.opt_count(timings.get("predicted_n"), "timings.predicted_n")
+            if completion_n is None and predicted is not None:
+                completion_n = Count(predicted, "server")
         if prompt_n is None:
             prompt_n = self._tokenized_prompt(request)
         return ServerCounts(prompt_n, completion_n, thinking_n, engine, final or None)
@@ -94,13 +89,14 @@ class LlamaServerBackend(OpenAIBackend):
 
 
 def timing(t: dict[str, Any]) -> EngineTiming:
-    def count(key: str) -> int | None:
-        return t[key] if isinstance(t.get(key), int) else None
-
+    """llama-server's `timings`. Its decode clock (`predicted_ms`) runs from the first
+    generated token to the last: `predicted_n` tokens are `predicted_n - 1` intervals, which
+    is what its own `predicted_per_second` divides by (docs/metrics.md)."""
+    predicted = wire.opt_count(t.get("predicted_n"), "timings.predicted_n")
     return EngineTiming(
-        prompt_tokens=count("prompt_n"),
-        prompt_ms=number(t.get("prompt_ms")),
-        decode_tokens=count("predicted_n"),
-        decode_ms=number(t.get("predicted_ms")),
-        cached_prompt_tokens=count("cache_n"),
+        prompt_tokens=wire.opt_count(t.get("prompt_n"), "timings.prompt_n"),
+        prompt_ms=wire.opt_number(t.get("prompt_ms"), "timings.prompt_ms"),
+        decode_tokens=predicted - 1 if predicted else None,
+        decode_ms=wire.opt_number(t.get("predicted_ms"), "timings.predicted_ms"),
+        cached_prompt_tokens=wire.opt_count(t.get("cache_n"), "timings.cache_n"),
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter
-from tokbench.backends.openai import OpenAIBackend, ServerCounts, model_ids, number, usage_counts
+from tokbench.backends.openai import OpenAIBackend, ServerCounts, model_ids, usage_counts
 from tokbench.core.trace import ChatRequest, EngineTiming
 
 
@@ -22,11 +23,11 @@ class LMStudioBackend(OpenAIBackend):
     def describe_server(self) -> dict[str, Any]:
         m = self._get_json(f"/api/v0/models/{self.model}")
         return {
-            "architecture": m.get("arch"),
-            "quantization": m.get("quantization"),
-            "context_length": m.get("max_context_length"),
-            "format": m.get("compatibility_type"),
-            "model_state": m.get("state"),
+            "architecture": wire.scalar(m.get("arch")),
+            "quantization": wire.scalar(m.get("quantization")),
+            "context_length": wire.scalar(m.get("max_context_length")),
+            "format": wire.scalar(m.get("compatibility_type")),
+            "model_state": wire.scalar(m.get("state")),
         }
 
     def server_counts(
@@ -40,14 +41,14 @@ class LMStudioBackend(OpenAIBackend):
 
 def timing(stats: dict[str, Any], usage: dict[str, Any]) -> EngineTiming:
     """LM Studio reports tokens/s, TTFT and generation time (seconds), not counts."""
-    tps = number(stats.get("tokens_per_second"))
-    ttft_s = number(stats.get("time_to_first_token"))
-    out = usage.get("completion_tokens")
-    prompt = usage.get("prompt_tokens")
-    decode_ms = out / tps * 1000 if tps and isinstance(out, int) else None
+    tps = wire.opt_number(stats.get("tokens_per_second"), "stats.tokens_per_second")
+    ttft_s = wire.opt_number(stats.get("time_to_first_token"), "stats.time_to_first_token")
+    out = wire.opt_count(usage.get("completion_tokens"), "usage.completion_tokens")
+    prompt = wire.opt_count(usage.get("prompt_tokens"), "usage.prompt_tokens")
+    decode_ms = out / tps * 1000 if tps and out is not None else None
     return EngineTiming(
-        prompt_tokens=prompt if isinstance(prompt, int) else None,
+        prompt_tokens=prompt,
         prompt_ms=ttft_s * 1000 if ttft_s is not None else None,
-        decode_tokens=out if isinstance(out, int) and decode_ms else None,
+        decode_tokens=out if decode_ms else None,
         decode_ms=decode_ms,
     )

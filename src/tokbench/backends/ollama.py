@@ -13,10 +13,11 @@ import time
 from typing import Any
 
 from tokbench import __version__
+from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter, OnToken
 from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
-from tokbench.net.http import Client, TransportError, root_url
+from tokbench.net.http import Client, TransportError, credentials, root_url
 from tokbench.net.status import error_detail, explain_status
 
 
@@ -30,8 +31,10 @@ def probe(get: Getter, root: str) -> Detected | None:
     return None
 
 
-def _ms(ns: Any) -> float | None:
-    return ns / 1e6 if isinstance(ns, int | float) and ns > 0 else None
+def _ms(ns: Any, where: str) -> float | None:
+    """Ollama's nanoseconds as milliseconds; 0 (not measured) is None."""
+    value = wire.opt_number(ns, where)
+    return value / 1e6 if value else None
 
 
 class OllamaBackend:
@@ -49,16 +52,22 @@ class OllamaBackend:
         think: bool | None = None,
     ) -> None:
         self.base_url = root_url(url)
-        self._api_key_env = api_key_env
+        self.api_key_env = api_key_env
         self.keep_alive = keep_alive
         self.think = think
         headers = {"User-Agent": f"tokbench/{__version__}"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self.client = Client(self.base_url, headers=headers, timeout_s=timeout_s)
-        self.version = self._get("/api/version").get("version")
-        tags = self._get("/api/tags").get("models") or []
-        self.models = [str(m.get("name") or m.get("model")) for m in tags]
+        self.client = Client(
+            self.base_url, headers=headers, timeout_s=timeout_s, auth=credentials(url)
+        )
+        self.version = wire.scalar(self._get("/api/version").get("version"))
+        tags = self._get("/api/tags").get("models")
+        self.models = [
+            str(name)
+            for m in (tags if isinstance(tags, list) else [])
+            if (name := wire.scalar(wire.field(m, "name") or wire.field(m, "model")))
+        ]
         if model is None:
             if not self.models:
                 raise TokbenchError("Ollama has no models: pull one with `ollama pull NAME`")
@@ -77,7 +86,7 @@ class OllamaBackend:
         except TransportError as exc:
             raise TokbenchError(str(exc)) from exc
         if status >= 400:
-            raise TokbenchError(explain_status(status, body, self._api_key_env, None))
+            raise TokbenchError(explain_status(status, body, self.api_key_env, None))
         try:
             obj = json.loads(body)
         except ValueError as exc:
@@ -100,21 +109,25 @@ class OllamaBackend:
         self.client.close()
 
     def describe(self) -> dict[str, Any]:
-        details = self._show.get("details") or {}
-        info = self._show.get("model_info") or {}
-        arch = info.get("general.architecture")
+        show = self._show
+        arch = wire.scalar(wire.field(show, "model_info", "general.architecture"))
+        caps = show.get("capabilities")
         return {
             "base_url": self.base_url,
             "server_kind": "ollama",
             "server_version": self.version,
             "served_models": self.models,
-            "family": details.get("family"),
-            "parameter_size": details.get("parameter_size"),
-            "quantization": details.get("quantization_level"),
-            "format": details.get("format"),
+            "family": wire.scalar(wire.field(show, "details", "family")),
+            "parameter_size": wire.scalar(wire.field(show, "details", "parameter_size")),
+            "quantization": wire.scalar(wire.field(show, "details", "quantization_level")),
+            "format": wire.scalar(wire.field(show, "details", "format")),
             "architecture": arch,
-            "context_length": info.get(f"{arch}.context_length") if arch else None,
-            "capabilities": self._show.get("capabilities"),
+            "context_length": wire.scalar(
+                wire.field(show, "model_info", f"{arch}.context_length") if arch else None
+            ),
+            "capabilities": [c for c in caps if isinstance(c, str)]
+            if isinstance(caps, list)
+            else None,
             "keep_alive": self.keep_alive,
             "think": self.think,
         }
@@ -146,67 +159,80 @@ class OllamaBackend:
         rec = Recorder(clock())
         final: dict[str, Any] = {}
         error: str | None = None
+        engine: EngineTiming | None = None
+        prompt_n = eval_n = None
         try:
             with self.client.request(
                 "POST", "/api/chat", self._body(request), accept="application/x-ndjson"
             ) as resp:
                 if resp.status >= 400:
-                    error = explain_status(resp.status, resp.read(), self._api_key_env, self.model)
+                    error = explain_status(resp.status, resp.read(), self.api_key_env, self.model)
                     return rec.finish(clock(), error=error)
                 buf = b""
-                add = rec.add
+                t = clock()
                 while raw := resp.read1(65536):
                     t = clock()
                     lines = (buf + raw).split(b"\n")
                     buf = lines.pop()
                     for line in lines:
-                        if not line.strip():
-                            continue
-                        obj = json.loads(line)
-                        if obj.get("error"):
-                            error = f"Ollama reported an error: {error_detail(line)}"
-                            continue
-                        msg = obj.get("message") or {}
-                        think = msg.get("thinking")
-                        if think:
-                            add(t, THINKING, think)
-                        text = msg.get("content")
-                        if text:
-                            add(t, ANSWER, text)
-                        if on_token is not None and (think or text):
-                            on_token()
-                        if obj.get("done"):
-                            final = obj
+                        error = self._record(line, t, rec, on_token, final) or error
+                # the final record may come without its newline
+                error = self._record(buf, t, rec, on_token, final) or error
+            if not error and not final:
+                error = "the stream ended before Ollama's final record (done: true)"
+            if final:
+                prompt_n = wire.opt_count(final.get("prompt_eval_count"), "prompt_eval_count")
+                eval_n = wire.opt_count(final.get("eval_count"), "eval_count")
+                engine = EngineTiming(
+                    prompt_tokens=prompt_n or None,
+                    prompt_ms=_ms(final.get("prompt_eval_duration"), "prompt_eval_duration"),
+                    decode_tokens=eval_n,
+                    decode_ms=_ms(final.get("eval_duration"), "eval_duration"),
+                    load_ms=_ms(final.get("load_duration"), "load_duration"),
+                )
         except TransportError as exc:
             error = str(exc)
-        except (ValueError, AttributeError) as exc:
+        except wire.WireError as exc:
+            error = f"Ollama sent a malformed message: {exc}"
+        except (ValueError, UnicodeDecodeError) as exc:
             error = f"Ollama sent a malformed stream line: {exc}"
         end = clock()
-        if not error and not final:
-            error = "the stream ended before Ollama's final record (done: true)"
-        prompt_n = final.get("prompt_eval_count")
-        eval_n = final.get("eval_count")
+        done_reason = final.get("done_reason")
         return rec.finish(
             end,
-            prompt_tokens=Count(prompt_n, "server")
-            if isinstance(prompt_n, int) and prompt_n
-            else None,
-            completion_tokens=Count(eval_n, "server") if isinstance(eval_n, int) else None,
-            finish_reason=final.get("done_reason"),
-            engine=EngineTiming(
-                prompt_tokens=prompt_n if isinstance(prompt_n, int) and prompt_n else None,
-                prompt_ms=_ms(final.get("prompt_eval_duration")),
-                decode_tokens=eval_n if isinstance(eval_n, int) else None,
-                decode_ms=_ms(final.get("eval_duration")),
-                load_ms=_ms(final.get("load_duration")),
-            )
-            if final
-            else None,
+            prompt_tokens=Count(prompt_n, "server") if prompt_n else None,
+            completion_tokens=Count(eval_n, "server") if eval_n is not None else None,
+            finish_reason=done_reason if isinstance(done_reason, str) else None,
+            engine=engine,
             error=error,
             server={
-                "total_ms": _ms(final.get("total_duration")),
+                "total_ms": engine and _ms(final.get("total_duration"), "total_duration"),
                 "prompt_eval_count_missing": bool(final) and not prompt_n,
             }
-            if final
+            if engine
             else None,
         )
+
+    @staticmethod
+    def _record(
+        line: bytes, t: int, rec: Recorder, on_token: OnToken | None, final: dict[str, Any]
+    ) -> str | None:
+        """One NDJSON record: its text pieces go to `rec`, the final one to `final`; an
+        error record's message is returned."""
+        if not line.strip():
+            return None
+        obj = wire.obj(json.loads(line), "a stream record")
+        if obj.get("error") is not None:
+            return f"Ollama reported an error: {error_detail(line)}"
+        msg = wire.opt_obj(obj.get("message"), "message") or {}
+        think = wire.opt_text(msg.get("thinking"), "message.thinking")
+        if think:
+            rec.add(t, THINKING, think)
+        text = wire.opt_text(msg.get("content"), "message.content")
+        if text:
+            rec.add(t, ANSWER, text)
+        if on_token is not None and (think or text):
+            on_token()
+        if obj.get("done") is True:
+            final.update(obj)
+        return None

@@ -5,13 +5,40 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from tokbench.backends.base import WORDS
+from tokbench.backends import wire
+from tokbench.backends.base import WORDS, decode_rate
 from tokbench.backends.ollama import OllamaBackend
 from tokbench.core.config import BenchTest
+from tokbench.core.metrics import per_second
 from tokbench.core.records import Sample
 from tokbench.net.http import Client, ThreadClients, TransportError
+from tokbench.net.status import explain_status
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Ollama's final record: counts, and durations in ms (it sends nanoseconds)."""
+
+    prompt_eval_count: int | None = None
+    prompt_eval_ms: float | None = None
+    eval_count: int | None = None
+    eval_ms: float | None = None
+
+    @classmethod
+    def of(cls, final: dict[str, Any]) -> Counts:
+        def ms(key: str) -> float | None:
+            ns = wire.opt_number(final.get(key), key)
+            return ns / 1e6 if ns else None
+
+        return cls(
+            wire.opt_count(final.get("prompt_eval_count"), "prompt_eval_count"),
+            ms("prompt_eval_duration"),
+            wire.opt_count(final.get("eval_count"), "eval_count"),
+            ms("eval_duration"),
+        )
 
 
 class OllamaBench:
@@ -37,7 +64,7 @@ class OllamaBench:
         self._clients.close()
         self.backend.close()
 
-    def _generate(self, prompt: str, n: int) -> tuple[dict[str, Any], list[int], int, str | None]:
+    def _generate(self, prompt: str, n: int) -> tuple[Counts, list[int], int, str | None]:
         body = {
             "model": self.model,
             "prompt": prompt,
@@ -49,27 +76,37 @@ class OllamaBench:
         times: list[int] = []
         clock = time.perf_counter_ns
         t0 = clock()
+
+        def record(line: bytes, t: int) -> None:
+            if line.strip():
+                obj = wire.obj(json.loads(line), "a stream record")
+                if wire.opt_text(obj.get("response"), "response"):
+                    times.append(t)
+                if obj.get("done") is True:
+                    final.update(obj)
+
         try:
             with self.http.request("POST", "/api/generate", body) as resp:
                 if resp.status >= 400:
-                    return {}, [], t0, f"HTTP {resp.status}: {resp.read()[:200]!r}"
-                buf = b""
+                    why = explain_status(
+                        resp.status, resp.read(), self.backend.api_key_env, self.model
+                    )
+                    return Counts(), [], t0, why
+                buf, t = b"", t0
                 while raw := resp.read1(65536):
                     t = clock()
                     lines = (buf + raw).split(b"\n")
                     buf = lines.pop()
                     for line in lines:
-                        if line.strip():
-                            obj = json.loads(line)
-                            if obj.get("response"):
-                                times.append(t)
-                            if obj.get("done"):
-                                final = obj
+                        record(line, t)
+                record(buf, t)  # the final record may come without its newline
+            return Counts.of(final), times, t0, None
         except TransportError as exc:
-            return {}, [], t0, str(exc)
-        except ValueError as exc:
-            return {}, [], t0, f"malformed stream line: {exc}"
-        return final, times, t0, None
+            return Counts(), [], t0, str(exc)
+        except wire.WireError as exc:
+            return Counts(), [], t0, f"Ollama sent a malformed message: {exc}"
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Counts(), [], t0, f"Ollama sent a malformed stream line: {exc}"
 
     def measure(self, test: BenchTest, rep: int) -> Sample:
         rng = random.Random(f"{test.name}/{rep}/{self.model}")
@@ -81,12 +118,11 @@ class OllamaBench:
             final, times, t0, error = self._generate(f"{depth} {new}" if depth else new, 1)
             if error or not times:
                 return Sample(None, None, None, "error", error or "no token came back")
-            n = final.get("prompt_eval_count")
+            n = final.prompt_eval_count
             note = "prompt length approximate: Ollama has no tokenizer endpoint" + (
                 f"; it evaluated {n} prompt tokens" if n != test.n else ""
             )
-            ns = final.get("prompt_eval_duration")
-            server = n / (ns / 1e9) if isinstance(n, int) and n and ns else None
+            server = per_second(n, final.prompt_eval_ms)
             ttft_s = (times[0] - t0) / 1e9
             return Sample(
                 test.n / ttft_s,
@@ -101,7 +137,7 @@ class OllamaBench:
         final, times, t0, error = self._generate(depth or rng.choice(WORDS), test.n)
         if error or not times:
             return Sample(None, None, None, "error", error or "no token came back")
-        got = final.get("eval_count") or len(times)
+        got = final.eval_count or len(times)
         status = "ok" if got >= test.n else "short"
         short_note = (
             None
@@ -109,14 +145,14 @@ class OllamaBench:
             else f"only {got} of {test.n} tokens: Ollama cannot "
             "force the output length (no ignore_eos)"
         )
-        ns = final.get("eval_duration")
-        tps = (got - 1) / ((times[-1] - times[0]) / 1e9) if len(times) > 1 and got > 1 else None
+        notes = [short_note] if short_note else []
+        tps = decode_rate(got, times, notes)
         return Sample(
             tps,
-            got / (ns / 1e9) if ns else None,
+            per_second(final.eval_count, final.eval_ms),
             got,
             status,
-            short_note,
+            "; ".join(notes) or None,
             ttft_ms=(times[0] - t0) / 1e6,
             first_ns=t0,
             last_ns=times[-1],

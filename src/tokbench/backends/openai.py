@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokbench import __version__
+from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter, OnToken
 from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
-from tokbench.net.http import Client, TransportError, http_url
+from tokbench.net.http import Client, TransportError, credentials, http_url
 from tokbench.net.sse import SSEParser
 from tokbench.net.status import error_detail, explain_status
 
@@ -71,7 +72,7 @@ class OpenAIBackend:
     ) -> None:
         self.base_url = normalize_base_url(url)
         self.prompt_cache = prompt_cache
-        self._api_key_env = api_key_env
+        self.api_key_env = api_key_env
         headers = {"User-Agent": f"tokbench/{__version__}"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -81,6 +82,7 @@ class OpenAIBackend:
             headers=headers,
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
+            auth=credentials(url),
         )
         self._models_raw: list[dict[str, Any]] = []
         self.models = self._list_models(model)
@@ -138,7 +140,7 @@ class OpenAIBackend:
         if status == 404 and model:
             return []  # some servers have no model list; the chosen model will tell
         if status >= 400:
-            raise TokbenchError(explain_status(status, body, self._api_key_env, None))
+            raise TokbenchError(explain_status(status, body, self.api_key_env, None))
         try:
             self._models_raw = [m for m in json.loads(body)["data"] if isinstance(m, dict)]
             return [str(m["id"]) for m in self._models_raw]
@@ -180,13 +182,15 @@ class OpenAIBackend:
         finish: str | None = None
         usage: dict[str, Any] | None = None
         final: dict[str, Any] = {}  # the server's own fields: llama-server's timings, ...
+        done = False  # the [DONE] sentinel was read
+        counts: ServerCounts | None = None
         error: str | None = None
         try:
             with self.client.request(
                 "POST", self.chat_path, body, accept="text/event-stream"
             ) as resp:
                 if resp.status >= 400:
-                    error = explain_status(resp.status, resp.read(), self._api_key_env, self.model)
+                    error = explain_status(resp.status, resp.read(), self.api_key_env, self.model)
                     return rec.finish(clock(), error=error)
                 if "text/event-stream" not in resp.content_type:
                     resp.read()
@@ -205,42 +209,48 @@ class OpenAIBackend:
                     t = clock()  # one timestamp per read, taken before any parsing
                     for data in parser.feed(raw):
                         if data == b"[DONE]":
+                            done = True
                             continue
-                        obj = json.loads(data)
-                        choices = obj.get("choices")
-                        if choices:
-                            choice = choices[0]
-                            delta = choice.get("delta") or {}
-                            think = delta.get("reasoning_content") or delta.get("reasoning")
-                            if think:
-                                add(t, THINKING, think)
-                            text = delta.get("content")
-                            if text:
-                                add(t, ANSWER, text)
-                            if choice.get("finish_reason"):
-                                finish = choice["finish_reason"]
-                            if on_token is not None and (think or text):
-                                on_token()
-                        if obj.get("usage"):
-                            usage = obj["usage"]
-                        for key in SERVER_FIELDS:
-                            if obj.get(key):
-                                final[key] = obj[key]
-                        if obj.get("error"):
+                        chunk = wire.obj(json.loads(data), "a stream chunk")
+                        if chunk.get("error") is not None:
                             detail = error_detail(data)
                             error = f"the server reported an error mid-stream: {detail}"
+                            continue
+                        choices = chunk.get("choices")
+                        if choices is not None and wire.items(choices, "choices"):
+                            choice = wire.obj(choices[0], "choices[0]")
+                            delta = wire.opt_obj(choice.get("delta"), "choices[0].delta") or {}
+                            think = wire.opt_text(
+                                delta.get("reasoning_content"), "delta.reasoning_content"
+                            ) or wire.opt_text(delta.get("reasoning"), "delta.reasoning")
+                            if think:
+                                add(t, THINKING, think)
+                            text = wire.opt_text(delta.get("content"), "delta.content")
+                            if text:
+                                add(t, ANSWER, text)
+                            reason = choice.get("finish_reason")
+                            finish = wire.opt_text(reason, "choices[0].finish_reason") or finish
+                            if on_token is not None and (think or text):
+                                on_token()
+                        if chunk.get("usage") is not None:
+                            usage = wire.obj(chunk["usage"], "usage")
+                        for key in SERVER_FIELDS:
+                            if chunk.get(key) is not None:
+                                final[key] = wire.obj(chunk[key], key)
+            if not error and not rec.times_ns and finish is None:
+                error = "the stream ended without any chunk: is this an OpenAI-compatible server?"
+            elif not error and not done and finish is None:
+                error = "the stream ended early (no finish_reason and no [DONE]): cut off?"
+            counts = self.server_counts(request, usage, final) if not error else None
         except TransportError as exc:
             error = str(exc)
-        except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+        except wire.WireError as exc:
+            error = f"the server sent a malformed message: {exc}"
+        except (ValueError, UnicodeDecodeError) as exc:
             error = f"the server sent a malformed stream chunk: {exc}"
         end = clock()
-        if not error and not rec.times_ns and finish is None:
-            error = "the stream ended without any chunk: is this an OpenAI-compatible server?"
-        counts = (
-            self.server_counts(request, usage, final)
-            if not error
-            else ServerCounts(*usage_counts(usage), None, final or None)
-        )
+        if counts is None:
+            counts = ServerCounts(None, None, None, None, final or None)
         return rec.finish(
             end,
             prompt_tokens=counts.prompt,
@@ -253,22 +263,21 @@ class OpenAIBackend:
         )
 
 
-def number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def usage_counts(
     usage: dict[str, Any] | None,
 ) -> tuple[Count | None, Count | None, Count | None]:
     """(prompt, completion, thinking) counts from an OpenAI `usage` object."""
     usage = usage or {}
-    details = usage.get("completion_tokens_details") or {}
+    details = wire.opt_obj(
+        usage.get("completion_tokens_details"), "usage.completion_tokens_details"
+    )
 
-    def server(value: Any) -> Count | None:
-        return Count(value, "server") if isinstance(value, int) else None
+    def server(key: str, value: Any) -> Count | None:
+        n = wire.opt_count(value, key)
+        return Count(n, "server") if n is not None else None
 
     return (
-        server(usage.get("prompt_tokens")),
-        server(usage.get("completion_tokens")),
-        server(details.get("reasoning_tokens")),
+        server("usage.prompt_tokens", usage.get("prompt_tokens")),
+        server("usage.completion_tokens", usage.get("completion_tokens")),
+        server("reasoning_tokens", (details or {}).get("reasoning_tokens")),
     )

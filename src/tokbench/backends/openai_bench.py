@@ -7,15 +7,44 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from tokbench.backends.base import WORDS
+from tokbench.backends import wire
+from tokbench.backends.base import WORDS, decode_rate
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
 from tokbench.core.records import Sample
 from tokbench.net.http import Client, ThreadClients, TransportError
 from tokbench.net.sse import SSEParser
+from tokbench.net.status import explain_status
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """What a completion's last chunks said: OpenAI `usage` and llama-server `timings`."""
+
+    usage_prompt: int | None = None
+    usage_completion: int | None = None
+    prompt_n: int | None = None
+    prompt_ms: float | None = None
+    cache_n: int | None = None
+    predicted_n: int | None = None
+    predicted_ms: float | None = None
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Final:
+        usage, timings = raw.get("usage") or {}, raw.get("timings") or {}
+        return cls(
+            wire.opt_count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
+            wire.opt_count(usage.get("completion_tokens"), "usage.completion_tokens"),
+            wire.opt_count(timings.get("prompt_n"), "timings.prompt_n"),
+            wire.opt_number(timings.get("prompt_ms"), "timings.prompt_ms"),
+            wire.opt_count(timings.get("cache_n"), "timings.cache_n"),
+            wire.opt_count(timings.get("predicted_n"), "timings.predicted_n"),
+            wire.opt_number(timings.get("predicted_ms"), "timings.predicted_ms"),
+        )
 
 
 class CompletionsBench:
@@ -94,7 +123,7 @@ class CompletionsBench:
     # one request ----------------------------------------------------------------------
     def _complete(
         self, prompt: str, max_tokens: int, force: bool, cache: bool
-    ) -> tuple[dict[str, Any], list[int], int, str | None]:
+    ) -> tuple[Final, list[int], int, str | None]:
         body: dict[str, Any] = {
             "model": self.model,
             "prompt": prompt,
@@ -107,35 +136,44 @@ class CompletionsBench:
             body["cache_prompt"] = cache
         if force:
             body.update(ignore_eos=True, min_tokens=max_tokens)
-        final: dict[str, Any] = {}
+        raw_final: dict[str, Any] = {}
         times: list[int] = []
         clock = time.perf_counter_ns
         t0 = clock()
-        error = None
         try:
             with self.http.request(
                 "POST", "/v1/completions", body, accept="text/event-stream"
             ) as resp:
                 if resp.status >= 400:
-                    return {}, [], t0, f"HTTP {resp.status}: {resp.read()[:200]!r}"
+                    why = explain_status(
+                        resp.status, resp.read(), self.backend.api_key_env, self.model
+                    )
+                    return Final(), [], t0, why
                 parser = SSEParser()
                 while raw := resp.read1(65536):
                     t = clock()
                     for data in parser.feed(raw):
                         if data == b"[DONE]":
                             continue
-                        obj = json.loads(data)
-                        for choice in obj.get("choices") or []:
-                            if choice.get("text"):
+                        chunk = wire.obj(json.loads(data), "a stream chunk")
+                        for i, choice in enumerate(
+                            wire.items(chunk.get("choices") or [], "choices")
+                        ):
+                            text = wire.opt_text(
+                                wire.obj(choice, f"choices[{i}]").get("text"), "text"
+                            )
+                            if text:
                                 times.append(t)
                         for key in ("usage", "timings"):
-                            if obj.get(key):
-                                final[key] = obj[key]
+                            if chunk.get(key) is not None:
+                                raw_final[key] = wire.obj(chunk[key], key)
+            return Final.of(raw_final), times, t0, None
         except TransportError as exc:
-            error = str(exc)
-        except ValueError as exc:
-            error = f"malformed stream chunk: {exc}"
-        return final, times, t0, error
+            return Final(), times, t0, str(exc)
+        except wire.WireError as exc:
+            return Final(), times, t0, f"the server sent a malformed message: {exc}"
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Final(), times, t0, f"the server sent a malformed stream chunk: {exc}"
 
     def measure(self, test: BenchTest, rep: int) -> Sample:
         rng = random.Random(f"{test.name}/{rep}/{self.model}")
@@ -154,20 +192,18 @@ class CompletionsBench:
             if error or not times:
                 return Sample(None, None, None, "error", error or "no token came back")
             ttft_s = (times[0] - t0) / 1e9
-            timings = final.get("timings") or {}
-            measured_n = timings.get("prompt_n")
-            if test.depth and timings and timings.get("cache_n", 0) < test.depth - 1:
-                notes.append(f"server reused only {timings.get('cache_n')} context tokens")
-            usage_n = (final.get("usage") or {}).get("prompt_tokens")
-            if not test.depth and isinstance(usage_n, int) and usage_n != test.n:
+            if test.depth and final.cache_n is not None and final.cache_n < test.depth - 1:
+                notes.append(f"server reused only {final.cache_n} context tokens")
+            usage_n = final.usage_prompt
+            if not test.depth and usage_n is not None and usage_n != test.n:
                 notes.append(f"server counted {usage_n} prompt tokens")
             if counted is None:
                 notes.append("prompt length unverified (no tokenizer endpoint)")
-            server = per_second(measured_n, timings.get("prompt_ms"))
+            server = per_second(final.prompt_n, final.prompt_ms)
             return Sample(
                 test.n / ttft_s,
                 server,
-                measured_n or usage_n,
+                final.prompt_n or usage_n,
                 "ok",
                 "; ".join(notes) or None,
                 ttft_ms=ttft_s * 1000,
@@ -180,14 +216,13 @@ class CompletionsBench:
         )
         if error or not times:
             return Sample(None, None, None, "error", error or "no token came back")
-        usage = final.get("usage") or {}
-        timings = final.get("timings") or {}
-        got = usage.get("completion_tokens") or timings.get("predicted_n") or len(times)
+        got = final.usage_completion or final.predicted_n or len(times)
         status = "ok" if got >= test.n else "short"
         if status == "short":
             notes.append(f"only {got} of {test.n} tokens: the server stopped early")
-        tps = (got - 1) / ((times[-1] - times[0]) / 1e9) if len(times) > 1 and got > 1 else None
-        server = per_second(timings.get("predicted_n"), timings.get("predicted_ms"))
+        tps = decode_rate(got, times, notes)
+        # llama-server's decode clock spans predicted_n - 1 intervals (docs/metrics.md)
+        server = per_second((final.predicted_n or 1) - 1, final.predicted_ms)
         return Sample(
             tps,
             server,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter
 from tokbench.backends.openai import OpenAIBackend, model_ids
 
@@ -19,4 +20,4 @@ class VLLMBackend(OpenAIBackend):
     kind = "vllm"
 
     def describe_server(self) -> dict[str, Any]:
-        return {"server_version": self._get_json("/version").get("version")}
+        return {"server_version": wire.scalar(self._get_json("/version").get("version"))}

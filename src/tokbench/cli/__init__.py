@@ -41,6 +41,7 @@ def cli() -> None:
     tokbench hw --bandwidth           the host, and its measured memory bandwidth
     tokbench estimate FILE.gguf       the decode-speed bound of a model here
     tokbench plan --price seed-4ch=2000   hardware options for DeepSeek-R1, price per tok/s
+    tokbench tune FILE.gguf           the fastest llama.cpp settings here, and which knob matters
     tokbench history                  past runs
     tokbench show RUN_ID              one run again (tables, --json, --answers)
     tokbench servers                  LLM servers running on this machine
@@ -52,7 +53,19 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tokbench.cli import bench, db, fleet, gguf, history, hw, imports, report, run, servers
+    from tokbench.cli import (
+        bench,
+        db,
+        fleet,
+        gguf,
+        history,
+        hw,
+        imports,
+        report,
+        run,
+        servers,
+        tune,
+    )
 
     cli.add_command(run.run)
     cli.add_command(history.history)
@@ -71,6 +84,7 @@ def _register() -> None:
     cli.add_command(hw.plan)
     cli.add_command(db.db)
     cli.add_command(fleet.fleet)
+    cli.add_command(tune.tune)
     cli.add_command(imports.import_)
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
+from tokbench.cli.energy_options import energy_options
+from tokbench.cli.kinds import backend_option
 from tokbench.cli.options import (
-    backend_option,
     db_option,
     format_option,
     open_store,
@@ -147,6 +148,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--resume", metavar="RUN_ID", help="Continue an interrupted bench run.")
 @format_option("table", "md", "json", "csv", "llama-bench-md", "llama-bench-json")
 @click.option("--no-progress", is_flag=True)
+@energy_options
 @db_option
 def bench(
     url: str | None,
@@ -171,6 +173,7 @@ def bench(
     resume: str | None,
     fmt: str,
     no_progress: bool,
+    energy: Any,
     db: str | None,
 ) -> None:
     """Controlled speed tests: ppN (prefill), tgN (generation), at context depths, with
@@ -222,6 +225,7 @@ def bench(
         "ray_address": ray_address,
         "ray_workers": ray_workers,
         "notify": notify,
+        "energy": energy,
     }
     if not no_progress and err.is_terminal:
         from tokbench.cli.progress import BenchProgress

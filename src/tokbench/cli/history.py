@@ -52,12 +52,20 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
         from tokbench.results.views import bench_summary
 
         summary = bench_summary(store, run)
+        tuned = getattr(run.config, "tune", None)
         if fmt == "json":
-            print_json(render.to_json(run, summary))
+            print_json(render.to_json(run, summary))  # the tune report is in run.config
         elif fmt == "md":
             click.echo(render.markdown(run, summary), nl=False)
         else:
             stdout_console().print(render.table_view(run, summary))
+        if tuned and tuned.get("report") and fmt != "json":
+            from tokbench.render.tune import tune_markdown, tune_view
+
+            if fmt == "md":
+                click.echo("\n" + tune_markdown(tuned), nl=False)
+            else:
+                stdout_console().print(tune_view(tuned))
         return
     recs = store.requests(run.id)
     if fmt == "json":
@@ -80,8 +88,8 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
 @db_option
 def path(db: str | None) -> None:
     """Print where tokbench keeps results and models."""
+    from tokbench.core.redact import redact_url
     from tokbench.paths import cache_dir, data_dir, default_db, runs_dir
-    from tokbench.store.connection import redact_url
 
     click.echo(f"database: {redact_url(db or default_db())}")
     click.echo(f"run folders: {runs_dir()}")

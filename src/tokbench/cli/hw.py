@@ -181,6 +181,14 @@ def estimate(
     callback=_prices,
     help="What a box costs you (any currency), for price per tok/s; repeatable.",
 )
+@click.option(
+    "--kwh-price",
+    type=float,
+    metavar="P",
+    help="Electricity price per kWh: adds the electricity cost of a million tokens per box "
+    "(from the preset's typical wall power, its source in the caption).",
+)
+@click.option("--currency", default="", help="A label for --kwh-price, e.g. EUR (shown only).")
 @click.option("--ctx", "context", type=click.IntRange(0), default=4096, show_default=True)
 @click.option(
     "--kv",
@@ -196,6 +204,8 @@ def plan(
     quants: list[str],
     boxes: list[str],
     prices: dict[str, float],
+    kwh_price: float | None,
+    currency: str,
     context: int,
     kv_regime: str,
     fmt: str,
@@ -206,7 +216,16 @@ def plan(
     from tokbench.hardware.plan import plan as make_plan
     from tokbench.render.hardware import plan_json, plan_markdown, plan_table
 
-    p = make_plan(shape, quants, boxes, prices, context=context, kv=kv_regime)
+    p = make_plan(
+        shape,
+        quants,
+        boxes,
+        prices,
+        context=context,
+        kv=kv_regime,
+        kwh_price=kwh_price,
+        currency=currency.strip(),
+    )
     if fmt == "json":
         print_json(plan_json(p))
     elif fmt == "md":

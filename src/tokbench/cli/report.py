@@ -168,7 +168,7 @@ def export(
     store = open_store(db)
     runs = [store.run(r) for r in run_ids] if run_ids else store.runs(last)
     rows = ex.bench_rows(store, runs) if bench else ex.request_rows(store, runs)
-    columns = ex.BENCH_COLUMNS if bench else ex.REQUEST_COLUMNS
+    columns = ex.columns(runs, bench)
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         if fmt == "csv":

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from tokbench.cli.options import backend_option, db_option, format_option, open_store, print_json
+from tokbench.cli.energy_options import energy_options
+from tokbench.cli.kinds import backend_option
+from tokbench.cli.options import db_option, format_option, open_store, print_json
 
 
 @click.command()
@@ -104,6 +107,7 @@ from tokbench.cli.options import backend_option, db_option, format_option, open_
     help="Continue an interrupted run; finished requests are kept, the rest are sent.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@energy_options
 @db_option
 @format_option("table", "json")
 def run(
@@ -130,13 +134,15 @@ def run(
     gguf: str | None,
     resume: str | None,
     no_progress: bool,
+    energy: Any,
     db: str | None,
     fmt: str,
 ) -> None:
     """Ask every question of a suite, measure each answer and keep the results.
 
     Each request is stored the moment it completes, so Ctrl-C keeps what finished
-    (resume with --resume RUN_ID).
+    (resume with --resume RUN_ID). Every request's energy (with a power source, see
+    --watts and --power-cmd) and the host's load (other processes, swapping) are kept too.
     """
     from tokbench.cli.options import stderr_console, stdout_console
     from tokbench.core.config import RunConfig
@@ -194,10 +200,17 @@ def run(
                 observer=observer,
                 notify=notify,
                 on_end=write_run_folder,
+                energy=energy,
             )
     else:
         result = run_suite(
-            config, store, runs_dir(), resume=resume, notify=notify, on_end=write_run_folder
+            config,
+            store,
+            runs_dir(),
+            resume=resume,
+            notify=notify,
+            on_end=write_run_folder,
+            energy=energy,
         )
 
     if fmt == "json":

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from tokbench.core.config import BenchConfig, RunConfig, Sampling
+from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
+from tokbench.core.redact import redact_url
 
 
 def new_run_id(host_name: str) -> str:
@@ -114,6 +116,16 @@ class BenchSample:
     tokens: int | None
     ttft_ms: float | None
     span_s: float | None  # send to last token
+    energy: RequestEnergy | None = None  # None: not measured (concurrent streams, old runs)
+    host: HostWindow | None = None  # the host monitor's window over the sample
+
+    @property
+    def busy(self) -> bool | None:
+        return self.host.busy if self.host else None
+
+
+def _redacted(url: str | None) -> str | None:
+    return redact_url(url) if url else url
 
 
 def _known(cls: Any, d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -205,7 +217,7 @@ class RunSettings:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "run_config": asdict(self.run),
+            "run_config": {**asdict(self.run), "url": _redacted(self.run.url)},
             "suite_source": self.suite_source,
             "repeat": self.run.repeat,
             "threads": self.run.threads,
@@ -233,7 +245,9 @@ class BenchSettings:
     tune: dict[str, Any] | None = None  # a `tokbench tune` run: its settings and report
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"bench_config": asdict(self.bench)}
+        out: dict[str, Any] = {
+            "bench_config": {**asdict(self.bench), "url": _redacted(self.bench.url)}
+        }
         if self.stop_rules:
             out["stop_rules"] = self.stop_rules
         if self.ray is not None:
@@ -294,6 +308,7 @@ class RunInfo:
     finished_at: str | None = None
     source: str | None = None  # another tool's name and version; None: measured by tokbench
     source_sha256: str | None = None  # the imported file's hash: one run per file
+    energy: RunEnergy | None = None  # energy, cost and host load; None: not measured
 
     @property
     def target(self) -> Target:
@@ -304,11 +319,14 @@ class RunInfo:
         """The run as stored: config, target and host in their JSON shapes."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out.pop("targets")
-        for key in ("source", "source_sha256"):
+        for key in ("source", "source_sha256", "energy"):
             if out[key] is None:
                 out.pop(key)
+        if self.energy is not None:
+            out["energy"] = self.energy.to_json()
         return {
             **out,
+            "url": _redacted(self.url),
             "config": self.config.to_json(),
             "target": targets_to_json(self.kind, self.targets),
             "host": self.host.to_json(),
@@ -356,3 +374,10 @@ class RequestRecord:
     thinking: str
     metrics: RequestMetrics | None
     grade: Grade | None = None
+    energy: RequestEnergy | None = None  # None: not measured (old runs, imports)
+    host: HostWindow | None = None  # the host monitor's window over the request
+
+    @property
+    def busy(self) -> bool | None:
+        """Other work or swapping during the request (None: the host was not monitored)."""
+        return self.host.busy if self.host else None

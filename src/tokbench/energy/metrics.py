@@ -1,4 +1,4 @@
-"""Energy and cost metrics, each defined once (formulas in docs/energy.md).
+"""Energy and cost metrics, each defined once (formulas in docs/metrics.md).
 
 Pure functions of a request's timestamps and counts and of the energy the sampler
 integrated over its phases: prefill is t_send..t_first, decode t_first..t_end.
@@ -10,8 +10,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.energy.sampler import EnergyReading
 from tokbench.errors import TokbenchError
+
+__all__ = [
+    "CostInputs",
+    "RequestEnergy",
+    "RequestSpan",
+    "RunEnergy",
+    "parse_lifetime",
+    "power_cost_per_mtok",
+    "request_energy",
+    "run_energy",
+]
 
 J_PER_KWH = 3.6e6
 HOURS_PER_YEAR = 365.25 * 24
@@ -29,49 +41,11 @@ class RequestSpan:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestEnergy:
-    energy_j: float | None
-    prefill_j: float | None
-    decode_j: float | None
-    model_energy_j: float | None  # energy_j minus the idle baseline over the request
-    j_per_token: float | None  # energy_j / output tokens: all-in cost of one token
-    j_per_output_token: float | None  # decode_j / (output tokens - 1)
-    j_per_prompt_token: float | None  # prefill_j / prompt tokens
-    tokens_per_kwh: float | None
-    avg_power_w: float | None
-    peak_power_w: float | None
-    duration_s: float
-    output_tokens: int | None
-    approximate: bool  # the whole request is shorter than the sampling gap
-    prefill_approximate: bool  # prefill usually is: its split is then interpolated
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class CostInputs:
     kwh_price: float | None = None  # electricity, currency per kWh
     box_price: float | None = None  # hardware, currency
     lifetime_hours: float | None = None  # hours of use over which the box is paid off
     currency: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RunEnergy:
-    requests: int
-    measured: int  # requests with an energy figure
-    approximate: int
-    energy_j: float | None
-    model_energy_j: float | None
-    baseline_w: float | None
-    output_tokens: int
-    j_per_token: float | None
-    tokens_per_kwh: float | None
-    avg_power_w: float | None
-    peak_power_w: float | None
-    electricity_per_mtok: float | None  # currency per million output tokens
-    hardware_per_mtok: float | None
-    currency: str
-    power_source: str
 
 
 def ratio(num: float | None, den: float | None) -> float | None:
@@ -191,8 +165,12 @@ def run_energy(
     baseline_w: float | None,
     power_source: str,
     costs: CostInputs = CostInputs(),
+    host_windows: Sequence[HostWindow | None] = (),
+    interval_s: float | None = None,
+    notes: Sequence[str] = (),
 ) -> RunEnergy:
-    """Run totals over the requests that have an energy figure."""
+    """Run totals over the requests that have an energy figure; `host_windows` (one per
+    request, None where unmonitored) give the count of requests made on a busy host."""
     measured = [r for r in requests if r.energy_j is not None]
     energy = sum(r.energy_j or 0.0 for r in measured) if measured else None
     tokens = sum(r.output_tokens or 0 for r in measured)
@@ -221,4 +199,11 @@ def run_energy(
         ),
         currency=costs.currency,
         power_source=power_source,
+        busy_requests=sum(1 for w in host_windows if w is not None and w.busy),
+        host_monitored=sum(1 for w in host_windows if w is not None),
+        interval_s=interval_s,
+        kwh_price=costs.kwh_price,
+        box_price=costs.box_price,
+        lifetime_hours=costs.lifetime_hours,
+        notes=tuple(notes),
     )

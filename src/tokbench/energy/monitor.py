@@ -16,7 +16,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tokbench.core.energy import HostWindow
 from tokbench.errors import TokbenchError
+
+__all__ = [
+    "BusySummary",
+    "HostMonitor",
+    "HostSnapshot",
+    "HostWindow",
+    "busy_summary",
+    "host_window",
+    "listening_pids",
+]
 
 BUSY_CORE_FRACTION = 0.25
 
@@ -33,24 +44,6 @@ class HostSnapshot:
     swap_out_pages: int
     major_faults: int  # whole machine
     cpu_freq_mhz: float | None  # mean over cores at this moment
-
-
-@dataclass(frozen=True, slots=True)
-class HostWindow:
-    """What the host did between two snapshots."""
-
-    duration_s: float
-    n_cpus: int
-    other_cpu_cores: float  # average cores used by processes other than the watched ones
-    own_cpu_cores: float
-    cpu_freq_mhz: float | None  # mean of the snapshots' means
-    cpu_freq_min_mhz: float | None
-    swap_in_pages: int
-    swap_out_pages: int
-    major_faults: int
-    own_major_faults: int
-    busy: bool
-    busy_reason: str  # empty when not busy
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +75,7 @@ class HostMonitor:
         self.proc_root = proc_root
         self.sys_root = sys_root
         self.pids = list(pids)
+        self.trees: list[int] = []
         self.clock = clock
         self.n_cpus = self._count_cpus()
         clk = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -91,6 +85,33 @@ class HostMonitor:
         """Count pid's CPU as the benchmark's own (e.g. a llama-server it started)."""
         if pid not in self.pids:
             self.pids.append(pid)
+
+    def watch_tree(self, pid: int) -> None:
+        """Count pid and its descendants, found again at every snapshot (an Ollama server
+        starts its model runner as a child on the first request)."""
+        if pid not in self.trees:
+            self.trees.append(pid)
+
+    def _watched(self) -> list[int | str]:
+        if not self.trees:
+            return self.pids
+        children: dict[int, list[int]] = {}
+        for d in self.proc_root.iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+        out = list(self.pids)
+        todo = list(self.trees)
+        while todo:
+            pid = todo.pop()
+            if pid not in out:
+                out.append(pid)
+            todo.extend(children.get(pid, []))
+        return out
 
     def _count_cpus(self) -> int:
         try:
@@ -112,7 +133,7 @@ class HostMonitor:
                 busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
                 break
         own = faults = 0
-        for pid in self.pids:
+        for pid in self._watched():
             try:
                 text = (self.proc_root / str(pid) / "stat").read_text()
             except OSError:
@@ -218,3 +239,33 @@ def busy_summary(windows: Iterable[HostWindow | None]) -> BusySummary:
         elif w.busy:
             busy += 1
     return BusySummary(n, busy, missing)
+
+
+def listening_pids(port: int, proc_root: Path = Path("/proc")) -> list[int]:
+    """The processes holding a TCP socket that listens on `port` (this user's processes, or
+    all of them as root), from /proc/net/tcp{,6} and each process's fd links."""
+    inodes: set[str] = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = (proc_root / "net" / name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            # local_address is HEX_IP:HEX_PORT; state 0A is LISTEN; column 9 is the inode
+            if len(cols) > 9 and cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(cols[9])
+    if not inodes:
+        return []
+    wanted = {f"socket:[{i}]" for i in inodes}
+    pids = []
+    for d in proc_root.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            links = {str(fd.readlink()) for fd in (d / "fd").iterdir()}
+        except OSError:
+            continue
+        if links & wanted:
+            pids.append(int(d.name))
+    return pids

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokbench.errors import TokbenchError
-from tokbench.hardware.loads import gguf_load
+from tokbench.gguf.analysis import analyze
+from tokbench.gguf.reader import read_model
 from tokbench.hardware.saved import load_bandwidth
 
 
@@ -18,11 +19,11 @@ def speed_bound(gguf_path: str | None) -> dict[str, float | int]:
     if not gguf_path or bw is None or not Path(gguf_path).is_file():
         return {}
     try:
-        load = gguf_load(Path(gguf_path))
+        bytes_per_token = analyze(read_model(Path(gguf_path))).bytes_per_token
     except TokbenchError:
         return {}
     return {
         "bandwidth_gbs": bw,
-        "bytes_per_token": round(load.bytes_per_token),
-        "bound_tps": bw * 1e9 / load.bytes_per_token,
+        "bytes_per_token": round(bytes_per_token),
+        "bound_tps": bw * 1e9 / bytes_per_token,
     }

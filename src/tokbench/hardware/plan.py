@@ -3,11 +3,29 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from tokbench.energy.metrics import power_cost_per_mtok
+from tokbench.energy.presets import POWER_PRESETS
 from tokbench.errors import TokbenchError
 from tokbench.hardware.presets import PRESETS, SHAPES, Shape, preset_box, shape_load
 from tokbench.hardware.speed import DEFAULT_CONTEXT, BoxFacts, Prediction, predict
+
+
+@dataclass(frozen=True, slots=True)
+class RowPower:
+    """A plan row's electricity, from the preset's typical wall power (with its source)."""
+
+    typical_w: float
+    low_w: float
+    high_w: float
+    measured: bool  # False: an estimate from the parts' TDP ("~" in tables)
+    source: str
+    j_per_token_low: float  # typical watts at the high end of the speed range
+    j_per_token_high: float  # ... and at the low end
+    electricity_per_mtok_low: float | None  # with --kwh-price; currency per million tokens
+    electricity_per_mtok_high: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +35,32 @@ class Plan:
     kv: str
     boxes: tuple[BoxFacts, ...]
     rows: tuple[Prediction, ...]  # box-major, then quant
+    power: tuple[RowPower | None, ...] = ()  # one per row; None: no power figure for the box
+    kwh_price: float | None = None
+    currency: str = ""
+
+
+def row_power(p: Prediction, kwh_price: float | None) -> RowPower | None:
+    """Energy and electricity per million tokens over the row's predicted speed range."""
+    preset = POWER_PRESETS.get(p.box)
+    if preset is None or p.low_tps <= 0 or p.high_tps <= 0:
+        return None
+    w = preset.typical_w
+
+    def cost(tps: float) -> float | None:
+        return power_cost_per_mtok(w, tps, kwh_price) if kwh_price is not None else None
+
+    return RowPower(
+        w,
+        preset.low_w,
+        preset.high_w,
+        preset.measured,
+        preset.source,
+        w / p.high_tps,
+        w / p.low_tps,
+        cost(p.high_tps),
+        cost(p.low_tps),
+    )
 
 
 def parse_prices(prices: tuple[str, ...] | list[str]) -> dict[str, float]:
@@ -39,6 +83,8 @@ def plan(
     *,
     context: int = DEFAULT_CONTEXT,
     kv: str = "mla",
+    kwh_price: float | None = None,
+    currency: str = "",
 ) -> Plan:
     """Every (box, quant) of the shape; all of its quants and all presets by default."""
     if shape not in SHAPES:
@@ -55,4 +101,7 @@ def plan(
         for b in bs
         for q in qs
     )
-    return Plan(s, context, kv, bs, rows)
+    if kwh_price is not None and not (math.isfinite(kwh_price) and kwh_price > 0):
+        raise TokbenchError(f"--kwh-price must be a positive price per kWh, got {kwh_price}")
+    power = tuple(row_power(r, kwh_price) for r in rows)
+    return Plan(s, context, kv, bs, rows, power, kwh_price, currency)

@@ -8,6 +8,7 @@ TTFT does not include a TCP or TLS handshake after the first request.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import socket
@@ -17,20 +18,39 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
 
 
 def http_url(url: str) -> str:
-    """A user's --url as an http(s) URL without a trailing slash (`host:port` gets http://)."""
+    """A user's --url as an http(s) URL without a trailing slash (`host:port` gets http://)
+    and without `user:password@`, which `credentials` reads and no record ever keeps."""
     url = url.strip()
     if "://" not in url:
         url = "http://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TokbenchError(f"--url {url!r} is not an http(s) URL, e.g. http://127.0.0.1:1234/v1")
-    return url.rstrip("/")
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:
+        raise TokbenchError(f"--url {shown!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise TokbenchError(f"--url {shown!r} is not an http(s) URL, e.g. http://127.0.0.1:1234/v1")
+    if port == 0:
+        raise TokbenchError(f"--url {shown!r}: port 0 is not a server port")
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
+def credentials(url: str) -> tuple[str, str] | None:
+    """`user:password@` of a URL (percent-decoded), sent as HTTP Basic auth."""
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    if parts.username is None:
+        return None
+    return unquote(parts.username), unquote(parts.password or "")
 
 
 def root_url(url: str) -> str:
@@ -74,17 +94,21 @@ class Client:
         headers: dict[str, str] | None = None,
         timeout_s: float = 300.0,
         connect_timeout_s: float = 10.0,
+        auth: tuple[str, str] | None = None,
     ) -> None:
+        base_url = http_url(base_url)
         parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TokbenchError(f"{base_url!r} is not an http(s) URL")
-        self.base_url = base_url.rstrip("/")
+        assert parts.hostname is not None
+        self.base_url = base_url
         self.host = parts.hostname
         self.netloc = parts.netloc
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.https = parts.scheme == "https"
         self.prefix = parts.path.rstrip("/")
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        if auth is not None and "Authorization" not in self.headers:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            self.headers["Authorization"] = f"Basic {token}"
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self._conn: http.client.HTTPConnection | None = None

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from tokbench.core.records import RunInfo
 from tokbench.hardware.calibration import decode_efficiency, efficiency
+from tokbench.render.energy import BUSY, joules, run_lines
 from tokbench.render.fmt import DASH, num
 from tokbench.results.bench import BenchSummary, TestRow
 
@@ -55,6 +56,32 @@ def _ci(r: TestRow) -> str:
     return DASH if r.ci_low is None else f"{r.ci_low:.2f} – {r.ci_high:.2f}"
 
 
+ENERGY_FIELDS = (
+    "j_per_token",
+    "avg_power_w",
+    "energy_n",
+    "energy_approximate",
+    "busy",
+    "host_monitored",
+)
+
+
+def _has_energy(run: RunInfo, s: BenchSummary) -> bool:
+    return run.energy is not None or any(r.energy_n or r.host_monitored for r in s.tests)
+
+
+def energy_cells(r: TestRow) -> list[str]:
+    """J per token of the test's named part, average watts, the host's load."""
+    approx = r.energy_approximate > 0
+    host = DASH
+    if r.host_monitored:
+        host = f"{BUSY} ({r.busy}/{r.host_monitored})" if r.busy else "quiet"
+    return [joules(r.j_per_token, approx, 3), joules(r.avg_power_w, approx, 1), host]
+
+
+ENERGY_HEAD = ("J/token", "W", "host load")
+
+
 def markdown(run: RunInfo, s: BenchSummary) -> str:
     lines = [
         "| model | size | params | backend | threads | test | t/s | 95% CI | n |",
@@ -81,6 +108,19 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
             )
     for d in s.drift:
         lines += ["", drift_sentence(d)]
+    if _has_energy(run, s):
+        lines += [
+            "",
+            "| model | test | " + " | ".join(ENERGY_HEAD) + " |",
+            "| --- | ---: | ---: | ---: | --- |",
+        ]
+        lines += ["| " + " | ".join([r.model, r.test, *energy_cells(r)]) + " |" for r in s.tests]
+        if run.energy:
+            lines += [""] + [f"- {line}" for line in run_lines(run.energy)]
+        lines.append(
+            "- J/token counts the test's named part: prompt tokens for ppN, generated for tgN; "
+            "~ marks approximate energy."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -116,6 +156,10 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
         "stop",
     ):
         t.add_column(col, justify="right")
+    energy = _has_energy(run, s)
+    if energy:
+        for col in ENERGY_HEAD:
+            t.add_column(col, justify="left" if col == "host load" else "right")
     t.add_column("notes")
     for r in s.tests:
         flags = []
@@ -137,8 +181,11 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
             _pct(eta),
             str(r.warmups),
             r.stop_rule or DASH,
+            *(energy_cells(r) if energy else []),
             "; ".join([*flags, *r.notes]),
         )
+    if run.energy:
+        t.caption = "\n".join(run_lines(run.energy))
     parts: list[Any] = [t]
     if s.concurrency:
         c = Table(title="Concurrency", title_justify="left")
@@ -175,7 +222,10 @@ def to_json(run: RunInfo, s: BenchSummary) -> dict[str, Any]:
     return {
         "run": run.to_json(),
         "tests": [
-            {**asdict(r), **dict(zip(("bound_tps", "efficiency"), _bound(run, r), strict=True))}
+            {
+                **_test_dict(r),
+                **dict(zip(("bound_tps", "efficiency"), _bound(run, r), strict=True)),
+            }
             for r in s.tests
         ],
         "concurrency": [asdict(c) for c in s.concurrency],
@@ -183,7 +233,22 @@ def to_json(run: RunInfo, s: BenchSummary) -> dict[str, Any]:
     }
 
 
+def _test_dict(r: TestRow) -> dict[str, Any]:
+    """A test row; its energy keys only when it measured energy or the host's load."""
+    d = asdict(r)
+    if not (r.energy_n or r.host_monitored):
+        for k in ENERGY_FIELDS:
+            d.pop(k)
+    return d
+
+
+def _energy_values(run: RunInfo, r: TestRow) -> tuple[Any, ...]:
+    source = run.energy.power_source if run.energy else None
+    return (source, *(getattr(r, k) for k in ENERGY_FIELDS))
+
+
 def to_csv(run: RunInfo, s: BenchSummary) -> str:
+    energy = _has_energy(run, s)
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(
@@ -207,6 +272,7 @@ def to_csv(run: RunInfo, s: BenchSummary) -> str:
             "stop_rule",
             "bound_tps",
             "efficiency",
+            *(("power_source", *ENERGY_FIELDS) if energy else ()),
         ]
     )
     for r in s.tests:
@@ -231,6 +297,7 @@ def to_csv(run: RunInfo, s: BenchSummary) -> str:
                 r.errors,
                 r.stop_rule,
                 *_bound(run, r),
+                *(_energy_values(run, r) if energy else ()),
             ]
         )
     return buf.getvalue()

@@ -167,3 +167,109 @@ def scatter_loglog(points: list[Point], title: str, x_label: str, y_label: str) 
             "no run with a known model size</text>"
         )
     return _svg(width, height, body, title)
+
+
+def line_chart(
+    points: list[tuple[float, float, float | None, float | None]],
+    title: str,
+    x_label: str,
+    y_label: str,
+) -> str:
+    """Points (x, y, y_low, y_high) joined by a line, with interval whiskers: e.g. decode
+    speed against threads."""
+    width, height = 760, 360
+    left, right, top, bottom = 70, 30, 36, 56
+    pw, ph = width - left - right, height - top - bottom
+    pts = sorted(points)
+    xmax = max((p[0] for p in pts), default=1.0)
+    ymax = _nice_max(max((max(p[1], p[3] or 0.0) for p in pts), default=1.0))
+
+    def px(x: float) -> float:
+        return left + pw * x / xmax if xmax else left
+
+    def py(y: float) -> float:
+        return top + ph * (1 - max(y, 0.0) / ymax)
+
+    body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="{GRID}"/>']
+    for i in range(6):
+        y = ymax * i / 5
+        body.append(
+            f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + pw}" y2="{py(y):.1f}" '
+            f'stroke="{GRID}"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
+            f'text-anchor="end">{y:g}</text>'
+        )
+    for x, *_ in pts:
+        body.append(f'<text x="{px(x):.1f}" y="{top + ph + 16}" text-anchor="middle">{x:g}</text>')
+    body.append(
+        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+    )
+    body.append(
+        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
+        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
+    )
+    if len(pts) > 1:
+        path = " ".join(f"{'M' if i == 0 else 'L'}{px(x):.1f} {py(y):.1f}" for i, (x, y, *_) in
+                        enumerate(pts))  # fmt: skip
+        body.append(f'<path class="line" d="{path}" fill="none" stroke="{BAR}" stroke-width="2"/>')
+    for x, y, lo, hi in pts:
+        if lo is not None and hi is not None:
+            body.append(
+                f'<path class="errorbar" d="M{px(x):.1f} {py(lo):.1f}V{py(hi):.1f}" '
+                f'stroke="{INK}" stroke-width="1.5"/>'
+            )
+        body.append(
+            f'<circle class="point" cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{ACCENT}">'
+            f"<title>{x:g}: {y:.2f}</title></circle>"
+        )
+    if not pts:
+        body.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no points</text>')
+    return _svg(width, height, body, title)
+
+
+def scatter_linear(points: list[Point], title: str, x_label: str, y_label: str, empty: str) -> str:
+    """Points on linear axes from zero (e.g. decode tok/s against J/token: up and to the
+    left is better); `empty` is what to say when there is nothing to plot."""
+    width, height = 760, 420
+    left, right, top, bottom = 70, 30, 36, 56
+    pts = [p for p in points if p.x >= 0 and p.y >= 0]
+    xmax = _nice_max(max((p.x for p in pts), default=1.0) * 1.1)
+    ymax = _nice_max(max((p.y for p in pts), default=1.0) * 1.1)
+    pw, ph = width - left - right, height - top - bottom
+
+    def px(x: float) -> float:
+        return left + pw * x / xmax
+
+    def py(y: float) -> float:
+        return top + ph * (1 - y / ymax)
+
+    body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="{GRID}"/>']
+    for i in range(6):
+        x, y = xmax * i / 5, ymax * i / 5
+        body.append(
+            f'<line x1="{px(x):.1f}" y1="{top}" x2="{px(x):.1f}" y2="{top + ph}" '
+            f'stroke="{GRID}"/><text x="{px(x):.1f}" y="{top + ph + 16}" '
+            f'text-anchor="middle">{x:g}</text>'
+            f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + pw}" y2="{py(y):.1f}" '
+            f'stroke="{GRID}"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
+            f'text-anchor="end">{y:g}</text>'
+        )
+    body.append(
+        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
+        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
+    )
+    for p in pts:
+        body.append(
+            f'<circle class="point" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="5" '
+            f'fill="{ACCENT}" fill-opacity="0.8"><title>{escape(p.label)}: '
+            f"{p.y:.2f} at {p.x:.3g}</title></circle>"
+            f'<text x="{px(p.x) + 8:.1f}" y="{py(p.y) - 6:.1f}" font-size="11">'
+            f"{escape(_short(p.label, 28))}</text>"
+        )
+    if not pts:
+        body.append(
+            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">{escape(empty)}</text>'
+        )
+    return _svg(width, height, body, title)

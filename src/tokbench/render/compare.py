@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+from tokbench.core.energy import RunEnergy
+from tokbench.render.energy import RUN_HEAD, run_cells
 from tokbench.render.fmt import DASH, mean_sd, num
 from tokbench.results.views import CompareRow, TestCompareRow
 
@@ -47,17 +49,39 @@ def cells(r: CompareRow) -> list[str]:
     ]
 
 
+def _with_energy(rows: list[CompareRow]) -> bool:
+    return any(r.view.run.energy is not None for r in rows)
+
+
+def header(rows: list[CompareRow]) -> list[str]:
+    """The columns: energy ones only when a run measured energy or the host's load."""
+    return HEADER + list(RUN_HEAD) if _with_energy(rows) else HEADER
+
+
+def all_cells(rows: list[CompareRow]) -> list[list[str]]:
+    energy = _with_energy(rows)
+    return [cells(r) + (run_cells(r.view.run.energy) if energy else []) for r in rows]
+
+
 def markdown(rows: list[CompareRow]) -> str:
     def esc(s: str) -> str:
         return s.replace("|", "\\|")
 
+    head = header(rows)
     lines = [
-        "| " + " | ".join(HEADER) + " |",
-        "| " + " | ".join(["---"] * 4 + ["---:"] * (len(HEADER) - 4)) + " |",
+        "| " + " | ".join(head) + " |",
+        "| " + " | ".join(["---"] * 4 + ["---:"] * (len(head) - 4)) + " |",
     ]
-    lines += ["| " + " | ".join(esc(c) for c in cells(r)) + " |" for r in rows]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in all_cells(rows)]
     if rows:
         lines += ["", f"Δ and × are against the first run given ({rows_base(rows)})."]
+    if _with_energy(rows):
+        lines += [
+            "",
+            "Energy as each run measured it (its power source in the JSON output); ~ marks "
+            "approximate energy; cost/Mtok is electricity plus hardware per million output "
+            "tokens, in each run's currency.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -129,6 +153,7 @@ def rows_base(rows: list[CompareRow]) -> str:
 
 
 def records(rows: list[CompareRow]) -> list[dict[str, Any]]:
+    energy = _with_energy(rows)
     out = []
     for r in rows:
         v = r.view
@@ -149,9 +174,32 @@ def records(rows: list[CompareRow]) -> list[dict[str, Any]]:
                 "ttft_ratio": r.ttft_ratio,
                 "prefill_tps_mean": v.prefill.mean,
                 "prefill_ratio": r.prefill_ratio,
+                **(_energy_record(v.run.energy) if energy else {}),
             }
         )
     return out
+
+
+ENERGY_KEYS = (
+    "power_source",
+    "energy_j",
+    "j_per_token",
+    "tokens_per_kwh",
+    "avg_power_w",
+    "peak_power_w",
+    "baseline_w",
+    "electricity_per_mtok",
+    "hardware_per_mtok",
+    "currency",
+    "approximate",
+    "busy_requests",
+    "host_monitored",
+)
+
+
+def _energy_record(e: RunEnergy | None) -> dict[str, Any]:
+    d = e.to_json() if e else {}
+    return {k: d.get(k) for k in ENERGY_KEYS}
 
 
 def to_csv(rows: list[CompareRow]) -> str:
@@ -168,10 +216,10 @@ def table(rows: list[CompareRow]) -> Any:
     from rich.table import Table
 
     t = Table(title="Comparison (Δ and × against the first run given)", title_justify="left")
-    for h in HEADER:
-        t.add_column(h, justify="left" if h in HEADER[:4] else "right")
-    for r in rows:
-        t.add_row(*cells(r))
+    for h in header(rows):
+        t.add_column(h, justify="left" if h in (*HEADER[:4], "host load") else "right")
+    for row in all_cells(rows):
+        t.add_row(*row)
     return t
 
 

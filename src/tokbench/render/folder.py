@@ -25,12 +25,25 @@ def run_document(run: RunInfo, recs: list[RequestRecord]) -> dict[str, Any]:
         "summary": doc_summary,
         "requests": [
             {
-                **{k: v for k, v in asdict(r).items() if k != "metrics"},
+                **{k: v for k, v in asdict(r).items() if k not in ("metrics", "energy", "host")},
                 "metrics": r.metrics.as_dict() if r.metrics else None,
+                **_energy(r),
             }
             for r in recs
         ],
     }
+
+
+def _energy(r: RequestRecord) -> dict[str, Any]:
+    """Energy, host window and busy flag: only for requests that have them (old runs
+    print exactly what they printed before)."""
+    out: dict[str, Any] = {}
+    if r.energy is not None:
+        out["energy"] = r.energy.to_json()
+    if r.host is not None:
+        out["host"] = r.host.to_json()
+        out["busy"] = r.host.busy
+    return out
 
 
 def summary_dict(s: RunSummary) -> dict[str, Any]:

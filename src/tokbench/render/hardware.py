@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 
 from tokbench.hardware.estimate import Estimate
-from tokbench.hardware.plan import Plan
+from tokbench.hardware.plan import Plan, RowPower
 from tokbench.hardware.speed import Prediction
 from tokbench.render.fmt import DASH
 
@@ -106,7 +106,33 @@ def _fits(r: Prediction) -> str:
     return f"no: {r.ssd_bytes_per_token / 1e9:.1f} GB/token from SSD at {r.ssd_read_gbs:.3g} GB/s"
 
 
+def _power(p: Plan, i: int) -> RowPower | None:
+    return p.power[i] if i < len(p.power) else None
+
+
+def plan_head(p: Plan) -> tuple[str, ...]:
+    cost = (f"electricity / Mtok{f' ({p.currency})' if p.currency else ''}",)
+    return (*PLAN_HEAD, "wall W", "J/token", *(cost if p.kwh_price is not None else ()))
+
+
+def _power_cells(w: RowPower | None, with_cost: bool) -> list[str]:
+    """Typical wall watts, J per token over the speed range and, with a kWh price, the
+    electricity of a million tokens; "~" where the power figure is an estimate."""
+    if w is None:
+        return [DASH, DASH, *([DASH] if with_cost else [])]
+    mark = "" if w.measured else "~"
+    cells = [
+        f"{mark}{w.typical_w:.0f}",
+        f"{mark}{w.j_per_token_low:,.0f}-{w.j_per_token_high:,.0f}",
+    ]
+    if with_cost:
+        lo, hi = w.electricity_per_mtok_low, w.electricity_per_mtok_high
+        cells.append(DASH if lo is None or hi is None else f"{mark}{lo:,.2f}-{hi:,.2f}")
+    return cells
+
+
 def plan_cells(p: Plan) -> list[list[str]]:
+    with_cost = p.kwh_price is not None
     return [
         [
             r.box,
@@ -115,26 +141,53 @@ def plan_cells(p: Plan) -> list[list[str]]:
             f"{r.low_tps:.2f}-{r.high_tps:.2f}",
             _fits(r),
             f"{r.price_per_tps:,.0f}" if r.price_per_tps else DASH,
+            *_power_cells(_power(p, i), with_cost),
         ]
-        for r in p.rows
+        for i, r in enumerate(p.rows)
     ]
 
 
 def plan_json(p: Plan) -> list[dict[str, Any]]:
-    return [asdict(r) for r in p.rows]
+    out = []
+    for i, r in enumerate(p.rows):
+        d = asdict(r)
+        w = _power(p, i)
+        if w is not None:
+            d["power"] = {**asdict(w), "kwh_price": p.kwh_price, "currency": p.currency}
+        out.append(d)
+    return out
+
+
+def _power_notes(p: Plan) -> list[str]:
+    """Where each box's power figure comes from."""
+    seen: dict[str, RowPower] = {}
+    for i, r in enumerate(p.rows):
+        w = _power(p, i)
+        if w is not None:
+            seen.setdefault(r.box, w)
+    return [
+        f"{box}: {w.low_w:.0f}-{w.high_w:.0f} W at the wall, "
+        f"{'measured on a similar box' if w.measured else '~ estimate'} ({w.source})"
+        for box, w in seen.items()
+    ]
 
 
 def plan_markdown(p: Plan) -> str:
-    lines = ["| " + " | ".join(PLAN_HEAD) + " |", "|" + "---|" * len(PLAN_HEAD)]
+    head = plan_head(p)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(c) + " |" for c in plan_cells(p)]
+    lines += ["", "Power (J/token = typical wall watts / the tok/s range; ~ = estimate):"]
+    lines += [f"- {n}" for n in _power_notes(p)]
     return "\n".join(lines) + "\n"
 
 
 def plan_table(p: Plan) -> Table:
     t = Table(title=f"{p.shape.name}, context {p.context}, KV {p.kv}", title_justify="left")
-    for h in PLAN_HEAD:
+    for h in plan_head(p):
         t.add_column(h, justify="left" if h in ("box", "quant", "fits in RAM") else "right")
     for c in plan_cells(p):
         t.add_row(*c)
-    t.caption = "; ".join(f"{b.name}: {b.description}" for b in p.boxes)
+    t.caption = "\n".join(
+        ["; ".join(f"{b.name}: {b.description}" for b in p.boxes), *_power_notes(p)]
+    )
     return t

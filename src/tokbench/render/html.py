@@ -9,7 +9,15 @@ from typing import Any
 from tokbench import __version__
 from tokbench.core.records import RequestRecord, RunInfo, targets_to_json
 from tokbench.core.stats import Summary
-from tokbench.render.charts import Bar, Point, bar_chart, scatter_loglog
+from tokbench.render.charts import (
+    Bar,
+    Point,
+    bar_chart,
+    line_chart,
+    scatter_linear,
+    scatter_loglog,
+)
+from tokbench.render.energy import RUN_HEAD, run_cells, run_lines
 from tokbench.render.fmt import human_bytes, mean_sd
 from tokbench.results.views import RunView
 
@@ -28,6 +36,36 @@ def size_chart(vs: list[RunView]) -> str:
     return scatter_loglog(
         pts, "Decode speed against model size", "model parameters (log)", "decode tok/s (log)"
     )
+
+
+def energy_chart(vs: list[RunView]) -> str:
+    """Decode tok/s against J/token, one point per run with energy ("~": approximate)."""
+    pts = []
+    for v in vs:
+        e = v.run.energy
+        if e is None or e.j_per_token is None or v.decode.mean is None:
+            continue
+        label = ("~" if e.approximate else "") + v.label + (" ⚠ busy" if e.busy_requests else "")
+        pts.append(Point(label, e.j_per_token, v.decode.mean))
+    return scatter_linear(
+        pts,
+        "Decode speed against energy per token",
+        "J per output token (all-in)",
+        "decode tok/s",
+        "no run with a power source (measure one with --watts or --power-cmd)",
+    )
+
+
+def thread_chart(run: RunInfo) -> str | None:
+    """A tune run's decode speed against threads (None for other runs)."""
+    tuned = getattr(run.config, "tune", None)
+    scaling = ((tuned or {}).get("report") or {}).get("threads")
+    if not scaling:
+        return None
+    pts = [
+        (p["threads"], p["mean_tps"], p["ci_low_tps"], p["ci_high_tps"]) for p in scaling["points"]
+    ]
+    return line_chart(pts, f"Decode speed against threads ({run.id})", "threads", "decode tok/s")
 
 
 def _flat_target(run: RunInfo) -> dict[str, Any]:
@@ -78,4 +116,9 @@ def report_html(vs: list[RunView]) -> str:
         fmt_ms=fmt,
         flat_target=_flat_target,
         human=_human,
+        thread_chart=thread_chart,
+        energy_svg=energy_chart(vs) if any(v.run.energy for v in vs) else "",
+        energy_head=RUN_HEAD,
+        energy_cells=run_cells,
+        energy_lines=run_lines,
     )

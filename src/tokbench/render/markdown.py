@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tokbench.core.records import RequestRecord, RunInfo, RunSettings
+from tokbench.render.energy import REQUEST_HEAD, request_cells, run_lines
 from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
 from tokbench.results.summary import summarize_run
 
@@ -78,6 +79,7 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
         f"TTFT {mean_sd(o['ttft_ms'], 0)} ms, prefill {mean_sd(o['prefill_tps'], 1)} tok/s. "
         "Counts marked ~ are estimates (one token per streamed chunk)."
         + (f" **Pass rate**: {pass_rate(s.quality)} (Wilson 95% interval)." if s.quality else ""),
+        *_energy_lines(run, recs),
         "",
         "## Answers",
     ]
@@ -91,3 +93,24 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
         if r.error:
             lines += ["", f"**Error**: {r.error}"]
     return "\n".join(lines) + "\n"
+
+
+def _energy_lines(run: RunInfo, recs: list[RequestRecord]) -> list[str]:
+    """The energy table (each request, then the run's totals); none for older runs."""
+    if run.energy is None and not any(r.energy or r.host for r in recs):
+        return []
+    source = run.energy.power_source if run.energy else "?"
+    lines = [
+        "",
+        f"## Energy ({cell(source)})",
+        "",
+        "| Question | Rep | " + " | ".join(REQUEST_HEAD) + " |",
+        "|---|---:|" + "---:|" * (len(REQUEST_HEAD) - 1) + "---|",
+    ]
+    for r in recs:
+        cells = [cell(r.item_id), str(r.rep + 1), *request_cells(r.energy, r.host)]
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    if run.energy:
+        lines += ["", *(f"- {cell(line)}" for line in run_lines(run.energy))]
+    lines.append("- ~ marks approximate energy: a window shorter than the sampling interval.")
+    return lines

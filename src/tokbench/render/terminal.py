@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from tokbench.core.records import RequestRecord, RunInfo, Target
 from tokbench.hardware.estimate import efficiency
+from tokbench.render.energy import BUSY, REQUEST_HEAD, request_cells, run_cells, run_lines
 from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
 from tokbench.results.summary import summarize_run
 
@@ -163,8 +164,36 @@ def summary_table(recs: list[RequestRecord], target: Target | None = None) -> Ta
     return t
 
 
+def energy_table(run: RunInfo, recs: list[RequestRecord]) -> Table | None:
+    """Each request's energy and the host's load while it ran, the run's totals below."""
+    e = run.energy
+    if e is None and not any(r.energy or r.host for r in recs):
+        return None  # measured before tokbench kept energy
+    source = e.power_source if e else "?"
+    t = Table(title=f"Energy: {source}", title_justify="left")
+    t.add_column("question", no_wrap=True)
+    t.add_column("rep", justify="right")
+    for col in REQUEST_HEAD:
+        t.add_column(col, justify="left" if col == "host" else "right")
+    for r in recs:
+        t.add_row(r.item_id, str(r.rep + 1), *request_cells(r.energy, r.host))
+    notes = run_lines(e) if e else []
+    if any(r.energy and (r.energy.approximate or r.energy.prefill_approximate) for r in recs):
+        notes.append("~ approximate: a window shorter than the sampling interval, interpolated")
+    t.caption = "\n".join(notes)
+    return t
+
+
 def run_view(run: RunInfo, recs: list[RequestRecord]) -> Group:
-    return Group(run_header(run), requests_table(recs), summary_table(recs, run.target))
+    parts: list[RenderableType] = [
+        run_header(run),
+        requests_table(recs),
+        summary_table(recs, run.target),
+    ]
+    energy = energy_table(run, recs)
+    if energy is not None:
+        parts.append(energy)
+    return Group(*parts)
 
 
 def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Table:
@@ -172,8 +201,16 @@ def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Ta
     for col in ("id", "started (UTC)", "kind", "status", "backend", "model", "suite"):
         t.add_column(col)
     t.add_column("ok/failed", justify="right")
+    energy = any(r.energy is not None for r in runs)
+    if energy:
+        t.add_column("J/token", justify="right")
+        t.add_column("host")
     for r in runs:
         ok, bad = counts.get(r.id, (0, 0))
+        extra = []
+        if energy:
+            cells = run_cells(r.energy)
+            extra = [cells[0], BUSY if r.energy and r.energy.busy_requests else ""]
         t.add_row(
             r.id,
             r.created_at[:19].replace("T", " "),
@@ -183,6 +220,7 @@ def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Ta
             r.model or DASH,
             r.suite or DASH,
             f"{ok}/{bad}",
+            *extra,
         )
     return t
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from tokbench.core.records import BenchSample, TestStats
 from tokbench.core.stats import linear_fit, mean_ci, percentile
@@ -24,6 +25,29 @@ class TestRow:
     errors: int
     stop_rule: str | None
     notes: tuple[str, ...]
+    # energy of the test's named part (prompt tokens for ppN, generated for tgN)
+    j_per_token: float | None = None  # Σ energy / Σ tokens over the measured samples
+    avg_power_w: float | None = None
+    energy_n: int = 0  # samples with an energy figure
+    energy_approximate: int = 0
+    busy: int = 0  # samples during which the host was busy
+    host_monitored: int = 0
+
+
+def _energy_fields(real: list[BenchSample]) -> dict[str, Any]:
+    ok = [s for s in real if s.status == "ok"]
+    measured = [s.energy for s in ok if s.energy is not None and s.energy.energy_j is not None]
+    joules = sum(e.energy_j or 0.0 for e in measured)
+    tokens = sum(e.output_tokens or 0 for e in measured)
+    seconds = sum(e.duration_s for e in measured)
+    return {
+        "j_per_token": joules / tokens if measured and tokens else None,
+        "avg_power_w": joules / seconds if measured and seconds else None,
+        "energy_n": len(measured),
+        "energy_approximate": sum(1 for e in measured if e.approximate),
+        "busy": sum(1 for s in real if s.host is not None and s.host.busy),
+        "host_monitored": sum(1 for s in real if s.host is not None),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +114,7 @@ def summarize_bench(samples: list[BenchSample], stop_rules: dict[str, str]) -> B
                 sum(1 for s in real if s.status == "error"),
                 stop_rules.get(f"{model} | {test}"),
                 notes,
+                **_energy_fields(real),
             )
         )
         if test.startswith("soak "):

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from tokbench import __version__
 from tokbench.backends.base import BenchEngine
@@ -27,6 +27,7 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.core.stats import mean_ci
+from tokbench.energy.session import EnergyOptions, EnergySession
 from tokbench.errors import TokbenchError
 from tokbench.hardware.bound import speed_bound
 from tokbench.hardware.host import host_name
@@ -92,10 +93,26 @@ class _Run:
     cfg: BenchConfig
     observer: BenchObserver
     t0_ns: int = field(default_factory=time.perf_counter_ns)
+    energy: EnergySession | None = None
+
+    def _measure(self, c: int, s: Sample) -> tuple[Any, Any]:
+        """A sample's energy (one stream at a time only: concurrent streams share the
+        box's watts) and the host window over it."""
+        if self.energy is None or not s.first_ns or not s.last_ns or s.last_ns < s.first_ns:
+            return None, None
+        if c > 1:
+            return None, self.energy.host_only(s.first_ns, s.last_ns)
+        t_first = s.first_ns + int(s.ttft_ms * 1e6) if s.ttft_ms is not None else None
+        if t_first is not None and not s.first_ns <= t_first <= s.last_ns:
+            t_first = None
+        # the test's named part: prompt tokens for ppN, generated tokens for tgN
+        m = self.energy.measure(s.first_ns, t_first, s.last_ns, None, s.tokens)
+        return (m.energy, m.host) if m else (None, None)
 
     def record(self, model: str, test: str, c: int, rep: int, stream: int, s: Sample) -> None:
         span = (s.last_ns - s.first_ns) / 1e9 if s.first_ns and s.last_ns else None
         sent_ns = s.first_ns or time.perf_counter_ns()
+        energy, host = self._measure(c, s)
         sample = BenchSample(
             run_id=self.run_id,
             model=model,
@@ -112,6 +129,8 @@ class _Run:
             tokens=s.tokens,
             ttft_ms=s.ttft_ms,
             span_s=span,
+            energy=energy,
+            host=host,
         )
         self.store.add_bench_sample(sample)
         self.observer.measured(sample)
@@ -234,9 +253,12 @@ def execute_bench(
     observer: BenchObserver | None = None,
     host: HostInfo | None = None,
     concurrency_runner: Callable[[_Run, BenchEngine, str], None] | None = None,
+    energy: EnergyOptions | None = None,
+    notify: Callable[[str], None] = lambda _msg: None,
 ) -> RunInfo:
     """Run (or resume) a benchmark matrix; returns the stored run. `concurrency_runner`
-    replaces the in-process concurrency levels (e.g. `distributed.RayConcurrency`)."""
+    replaces the in-process concurrency levels (e.g. `distributed.RayConcurrency`).
+    `energy`: measure each one-stream sample's energy and the host's load (None: not)."""
 
     obs: BenchObserver = observer or _Quiet()
     if resume:
@@ -264,7 +286,10 @@ def execute_bench(
                 host=host or HostInfo(),
             )
         )
-    run = _Run(store, run_id, cfg, obs)
+    session = (
+        EnergySession(energy, notify=notify, server_url=cfg.url) if energy is not None else None
+    )
+    run = _Run(store, run_id, cfg, obs, energy=session)
     models: list[str | None] = list(cfg.models) or [None]
     per_test = cfg.reps if cfg.until_ci_pct is None else cfg.max_reps
     obs.plan(
@@ -280,6 +305,8 @@ def execute_bench(
     try:
         for model in models:
             engine = open_engine(model)
+            if session is not None and session.sampler is None:
+                session.start()  # after the first model loaded, before its first test
             try:
                 name = engine.model
                 target = Target.from_json({**engine.info(), "backend_kind": engine.kind})
@@ -298,7 +325,14 @@ def execute_bench(
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
-        store.update_run(run_id, status=status, finished_at=_utc())
+        totals = None
+        if session is not None:
+            measured = [s for s in store.bench_samples(run_id) if s.rep >= 0]
+            totals = session.totals(
+                [s.energy for s in measured if s.concurrency == 1], [s.host for s in measured]
+            )
+            session.stop()
+        store.update_run(run_id, status=status, finished_at=_utc(), energy=totals)
     return store.run(run_id)
 
 

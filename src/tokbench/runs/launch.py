@@ -7,6 +7,7 @@ from collections.abc import Callable
 from tokbench.backends.registry import open_engine_for
 from tokbench.core.config import BenchConfig
 from tokbench.core.records import HostInfo, RunInfo
+from tokbench.energy.session import EnergyOptions
 from tokbench.hardware.host import host_summary
 from tokbench.runs.bench import BenchObserver, execute_bench
 from tokbench.runs.ray import RayConcurrency
@@ -22,6 +23,7 @@ def run_bench(
     ray_workers: int | None = None,
     observer: BenchObserver | None = None,
     notify: Callable[[str], None] = lambda _msg: None,
+    energy: EnergyOptions | None = None,
 ) -> RunInfo:
     """Run (or resume) a bench; `ray_address` ("" for a local cluster) spreads the
     concurrency levels over Ray workers."""
@@ -38,4 +40,6 @@ def run_bench(
         observer=observer,
         host=HostInfo.from_json(host_summary()),
         concurrency_runner=runner,
+        energy=energy,
+        notify=notify,
     )

@@ -22,6 +22,7 @@ from tokbench.core.records import (
     new_run_id,
     utc_now,
 )
+from tokbench.energy.session import EnergyOptions, EnergySession
 from tokbench.errors import TokbenchError
 from tokbench.grade.grading import grade_answer
 from tokbench.hardware.bound import speed_bound
@@ -63,6 +64,7 @@ def execute(
     *,
     repeat: int = 1,
     observer: Observer | None = None,
+    energy: EnergySession | None = None,
 ) -> Outcome:
     """Send every (rep, item) not yet stored for `run_id`; returns how the run ended.
 
@@ -71,6 +73,9 @@ def execute(
 
     Repetitions go round the whole suite (all items, then all again), like a person
     asking the questions in turn; requests already stored (a resumed run) are skipped.
+
+    With an `energy` session (started), each request gets its energy and host window, and
+    the run its totals, however it ends.
     """
     obs = observer or QuietObserver()
     done = {(r.item_id, r.rep) for r in store.requests(run_id)}
@@ -85,6 +90,15 @@ def execute(
             started_at = utc_now()
             trace = backend.stream(item.request(), obs.token)
             metrics = request_metrics(trace)
+            measured = None
+            if energy is not None:
+                measured = energy.measure(
+                    trace.start_ns,
+                    trace.times_ns[0] if trace.times_ns else None,
+                    trace.end_ns,
+                    metrics.prompt_tokens,
+                    metrics.completion_tokens,
+                )
             grade = None
             if item.grader or item.grade_spec:
                 grade = grade_answer(
@@ -107,6 +121,8 @@ def execute(
                 thinking=trace.text("thinking"),
                 metrics=metrics,
                 grade=grade,
+                energy=measured.energy if measured else None,
+                host=measured.host if measured else None,
             )
             store.add_request(record)
             if trace.error:
@@ -119,7 +135,11 @@ def execute(
     except KeyboardInterrupt:
         status = "interrupted"  # what finished is stored; the run can be resumed
     finally:
-        store.update_run(run_id, status=status, finished_at=utc_now())
+        totals = None
+        if energy is not None:
+            recs = store.requests(run_id)
+            totals = energy.totals([r.energy for r in recs], [r.host for r in recs])
+        store.update_run(run_id, status=status, finished_at=utc_now(), energy=totals)
     return Outcome(status, ok, failed)
 
 
@@ -144,11 +164,13 @@ def run_suite(
     observer: Observer | None = None,
     notify: Callable[[str], None] = lambda _msg: None,
     on_end: Callable[[Path, RunInfo, list[RequestRecord]], None] | None = None,
+    energy: EnergyOptions | None = None,
 ) -> RunResult:
     """Open the backend, create (or resume) the run, send every request, keep everything.
 
     `on_end` (the run folder's writer) is called once when the run ends, however it ends:
-    the database is the crash-safe record, written request by request."""
+    the database is the crash-safe record, written request by request. `energy`: how to
+    measure power and cost (None: not at all; the default options still monitor the host)."""
     if resume:
         old = store.run(resume)
         if not isinstance(old.config, RunSettings):
@@ -191,11 +213,26 @@ def run_suite(
             store.create_run(run)
         folder = run_folder(runs_base, run.id)
 
+        session = (
+            EnergySession(energy, notify=notify, server_url=config.url)
+            if energy is not None
+            else None
+        )
         try:
+            if session is not None:
+                session.start()  # after the model loaded, before the first request
             outcome = execute(
-                backend, suite, store, run.id, repeat=config.repeat, observer=observer
+                backend,
+                suite,
+                store,
+                run.id,
+                repeat=config.repeat,
+                observer=observer,
+                energy=session,
             )
         finally:
+            if session is not None:
+                session.stop()
             if on_end is not None:
                 on_end(folder, store.run(run.id), store.requests(run.id))
         return RunResult(store.run(run.id), store.requests(run.id), outcome, folder)

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
 
 
@@ -62,8 +63,3 @@ def is_postgres_url(location: str) -> bool:
 def sqlite_path(location: str) -> Path:
     """A SQLite store's file, from a path or `sqlite:///path`."""
     return Path(location.removeprefix("sqlite://"))
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password: secrets never reach messages or results."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.core.records import (
     BenchSample,
     Grade,
@@ -31,6 +32,7 @@ from tokbench.core.records import (
     targets_from_json,
     targets_to_json,
 )
+from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
 from tokbench.store.connection import Db
 from tokbench.store.migrations import MIGRATION_LOCK, MIGRATIONS
@@ -131,6 +133,7 @@ class Store:
         model: str | None = None,
         targets: dict[str, Target] | None = None,
         config: Settings | None = None,
+        energy: RunEnergy | None = None,
     ) -> None:
         """Set the given fields of a run (None: unchanged; `clear_finished` empties
         finished_at when a run is resumed)."""
@@ -143,6 +146,7 @@ class Store:
             if targets is not None
             else None,
             "config_json": json.dumps(config.to_json()) if config is not None else None,
+            "energy_json": _json(energy),
         }
         sets = {k: v for k, v in values.items() if v is not None}
         if clear_finished:
@@ -204,7 +208,7 @@ class Store:
 
     @staticmethod
     def _insert_sample(db: Db, s: BenchSample) -> None:
-        row = {f.name: getattr(s, f.name) for f in fields(BenchSample)}
+        row = sample_row(s)
         key = ("run_id", "model", "test", "concurrency", "rep", "stream")
         db.execute(_upsert("bench_samples", list(row), key=key), tuple(row.values()))
 
@@ -212,8 +216,7 @@ class Store:
         rows = self.db.execute(
             "SELECT * FROM bench_samples WHERE run_id = ? ORDER BY id", (run_id,)
         )
-        names = [f.name for f in fields(BenchSample)]
-        return [BenchSample(**{n: r[n] for n in names}) for r in _dicts(rows)]
+        return [sample_from_row(r) for r in _dicts(rows)]
 
     # whole runs -------------------------------------------------------------
     def add_run(
@@ -294,7 +297,7 @@ def run_row(run: RunInfo) -> dict[str, Any]:
         "kind": run.kind,
         "tokbench_version": run.tokbench_version,
         "backend": run.backend,
-        "url": run.url,
+        "url": redact_url(run.url) if run.url else None,
         "model": run.model,
         "suite": run.suite,
         "host_name": run.host_name,
@@ -303,6 +306,7 @@ def run_row(run: RunInfo) -> dict[str, Any]:
         "host_json": json.dumps(run.host.to_json()),
         "source": run.source,
         "source_sha256": run.source_sha256,
+        "energy_json": _json(run.energy),
     }
 
 
@@ -324,6 +328,7 @@ def run_from_row(r: dict[str, Any]) -> RunInfo:
         host=HostInfo.from_json(json.loads(r["host_json"])),
         source=r.get("source"),
         source_sha256=r.get("source_sha256"),
+        energy=RunEnergy.from_json(json.loads(r["energy_json"])) if r.get("energy_json") else None,
     )
 
 
@@ -382,6 +387,7 @@ def request_row(rec: RequestRecord) -> dict[str, Any]:
         "grade_value": g.extracted if g else None,
         "grade_reason": g.reason if g else None,
         "grader": g.grader if g else None,
+        **_energy_cols(rec.energy, rec.host),
     }
 
 
@@ -404,4 +410,38 @@ def request_from_row(r: dict[str, Any]) -> RequestRecord:
             if r["grade"]
             else None
         ),
+        **_energy_fields(r),
     )
+
+
+def _json(record: RequestEnergy | HostWindow | RunEnergy | None) -> str | None:
+    return json.dumps(record.to_json()) if record is not None else None
+
+
+def _energy_cols(energy: RequestEnergy | None, host: HostWindow | None) -> dict[str, Any]:
+    """The energy and host-monitor columns of a request or bench sample row."""
+    return {
+        "energy_json": _json(energy),
+        "host_window_json": _json(host),
+        "busy": None if host is None else int(host.busy),
+    }
+
+
+def _energy_fields(r: dict[str, Any]) -> dict[str, Any]:
+    """Back from the columns (absent or NULL in stores older than migration m004)."""
+    e, h = r.get("energy_json"), r.get("host_window_json")
+    return {
+        "energy": RequestEnergy.from_json(json.loads(e)) if e else None,
+        "host": HostWindow.from_json(json.loads(h)) if h else None,
+    }
+
+
+_SAMPLE_COLUMNS = tuple(f.name for f in fields(BenchSample) if f.name not in ("energy", "host"))
+
+
+def sample_row(s: BenchSample) -> dict[str, Any]:
+    return {**{n: getattr(s, n) for n in _SAMPLE_COLUMNS}, **_energy_cols(s.energy, s.host)}
+
+
+def sample_from_row(r: dict[str, Any]) -> BenchSample:
+    return BenchSample(**{n: r[n] for n in _SAMPLE_COLUMNS}, **_energy_fields(r))

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, fields
 from typing import Any
 
+from tokbench.core.energy import HostWindow, RequestEnergy
 from tokbench.core.records import BenchSample, RequestMetrics, RunInfo, Target
 from tokbench.store.database import Store
 
@@ -44,7 +45,54 @@ def _run_cols(run: RunInfo) -> dict[str, Any]:
     }
 
 
+# Energy and host-load columns (docs/metrics.md): only when an exported run has them, so
+# exports of older runs keep their columns.
+ENERGY_COLUMNS = (
+    "power_source",
+    "energy_j",
+    "prefill_j",
+    "decode_j",
+    "model_energy_j",
+    "j_per_token",
+    "j_per_output_token",
+    "j_per_prompt_token",
+    "tokens_per_kwh",
+    "avg_power_w",
+    "peak_power_w",
+    "energy_approximate",
+    "busy",
+    "busy_reason",
+    "other_cpu_cores",
+    "own_cpu_cores",
+    "cpu_freq_mhz",
+    "swap_in_pages",
+    "swap_out_pages",
+    "major_faults",
+)
+
+
+def has_energy(runs: list[RunInfo]) -> bool:
+    return any(r.energy is not None for r in runs)
+
+
+def energy_cols(run: RunInfo, e: RequestEnergy | None, h: HostWindow | None) -> dict[str, Any]:
+    ed = e.to_json() if e else {}
+    hd = h.to_json() if h else {}
+    return {
+        "power_source": run.energy.power_source if run.energy else None,
+        **{k: ed.get(k) for k in ENERGY_COLUMNS[1:11]},
+        "energy_approximate": e.approximate if e else None,
+        **{k: hd.get(k) for k in ENERGY_COLUMNS[12:]},
+    }
+
+
+def columns(runs: list[RunInfo], bench: bool) -> tuple[str, ...]:
+    base = BENCH_COLUMNS if bench else REQUEST_COLUMNS
+    return (*base, *ENERGY_COLUMNS) if has_energy(runs) else base
+
+
 def request_rows(store: Store, runs: list[RunInfo]) -> Iterator[dict[str, Any]]:
+    energy = has_energy(runs)
     for run in runs:
         base = _run_cols(run)
         for r in store.requests(run.id):
@@ -60,14 +108,20 @@ def request_rows(store: Store, runs: list[RunInfo]) -> Iterator[dict[str, Any]]:
                 "prompt": r.prompt,
                 "answer": r.answer,
                 "thinking": r.thinking,
+                **(energy_cols(run, r.energy, r.host) if energy else {}),
             }
 
 
 def bench_rows(store: Store, runs: list[RunInfo]) -> Iterator[dict[str, Any]]:
+    energy = has_energy(runs)
     for run in runs:
         base = _run_cols(run)
         for s in store.bench_samples(run.id):
-            yield {**base, **{k: v for k, v in asdict(s).items() if k != "run_id"}}
+            yield {
+                **base,
+                **{k: v for k, v in asdict(s).items() if k not in ("run_id", "energy", "host")},
+                **(energy_cols(run, s.energy, s.host) if energy else {}),
+            }
 
 
 REQUEST_COLUMNS = (
@@ -82,4 +136,7 @@ REQUEST_COLUMNS = (
     "answer",
     "thinking",
 )
-BENCH_COLUMNS = (*RUN_COLUMNS, *(f.name for f in fields(BenchSample) if f.name != "run_id"))
+BENCH_COLUMNS = (
+    *RUN_COLUMNS,
+    *(f.name for f in fields(BenchSample) if f.name not in ("run_id", "energy", "host")),
+)

@@ -30,6 +30,7 @@ class FakeConfig:
     # ok | unauthorized | no-stream | stall | bad-json | html
     mode: str = "ok"
     api_key: str = "good"  # the key accepted in "unauthorized" mode
+    auth_header: str | None = None  # or this exact Authorization header (HTTP Basic...)
     stall_after: int = 3
 
 
@@ -74,6 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _authorized(self, cfg: FakeConfig) -> bool:
+        return self.headers.get("Authorization") in (cfg.auth_header, f"Bearer {cfg.api_key}")
+
     def do_GET(self) -> None:
         cfg = self.server.config
         if cfg.mode == "html":
@@ -83,10 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-        elif (
-            cfg.mode == "unauthorized"
-            and self.headers.get("Authorization") != f"Bearer {cfg.api_key}"
-        ):
+        elif cfg.mode == "unauthorized" and not self._authorized(cfg):
             self._json(401, {"error": {"message": "Invalid API key"}})
         elif self.path.rstrip("/") == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": cfg.model, "object": "model"}]})
@@ -99,10 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         req = json.loads(self.rfile.read(length) or b"{}")
         self.server.requests.append(req)
-        if (
-            cfg.mode == "unauthorized"
-            and self.headers.get("Authorization") != f"Bearer {cfg.api_key}"
-        ):
+        if cfg.mode == "unauthorized" and not self._authorized(cfg):
             return self._json(401, {"error": {"message": "Invalid API key"}})
         if self.path == "/tokenize":
             return self._json(200, {"tokens": list(range(fake_token_count(req["content"])))})

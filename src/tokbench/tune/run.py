@@ -1,6 +1,6 @@
 """`tokbench tune` as one call: facts, search space, the search over a real engine, stored
 as a bench run (one `BenchSample` per repetition, the model field naming the candidate:
-`gemma-3-270m [threads=2,fa=on]`), and the report kept in the run's settings.
+`gemma-3-270m (threads=2,fa=on)`), and the report kept in the run's settings.
 
 Resumable: every repetition is stored the moment it exists; `resume` rebuilds what was
 measured (and what failed) from the stored samples and replays the search, which measures
@@ -58,7 +58,7 @@ from tokbench.tune.search import (
 from tokbench.tune.space import Candidate, Knob, search_space
 from tokbench.tune.space import Target as EngineTarget
 
-_NAME = re.compile(r"^(?P<stem>.*) \[(?P<key>[^\]]*)\]$")
+_NAME = re.compile(r"^(?P<stem>.*) \((?P<key>[^()]*=[^()]*)\)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +113,9 @@ class TuneOutcome:
 
 
 def candidate_model(stem: str, candidate: Candidate) -> str:
-    """The `model` field of a candidate's samples: `gemma [threads=2,fa=on]`."""
-    return f"{stem} [{candidate.key}]"
+    """The `model` field of a candidate's samples: `gemma (threads=2,fa=on)` (not square
+    brackets: terminal tables would read them as markup)."""
+    return f"{stem} ({candidate.key})"
 
 
 def candidate_key(model: str) -> str | None:
