@@ -1,3 +1,5 @@
+"""`python -m tokbench`."""
+
 from tokbench.cli import main
 
 main()

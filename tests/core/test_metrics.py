@@ -142,3 +142,17 @@ def test_mcnemar_exact_known_values() -> None:
     assert mcnemar_exact(1, 9) == pytest.approx(0.021484375)  # 2 * 11/1024
     assert mcnemar_exact(5, 5) == 1.0
     assert mcnemar_exact(0, 6) == pytest.approx(0.03125)
+
+
+def test_rate_ci_stays_positive_on_a_noisy_bench() -> None:
+    """A busy box: tg32 10.04 ± 6.74 over 3 runs gave a linear CI of -6.71 - 26.79 t/s."""
+    from tokbench.core.stats import mean_ci, rate_ci
+
+    values = [4.0, 9.0, 17.1]
+    linear, log = mean_ci(values), rate_ci(values)
+    assert linear.ci_low is not None and linear.ci_low < 0
+    assert log.ci_low is not None and log.ci_high is not None
+    assert 0 < log.ci_low < min(values) and log.ci_high > max(values)
+    assert log.mean == linear.mean and log.unstable
+    steady = rate_ci([40.0, 40.5, 39.8, 40.2])
+    assert not steady.unstable and steady.ci_low < 40.1 < steady.ci_high  # type: ignore[operator]

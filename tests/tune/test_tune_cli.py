@@ -103,13 +103,14 @@ def test_server_tune_and_its_command_line_starts_a_server_that_answers(
 
 def _rejecting_server(tmp_path: Path, when: str) -> Path:
     """llama-server that is handed a KV-cache type it refuses when its argv matches `when`."""
-    real = find_tool("llama-server")
-    assert real is not None
+    found = find_tool("llama-server")
+    assert found is not None
+    real = shlex.quote(str(found))
     script = tmp_path / "llama-server"
     script.write_text(
         "#!/bin/sh\n"
-        f'case "$*" in *{shlex.quote(when)}*) exec {shlex.quote(str(real))} "$@" -ctk bogus ;; esac\n'
-        f'exec {shlex.quote(str(real))} "$@"\n'
+        f'case "$*" in *{shlex.quote(when)}*) exec {real} "$@" -ctk bogus ;; esac\n'
+        f'exec {real} "$@"\n'
     )
     script.chmod(0o755)
     return script

@@ -18,7 +18,11 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TokbenchError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            # messages carry server and file text: control characters are shown, not obeyed
+            text = "".join(
+                c if c.isprintable() or c == "\n" else f"\\x{ord(c):02x}" for c in str(exc)
+            )
+            click.echo(f"Error: {text}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -91,5 +95,12 @@ def _register() -> None:
 _register()
 
 
+def _terminate(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: kept, and resumable
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="tokbench")

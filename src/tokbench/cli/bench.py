@@ -216,7 +216,7 @@ def bench(
         )
 
     def notify(msg: str) -> None:
-        err.print(f"[dim]{msg}[/dim]", highlight=False)
+        err.print(msg, style="dim", markup=False, highlight=False)
 
     if ray_address is not None and (not cfg.url or not any(c > 1 for c in cfg.concurrency)):
         raise click.UsageError("--ray spreads concurrency levels: give --url and -c N")

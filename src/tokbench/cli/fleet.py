@@ -54,9 +54,9 @@ def run(hosts: str, address: str | None, db: str | None, command: tuple[str, ...
 
     def done(r: FleetResult) -> None:
         state = "ok" if r.returncode == 0 else f"failed ({r.returncode})"
-        err.print(f"{r.host}: {state} {' '.join(r.run_ids)}", highlight=False)
+        err.print(f"{r.host}: {state} {' '.join(r.run_ids)}", markup=False, highlight=False)
         if r.error:
-            err.print(f"[dim]{r.error.splitlines()[-1]}[/dim]", highlight=False)
+            err.print(r.error.splitlines()[-1], style="dim", markup=False, highlight=False)
 
     err.print(f"[dim]running `tokbench {' '.join(argv)}` on {len(names)} hosts...[/dim]")
     results = fleet_run(names, argv, store, address, done)

@@ -59,19 +59,21 @@ def open_store(db: str | None) -> Any:
 
 
 def stdout_console() -> Any:
-    from rich.console import Console
+    """Results: no markup at all (model and server text is printed as it is, escaped)."""
+    from tokbench.render.safe import SafeConsole
 
-    console = Console()
+    console = SafeConsole(markup=False)
     if not console.is_terminal:
         # piped or redirected: don't squeeze tables into 80 columns
-        console = Console(width=200)
+        console = SafeConsole(markup=False, width=200)
     return console
 
 
 def stderr_console() -> Any:
-    from rich.console import Console
+    """Progress and messages: our markup; foreign text in them goes through `plain()`."""
+    from tokbench.render.safe import SafeConsole
 
-    return Console(stderr=True)
+    return SafeConsole(stderr=True)
 
 
 def print_json(obj: Any) -> None:

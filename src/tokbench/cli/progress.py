@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.text import Text
 
 from tokbench.core.records import RequestRecord
+from tokbench.render.safe import plain
 from tokbench.suites.loader import Item
 
 
@@ -67,7 +68,9 @@ class ProgressObserver:
     def started(self, item: Item, rep: int, index: int, total: int) -> None:
         self.tokens = 0
         self.first_ns = None
-        self.progress.update(self.task, description=f"{item.id} #{rep + 1}", completed=index)
+        self.progress.update(
+            self.task, description=f"{plain(item.id)} #{rep + 1}", completed=index
+        )
 
     def token(self) -> None:
         if self.first_ns is None:
@@ -78,7 +81,7 @@ class ProgressObserver:
         self.progress.advance(self.task)
         if record.status != "ok":
             self.progress.console.print(
-                f"[red]✗ {record.item_id} #{record.rep + 1}:[/red] {record.error}",
+                f"[red]✗ {plain(record.item_id)} #{record.rep + 1}:[/red] {plain(record.error)}",
                 markup=True,
                 highlight=False,
             )
@@ -112,7 +115,7 @@ class BenchProgress:
         self.progress.update(self.task, total=total)
 
     def measuring(self, model: str, test: str, rep: int, warmup: bool) -> None:
-        label = f"{test} {'warm-up' if warmup else f'#{rep + 1}'}"
+        label = f"{plain(test)} {'warm-up' if warmup else f'#{rep + 1}'}"
         self.progress.update(self.task, description=label)
 
     def measured(self, sample: Any) -> None:

@@ -108,6 +108,18 @@ from tokbench.cli.options import db_option, format_option, open_store, print_jso
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @energy_options
+@click.option(
+    "--allow-code",
+    is_flag=True,
+    help="Let a suite file's Python graders run (they run with your permissions).",
+)
+@click.option(
+    "--allow-judge",
+    "allow_judge",
+    multiple=True,
+    metavar="URL",
+    help="Let a suite file's LLM judge at URL be asked (and be sent its API key); repeatable.",
+)
 @db_option
 @format_option("table", "json")
 def run(
@@ -133,6 +145,8 @@ def run(
     prompt_cache: bool,
     gguf: str | None,
     resume: str | None,
+    allow_code: bool,
+    allow_judge: tuple[str, ...],
     no_progress: bool,
     energy: Any,
     db: str | None,
@@ -173,13 +187,15 @@ def run(
         keep_alive=keep_alive,
         prompt_cache=prompt_cache,
         gguf=gguf,
+        allow_code=allow_code,
+        allow_judge=allow_judge,
     )
     err = stderr_console()
     store = open_store(db)
     show_progress = not no_progress and err.is_terminal
 
     def notify(msg: str) -> None:
-        err.print(f"[dim]{msg}[/dim]", highlight=False)
+        err.print(msg, style="dim", markup=False, highlight=False)
 
     if show_progress:
         from tokbench.cli.progress import ProgressObserver
@@ -221,7 +237,7 @@ def run(
         from tokbench.render.terminal import run_view
 
         stdout_console().print(run_view(result.run, result.records))
-    err.print(f"[dim]results: {result.folder}[/dim]", highlight=False)
+    err.print(f"results: {result.folder}", style="dim", markup=False, highlight=False)
     status = result.outcome.status
     if status == "interrupted":
         err.print(

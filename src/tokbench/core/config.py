@@ -75,6 +75,8 @@ class RunConfig:
     prompt_cache: bool = False  # llama-server's cache_prompt
     gguf: str | None = None  # a server's model file, when it is on this machine (speed bound)
     extra_body: dict[str, Any] | None = None  # merged into every request body
+    allow_code: bool = False  # a suite file's Python graders may run (--allow-code)
+    allow_judge: tuple[str, ...] = ()  # judges a suite file may ask (--allow-judge URL)
 
     def connection(self) -> Connection:
         return Connection(

@@ -232,6 +232,7 @@ class RunSettings:
             for i in d.get("items") or []
             if isinstance(i, dict) and "id" in i
         )
+        known = {k: tuple(v) if isinstance(v, list) else v for k, v in known.items()}
         return cls(RunConfig(**known), d.get("suite_source"), items)
 
 

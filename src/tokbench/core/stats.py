@@ -117,6 +117,12 @@ class Estimate:
         hw = self.half_width
         return None if hw is None or self.mean == 0 else abs(hw / self.mean) * 100
 
+    @property
+    def unstable(self) -> bool:
+        """The interval is wider than the mean itself: too noisy to read as a figure."""
+        hw = self.half_width
+        return hw is not None and 2 * hw > abs(self.mean)
+
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> Estimate:
     if not values:
@@ -128,6 +134,20 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> Estimate:
     sd = statistics.stdev(values)
     hw = t_quantile(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
     return Estimate(mean, sd, n, mean - hw, mean + hw)
+
+
+def rate_ci(values: Sequence[float], level: float = 0.95) -> Estimate:
+    """`mean_ci` for a quantity that cannot be negative (tok/s, ms): the interval is taken on
+    the log scale (Student's t on log values, then exponentiated), so it stays above zero
+    and is wider above the mean than below, as speeds scatter. Falls back to `mean_ci`
+    when a value is not positive."""
+    est = mean_ci(values, level)
+    if est.sd is None or min(values) <= 0:
+        return est
+    logs = [math.log(v) for v in values]
+    centre, spread = statistics.fmean(logs), statistics.stdev(logs)
+    hw = t_quantile(0.5 + level / 2, len(values) - 1) * spread / math.sqrt(len(values))
+    return Estimate(est.mean, est.sd, est.n, math.exp(centre - hw), math.exp(centre + hw))
 
 
 @dataclass(frozen=True, slots=True)

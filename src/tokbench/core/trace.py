@@ -14,6 +14,8 @@ because they are tokens the model generated.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,7 +76,21 @@ class Trace:
     server: dict[str, Any] | None = None  # what the server said about itself (build, cache...)
 
     def text(self, channel: Channel) -> str:
-        return "".join(t for c, t in zip(self.channels, self.texts, strict=True) if c == channel)
+        """The channel's whole text, clean for storage (see `clean_text`)."""
+        return clean_text(
+            "".join(t for c, t in zip(self.channels, self.texts, strict=True) if c == channel)
+        )
+
+
+def clean_text(text: str) -> str:
+    """Valid UTF-8 in NFC: a lone surrogate (JSON may carry `"\\ud83d"`) becomes U+FFFD,
+    so storage and every output can encode it."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", _SURROGATE.sub("\ufffd", text))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Recorder:
@@ -125,7 +141,7 @@ class Recorder:
             thinking_tokens=thinking_tokens,
             finish_reason=finish_reason,
             engine=engine,
-            error=error,
+            error=clean_text(error) if error else error,
         )
 
 

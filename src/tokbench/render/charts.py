@@ -109,6 +109,42 @@ def _si(v: float) -> str:
     return f"{v:g}"
 
 
+LABEL_CHAR_W, LABEL_H = 6.2, 12.0  # 11 px sans-serif, roughly
+
+
+def place_labels(
+    anchors: list[tuple[float, float]],
+    labels: list[str],
+    frame: tuple[float, float, float, float],
+) -> list[tuple[float, float, str] | None]:
+    """Where each point's label goes (x, baseline y, text-anchor) so that no two labels
+    overlap and none leaves the frame (left, top, width, height): beside its point,
+    else shifted down in steps; None when there is no room."""
+    _left, top, width, height = frame
+    placed: list[tuple[float, float, float, float]] = []
+    out: list[tuple[float, float, str] | None] = []
+    for (x, y), label in zip(anchors, labels, strict=True):
+        w = LABEL_CHAR_W * len(label)
+        spot = None
+        for dy in (-6, 14, -20, 28, -34, 42, -48, 56):
+            for dx, anchor in ((8, "start"), (-8, "end")):
+                x0 = x + dx if anchor == "start" else x + dx - w
+                box = (x0, y + dy - LABEL_H + 2, x0 + w, y + dy + 2)
+                inside = box[0] >= 0 and box[2] <= width and box[1] >= top / 2 and box[3] <= height
+                if inside and not any(_overlap(box, b) for b in placed):
+                    spot = (x + dx, y + dy, anchor)
+                    placed.append(box)
+                    break
+            if spot is not None:
+                break
+        out.append(spot)
+    return out
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def scatter_loglog(points: list[Point], title: str, x_label: str, y_label: str) -> str:
     """Decode speed against model size, both on log axes (the seed's 1.5B-671B picture)."""
     width, height = 760, 420
@@ -151,16 +187,20 @@ def scatter_loglog(points: list[Point], title: str, x_label: str, y_label: str) 
         f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
         f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
     )
-    for p in pts:
+    labels = [_short(p.label, 28) for p in pts]
+    spots = place_labels([(px(p.x), py(p.y)) for p in pts], labels, (left, top, width, height))
+    for p, label, spot in zip(pts, labels, spots, strict=True):
         body.append(
             f'<circle class="point" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="5" '
             f'fill="{ACCENT}" fill-opacity="0.8"><title>{escape(p.label)}: '
             f"{p.y:.2f} at {_si(p.x)}</title></circle>"
         )
-        body.append(
-            f'<text x="{px(p.x) + 8:.1f}" y="{py(p.y) - 6:.1f}" font-size="11">'
-            f"{escape(_short(p.label, 28))}</text>"
-        )
+        if spot is not None:  # no room: the point's tooltip still names it
+            x, y, anchor = spot
+            body.append(
+                f'<text class="label" x="{x:.1f}" y="{y:.1f}" font-size="11" '
+                f'text-anchor="{anchor}">{escape(label)}</text>'
+            )
     if not pts:
         body.append(
             f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">'

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tokbench.core.records import RequestRecord, RunInfo
+from tokbench.errors import TokbenchError
 from tokbench.render.markdown import run_markdown
 from tokbench.results.summary import RunSummary, summarize_run
 
@@ -64,16 +65,26 @@ def summary_dict(s: RunSummary) -> dict[str, Any]:
 
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, "utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, "utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_run_folder(folder: Path, run: RunInfo, recs: list[RequestRecord]) -> None:
-    """(Re)write results.json and results.md; atomic, so a crash never leaves half a file."""
-
-    folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(
-        folder / "results.json",
-        json.dumps(run_document(run, recs), ensure_ascii=False, indent=2) + "\n",
-    )
-    _atomic_write(folder / "results.md", run_markdown(run, recs))
+    """(Re)write results.json and results.md; atomic, so a crash never leaves half a file
+    (nor a temporary one). The database stays the record: a folder that cannot be written
+    is one clear error, the run itself is kept."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(
+            folder / "results.json",
+            json.dumps(run_document(run, recs), ensure_ascii=False, indent=2) + "\n",
+        )
+        _atomic_write(folder / "results.md", run_markdown(run, recs))
+    except OSError as exc:
+        raise TokbenchError(
+            f"cannot write the run folder {folder}: {exc.strerror or exc}; the run is kept in "
+            f"the database (tokbench show {run.id})"
+        ) from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokbench.core.records import BenchSample, TestStats
-from tokbench.core.stats import linear_fit, mean_ci, percentile
+from tokbench.core.stats import linear_fit, percentile, rate_ci
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +96,11 @@ def summarize_bench(samples: list[BenchSample], stop_rules: dict[str, str]) -> B
     for (model, test), group in singles.items():
         real = [s for s in group if s.rep >= 0]
         ok = [s.tps for s in real if s.status == "ok" and s.tps is not None]
-        est = mean_ci(ok) if ok else None
+        est = rate_ci(ok) if ok else None
         servers = [s.server_tps for s in real if s.status == "ok" and s.server_tps]
         notes = tuple(dict.fromkeys(s.note for s in real if s.note))
+        if est is not None and est.unstable:
+            notes += ("unstable: the 95% CI is wider than the mean (a busy box?)",)
         tests.append(
             TestRow(
                 model,
@@ -182,7 +184,7 @@ def summarize_imported(stats: list[TestStats], samples: list[BenchSample]) -> Be
             conc.append(_serve_level(t))
             continue
         reps = [s.tps for s in samples if s.test == t.test and s.model == t.model and s.tps]
-        est = mean_ci(reps) if len(reps) > 1 else None
+        est = rate_ci(reps) if len(reps) > 1 else None
         tests.append(
             TestRow(
                 t.model,

@@ -26,7 +26,7 @@ from tokbench.core.records import (
     new_run_id,
     utc_now,
 )
-from tokbench.core.stats import mean_ci
+from tokbench.core.stats import rate_ci
 from tokbench.energy.session import EnergyOptions, EnergySession
 from tokbench.errors import TokbenchError
 from tokbench.hardware.bound import speed_bound
@@ -75,7 +75,7 @@ def _stop_rule(cfg: BenchConfig, values: list[float], started: float) -> str | N
     if cfg.until_ci_pct is None:
         return "reps" if n >= cfg.reps else None
     if n >= 3:
-        est = mean_ci(values)
+        est = rate_ci(values)
         rel = est.rel_half_width_pct
         if rel is not None and rel <= cfg.until_ci_pct:
             return "ci"

@@ -30,6 +30,7 @@ from tokbench.hardware.host import host_name, host_summary, physical_cores
 from tokbench.hardware.probe import probe
 from tokbench.store.database import Store
 from tokbench.suites.loader import Item, Suite, load_suite
+from tokbench.suites.trust import Trust, check_trust
 
 
 class Observer(Protocol):
@@ -177,6 +178,7 @@ def run_suite(
             raise TokbenchError(f"run {old.id} is a {old.kind} run: resume it with tokbench bench")
         config = old.config.run
     suite = load_suite(config.suite, config.overrides())
+    check_trust(suite, Trust(config.allow_code, tuple(config.allow_judge)))
     backend = open_backend(config.connection(), notify)
     try:
         if not config.url:

@@ -11,6 +11,31 @@ from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
 
 
+class StoreError(TokbenchError):
+    """The database failed (full disk, read-only or damaged file, lost server)."""
+
+
+def _is_db_error(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg")
+
+
+def explain(location: str, exc: Exception) -> str:
+    """One sentence for a database failure, with what to do about it."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    low = text.lower()
+    if "full" in low or "no space" in low:
+        hint = "free some disk space, then resume the run"
+    elif "readonly" in low or "read-only" in low or "permission" in low:
+        hint = "make the file (and its folder) writable, or pass --db with another path"
+    elif "malformed" in low or "not a database" in low or "corrupt" in low:
+        hint = "the file is damaged: move it aside (tokbench starts a new one) or pass --db"
+    elif "locked" in low:
+        hint = "another process holds it: try again"
+    else:
+        hint = "check the database, or pass --db with another one"
+    return f"the results database {location} failed: {text}; {hint}"
+
+
 class Db:
     """One connection, SQLite or PostgreSQL, with SQLite's `?` placeholders on both."""
 
@@ -40,7 +65,12 @@ class Db:
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         if self.dialect == "postgresql":
             sql = sql.replace("?", "%s")
-        return self.conn.execute(sql, params)
+        try:
+            return self.conn.execute(sql, params)
+        except Exception as exc:
+            if _is_db_error(exc):
+                raise StoreError(explain(self.location, exc)) from exc
+            raise
 
     def ddl(self, sql: str) -> None:
         """Run CREATE/ALTER statements one by one (executescript() would COMMIT the

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from tokbench.core.records import (
 )
 from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
-from tokbench.store.connection import Db
+from tokbench.store.connection import Db, StoreError
 from tokbench.store.migrations import MIGRATION_LOCK, MIGRATIONS
 
 
@@ -67,7 +67,8 @@ class Store:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with suppress(StoreError):  # the failure that got us here is the one to tell
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
