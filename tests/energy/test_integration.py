@@ -61,12 +61,14 @@ def test_watts_and_power_cmd_runs_show_energy_everywhere(gemma_path: Path, tmp_p
     assert e.power_source == "constant 50 W (user-given)" and e.has_power
     assert e.measured == e.requests == 5 and e.baseline_w == pytest.approx(50.0)
     assert e.avg_power_w == pytest.approx(50.0)
-    assert e.energy_j and e.j_per_token == pytest.approx(e.energy_j / e.output_tokens)
+    assert e.energy_j and e.j_per_token
+    assert e.j_per_token == pytest.approx(e.energy_j / e.output_tokens)
     assert e.tokens_per_kwh == pytest.approx(3.6e6 / e.j_per_token)
     assert e.electricity_per_mtok == pytest.approx(e.j_per_token * 1e6 / 3.6e6 * 0.3)
     assert e.hardware_per_mtok and e.currency == "EUR" and e.host_monitored == 5
     for req in doc["requests"]:
         re = RequestEnergy.from_json(req["energy"])
+        assert re.energy_j is not None
         assert re.energy_j == pytest.approx(50.0 * re.duration_s, rel=1e-6)
         assert re.prefill_j is not None and re.decode_j is not None
         assert re.prefill_j + re.decode_j == pytest.approx(re.energy_j)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -60,7 +62,11 @@ def test_fixed_reps_discard_warmups(tmp_path: Path) -> None:
     assert (row.test, row.n, row.warmups, row.stop_rule) == ("pp16", 4, 2, "reps")
     assert row.mean == pytest.approx(11.5)  # warm-ups (999, 888) are not in the mean
     assert row.sd == pytest.approx(1.290994, abs=1e-6)
-    assert row.ci_low == pytest.approx(11.5 - 3.182446 * 1.290994 / 2, abs=1e-5)
+    # the 95% CI of a rate is taken on the log scale: t(0.975, 3) = 3.182446
+    logs = [math.log(v) for v in (10.0, 12.0, 11.0, 13.0)]
+    half = 3.182446 * statistics.stdev(logs) / 2
+    assert row.ci_low == pytest.approx(math.exp(statistics.fmean(logs) - half), abs=1e-5)
+    assert row.ci_high == pytest.approx(math.exp(statistics.fmean(logs) + half), abs=1e-5)
     assert engine.calls[:2] == [("pp16", -1), ("pp16", -2)]
 
 

@@ -19,6 +19,7 @@ from tokbench.store.database import Store
 from tokbench.store.migrations import MIGRATIONS
 
 FIXTURES = Path(__file__).parent / "fixtures"
+NEW_RUN_OPTIONS = {"allow_code": False, "allow_judge": []}
 RUNS = ("20261202-080404-5bce-cd3991", "20261202-080405-5bce-4bd0f4", "20261202-080413-5bce-60e669")
 
 
@@ -54,8 +55,15 @@ def test_show_json_is_what_the_old_version_printed(old_db: Path, run_id: str) ->
         for target in old["run"]["target"].values():
             target["backend_kind"] = target.pop("kind")
     new = json.loads(r.stdout)
-    for test in new.get("tests", []):  # added since: the bound and the share of it reached
+    for test, was in zip(new.get("tests", []), old.get("tests", []), strict=True):
+        # added since: the bound and the share of it reached
         assert test.pop("bound_tps") is None and test.pop("efficiency") is None
+        # changed since: rates' intervals are taken on the log scale (never below zero)
+        for key in ("ci_low", "ci_high", "notes"):
+            test.pop(key), was.pop(key)
+    config = new["run"]["config"].get("run_config", {})
+    for name, default in NEW_RUN_OPTIONS.items():  # options added since, at their defaults
+        assert config.pop(name, default) == default
     assert new == old
 
 

@@ -25,11 +25,13 @@ class _AuthRequired(Exception):
         self.status, self.body = status, body
 
 
-def _get(client: Client, path: str) -> Any:
+def _get(client: Client, path: str, failures: list[int]) -> Any:
     status, _ctype, body = client.get(path)
     if status in (401, 403):
         raise _AuthRequired(status, body)
     if status >= 400:
+        if status == 429 or status >= 500:
+            failures.append(status)
         return None
     try:
         return json.loads(body)
@@ -59,7 +61,13 @@ def detect(
     try:
         return _probe(client, root, kinds)
     except TransportError as exc:
-        raise TokbenchError(str(exc)) from exc
+        # detection has its own short timeout: --timeout is for the requests
+        raise TokbenchError(
+            str(exc).replace(
+                "raise --timeout for slow models",
+                f"detection waits {timeout_s:g} s; name the protocol with --backend to skip it",
+            )
+        ) from exc
     except _AuthRequired as exc:
         raise TokbenchError(explain_status(exc.status, exc.body, api_key_env, None)) from exc
     finally:
@@ -67,12 +75,19 @@ def detect(
 
 
 def _probe(client: Client, root: str, kinds: Sequence[ServerKind]) -> Detected:
+    failures: list[int] = []
+
     def get(path: str) -> Any:
-        return _get(client, path)
+        return _get(client, path, failures)
 
     for kind in kinds:
         if kind.probe is not None and (found := kind.probe(get, root)) is not None:
             return found
+    if failures:  # busy or failing, not "no LLM server": say what it answered
+        raise TokbenchError(
+            f"{root} answered HTTP {failures[-1]} while being identified (busy or failing): "
+            "try again, or name its protocol with --backend"
+        )
     raise TokbenchError(
         f"{root} answers HTTP but is not an LLM server tokbench knows (no "
         + ", ".join(k.signature for k in kinds if k.signature)

@@ -17,7 +17,8 @@ from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter, OnToken
 from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
-from tokbench.net.http import Client, TransportError, credentials, root_url
+from tokbench.net.http import MAX_RESPONSE_BYTES, Client, TransportError, credentials, root_url
+from tokbench.net.lines import Limits, StreamLimitError, ndjson_lines
 from tokbench.net.status import error_detail, explain_status
 
 
@@ -50,6 +51,8 @@ class OllamaBackend:
         timeout_s: float = 300.0,
         keep_alive: str | None = None,
         think: bool | None = None,
+        idle_timeout_s: float | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = root_url(url)
         self.api_key_env = api_key_env
@@ -59,7 +62,15 @@ class OllamaBackend:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self.client = Client(
-            self.base_url, headers=headers, timeout_s=timeout_s, auth=credentials(url)
+            self.base_url,
+            headers=headers,
+            timeout_s=timeout_s,
+            auth=credentials(url),
+            idle_timeout_s=idle_timeout_s,
+            max_response_bytes=max_response_bytes,
+        )
+        self.limits = Limits(
+            max_line_bytes=max_response_bytes, max_response_bytes=max_response_bytes
         )
         self.version = wire.scalar(self._get("/api/version").get("version"))
         tags = self._get("/api/tags").get("models")
@@ -150,7 +161,10 @@ class OllamaBackend:
         if self.think is not None:
             body["think"] = self.think
         extra = dict(request.extra)
-        options.update(extra.pop("options", None) or {})
+        more = extra.pop("options", None) or {}
+        if not isinstance(more, dict):
+            raise TokbenchError("--extra-body: Ollama's options must be a JSON object")
+        options.update(more)
         body.update(extra)
         return body
 
@@ -161,6 +175,8 @@ class OllamaBackend:
         error: str | None = None
         engine: EngineTiming | None = None
         prompt_n = eval_n = None
+        total_ms: float | None = None
+        done_reason: str | None = None
         try:
             with self.client.request(
                 "POST", "/api/chat", self._body(request), accept="application/x-ndjson"
@@ -168,16 +184,10 @@ class OllamaBackend:
                 if resp.status >= 400:
                     error = explain_status(resp.status, resp.read(), self.api_key_env, self.model)
                     return rec.finish(clock(), error=error)
-                buf = b""
-                t = clock()
-                while raw := resp.read1(65536):
-                    t = clock()
-                    lines = (buf + raw).split(b"\n")
-                    buf = lines.pop()
-                    for line in lines:
-                        error = self._record(line, t, rec, on_token, final) or error
-                # the final record may come without its newline
-                error = self._record(buf, t, rec, on_token, final) or error
+                # one record a line, the last even without its newline; each stamped
+                # with the time its bytes were read
+                for t, line in ndjson_lines(resp.chunks(), self.limits):
+                    error = self._record(line, t, rec, on_token, final) or error
             if not error and not final:
                 error = "the stream ended before Ollama's final record (done: true)"
             if final:
@@ -190,25 +200,27 @@ class OllamaBackend:
                     decode_ms=_ms(final.get("eval_duration"), "eval_duration"),
                     load_ms=_ms(final.get("load_duration"), "load_duration"),
                 )
+                total_ms = _ms(final.get("total_duration"), "total_duration")
+                done_reason = wire.opt_text(final.get("done_reason"), "done_reason")
         except TransportError as exc:
             error = str(exc)
         except wire.WireError as exc:
-            error = f"Ollama sent a malformed message: {exc}"
+            error, engine = f"Ollama sent a malformed message: {exc}", None
+        except StreamLimitError as exc:
+            error, engine = str(exc), None
         except (ValueError, UnicodeDecodeError) as exc:
-            error = f"Ollama sent a malformed stream line: {exc}"
+            error, engine = f"Ollama sent a malformed stream line: {exc}", None
+        except RecursionError:
+            error, engine = "Ollama sent JSON nested too deep to be a stream line", None
         end = clock()
-        done_reason = final.get("done_reason")
         return rec.finish(
             end,
-            prompt_tokens=Count(prompt_n, "server") if prompt_n else None,
-            completion_tokens=Count(eval_n, "server") if eval_n is not None else None,
-            finish_reason=done_reason if isinstance(done_reason, str) else None,
+            prompt_tokens=Count(prompt_n, "server") if prompt_n and engine else None,
+            completion_tokens=Count(eval_n, "server") if eval_n is not None and engine else None,
+            finish_reason=done_reason,
             engine=engine,
             error=error,
-            server={
-                "total_ms": engine and _ms(final.get("total_duration"), "total_duration"),
-                "prompt_eval_count_missing": bool(final) and not prompt_n,
-            }
+            server={"total_ms": total_ms, "prompt_eval_count_missing": not prompt_n}
             if engine
             else None,
         )

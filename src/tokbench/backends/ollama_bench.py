@@ -15,7 +15,8 @@ from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
 from tokbench.core.records import Sample
 from tokbench.net.http import Client, ThreadClients, TransportError
-from tokbench.net.status import explain_status
+from tokbench.net.lines import StreamLimitError, ndjson_lines
+from tokbench.net.status import error_detail, explain_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +78,15 @@ class OllamaBench:
         clock = time.perf_counter_ns
         t0 = clock()
 
-        def record(line: bytes, t: int) -> None:
-            if line.strip():
-                obj = wire.obj(json.loads(line), "a stream record")
-                if wire.opt_text(obj.get("response"), "response"):
-                    times.append(t)
-                if obj.get("done") is True:
-                    final.update(obj)
+        def record(line: bytes, t: int) -> str | None:
+            obj = wire.obj(json.loads(line), "a stream record")
+            if obj.get("error") is not None:
+                return f"Ollama reported an error: {error_detail(line)}"
+            if wire.opt_text(obj.get("response"), "response"):
+                times.append(t)
+            if obj.get("done") is True:
+                final.update(obj)
+            return None
 
         try:
             with self.http.request("POST", "/api/generate", body) as resp:
@@ -92,21 +95,22 @@ class OllamaBench:
                         resp.status, resp.read(), self.backend.api_key_env, self.model
                     )
                     return Counts(), [], t0, why
-                buf, t = b"", t0
-                while raw := resp.read1(65536):
-                    t = clock()
-                    lines = (buf + raw).split(b"\n")
-                    buf = lines.pop()
-                    for line in lines:
-                        record(line, t)
-                record(buf, t)  # the final record may come without its newline
+                for t, line in ndjson_lines(resp.chunks(), self.backend.limits):
+                    if error := record(line, t):
+                        return Counts(), times, t0, error
+            if not final:
+                return Counts(), times, t0, "the stream ended before Ollama's final record"
             return Counts.of(final), times, t0, None
         except TransportError as exc:
             return Counts(), [], t0, str(exc)
         except wire.WireError as exc:
             return Counts(), [], t0, f"Ollama sent a malformed message: {exc}"
+        except StreamLimitError as exc:
+            return Counts(), [], t0, str(exc)
         except (ValueError, UnicodeDecodeError) as exc:
             return Counts(), [], t0, f"Ollama sent a malformed stream line: {exc}"
+        except RecursionError:
+            return Counts(), [], t0, "Ollama sent JSON nested too deep to be a stream line"
 
     def measure(self, test: BenchTest, rep: int) -> Sample:
         rng = random.Random(f"{test.name}/{rep}/{self.model}")

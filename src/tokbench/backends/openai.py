@@ -13,8 +13,8 @@ from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter, OnToken
 from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
-from tokbench.net.http import Client, TransportError, credentials, http_url
-from tokbench.net.sse import SSEParser
+from tokbench.net.http import MAX_RESPONSE_BYTES, Client, TransportError, credentials, http_url
+from tokbench.net.lines import Limits, StreamLimitError, sse_data
 from tokbench.net.status import error_detail, explain_status
 
 
@@ -69,6 +69,8 @@ class OpenAIBackend:
         timeout_s: float = 300.0,
         connect_timeout_s: float = 10.0,
         prompt_cache: bool = False,
+        idle_timeout_s: float | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = normalize_base_url(url)
         self.prompt_cache = prompt_cache
@@ -83,6 +85,11 @@ class OpenAIBackend:
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
             auth=credentials(url),
+            idle_timeout_s=idle_timeout_s,
+            max_response_bytes=max_response_bytes,
+        )
+        self.limits = Limits(
+            max_line_bytes=max_response_bytes, max_response_bytes=max_response_bytes
         )
         self._models_raw: list[dict[str, Any]] = []
         self.models = self._list_models(model)
@@ -202,41 +209,38 @@ class OpenAIBackend:
                             "endpoint to time tokens"
                         ),
                     )
-                parser = SSEParser()
                 add = rec.add
-                read1 = resp.read1
-                while raw := read1(65536):
-                    t = clock()  # one timestamp per read, taken before any parsing
-                    for data in parser.feed(raw):
-                        if data == b"[DONE]":
-                            done = True
-                            continue
-                        chunk = wire.obj(json.loads(data), "a stream chunk")
-                        if chunk.get("error") is not None:
-                            detail = error_detail(data)
-                            error = f"the server reported an error mid-stream: {detail}"
-                            continue
-                        choices = chunk.get("choices")
-                        if choices is not None and wire.items(choices, "choices"):
-                            choice = wire.obj(choices[0], "choices[0]")
-                            delta = wire.opt_obj(choice.get("delta"), "choices[0].delta") or {}
-                            think = wire.opt_text(
-                                delta.get("reasoning_content"), "delta.reasoning_content"
-                            ) or wire.opt_text(delta.get("reasoning"), "delta.reasoning")
-                            if think:
-                                add(t, THINKING, think)
-                            text = wire.opt_text(delta.get("content"), "delta.content")
-                            if text:
-                                add(t, ANSWER, text)
-                            reason = choice.get("finish_reason")
-                            finish = wire.opt_text(reason, "choices[0].finish_reason") or finish
-                            if on_token is not None and (think or text):
-                                on_token()
-                        if chunk.get("usage") is not None:
-                            usage = wire.obj(chunk["usage"], "usage")
-                        for key in SERVER_FIELDS:
-                            if chunk.get(key) is not None:
-                                final[key] = wire.obj(chunk[key], key)
+                # each event carries the time its bytes were read, taken before any parsing
+                for t, data in sse_data(resp.chunks(), self.limits):
+                    if data == b"[DONE]":
+                        done = True
+                        continue
+                    chunk = wire.obj(json.loads(data), "a stream chunk")
+                    if chunk.get("error") is not None:
+                        detail = error_detail(data)
+                        error = f"the server reported an error mid-stream: {detail}"
+                        continue
+                    choices = chunk.get("choices")
+                    if choices is not None and wire.items(choices, "choices"):
+                        choice = wire.obj(choices[0], "choices[0]")
+                        delta = wire.opt_obj(choice.get("delta"), "choices[0].delta") or {}
+                        think = wire.opt_text(
+                            delta.get("reasoning_content"), "delta.reasoning_content"
+                        ) or wire.opt_text(delta.get("reasoning"), "delta.reasoning")
+                        if think:
+                            add(t, THINKING, think)
+                        text = wire.opt_text(delta.get("content"), "delta.content")
+                        if text:
+                            add(t, ANSWER, text)
+                        reason = choice.get("finish_reason")
+                        finish = wire.opt_text(reason, "choices[0].finish_reason") or finish
+                        if on_token is not None and (think or text):
+                            on_token()
+                    if chunk.get("usage") is not None:
+                        usage = wire.obj(chunk["usage"], "usage")
+                    for key in SERVER_FIELDS:
+                        if chunk.get(key) is not None:
+                            final[key] = wire.obj(chunk[key], key)
             if not error and not rec.times_ns and finish is None:
                 error = "the stream ended without any chunk: is this an OpenAI-compatible server?"
             elif not error and not done and finish is None:
@@ -246,8 +250,12 @@ class OpenAIBackend:
             error = str(exc)
         except wire.WireError as exc:
             error = f"the server sent a malformed message: {exc}"
+        except StreamLimitError as exc:
+            error = str(exc)
         except (ValueError, UnicodeDecodeError) as exc:
             error = f"the server sent a malformed stream chunk: {exc}"
+        except RecursionError:
+            error = "the server sent JSON nested too deep to be a stream chunk"
         end = clock()
         if counts is None:
             counts = ServerCounts(None, None, None, None, final or None)

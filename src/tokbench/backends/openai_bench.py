@@ -17,8 +17,8 @@ from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
 from tokbench.core.records import Sample
 from tokbench.net.http import Client, ThreadClients, TransportError
-from tokbench.net.sse import SSEParser
-from tokbench.net.status import explain_status
+from tokbench.net.lines import StreamLimitError, sse_data
+from tokbench.net.status import error_detail, explain_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +149,12 @@ class CompletionsBench:
                         resp.status, resp.read(), self.backend.api_key_env, self.model
                     )
                     return Final(), [], t0, why
-                parser = SSEParser()
-                while raw := resp.read1(65536):
-                    t = clock()
-                    for data in parser.feed(raw):
-                        if data == b"[DONE]":
-                            continue
+                for t, data in sse_data(resp.chunks(), self.backend.limits):
+                    if data != b"[DONE]":
                         chunk = wire.obj(json.loads(data), "a stream chunk")
+                        if chunk.get("error") is not None:
+                            detail = error_detail(data)
+                            return Final(), times, t0, f"the server reported an error: {detail}"
                         for i, choice in enumerate(
                             wire.items(chunk.get("choices") or [], "choices")
                         ):
@@ -172,8 +171,12 @@ class CompletionsBench:
             return Final(), times, t0, str(exc)
         except wire.WireError as exc:
             return Final(), times, t0, f"the server sent a malformed message: {exc}"
+        except StreamLimitError as exc:
+            return Final(), times, t0, str(exc)
         except (ValueError, UnicodeDecodeError) as exc:
             return Final(), times, t0, f"the server sent a malformed stream chunk: {exc}"
+        except RecursionError:
+            return Final(), times, t0, "the server sent JSON nested too deep to be a chunk"
 
     def measure(self, test: BenchTest, rep: int) -> Sample:
         rng = random.Random(f"{test.name}/{rep}/{self.model}")

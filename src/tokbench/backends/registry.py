@@ -167,6 +167,8 @@ def open_backend(conn: Connection, notify: Callable[[str], None]) -> Backend:
             timeout_s=conn.timeout_s,
             keep_alive=conn.keep_alive,
             think=conn.think,
+            idle_timeout_s=conn.idle_timeout_s,
+            max_response_bytes=int(conn.max_response_mb * 2**20),
         )
     if kind.backend is EmbeddedBackend:
         raise TokbenchError("the embedded engine takes no --url; pass --model-path instead")
@@ -177,6 +179,8 @@ def open_backend(conn: Connection, notify: Callable[[str], None]) -> Backend:
         api_key_env=conn.api_key_env,
         timeout_s=conn.timeout_s,
         prompt_cache=conn.prompt_cache,
+        idle_timeout_s=conn.idle_timeout_s,
+        max_response_bytes=int(conn.max_response_mb * 2**20),
     )
     return backend
 
@@ -198,6 +202,8 @@ def open_engine_for(
             n_ctx=max(need, 512),
             timeout_s=cfg.timeout_s,
             prompt_cache=cfg.prefix_cache,
+            idle_timeout_s=cfg.idle_timeout_s,
+            max_response_mb=cfg.max_response_mb,
         )
         return open_bench_engine(open_backend(conn, notify), cfg.prefix_cache)
 

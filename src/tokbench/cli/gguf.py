@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from tokbench.cli.checks import output_path
 from tokbench.cli.options import format_option, print_json, stderr_console, stdout_console
 
 
@@ -55,7 +56,7 @@ def inspect(path: Path, kv_cache: str, show_tensors: bool, fmt: str) -> None:
 
 @gguf.command()
 @click.argument("first", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path), callback=output_path)
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 def merge(first: Path, out: Path, force: bool) -> None:
     """Merge llama.cpp split files (FIRST is …-00001-of-0000N.gguf) into OUT, streaming."""
@@ -106,7 +107,7 @@ def parse_size(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 
 @click.command()
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path), callback=output_path)
 @click.option("--params", type=float, help="Total parameters, e.g. 5e8 (default 1e8).")
 @click.option(
     "--bytes-per-token",

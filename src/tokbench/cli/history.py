@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import click
 
+from tokbench.cli.checks import Number
 from tokbench.cli.options import db_option, format_option, open_store, print_json, stdout_console
 
 
 @click.command()
-@click.option("-n", "--limit", default=20, show_default=True, help="How many runs to list.")
+@click.option(
+    "-n",
+    "--limit",
+    type=Number(1, 1_000_000, integer=True),
+    default=20,
+    show_default=True,
+    help="How many runs to list.",
+)
 @db_option
 @format_option("table", "json")
 def history(limit: int, db: str | None, fmt: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from tokbench.cli.checks import output_path
 from tokbench.cli.options import db_option, format_option, open_store, print_json, stdout_console
 
 last_option = click.option(
@@ -20,6 +21,7 @@ last_option = click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=output_path,
     default=Path("report.html"),
     show_default=True,
     help="The HTML file to write.",
@@ -146,6 +148,7 @@ def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) ->
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=output_path,
     help="Write here instead of stdout.",
 )
 @db_option

@@ -48,6 +48,8 @@ class Connection:
     keep_alive: str | None = None  # Ollama
     think: bool | None = None  # Ollama's `think` option; None: the server's default
     prompt_cache: bool = False  # llama-server's `cache_prompt`
+    idle_timeout_s: float | None = None  # one wait for data (None: --timeout)
+    max_response_mb: float = 64.0  # a response (and a line) larger than this is an error
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ class RunConfig:
     prompt_cache: bool = False  # llama-server's cache_prompt
     gguf: str | None = None  # a server's model file, when it is on this machine (speed bound)
     extra_body: dict[str, Any] | None = None  # merged into every request body
+    idle_timeout_s: float | None = None
+    max_response_mb: float = 64.0
     allow_code: bool = False  # a suite file's Python graders may run (--allow-code)
     allow_judge: tuple[str, ...] = ()  # judges a suite file may ask (--allow-judge URL)
 
@@ -92,6 +96,8 @@ class RunConfig:
             keep_alive=self.keep_alive,
             think=self.think,
             prompt_cache=self.prompt_cache,
+            idle_timeout_s=self.idle_timeout_s,
+            max_response_mb=self.max_response_mb,
         )
 
     def overrides(self) -> dict[str, object]:
@@ -127,6 +133,8 @@ class BenchConfig:
     soak_n: int | None = None
     prefix_cache: bool = False
     timeout_s: float = 600.0
+    idle_timeout_s: float | None = None
+    max_response_mb: float = 64.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BenchConfig:

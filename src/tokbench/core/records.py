@@ -267,7 +267,35 @@ class BenchSettings:
         )
 
 
-Settings = RunSettings | BenchSettings
+@dataclass(frozen=True, slots=True)
+class QuantSettings:
+    """A quant comparison's settings (`tokbench quant`): the reference, the text, the
+    windows; each model's numbers are in the store's quant tables."""
+
+    reference_model: str | None = None  # the reference GGUF, when it was given
+    reference_sha256: str = ""
+    reference_name: str = ""  # the reference GGUF's file name
+    reference_file: str | None = None  # the compact top-k reference used
+    reference_source: str = ""  # built | cache | file
+    text_name: str = ""
+    text_sha256: str = ""
+    n_ctx: int = 512
+    chunks: int | None = None
+    n_windows: int = 0
+    top_k: int = 32
+    full_kld: bool = False
+    threads: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"quant": asdict(self)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> QuantSettings:
+        known, _ = _known(cls, d.get("quant") or {})
+        return cls(**known)
+
+
+Settings = RunSettings | BenchSettings | QuantSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +365,8 @@ class RunInfo:
     def threads(self) -> int | None:
         if isinstance(self.config, RunSettings):
             return self.config.run.threads
+        if isinstance(self.config, QuantSettings):
+            return self.config.threads
         return self.config.bench.threads
 
 
@@ -346,18 +376,21 @@ def stop_rules(run: RunInfo) -> dict[str, str]:
 
 
 def settings_from_json(kind: str, d: dict[str, Any]) -> Settings:
+    if kind == "quant":
+        return QuantSettings.from_json(d)
     return BenchSettings.from_json(d) if kind == "bench" else RunSettings.from_json(d)
 
 
 def targets_to_json(kind: str, targets: dict[str, Target]) -> dict[str, Any]:
-    """A run keeps its one target flat, a bench one per model (the stored JSON shape)."""
-    if kind == "bench":
+    """A run keeps its one target flat, a bench (or quant comparison) one per model (the
+    stored JSON shape)."""
+    if kind in ("bench", "quant"):
         return {name: t.to_json() for name, t in targets.items()}
     return next(iter(targets.values()), Target()).to_json()
 
 
 def targets_from_json(kind: str, model: str | None, d: dict[str, Any]) -> dict[str, Target]:
-    if kind == "bench":
+    if kind in ("bench", "quant"):
         return {k: Target.from_json(v) for k, v in d.items() if isinstance(v, dict)}
     return {model or "": Target.from_json(d)} if d else {}
 

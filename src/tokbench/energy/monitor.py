@@ -263,9 +263,15 @@ def listening_pids(port: int, proc_root: Path = Path("/proc")) -> list[int]:
         if not d.name.isdigit():
             continue
         try:
-            links = {str(fd.readlink()) for fd in (d / "fd").iterdir()}
+            fds = list((d / "fd").iterdir())
         except OSError:
-            continue
-        if links & wanted:
-            pids.append(int(d.name))
+            continue  # another user's process, or gone
+        for fd in fds:
+            try:
+                link = str(fd.readlink())
+            except OSError:
+                continue  # closed meanwhile
+            if link in wanted:
+                pids.append(int(d.name))
+                break
     return pids

@@ -122,6 +122,10 @@ class EnergySession:
 
     # -- lifetime ----------------------------------------------------------------------
 
+    @property
+    def started(self) -> bool:
+        return self.sampler is not None
+
     def start(self) -> None:
         o = self.options
         self.detection = self._detect(
@@ -199,6 +203,18 @@ class EnergySession:
         m = measure_request(self.sampler, span)
         self.flush_notes()
         return m
+
+    def window(
+        self,
+        t_send_ns: int,
+        t_first_ns: int | None,
+        t_end_ns: int,
+        prompt_tokens: int | None,
+        output_tokens: int | None,
+    ) -> tuple[RequestEnergy | None, HostWindow | None]:
+        """`measure` as the pair a runner stores."""
+        m = self.measure(t_send_ns, t_first_ns, t_end_ns, prompt_tokens, output_tokens)
+        return (m.energy, m.host) if m else (None, None)
 
     def host_only(self, t0_ns: int, t1_ns: int) -> HostWindow | None:
         """The host window of a span whose energy is not its own (concurrent streams)."""

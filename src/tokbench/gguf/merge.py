@@ -112,6 +112,9 @@ def merge(
         # more than the copy: drop the old file first, then rename.
         out.unlink(missing_ok=True)
         tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TokbenchError(f"cannot write {out}: {exc.strerror or exc}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -14,6 +14,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,21 +68,61 @@ class TransportError(Exception):
     """The request could not be completed; the message is for the user."""
 
 
-@dataclass(frozen=True, slots=True)
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
 class Response:
+    """A response whose body is read within the request's bounds: no more than
+    `max_bytes`, and never past the request's deadline (each read waits at most the idle
+    timeout, and never beyond the deadline: data that trickles in, such as keep-alive
+    comments, cannot extend it)."""
+
     status: int
     headers: dict[str, str]  # lower-case names
     _raw: http.client.HTTPResponse
+    _client: Client
+    deadline_ns: int
 
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "")
 
+    @property
+    def max_bytes(self) -> int:
+        return self._client.max_response_bytes
+
     def read1(self, n: int = 65536) -> bytes:
-        return self._raw.read1(n)
+        client = self._client
+        left = (self.deadline_ns - time.perf_counter_ns()) / 1e9
+        if left <= 0:
+            raise TransportError(client.deadline_message())
+        if client.sock is not None:
+            client.sock.settimeout(min(client.idle_timeout_s, left))
+        try:
+            return self._raw.read1(n)
+        except TimeoutError:
+            late = left < client.idle_timeout_s
+            raise TransportError(
+                client.deadline_message() if late else client.stall_message()
+            ) from None
+
+    def chunks(self, n: int = 65536) -> Iterator[bytes]:
+        """The body as it arrives, until it ends."""
+        while chunk := self.read1(n):
+            yield chunk
 
     def read(self) -> bytes:
-        return self._raw.read()
+        """The whole (small) body; larger than `max_bytes` is an error."""
+        out, total = [], 0
+        while chunk := self.read1(65536):
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise TransportError(
+                    f"response larger than {self.max_bytes} bytes (raise with --max-response)"
+                )
+            out.append(chunk)
+        return b"".join(out)
 
 
 class Client:
@@ -95,7 +136,11 @@ class Client:
         timeout_s: float = 300.0,
         connect_timeout_s: float = 10.0,
         auth: tuple[str, str] | None = None,
+        idle_timeout_s: float | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
+        """`timeout_s` bounds a whole request, connect to last byte; `idle_timeout_s` (at
+        most that) bounds one wait for data."""
         base_url = http_url(base_url)
         parts = urlsplit(base_url)
         assert parts.hostname is not None
@@ -110,8 +155,14 @@ class Client:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
             self.headers["Authorization"] = f"Basic {token}"
         self.timeout_s = timeout_s
+        self.idle_timeout_s = min(idle_timeout_s or timeout_s, timeout_s)
         self.connect_timeout_s = connect_timeout_s
+        self.max_response_bytes = max_response_bytes
         self._conn: http.client.HTTPConnection | None = None
+
+    @property
+    def sock(self) -> socket.socket | None:
+        return self._conn.sock if self._conn is not None else None
 
     def clone(self) -> Client:
         """Same server and settings, its own connection (one per thread)."""
@@ -120,6 +171,8 @@ class Client:
             headers=dict(self.headers),
             timeout_s=self.timeout_s,
             connect_timeout_s=self.connect_timeout_s,
+            idle_timeout_s=self.idle_timeout_s,
+            max_response_bytes=self.max_response_bytes,
         )
 
     def close(self) -> None:
@@ -173,6 +226,7 @@ class Client:
 
         A kept-alive connection the server has closed meanwhile is retried once.
         """
+        deadline_ns = time.perf_counter_ns() + int(self.timeout_s * 1e9)
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Host": self.netloc, "Accept": accept, **self.headers}
         if data is not None:
@@ -193,7 +247,15 @@ class Client:
             except TimeoutError as exc:
                 self.close()
                 raise TransportError(self.stall_message()) from exc
-        resp = Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw)
+            except http.client.HTTPException as exc:  # not HTTP: a status line, a header
+                self.close()
+                raise TransportError(
+                    f"{self.netloc} did not answer HTTP ({type(exc).__name__}: "
+                    f"{repr(str(exc))[:80]}): is --url an LLM server?"
+                ) from None
+        resp = Response(
+            raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw, self, deadline_ns
+        )
         try:
             yield resp
         except TimeoutError as exc:
@@ -210,8 +272,14 @@ class Client:
 
     def stall_message(self) -> str:
         return (
-            f"the stream stalled: no data from {self.netloc} for {self.timeout_s:g} s "
+            f"the stream stalled: no data from {self.netloc} for {self.idle_timeout_s:g} s "
             "(raise --timeout for slow models)"
+        )
+
+    def deadline_message(self) -> str:
+        return (
+            f"the response from {self.netloc} did not finish within the {self.timeout_s:g} s "
+            "--timeout (a deadline for the whole request)"
         )
 
     def get(self, path: str) -> tuple[int, str, bytes]:

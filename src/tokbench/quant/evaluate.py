@@ -4,7 +4,6 @@ against a reference GGUF run alongside (full KLD, and the top-k KLD error beside
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from tokbench.backends.embedded import _quiet_llama_logs
 from tokbench.errors import TokbenchError
+from tokbench.hardware.host import physical_cores
+from tokbench.paths import cache_dir
 from tokbench.quant import kld as m
 from tokbench.quant.reference import (
     FORMAT,
@@ -50,6 +52,11 @@ Progress = Callable[[int, int], None]  # (windows done, windows in all)
 RefKind = Literal["none", "file", "live"]
 DEFAULT_CTX = 512
 DEFAULT_TOP_K = 32
+
+
+def sha_cache_file() -> Path:
+    """Where model files' sha256 are remembered (by path, size and mtime)."""
+    return cache_dir() / "sha256.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,7 @@ def _load(model_path: Path, n_ctx: int, threads: int) -> Any:
 
     if not model_path.is_file():
         raise TokbenchError(f"model file not found: {model_path}")
+    _quiet_llama_logs()
     n_batch = min(n_ctx, 512)
     try:
         return Llama(
@@ -177,7 +185,7 @@ def build_reference(
     if top_k < 1:
         raise TokbenchError(f"--top-k {top_k}: must be at least 1")
     et = _as_text(text)
-    threads = threads or os.cpu_count() or 1
+    threads = threads or physical_cores()
     t0 = time.perf_counter()
     with ExitStack() as stack:
         s = _setup(stack, model_path, et, n_ctx, chunks, threads)
@@ -192,7 +200,8 @@ def build_reference(
                 parts.extend(pool.map(job, row_blocks(view.shape[0])))
         t2 = time.perf_counter()
     meta = ReferenceMeta(
-        format=FORMAT, model_sha256=file_sha256(model_path, sha_cache), model_name=model_path.name,
+        format=FORMAT, model_sha256=file_sha256(model_path, sha_cache or sha_cache_file()),
+        model_name=model_path.name,
         model_size_bytes=model_path.stat().st_size, text_sha256=et.sha256, text_name=et.name,
         tokens_sha256=tokens_sha256(s.tokens[: s.plan.n_windows * n_ctx]), n_ctx=n_ctx,
         top_k=int(parts[0].top_ids.shape[1]), n_vocab=s.n_vocab, vocab_fingerprint=s.fingerprint,
@@ -239,7 +248,7 @@ def evaluate(
     full one). Without a reference only perplexity is measured."""
     model_path = Path(model_path)
     et = _as_text(text)
-    threads = threads or os.cpu_count() or 1
+    threads = threads or physical_cores()
     ref_path = Path(reference) if reference is not None else None
     kind: RefKind = "none" if ref_path is None else "live" if _is_gguf(ref_path) else "file"
     ref_file: Reference | None = None

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tokbench.core.energy import NO_POWER_SOURCE, HostWindow, RequestEnergy, RunEnergy
-from tokbench.render.fmt import DASH
+
+DASH = "–"  # as render.fmt's; not imported, to keep this leaf module's import chain short
 
 BUSY = "⚠ busy host"
 

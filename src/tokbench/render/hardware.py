@@ -176,8 +176,9 @@ def plan_markdown(p: Plan) -> str:
     head = plan_head(p)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(c) + " |" for c in plan_cells(p)]
-    lines += ["", "Power (J/token = typical wall watts / the tok/s range; ~ = estimate):"]
-    lines += [f"- {n}" for n in _power_notes(p)]
+    if p.kwh_price is not None:  # with a cost, the sources of its watts follow the table
+        lines += ["", "Power (J/token = typical wall watts / the tok/s range; ~ = estimate):"]
+        lines += [f"- {n}" for n in _power_notes(p)]
     return "\n".join(lines) + "\n"
 
 

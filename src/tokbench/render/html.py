@@ -117,7 +117,11 @@ def report_html(vs: list[RunView]) -> str:
         flat_target=_flat_target,
         human=_human,
         thread_chart=thread_chart,
-        energy_svg=energy_chart(vs) if any(v.run.energy for v in vs) else "",
+        energy_any=any(v.run.energy for v in vs),
+        # the chart only when a run measured power: no chart of nothing
+        energy_svg=energy_chart(vs)
+        if any(v.run.energy and v.run.energy.j_per_token for v in vs)
+        else "",
         energy_head=RUN_HEAD,
         energy_cells=run_cells,
         energy_lines=run_lines,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from tokbench import __version__
 from tokbench.backends.base import BenchEngine
 from tokbench.core.config import BenchConfig, BenchTest
+from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.core.records import (
     BenchSample,
     BenchSettings,
@@ -27,7 +28,6 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.core.stats import rate_ci
-from tokbench.energy.session import EnergyOptions, EnergySession
 from tokbench.errors import TokbenchError
 from tokbench.hardware.bound import speed_bound
 from tokbench.hardware.host import host_name
@@ -40,6 +40,27 @@ class BenchObserver(Protocol):
     def plan(self, total: int) -> None: ...
     def measuring(self, model: str, test: str, rep: int, warmup: bool) -> None: ...
     def measured(self, sample: BenchSample) -> None: ...
+
+
+class EnergyMeter(Protocol):
+    """What a bench needs of `energy.session.EnergySession` (made by `runs.launch`)."""
+
+    @property
+    def started(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def window(
+        self,
+        t_send_ns: int,
+        t_first_ns: int | None,
+        t_end_ns: int,
+        prompt_tokens: int | None,
+        output_tokens: int | None,
+    ) -> tuple[RequestEnergy | None, HostWindow | None]: ...
+    def host_only(self, t0_ns: int, t1_ns: int) -> HostWindow | None: ...
+    def totals(
+        self, energies: Sequence[RequestEnergy | None], windows: Sequence[HostWindow | None]
+    ) -> RunEnergy: ...
 
 
 class _Quiet:
@@ -93,9 +114,9 @@ class _Run:
     cfg: BenchConfig
     observer: BenchObserver
     t0_ns: int = field(default_factory=time.perf_counter_ns)
-    energy: EnergySession | None = None
+    energy: EnergyMeter | None = None
 
-    def _measure(self, c: int, s: Sample) -> tuple[Any, Any]:
+    def _measure(self, c: int, s: Sample) -> tuple[RequestEnergy | None, HostWindow | None]:
         """A sample's energy (one stream at a time only: concurrent streams share the
         box's watts) and the host window over it."""
         if self.energy is None or not s.first_ns or not s.last_ns or s.last_ns < s.first_ns:
@@ -106,8 +127,7 @@ class _Run:
         if t_first is not None and not s.first_ns <= t_first <= s.last_ns:
             t_first = None
         # the test's named part: prompt tokens for ppN, generated tokens for tgN
-        m = self.energy.measure(s.first_ns, t_first, s.last_ns, None, s.tokens)
-        return (m.energy, m.host) if m else (None, None)
+        return self.energy.window(s.first_ns, t_first, s.last_ns, None, s.tokens)
 
     def record(self, model: str, test: str, c: int, rep: int, stream: int, s: Sample) -> None:
         span = (s.last_ns - s.first_ns) / 1e9 if s.first_ns and s.last_ns else None
@@ -253,12 +273,12 @@ def execute_bench(
     observer: BenchObserver | None = None,
     host: HostInfo | None = None,
     concurrency_runner: Callable[[_Run, BenchEngine, str], None] | None = None,
-    energy: EnergyOptions | None = None,
-    notify: Callable[[str], None] = lambda _msg: None,
+    energy: EnergyMeter | None = None,
 ) -> RunInfo:
     """Run (or resume) a benchmark matrix; returns the stored run. `concurrency_runner`
     replaces the in-process concurrency levels (e.g. `distributed.RayConcurrency`).
-    `energy`: measure each one-stream sample's energy and the host's load (None: not)."""
+    `energy`: measures each one-stream sample's energy and the host's load, started after
+    the first model loaded (None: nothing measured)."""
 
     obs: BenchObserver = observer or _Quiet()
     if resume:
@@ -286,9 +306,7 @@ def execute_bench(
                 host=host or HostInfo(),
             )
         )
-    session = (
-        EnergySession(energy, notify=notify, server_url=cfg.url) if energy is not None else None
-    )
+    session = energy
     run = _Run(store, run_id, cfg, obs, energy=session)
     models: list[str | None] = list(cfg.models) or [None]
     per_test = cfg.reps if cfg.until_ci_pct is None else cfg.max_reps
@@ -305,7 +323,7 @@ def execute_bench(
     try:
         for model in models:
             engine = open_engine(model)
-            if session is not None and session.sampler is None:
+            if session is not None and not session.started:
                 session.start()  # after the first model loaded, before its first test
             try:
                 name = engine.model

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from tokbench.backends.registry import open_engine_for
 from tokbench.core.config import BenchConfig
 from tokbench.core.records import HostInfo, RunInfo
-from tokbench.energy.session import EnergyOptions
+from tokbench.energy.session import EnergyOptions, EnergySession
 from tokbench.hardware.host import host_summary
 from tokbench.runs.bench import BenchObserver, execute_bench
 from tokbench.runs.ray import RayConcurrency
@@ -40,6 +40,5 @@ def run_bench(
         observer=observer,
         host=HostInfo.from_json(host_summary()),
         concurrency_runner=runner,
-        energy=energy,
-        notify=notify,
+        energy=EnergySession(energy, notify=notify, server_url=cfg.url) if energy else None,
     )

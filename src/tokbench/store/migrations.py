@@ -134,3 +134,75 @@ def m005_imported_results(db: Db) -> None:
         CREATE INDEX imported_tests_run ON imported_tests(run_id)
         """
     )
+
+
+@migration
+def m007_quant_results(db: Db) -> None:
+    """Quant comparisons (`tokbench quant`, runs of kind "quant"): each candidate model's
+    perplexity, KL divergence and top-token agreement against a reference, and the
+    reference the run used (docs/metrics.md, "Quant quality")."""
+    db.ddl(
+        """
+        CREATE TABLE quant_results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            position INTEGER NOT NULL,
+            model_path TEXT NOT NULL,
+            model_sha256 TEXT,
+            size_bytes INTEGER,
+            reference_kind TEXT NOT NULL,
+            reference_name TEXT,
+            text_sha256 TEXT,
+            n_ctx INTEGER NOT NULL,
+            windows INTEGER NOT NULL,
+            scored_tokens INTEGER NOT NULL,
+            top_k INTEGER,
+            threads INTEGER,
+            perplexity REAL,
+            perplexity_se REAL,
+            reference_perplexity REAL,
+            ln_ppl_ratio REAL,
+            ln_ppl_ratio_se REAL,
+            kld_mean REAL,
+            kld_se REAL,
+            kld_median REAL,
+            kld_p90 REAL,
+            kld_p99 REAL,
+            kld_max REAL,
+            kld_is_topk INTEGER,
+            topk_kld_mean REAL,
+            topk_rel_error REAL,
+            same_top REAL,
+            same_top_se REAL,
+            delta_p_mean REAL,
+            delta_p_se REAL,
+            delta_p_rms REAL,
+            delta_p_top_mean REAL,
+            delta_p_top_se REAL,
+            load_s REAL,
+            elapsed_s REAL,
+            scored_tps REAL,
+            UNIQUE (run_id, position)
+        );
+        CREATE INDEX quant_results_run ON quant_results(run_id);
+        CREATE TABLE quant_references (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id),
+            model_path TEXT,
+            model_name TEXT NOT NULL,
+            model_sha256 TEXT NOT NULL,
+            size_bytes INTEGER,
+            source TEXT NOT NULL,
+            file_path TEXT,
+            file_bytes INTEGER,
+            text_name TEXT,
+            text_sha256 TEXT NOT NULL,
+            n_ctx INTEGER NOT NULL,
+            top_k INTEGER NOT NULL,
+            windows INTEGER NOT NULL,
+            scored_tokens INTEGER NOT NULL,
+            perplexity REAL,
+            perplexity_se REAL,
+            build_s REAL
+        )
+        """
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -108,6 +109,8 @@ def _parse(text: str, source: str, default_name: str, overrides: dict[str, Any])
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TokbenchError(f"{source}: invalid TOML: {exc}") from exc
+    except RecursionError:
+        raise TokbenchError(f"{source}: TOML nested too deep to be a suite") from None
     return _build(raw, text, source, default_name, overrides)
 
 
@@ -153,6 +156,15 @@ def _item(suite: _SuiteFile, it: _ItemFile, overrides: dict[str, Any]) -> Item:
     def pick(name: str) -> Any:
         return _pick(name, overrides, it, suite)
 
+    extra_body = {
+        **(suite.extra_body or {}),
+        **(it.extra_body or {}),
+        **(overrides.get("extra_body") or {}),
+    }
+    try:  # sent as JSON with every request: a TOML date or time cannot be
+        json.dumps(extra_body)
+    except (TypeError, ValueError) as exc:
+        raise TokbenchError(f"item {it.id!r}: extra_body is not JSON ({exc})") from None
     return Item(
         id=it.id,
         prompt=it.prompt,
@@ -160,11 +172,7 @@ def _item(suite: _SuiteFile, it: _ItemFile, overrides: dict[str, Any]) -> Item:
         max_tokens=pick("max_tokens") or DEFAULT_MAX_TOKENS,
         sampling=Sampling(pick("temperature"), pick("top_p"), pick("top_k"), pick("seed")),
         # suite-level, then item-level, then --extra-body: later keys win
-        extra_body={
-            **(suite.extra_body or {}),
-            **(it.extra_body or {}),
-            **(overrides.get("extra_body") or {}),
-        },
+        extra_body=extra_body,
         grader=it.grader,
         grade_spec=it.grade or (suite.grade if it.grader is None else None),
     )

@@ -63,6 +63,8 @@ def suite_from_jsonl(text: str, source: str) -> dict[str, Any]:
             obj = json.loads(line)
         except ValueError as exc:
             raise TokbenchError(f"{where}: not valid JSON ({exc})") from exc
+        except RecursionError:
+            raise TokbenchError(f"{where}: JSON nested too deep to be an item") from None
         items.append(_item(obj, where, n))
     if not items:
         raise TokbenchError(f"{source}: no items")

@@ -522,6 +522,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     _fault_headers: tuple[tuple[str, str], ...] = ()
 
+    def setup(self) -> None:
+        super().setup()
+        # paced tokens must leave at once, not wait behind the client's delayed ACK
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 

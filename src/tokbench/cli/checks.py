@@ -1,0 +1,69 @@
+"""Option values checked before any work starts: finite numbers within what makes sense
+(the limit is in the message), output paths whose folder exists and can be written."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+class Number(click.ParamType):
+    """A finite number in [low, high] (`low` excluded with `open_low`): `inf`, `nan`,
+    `1e400`, negative timeouts and absurd counts get one sentence, not a traceback."""
+
+    def __init__(
+        self,
+        low: float,
+        high: float,
+        *,
+        integer: bool = False,
+        open_low: bool = False,
+        unit: str = "",
+    ) -> None:
+        self.low, self.high, self.integer, self.open_low, self.unit = (
+            low,
+            high,
+            integer,
+            open_low,
+            unit,
+        )
+        self.name = "integer" if integer else "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a {self.name}", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite {self.name}", param, ctx)
+        if self.integer and not number.is_integer():
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        too_low = number <= self.low if self.open_low else number < self.low
+        if too_low or number > self.high:
+            low = f"more than {self.low:g}" if self.open_low else f"at least {self.low:g}"
+            self.fail(f"{value!r} must be {low} and at most {self.high:g}{self.unit}", param, ctx)
+        return int(number) if self.integer else number
+
+
+def writable_output(path: Path) -> Path:
+    """`path` can be created: its folder exists and is writable (checked before the work)."""
+    folder = path.expanduser().resolve().parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"the folder {folder} does not exist", param_hint=str(path))
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"the folder {folder} is not writable", param_hint=str(path))
+    if path.is_dir():
+        raise click.BadParameter("is a folder, not a file", param_hint=str(path))
+    return path
+
+
+def output_path(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    """A click callback for `-o`-style options."""
+    return None if value is None else writable_output(value)

@@ -1,0 +1,97 @@
+"""The speed side of a quant's choice: its file size, the bytes it reads per generated
+token (GGUF analysis), the decode bound on this host (measured bandwidth / bytes per token,
+`hardware.bound`) and the decode tok/s the store measured for the same file, if any."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokbench.core.records import RunInfo
+from tokbench.errors import TokbenchError
+from tokbench.gguf.analysis import analyze
+from tokbench.gguf.reader import read_model
+from tokbench.hardware.bound import speed_bound
+from tokbench.results.summary import summarize_run
+from tokbench.results.views import bench_summary
+from tokbench.store.database import Store
+
+RUNS_SEARCHED = 500  # the newest runs looked at for a measured decode speed
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpeed:
+    path: str
+    size_bytes: int | None
+    bytes_per_token: float | None
+    bandwidth_gbs: float | None
+    bound_tps: float | None  # None: the host's bandwidth was never measured
+    decode_tps: float | None  # measured by a run or bench of this file
+    decode_run: str | None  # the run that measured it
+
+
+def _resolved(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return path
+
+
+def file_speed(path: Path) -> ModelSpeed:
+    """Size, bytes per token and the bound here of one GGUF (no measured speed yet)."""
+    size = path.stat().st_size if path.is_file() else None
+    try:
+        bpt: float | None = analyze(read_model(path)).bytes_per_token
+    except (TokbenchError, OSError):
+        bpt = None
+    bound = speed_bound(str(path))
+    bw = bound.get("bandwidth_gbs")
+    tps = bound.get("bound_tps")
+    return ModelSpeed(str(path), size, bpt, float(bw) if bw else None,
+                      float(tps) if tps else None, None, None)
+
+
+def measured_decode(store: Store, paths: list[str]) -> dict[str, tuple[float, str]]:
+    """path -> (decode tok/s, run id): the newest run or bench of the same file (its target's
+    `gguf_path` resolves to the same file, or a bench names the model by the file's stem)."""
+    want = {p: _resolved(p) for p in paths}
+    stems = {p: Path(p).stem for p in paths}
+    found: dict[str, tuple[float, str]] = {}
+    for run in store.runs(RUNS_SEARCHED):  # newest first
+        if run.kind == "quant" or len(found) == len(want):
+            continue
+        for name, target in run.targets.items():
+            hit = [p for p, r in want.items() if p not in found and (
+                (r is not None and _resolved(target.gguf_path) == r)
+                or (run.kind == "bench" and name == stems[p]))]
+            if not hit:
+                continue
+            tps = _decode_of(store, run, name)
+            if tps is not None:
+                for p in hit:
+                    found[p] = (tps, run.id)
+    return found
+
+
+def _decode_of(store: Store, run: RunInfo, model: str) -> float | None:
+    if run.kind == "bench":
+        tests = bench_summary(store, run).tests
+        tg = next((t for t in tests if t.model == model and t.test.startswith("tg") and t.mean),
+                  None)
+        return tg.mean if tg else None
+    mean = summarize_run(store.requests(run.id)).overall["decode_tps"].mean
+    return float(mean) if mean is not None else None
+
+
+def speeds(store: Store | None, paths: list[str]) -> list[ModelSpeed]:
+    """Each file's speed facts, with the store's measured decode tok/s where it has one."""
+    measured = measured_decode(store, paths) if store is not None else {}
+    out = []
+    for p in paths:
+        s = file_speed(Path(p))
+        m = measured.get(p)
+        out.append(ModelSpeed(s.path, s.size_bytes, s.bytes_per_token, s.bandwidth_gbs,
+                              s.bound_tps, m[0] if m else None, m[1] if m else None))
+    return out

@@ -1,0 +1,169 @@
+"""`tokbench quant` output: each model's quality loss against the reference beside its
+speed facts, as a terminal table, Markdown, JSON or CSV; several comparisons side by side
+(`tokbench compare`) get a run column."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from tokbench.quant.compare import QuantView
+from tokbench.render.fmt import DASH, human_bytes
+
+HEADER = [
+    "model",
+    "size",
+    "bytes/tok",
+    "bound tok/s",
+    "decode tok/s",
+    "PPL",
+    "ln PPL ratio",
+    "KLD mean",
+    "KLD p50",
+    "KLD p90",
+    "KLD p99",
+    "KLD max",
+    "same top",
+    "Δp",
+    "Δp top",
+]
+
+
+def model_records(v: QuantView) -> list[dict[str, Any]]:
+    """The reference first, then each candidate: metrics and speed facts, flat."""
+    out: list[dict[str, Any]] = []
+    ref = v.reference
+    if ref.get("model_path"):
+        out.append({"name": Path(ref["model_path"]).name, "role": "reference",
+                    "model_path": ref["model_path"], "size_bytes": ref.get("size_bytes"),
+                    "perplexity": ref.get("perplexity"),
+                    "perplexity_se": ref.get("perplexity_se")})
+    for r in v.rows:
+        out.append({"name": Path(r["model_path"]).name, "role": "candidate", **r})
+    for rec in out:
+        s = v.speeds.get(rec["model_path"])
+        rec.update(
+            bytes_per_token=s.bytes_per_token if s else None,
+            bound_tps=s.bound_tps if s else None,
+            bandwidth_gbs=s.bandwidth_gbs if s else None,
+            decode_tps=s.decode_tps if s else None,
+            decode_run=s.decode_run if s else None,
+        )
+        if rec.get("size_bytes") is None and s is not None:
+            rec["size_bytes"] = s.size_bytes
+    return out
+
+
+def to_json(v: QuantView) -> dict[str, Any]:
+    cfg = v.run.config if v.run is not None else None
+    return {
+        "run_id": v.run.id if v.run else None,
+        "kind": "quant",
+        "created_at": v.run.created_at if v.run else None,
+        "host_name": v.run.host_name if v.run else None,
+        "settings": asdict(cfg) if cfg is not None else None,
+        "reference": v.reference,
+        "models": model_records(v),
+    }
+
+
+def _f(x: Any, digits: int, scale: float = 1.0, suffix: str = "") -> str:
+    return DASH if x is None else f"{x * scale:.{digits}f}{suffix}"
+
+
+def _pm(x: Any, se: Any, digits: int, scale: float = 1.0, suffix: str = "") -> str:
+    if x is None:
+        return DASH
+    if not se:
+        return _f(x, digits, scale, suffix)
+    return f"{x * scale:.{digits}f} ± {se * scale:.{digits}f}{suffix}"
+
+
+def cells(rec: dict[str, Any]) -> list[str]:
+    ref = rec["role"] == "reference"
+    topk = "ᵏ" if rec.get("kld_is_topk") else ""
+    bpt = rec.get("bytes_per_token")
+    return [
+        rec["name"] + (" (ref)" if ref else ""),
+        human_bytes(rec["size_bytes"]) if rec.get("size_bytes") else DASH,
+        human_bytes(bpt) if bpt else DASH,
+        _f(rec.get("bound_tps"), 1),
+        _f(rec.get("decode_tps"), 1),
+        _pm(rec.get("perplexity"), rec.get("perplexity_se"), 3),
+        "0 (ref)" if ref else _pm(rec.get("ln_ppl_ratio"), rec.get("ln_ppl_ratio_se"), 4),
+        "0 (ref)" if ref else _pm(rec.get("kld_mean"), rec.get("kld_se"), 4) + topk,
+        DASH if ref else _f(rec.get("kld_median"), 4),
+        DASH if ref else _f(rec.get("kld_p90"), 4),
+        DASH if ref else _f(rec.get("kld_p99"), 4),
+        DASH if ref else _f(rec.get("kld_max"), 4),
+        "100 %" if ref else _pm(rec.get("same_top"), rec.get("same_top_se"), 1, 100, " %"),
+        DASH if ref else _pm(rec.get("delta_p_mean"), rec.get("delta_p_se"), 2, 100, " %"),
+        DASH if ref else _pm(rec.get("delta_p_top_mean"), rec.get("delta_p_top_se"), 2, 100,
+                             " %"),
+    ]
+
+
+def caption(v: QuantView) -> str:
+    r = v.reference
+    where = {"built": "built now", "cache": "from the cache", "file": "given"}.get(
+        str(r.get("source")), str(r.get("source")))
+    topk = any(row.get("kld_is_topk") for row in v.rows)
+    lines = [
+        f"reference {r['model_name']} ({where}: {r.get('file_path')}), text {r['text_name']}, "
+        f"ctx {r['n_ctx']}, {r['windows']} windows, {r['scored_tokens']} scored tokens",
+    ]
+    if topk:
+        lines.append(f"ᵏ KLD over the reference's top {r['top_k']} tokens plus the rest "
+                     "(a lower bound of the full KLD; --full-kld measures it exactly)")
+    if not any(s.bound_tps for s in v.speeds.values()):
+        lines.append("bound: run `tokbench hw --bandwidth` once to know this host's")
+    if not any(s.decode_tps for s in v.speeds.values()):
+        lines.append("decode tok/s: none measured yet (`tokbench bench --model-path FILE`)")
+    return "\n".join(lines)
+
+
+def _rows(views: list[QuantView]) -> list[tuple[str | None, dict[str, Any]]]:
+    many = len(views) > 1
+    return [(v.run.id if many and v.run else None, rec) for v in views
+            for rec in model_records(v)]
+
+
+def table(views: list[QuantView]) -> Table:
+    many = len(views) > 1
+    t = Table(title="Quant quality against the reference, and speed",
+              caption="\n".join(caption(v) for v in views), caption_justify="left")
+    for h in (["run"] if many else []) + HEADER:
+        t.add_column(h, justify="left" if h in ("run", "model") else "right")
+    for run_id, rec in _rows(views):
+        t.add_row(*([run_id or DASH] if many else []), *cells(rec))
+    return t
+
+
+def markdown(views: list[QuantView]) -> str:
+    many = len(views) > 1
+    head = (["run"] if many else []) + HEADER
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join("---" if h in ("run", "model") else "---:" for h in head) + "|"]
+    for run_id, rec in _rows(views):
+        row = ([run_id or DASH] if many else []) + cells(rec)
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    notes = "\n\n".join(caption(v) for v in views)
+    return "\n".join(lines) + "\n\n" + notes + "\n"
+
+
+def to_csv(views: list[QuantView]) -> str:
+    recs = [{"run_id": v.run.id if v.run else None, **rec} for v in views
+            for rec in model_records(v)]
+    names: dict[str, None] = {}
+    for rec in recs:
+        names.update(dict.fromkeys(rec))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(names))
+    w.writeheader()
+    w.writerows(recs)
+    return buf.getvalue()
