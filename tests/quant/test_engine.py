@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tokbench.errors import TokbenchError
-from tokbench.quant import build_reference, evaluate
+from tokbench.quant.evaluate import build_reference, evaluate
 from tokbench.quant.reference import load_reference
 from tokbench.quant.text import load_text
 

@@ -9,7 +9,7 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from tokbench.quant import evaluate
+from tokbench.quant.evaluate import evaluate
 
 from .conftest import tool
 

@@ -10,13 +10,13 @@ import pytest
 from tokbench.core.config import RunConfig
 from tokbench.core.metrics import request_metrics
 from tokbench.core.records import BenchSample, HostInfo, RequestRecord, RunInfo, RunSettings
+from tokbench.core.redact import redact_url
 from tokbench.core.trace import Count, Recorder
 from tokbench.errors import TokbenchError
 from tokbench.render.folder import write_run_folder
 from tokbench.store.copy import copy_runs
 from tokbench.store.database import Store
 from tokbench.store.migrations import MIGRATIONS
-from tokbench.core.redact import redact_url
 
 
 def a_run(run_id: str = "20260101-000000-aaaaaa") -> RunInfo:

@@ -19,7 +19,14 @@ from tokbench.store.database import Store
 from tokbench.store.migrations import MIGRATIONS
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NEW_RUN_OPTIONS = {"allow_code": False, "allow_judge": []}
+# options added since, at their defaults: a run and a bench stored by 0.1.0 lack them
+NEW_RUN_OPTIONS = {
+    "allow_code": False,
+    "allow_judge": [],
+    "idle_timeout_s": None,
+    "max_response_mb": 64.0,
+}
+NEW_BENCH_OPTIONS = {"idle_timeout_s": None, "max_response_mb": 64.0}
 RUNS = ("20261202-080404-5bce-cd3991", "20261202-080405-5bce-4bd0f4", "20261202-080413-5bce-60e669")
 
 
@@ -61,9 +68,10 @@ def test_show_json_is_what_the_old_version_printed(old_db: Path, run_id: str) ->
         # changed since: rates' intervals are taken on the log scale (never below zero)
         for key in ("ci_low", "ci_high", "notes"):
             test.pop(key), was.pop(key)
-    config = new["run"]["config"].get("run_config", {})
-    for name, default in NEW_RUN_OPTIONS.items():  # options added since, at their defaults
-        assert config.pop(name, default) == default
+    config = new["run"]["config"]
+    for key, added in (("run_config", NEW_RUN_OPTIONS), ("bench_config", NEW_BENCH_OPTIONS)):
+        for name, default in added.items():
+            assert config.get(key, {}).pop(name, default) == default
     assert new == old
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from tokbench import __version__
@@ -30,6 +31,58 @@ def probe(get: Getter, root: str) -> Detected | None:
         models = [str(m.get("name")) for m in listed or [] if isinstance(m, dict)]
         return Detected(root, "ollama", str(version["version"]), models)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One NDJSON record of /api/chat or /api/generate, validated."""
+
+    text: str | None  # the answer piece (`message.content`, or `response` for generate)
+    thinking: str | None  # `message.thinking`
+    error: str | None  # an error record's message
+    final: Final | None  # the last record (`done: true`): its counts and durations
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """Ollama's final record: counts, and its nanosecond durations in ms (0: not measured)."""
+
+    prompt_eval_count: int | None
+    prompt_eval_ms: float | None
+    eval_count: int | None
+    eval_ms: float | None
+    load_ms: float | None
+    total_ms: float | None
+    done_reason: str | None
+
+
+def read_record(line: bytes, generate: bool = False) -> Record:
+    """The one reader of Ollama's stream records, for runs and benches alike."""
+    obj = wire.obj(json.loads(line), "a stream record")
+    if obj.get("error") is not None:
+        return Record(None, None, f"Ollama reported an error: {error_detail(line)}", None)
+    if generate:
+        # /api/generate's `response` is /api/chat's `message.content`
+        text, thinking = wire.opt_text(obj.get("response"), "response (content)"), None
+    else:
+        msg = wire.opt_obj(obj.get("message"), "message") or {}
+        text = wire.opt_text(msg.get("content"), "message.content")
+        thinking = wire.opt_text(msg.get("thinking"), "message.thinking")
+    done = obj.get("done")
+    if done is not None and not isinstance(done, bool):
+        raise wire.WireError(f"done is {json.dumps(done)[:20]}, expected true or false")
+    final = None
+    if done:
+        final = Final(
+            wire.opt_count(obj.get("prompt_eval_count"), "prompt_eval_count"),
+            _ms(obj.get("prompt_eval_duration"), "prompt_eval_duration"),
+            wire.opt_count(obj.get("eval_count"), "eval_count"),
+            _ms(obj.get("eval_duration"), "eval_duration"),
+            _ms(obj.get("load_duration"), "load_duration"),
+            _ms(obj.get("total_duration"), "total_duration"),
+            wire.opt_text(obj.get("done_reason"), "done_reason"),
+        )
+    return Record(text, thinking, None, final)
 
 
 def _ms(ns: Any, where: str) -> float | None:
@@ -72,13 +125,19 @@ class OllamaBackend:
         self.limits = Limits(
             max_line_bytes=max_response_bytes, max_response_bytes=max_response_bytes
         )
-        self.version = wire.scalar(self._get("/api/version").get("version"))
-        tags = self._get("/api/tags").get("models")
-        self.models = [
-            str(name)
-            for m in (tags if isinstance(tags, list) else [])
-            if (name := wire.scalar(wire.field(m, "name") or wire.field(m, "model")))
-        ]
+        self.version = wire.scalar(self._get("/api/version", strict=False).get("version"))
+        try:
+            tags = wire.items(self._get("/api/tags").get("models") or [], "models")
+            self.models = [
+                wire.opt_text(wire.obj(m, f"models[{i}]").get("name"), f"models[{i}].name")
+                or wire.opt_text(m.get("model"), f"models[{i}].model")
+                or ""
+                for i, m in enumerate(tags)
+            ]
+        except wire.WireError as exc:
+            raise TokbenchError(
+                f"{self.base_url}/api/tags did not answer like Ollama: {exc}"
+            ) from None
         if model is None:
             if not self.models:
                 raise TokbenchError("Ollama has no models: pull one with `ollama pull NAME`")
@@ -91,7 +150,9 @@ class OllamaBackend:
         self.model = model
         self._show = self._post_json("/api/show", {"model": model})
 
-    def _get(self, path: str) -> dict[str, Any]:
+    def _get(self, path: str, strict: bool = True) -> dict[str, Any]:
+        """A GET's JSON object; `strict=False`: {} for a body of another shape (a field
+        that only describes the server)."""
         try:
             status, _ctype, body = self.client.get(path)
         except TransportError as exc:
@@ -100,9 +161,13 @@ class OllamaBackend:
             raise TokbenchError(explain_status(status, body, self.api_key_env, None))
         try:
             obj = json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise TokbenchError(f"{self.base_url}{path} did not answer like Ollama") from exc
-        return obj if isinstance(obj, dict) else {}
+        if not isinstance(obj, dict):
+            if not strict:
+                return {}
+            raise TokbenchError(f"{self.base_url}{path} did not answer like Ollama (not an object)")
+        return obj
 
     def _post_json(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -171,12 +236,8 @@ class OllamaBackend:
     def stream(self, request: ChatRequest, on_token: OnToken | None = None) -> Trace:
         clock = time.perf_counter_ns
         rec = Recorder(clock())
-        final: dict[str, Any] = {}
+        final: Final | None = None
         error: str | None = None
-        engine: EngineTiming | None = None
-        prompt_n = eval_n = None
-        total_ms: float | None = None
-        done_reason: str | None = None
         try:
             with self.client.request(
                 "POST", "/api/chat", self._body(request), accept="application/x-ndjson"
@@ -187,64 +248,45 @@ class OllamaBackend:
                 # one record a line, the last even without its newline; each stamped
                 # with the time its bytes were read
                 for t, line in ndjson_lines(resp.chunks(), self.limits):
-                    error = self._record(line, t, rec, on_token, final) or error
-            if not error and not final:
+                    r = read_record(line)
+                    if r.thinking:
+                        rec.add(t, THINKING, r.thinking)
+                    if r.text:
+                        rec.add(t, ANSWER, r.text)
+                    if on_token is not None and (r.thinking or r.text):
+                        on_token()
+                    error = r.error or error
+                    final = r.final or final
+            if not error and final is None:
                 error = "the stream ended before Ollama's final record (done: true)"
-            if final:
-                prompt_n = wire.opt_count(final.get("prompt_eval_count"), "prompt_eval_count")
-                eval_n = wire.opt_count(final.get("eval_count"), "eval_count")
-                engine = EngineTiming(
-                    prompt_tokens=prompt_n or None,
-                    prompt_ms=_ms(final.get("prompt_eval_duration"), "prompt_eval_duration"),
-                    decode_tokens=eval_n,
-                    decode_ms=_ms(final.get("eval_duration"), "eval_duration"),
-                    load_ms=_ms(final.get("load_duration"), "load_duration"),
-                )
-                total_ms = _ms(final.get("total_duration"), "total_duration")
-                done_reason = wire.opt_text(final.get("done_reason"), "done_reason")
         except TransportError as exc:
             error = str(exc)
         except wire.WireError as exc:
-            error, engine = f"Ollama sent a malformed message: {exc}", None
+            error, final = f"Ollama sent a malformed message: {exc}", None
         except StreamLimitError as exc:
-            error, engine = str(exc), None
+            error, final = str(exc), None
         except (ValueError, UnicodeDecodeError) as exc:
-            error, engine = f"Ollama sent a malformed stream line: {exc}", None
+            error, final = f"Ollama sent a malformed stream line: {exc}", None
         except RecursionError:
-            error, engine = "Ollama sent JSON nested too deep to be a stream line", None
+            error, final = "Ollama sent JSON nested too deep to be a stream line", None
         end = clock()
+        if final is None:
+            return rec.finish(end, error=error)
+        prompt_n = final.prompt_eval_count
         return rec.finish(
             end,
-            prompt_tokens=Count(prompt_n, "server") if prompt_n and engine else None,
-            completion_tokens=Count(eval_n, "server") if eval_n is not None and engine else None,
-            finish_reason=done_reason,
-            engine=engine,
+            prompt_tokens=Count(prompt_n, "server") if prompt_n else None,
+            completion_tokens=(
+                Count(final.eval_count, "server") if final.eval_count is not None else None
+            ),
+            finish_reason=final.done_reason,
+            engine=EngineTiming(
+                prompt_tokens=prompt_n or None,
+                prompt_ms=final.prompt_eval_ms,
+                decode_tokens=final.eval_count,
+                decode_ms=final.eval_ms,
+                load_ms=final.load_ms,
+            ),
             error=error,
-            server={"total_ms": total_ms, "prompt_eval_count_missing": not prompt_n}
-            if engine
-            else None,
+            server={"total_ms": final.total_ms, "prompt_eval_count_missing": not prompt_n},
         )
-
-    @staticmethod
-    def _record(
-        line: bytes, t: int, rec: Recorder, on_token: OnToken | None, final: dict[str, Any]
-    ) -> str | None:
-        """One NDJSON record: its text pieces go to `rec`, the final one to `final`; an
-        error record's message is returned."""
-        if not line.strip():
-            return None
-        obj = wire.obj(json.loads(line), "a stream record")
-        if obj.get("error") is not None:
-            return f"Ollama reported an error: {error_detail(line)}"
-        msg = wire.opt_obj(obj.get("message"), "message") or {}
-        think = wire.opt_text(msg.get("thinking"), "message.thinking")
-        if think:
-            rec.add(t, THINKING, think)
-        text = wire.opt_text(msg.get("content"), "message.content")
-        if text:
-            rec.add(t, ANSWER, text)
-        if on_token is not None and (think or text):
-            on_token()
-        if obj.get("done") is True:
-            final.update(obj)
-        return None

@@ -24,6 +24,13 @@ def normalize_base_url(url: str) -> str:
     return url if url.endswith("/v1") else url + "/v1"
 
 
+def not_streaming(content_type: str) -> str:
+    return (
+        f"the server answered without streaming (Content-Type {content_type or '?'}); "
+        "tokbench needs a streaming endpoint to time tokens"
+    )
+
+
 def model_ids(get: Getter, path: str = "/v1/models") -> list[str]:
     obj = get(path)
     if isinstance(obj, dict) and isinstance(obj.get("data"), list):
@@ -149,9 +156,13 @@ class OpenAIBackend:
         if status >= 400:
             raise TokbenchError(explain_status(status, body, self.api_key_env, None))
         try:
-            self._models_raw = [m for m in json.loads(body)["data"] if isinstance(m, dict)]
-            return [str(m["id"]) for m in self._models_raw]
-        except (ValueError, KeyError, TypeError) as exc:
+            listed = wire.items(wire.obj(json.loads(body), "the model list")["data"], "data")
+            self._models_raw = [wire.obj(m, f"data[{i}]") for i, m in enumerate(listed)]
+            ids = [wire.opt_text(m["id"], f"data[{i}].id") for i, m in enumerate(self._models_raw)]
+            return [str(i) for i in ids if i]
+        except wire.WireError as exc:
+            raise TokbenchError(f"{self.base_url}/models: {exc}; check --url") from None
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise TokbenchError(
                 f"{self.base_url}/models did not answer like an OpenAI-compatible server "
                 f"(got {ctype or 'no content type'}): check --url"
@@ -200,15 +211,7 @@ class OpenAIBackend:
                     error = explain_status(resp.status, resp.read(), self.api_key_env, self.model)
                     return rec.finish(clock(), error=error)
                 if "text/event-stream" not in resp.content_type:
-                    resp.read()
-                    return rec.finish(
-                        clock(),
-                        error=(
-                            "the server answered without streaming (Content-Type "
-                            f"{resp.content_type or '?'}); tokbench needs a streaming chat "
-                            "endpoint to time tokens"
-                        ),
-                    )
+                    return rec.finish(clock(), error=not_streaming(resp.content_type))
                 add = rec.add
                 # each event carries the time its bytes were read, taken before any parsing
                 for t, data in sse_data(resp.chunks(), self.limits):

@@ -12,7 +12,7 @@ from typing import Any
 
 from tokbench.backends import wire
 from tokbench.backends.base import WORDS, decode_rate
-from tokbench.backends.openai import OpenAIBackend
+from tokbench.backends.openai import OpenAIBackend, not_streaming, usage_counts
 from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
 from tokbench.core.records import Sample
@@ -35,10 +35,11 @@ class Final:
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> Final:
-        usage, timings = raw.get("usage") or {}, raw.get("timings") or {}
+        timings = raw.get("timings") or {}
+        prompt, completion, _thinking = usage_counts(raw.get("usage"))  # the run's reader
         return cls(
-            wire.opt_count(usage.get("prompt_tokens"), "usage.prompt_tokens"),
-            wire.opt_count(usage.get("completion_tokens"), "usage.completion_tokens"),
+            prompt.value if prompt else None,
+            completion.value if completion else None,
             wire.opt_count(timings.get("prompt_n"), "timings.prompt_n"),
             wire.opt_number(timings.get("prompt_ms"), "timings.prompt_ms"),
             wire.opt_count(timings.get("cache_n"), "timings.cache_n"),
@@ -149,23 +150,29 @@ class CompletionsBench:
                         resp.status, resp.read(), self.backend.api_key_env, self.model
                     )
                     return Final(), [], t0, why
+                if "text/event-stream" not in resp.content_type:
+                    return Final(), [], t0, not_streaming(resp.content_type)
+                ended = False  # [DONE] or a finish_reason: the stream was not cut short
                 for t, data in sse_data(resp.chunks(), self.backend.limits):
-                    if data != b"[DONE]":
-                        chunk = wire.obj(json.loads(data), "a stream chunk")
-                        if chunk.get("error") is not None:
-                            detail = error_detail(data)
-                            return Final(), times, t0, f"the server reported an error: {detail}"
-                        for i, choice in enumerate(
-                            wire.items(chunk.get("choices") or [], "choices")
-                        ):
-                            text = wire.opt_text(
-                                wire.obj(choice, f"choices[{i}]").get("text"), "text"
-                            )
-                            if text:
-                                times.append(t)
-                        for key in ("usage", "timings"):
-                            if chunk.get(key) is not None:
-                                raw_final[key] = wire.obj(chunk[key], key)
+                    if data == b"[DONE]":
+                        ended = True
+                        continue
+                    chunk = wire.obj(json.loads(data), "a stream chunk")
+                    if chunk.get("error") is not None:
+                        detail = error_detail(data)
+                        return Final(), times, t0, f"the server reported an error: {detail}"
+                    for i, choice in enumerate(wire.items(chunk.get("choices") or [], "choices")):
+                        choice = wire.obj(choice, f"choices[{i}]")
+                        # the completions endpoint's `text` is the chat endpoint's `content`
+                        if wire.opt_text(choice.get("text"), f"choices[{i}].text (content)"):
+                            times.append(t)
+                        reason = choice.get("finish_reason")
+                        ended = bool(wire.opt_text(reason, f"choices[{i}].finish_reason")) or ended
+                    for key in ("usage", "timings"):
+                        if chunk.get(key) is not None:
+                            raw_final[key] = wire.obj(chunk[key], key)
+            if not ended:
+                return Final(), times, t0, "the stream ended early (no finish_reason, no [DONE])"
             return Final.of(raw_final), times, t0, None
         except TransportError as exc:
             return Final(), times, t0, str(exc)

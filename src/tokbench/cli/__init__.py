@@ -44,6 +44,7 @@ def cli() -> None:
     tokbench gguf merge FIRST OUT     merge split GGUF files
     tokbench hw --bandwidth           the host, and its measured memory bandwidth
     tokbench estimate FILE.gguf       the decode-speed bound of a model here
+    tokbench quant REF.gguf CAND.gguf   quant quality (KLD, perplexity) beside speed
     tokbench plan --price seed-4ch=2000   hardware options for DeepSeek-R1, price per tok/s
     tokbench tune FILE.gguf           the fastest llama.cpp settings here, and which knob matters
     tokbench history                  past runs
@@ -65,6 +66,7 @@ def _register() -> None:
         history,
         hw,
         imports,
+        quant,
         report,
         run,
         servers,
@@ -90,6 +92,7 @@ def _register() -> None:
     cli.add_command(fleet.fleet)
     cli.add_command(tune.tune)
     cli.add_command(imports.import_)
+    cli.add_command(quant.quant)
 
 
 _register()

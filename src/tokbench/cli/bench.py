@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from tokbench.cli.checks import MAX_SECONDS, MAX_TOKENS_PER_TEST, Number, seconds, timeout_options
 from tokbench.cli.energy_options import energy_options
 from tokbench.cli.kinds import backend_option
 from tokbench.cli.options import (
@@ -27,8 +28,9 @@ def _ints(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
         raise click.BadParameter(
             f"{value!r}: give numbers separated by commas, e.g. 0,4096"
         ) from None
-    if any(v < 0 for v in out):
-        raise click.BadParameter("values must be >= 0")
+    low = 1 if param.name == "concurrency" else 0
+    if any(v < low or v > MAX_TOKENS_PER_TEST for v in out):
+        raise click.BadParameter(f"values must be {low} to {MAX_TOKENS_PER_TEST}")
     return out
 
 
@@ -40,8 +42,14 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     v = value.strip().lower()
     try:
         if v and v[-1] in units:
-            return ("time", float(v[:-1]) * units[v[-1]])
-        return ("count", int(v))
+            s = float(v[:-1]) * units[v[-1]]
+            if not 0 < s <= MAX_SECONDS:  # nan fails both comparisons
+                raise click.BadParameter(f"{value!r}: a duration up to {MAX_SECONDS / 3600:g} h")
+            return ("time", s)
+        n = int(v)
+        if not 0 < n <= 1_000_000:
+            raise click.BadParameter(f"{value!r}: a count from 1 to 1000000")
+        return ("count", n)
     except ValueError:
         raise click.BadParameter(f"{value!r}: use a duration like 10m or a count like 20") from None
 
@@ -89,14 +97,14 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option(
     "-r",
     "--reps",
-    type=click.IntRange(1),
+    type=click.IntRange(1, 100_000),
     default=5,
     show_default=True,
     help="Repetitions per test (without --until-ci).",
 )
 @click.option(
     "--warmup",
-    type=click.IntRange(0),
+    type=click.IntRange(0, 1000),
     default=1,
     show_default=True,
     help="Warm-up runs per test, discarded (and counted).",
@@ -104,12 +112,12 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option(
     "--until-ci",
     "until_ci",
-    type=float,
+    type=Number(0, 100, open_low=True, unit=" %"),
     help="Repeat until the 95%% CI half-width "
     "is within this %% of the mean (or --max-reps / --max-time).",
 )
-@click.option("--max-reps", type=click.IntRange(3), default=30, show_default=True)
-@click.option("--max-time", "max_time", type=float, help="Seconds per test, with --until-ci.")
+@click.option("--max-reps", type=click.IntRange(3, 100_000), default=30, show_default=True)
+@click.option("--max-time", "max_time", type=seconds, help="Seconds per test, with --until-ci.")
 @click.option(
     "-c",
     "--concurrency",
@@ -144,7 +152,9 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     type=click.IntRange(1),
     help="Ray worker processes (default: one per node, at least 2).",
 )
-@click.option("--timeout", "timeout_s", type=float, default=600, show_default=True)
+@timeout_options[0]
+@timeout_options[1]
+@timeout_options[2]
 @click.option("--resume", metavar="RUN_ID", help="Continue an interrupted bench run.")
 @format_option("table", "md", "json", "csv", "llama-bench-md", "llama-bench-json")
 @click.option("--no-progress", is_flag=True)
@@ -169,7 +179,9 @@ def bench(
     prefix_cache: bool,
     ray_address: str | None,
     ray_workers: int | None,
-    timeout_s: float,
+    timeout_s: float | None,
+    idle_timeout_s: float | None,
+    max_response_mb: float,
     resume: str | None,
     fmt: str,
     no_progress: bool,
@@ -183,6 +195,7 @@ def bench(
     from tokbench.core.config import BenchConfig
     from tokbench.core.records import BenchSettings
     from tokbench.render import bench as render
+    from tokbench.render.safe import plain
     from tokbench.results.views import bench_summary
     from tokbench.runs.bench import config_of, with_defaults
     from tokbench.runs.launch import run_bench
@@ -211,7 +224,9 @@ def bench(
                 soak_s=soak[1] if soak and soak[0] == "time" else None,
                 soak_n=int(soak[1]) if soak and soak[0] == "count" else None,
                 prefix_cache=prefix_cache,
-                timeout_s=timeout_s,
+                timeout_s=timeout_s or 600.0,
+                idle_timeout_s=idle_timeout_s,
+                max_response_mb=max_response_mb,
             )
         )
 
@@ -256,6 +271,11 @@ def bench(
             highlight=False,
         )
         sys.exit(130)
+    if run.status == "failed":
+        errors = [s.note for s in store.bench_samples(run.id) if s.status == "error" and s.note]
+        why = f": {errors[0]}" if errors else ""
+        err.print(f"No measurement succeeded{plain(why)}", style="red", highlight=False)
+        sys.exit(1)
     if isinstance(run.config, BenchSettings) and (ray := run.config.ray):
         for lv in ray["levels"]:
             err.print(
@@ -263,4 +283,4 @@ def bench(
                 f"uncertainty <= {lv['clock_uncertainty_ms']:.2f} ms",
                 highlight=False,
             )
-    err.print(f"[dim]run {run.id}[/dim]", highlight=False)
+    err.print(f"run {run.id}", style="dim", highlight=False)

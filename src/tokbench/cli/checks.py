@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 
-class Number(click.ParamType):
+class Number(click.ParamType[float]):
     """A finite number in [low, high] (`low` excluded with `open_low`): `inf`, `nan`,
     `1e400`, negative timeouts and absurd counts get one sentence, not a traceback."""
 
@@ -40,7 +40,9 @@ class Number(click.ParamType):
             try:
                 number = float(str(value).strip())
             except ValueError:
-                self.fail(f"{value!r} is not a {self.name}", param, ctx)
+                self.fail(
+                    f"{value!r} is not {'an integer' if self.integer else 'a number'}", param, ctx
+                )
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite {self.name}", param, ctx)
         if self.integer and not number.is_integer():
@@ -67,3 +69,33 @@ def writable_output(path: Path) -> Path:
 def output_path(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
     """A click callback for `-o`-style options."""
     return None if value is None else writable_output(value)
+
+
+MAX_TOKENS_PER_TEST = 2**20  # a prompt, a generation or a context depth, in tokens
+MAX_SECONDS = 7 * 24 * 3600.0  # a week: no timeout, soak or test runs longer
+
+seconds = Number(0, MAX_SECONDS, open_low=True, unit=" s")
+
+timeout_options = [
+    click.option(
+        "--timeout",
+        "timeout_s",
+        type=seconds,
+        default=None,
+        help="Deadline for one whole request, connect to last byte (seconds).",
+    ),
+    click.option(
+        "--idle-timeout",
+        "idle_timeout_s",
+        type=seconds,
+        help="Longest wait for the next data of a response (default: --timeout).",
+    ),
+    click.option(
+        "--max-response",
+        "max_response_mb",
+        type=Number(0, 4096, open_low=True, unit=" MB"),
+        default=64,
+        show_default=True,
+        help="A response (or one line of it) larger than this many MB is an error.",
+    ),
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from tokbench.cli.checks import Number
@@ -55,6 +57,9 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
 
     store = open_store(db)
     run = store.run(run_id)
+    if run.kind == "quant":
+        _show_quant(store, run, fmt)
+        return
     if run.kind == "bench":
         from tokbench.render import bench as render
         from tokbench.results.views import bench_summary
@@ -90,6 +95,19 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
         from tokbench.render.terminal import answers_view
 
         console.print(answers_view(recs))
+
+
+def _show_quant(store: Any, run: Any, fmt: str) -> None:
+    from tokbench.quant.compare import load_quant
+    from tokbench.render import quant as render
+
+    view = load_quant(store, run)
+    if fmt == "json":
+        print_json(render.to_json(view))
+    elif fmt == "md":
+        click.echo(render.markdown([view]), nl=False)
+    else:
+        stdout_console().print(render.table([view]))
 
 
 @click.command()

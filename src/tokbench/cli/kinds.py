@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 
-class _ServerKind(click.ParamType):
+class _ServerKind(click.ParamType[str]):
     """A server kind from `backends.registry` (or "auto"), read from the registry only when
     an option is parsed or help is shown, so `tokbench --help` stays instant."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -39,13 +40,20 @@ def report(
     from tokbench.render.html import decode_chart, report_html, size_chart
     from tokbench.results.views import views
 
-    vs = views(open_store(db), run_ids, last)
-    output.write_text(report_html(vs), "utf-8")
+    store = open_store(db)
+    vs = views(store, run_ids, last)
+    quant = _quant_views(store, [v.run for v in vs])
+    output.write_text(report_html(vs, quant), "utf-8")
     click.echo(f"wrote {output} ({len(vs)} runs)", err=True)
     if charts:
         from tokbench.render.chart_files import write_charts
 
-        for path in write_charts(charts, {"decode": decode_chart(vs), "size": size_chart(vs)}):
+        svgs = {"decode": decode_chart(vs), "size": size_chart(vs)}
+        if quant:
+            from tokbench.render.quant import quant_chart
+
+            svgs.update({f"quant-{q.run.id}": quant_chart(q) for q in quant if q.run})
+        for path in write_charts(charts, svgs):
             click.echo(f"wrote {path}", err=True)
 
 
@@ -75,6 +83,10 @@ def compare(
         _paired(store, run_ids, ref, fmt)
         return
     vs = views(store, run_ids, last)
+    quant = _quant_views(store, [v.run for v in vs])
+    if quant and len(quant) == len(vs):  # quant comparisons only: their rows side by side
+        _print_quant(quant, fmt)
+        return
     rows, tests = compare_runs(vs), compare_tests(vs)
     if fmt == "md":
         click.echo(render.markdown(rows) + render.tests_markdown(tests), nl=False)
@@ -91,6 +103,29 @@ def compare(
         console.print(render.table(rows))
         if tests:
             console.print(render.tests_table(tests))
+    if quant and fmt in ("table", "md"):
+        _print_quant(quant, fmt)
+
+
+def _quant_views(store: Any, runs: list[Any]) -> list[Any]:
+    if not any(r.kind == "quant" for r in runs):
+        return []
+    from tokbench.quant.compare import load_quants
+
+    return load_quants(store, runs)
+
+
+def _print_quant(quant: list[Any], fmt: str) -> None:
+    from tokbench.render import quant as qr
+
+    if fmt == "md":
+        click.echo("\n" + qr.markdown(quant), nl=False)
+    elif fmt == "csv":
+        click.echo(qr.to_csv(quant), nl=False)
+    elif fmt == "json":
+        print_json([qr.to_json(q) for q in quant])
+    else:
+        stdout_console().print(qr.table(quant))
 
 
 def _paired(store: object, run_ids: tuple[str, ...], ref: str, fmt: str) -> None:
@@ -145,6 +180,9 @@ def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) ->
 @format_option("csv", "jsonl", default="csv", json_format="jsonl")
 @click.option("--bench", is_flag=True, help="Export bench samples instead of requests.")
 @click.option(
+    "--quant", is_flag=True, help="Export quant comparisons' rows (one per candidate model)."
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -157,6 +195,7 @@ def export(
     last: int | None,
     fmt: str,
     bench: bool,
+    quant: bool,
     output: Path | None,
     db: str | None,
 ) -> None:
@@ -170,8 +209,12 @@ def export(
 
     store = open_store(db)
     runs = [store.run(r) for r in run_ids] if run_ids else store.runs(last)
-    rows = ex.bench_rows(store, runs) if bench else ex.request_rows(store, runs)
-    columns = ex.columns(runs, bench)
+    columns: tuple[str, ...]
+    if quant:
+        rows, columns = ex.quant_rows(store, runs), ex.QUANT_COLUMNS
+    else:
+        rows = ex.bench_rows(store, runs) if bench else ex.request_rows(store, runs)
+        columns = ex.columns(runs, bench)
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         if fmt == "csv":

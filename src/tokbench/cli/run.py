@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from tokbench.cli.checks import Number, timeout_options
 from tokbench.cli.energy_options import energy_options
 from tokbench.cli.kinds import backend_option
 from tokbench.cli.options import db_option, format_option, open_store, print_json
@@ -39,7 +40,7 @@ from tokbench.cli.options import db_option, format_option, open_store, print_jso
 @click.option(
     "--ctx",
     "n_ctx",
-    type=click.IntRange(256),
+    type=click.IntRange(256, 2**21),
     default=4096,
     show_default=True,
     help="Embedded engine context size.",
@@ -59,24 +60,21 @@ from tokbench.cli.options import db_option, format_option, open_store, print_jso
     "-n",
     "-k",
     "--repeat",
-    type=click.IntRange(1),
+    type=click.IntRange(1, 100_000),
     default=1,
     show_default=True,
     help="Ask every question this many times.",
 )
-@click.option("--max-tokens", type=click.IntRange(1), help="Override the suite's max_tokens.")
-@click.option("--temperature", type=click.FloatRange(0), help="Override the sampling temperature.")
-@click.option("--top-p", type=click.FloatRange(0, 1), help="Override top_p.")
+@click.option(
+    "--max-tokens", type=click.IntRange(1, 2**21), help="Override the suite's max_tokens."
+)
+@click.option("--temperature", type=Number(0, 100), help="Override the sampling temperature.")
+@click.option("--top-p", type=Number(0, 1), help="Override top_p.")
 @click.option("--top-k", type=click.IntRange(0), help="Override top_k.")
 @click.option("--seed", type=int, help="Sampling seed.")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(0.1),
-    default=300,
-    show_default=True,
-    help="Seconds without any data before a stream counts as stalled.",
-)
+@timeout_options[0]
+@timeout_options[1]
+@timeout_options[2]
 @click.option(
     "--extra-body",
     metavar="JSON",
@@ -138,7 +136,9 @@ def run(
     top_p: float | None,
     top_k: int | None,
     seed: int | None,
-    timeout_s: float,
+    timeout_s: float | None,
+    idle_timeout_s: float | None,
+    max_response_mb: float,
     extra_body: str | None,
     think: bool | None,
     keep_alive: str | None,
@@ -176,7 +176,9 @@ def run(
         n_ctx=n_ctx,
         chat_format=chat_format,
         repeat=repeat,
-        timeout_s=timeout_s,
+        timeout_s=timeout_s or 300.0,
+        idle_timeout_s=idle_timeout_s,
+        max_response_mb=max_response_mb,
         max_tokens=max_tokens,
         temperature=temperature,
         top_p=top_p,

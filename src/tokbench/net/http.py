@@ -253,6 +253,12 @@ class Client:
                     f"{self.netloc} did not answer HTTP ({type(exc).__name__}: "
                     f"{repr(str(exc))[:80]}): is --url an LLM server?"
                 ) from None
+        encoding = (raw.getheader("Content-Encoding") or "identity").strip().lower()
+        if encoding != "identity":  # never asked for: the body cannot be read as sent
+            self.close()
+            raise TransportError(
+                f"{self.netloc} sent a {encoding[:20]}-encoded body tokbench did not ask for"
+            )
         resp = Response(
             raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw, self, deadline_ns
         )

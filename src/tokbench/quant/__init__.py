@@ -8,6 +8,7 @@ GGUF model against a reference, on the embedded llama.cpp engine (issue 14).
 - `kld`: pure metrics over those records (perplexity, KLD statistics, same-top, delta-p).
 - `evaluate`: the entry points `evaluate()` and `build_reference()`.
 - `speed`: file size, bytes read per token, the bound here and measured decode tok/s.
+- `view`: the records a comparison is shown from (renderers import only these).
 - `compare`: `tokbench quant` in one call: reference, candidates, speed, stored run.
 - `http`: why a server cannot be measured (prompt-token log-probabilities).
 """

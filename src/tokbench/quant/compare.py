@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,25 +39,14 @@ from tokbench.quant.reference import (
     file_sha256,
     load_reference,
 )
-from tokbench.quant.speed import ModelSpeed, speeds
+from tokbench.quant.speed import speeds
 from tokbench.quant.text import load_text
+from tokbench.quant.view import ModelSpeed, QuantView
 from tokbench.store.database import Store
 from tokbench.store.quant import quant_reference, quant_results, save_quant_run
 
 # (what: "reference" or a candidate's file name, windows done, windows in all)
 Progress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class QuantView:
-    """One comparison: its run (None when nothing was stored), the reference (the
-    `quant_references` row's shape), one `quant_results`-shaped row per candidate, and
-    the speed facts of every model file by path."""
-
-    run: RunInfo | None
-    reference: dict[str, Any]
-    rows: list[dict[str, Any]]
-    speeds: dict[str, ModelSpeed] = field(default_factory=dict)
 
 
 def is_gguf(path: Path) -> bool:

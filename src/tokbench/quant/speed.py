@@ -4,30 +4,19 @@ token (GGUF analysis), the decode bound on this host (measured bandwidth / bytes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from tokbench.core.records import RunInfo
+from tokbench.core.records import RunInfo, stop_rules
 from tokbench.errors import TokbenchError
 from tokbench.gguf.analysis import analyze
 from tokbench.gguf.reader import read_model
 from tokbench.hardware.bound import speed_bound
+from tokbench.quant.view import ModelSpeed
+from tokbench.results.bench import summarize_bench, summarize_imported
 from tokbench.results.summary import summarize_run
-from tokbench.results.views import bench_summary
 from tokbench.store.database import Store
 
 RUNS_SEARCHED = 500  # the newest runs looked at for a measured decode speed
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSpeed:
-    path: str
-    size_bytes: int | None
-    bytes_per_token: float | None
-    bandwidth_gbs: float | None
-    bound_tps: float | None  # None: the host's bandwidth was never measured
-    decode_tps: float | None  # measured by a run or bench of this file
-    decode_run: str | None  # the run that measured it
 
 
 def _resolved(path: str | None) -> str | None:
@@ -77,7 +66,10 @@ def measured_decode(store: Store, paths: list[str]) -> dict[str, tuple[float, st
 
 def _decode_of(store: Store, run: RunInfo, model: str) -> float | None:
     if run.kind == "bench":
-        tests = bench_summary(store, run).tests
+        samples = store.bench_samples(run.id)
+        summary = (summarize_imported(store.imported_tests(run.id), samples) if run.source
+                   else summarize_bench(samples, stop_rules(run)))
+        tests = summary.tests
         tg = next((t for t in tests if t.model == model and t.test.startswith("tg") and t.mean),
                   None)
         return tg.mean if tg else None

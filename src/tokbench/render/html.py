@@ -95,7 +95,8 @@ def _items(vs: list[RunView]) -> list[tuple[str, list[tuple[str, RequestRecord]]
     return [(item_id, rows) for (item_id, _prompt), rows in items.items()]
 
 
-def report_html(vs: list[RunView]) -> str:
+def report_html(vs: list[RunView], quant: list[Any] | None = None) -> str:
+    """`quant`: the quant comparisons among the runs (`quant.compare.load_quants`)."""
     import jinja2
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
@@ -125,4 +126,13 @@ def report_html(vs: list[RunView]) -> str:
         energy_head=RUN_HEAD,
         energy_cells=run_cells,
         energy_lines=run_lines,
+        quant_blocks=_quant_blocks(quant or []),
     )
+
+
+def _quant_blocks(quant: list[Any]) -> list[dict[str, Any]]:
+    if not quant:
+        return []
+    from tokbench.render.quant import html_blocks
+
+    return html_blocks(quant)

@@ -12,7 +12,8 @@ from typing import Any
 
 from rich.table import Table
 
-from tokbench.quant.compare import QuantView
+from tokbench.quant.view import QuantView
+from tokbench.render.charts import Point, pareto_chart
 from tokbench.render.fmt import DASH, human_bytes
 
 HEADER = [
@@ -110,7 +111,7 @@ def cells(rec: dict[str, Any]) -> list[str]:
 
 def caption(v: QuantView) -> str:
     r = v.reference
-    where = {"built": "built now", "cache": "from the cache", "file": "given"}.get(
+    where = {"built": "built by this run", "cache": "from the cache", "file": "given"}.get(
         str(r.get("source")), str(r.get("source")))
     topk = any(row.get("kld_is_topk") for row in v.rows)
     lines = [
@@ -133,14 +134,22 @@ def _rows(views: list[QuantView]) -> list[tuple[str | None, dict[str, Any]]]:
             for rec in model_records(v)]
 
 
+# the terminal's columns (Markdown and JSON have them all)
+TERMINAL = ("model", "size", "bytes/tok", "bound tok/s", "decode tok/s", "PPL", "KLD mean",
+            "KLD p99", "KLD max", "same top", "Δp top")
+
+
 def table(views: list[QuantView]) -> Table:
     many = len(views) > 1
+    keep = [i for i, h in enumerate(HEADER) if h in TERMINAL]
     t = Table(title="Quant quality against the reference, and speed",
               caption="\n".join(caption(v) for v in views), caption_justify="left")
-    for h in (["run"] if many else []) + HEADER:
-        t.add_column(h, justify="left" if h in ("run", "model") else "right")
+    for h in (["run"] if many else []) + [HEADER[i] for i in keep]:
+        t.add_column(h, justify="left" if h in ("run", "model") else "right",
+                     no_wrap=h == "model")
     for run_id, rec in _rows(views):
-        t.add_row(*([run_id or DASH] if many else []), *cells(rec))
+        c = cells(rec)
+        t.add_row(*([run_id or DASH] if many else []), *(c[i] for i in keep))
     return t
 
 
@@ -167,3 +176,43 @@ def to_csv(views: list[QuantView]) -> str:
     w.writeheader()
     w.writerows(recs)
     return buf.getvalue()
+
+
+def chart_points(v: QuantView) -> list[Point]:
+    """(decode tok/s, mean KLD) per model: measured decode speed where the store has one,
+    else the bound here (labelled "bound"); the reference sits at KLD 0."""
+    pts = []
+    for rec in model_records(v):
+        kld = 0.0 if rec["role"] == "reference" else rec.get("kld_mean")
+        tps, tag = rec.get("decode_tps"), ""
+        if tps is None and rec.get("bound_tps"):
+            tps, tag = rec["bound_tps"], " (bound)"
+        if kld is None or tps is None:
+            continue
+        pts.append(Point(rec["name"] + tag, float(tps), float(kld)))
+    return pts
+
+
+def quant_chart(v: QuantView) -> str:
+    title = "KL divergence against decode speed" + (f" ({v.run.id})" if v.run else "")
+    return pareto_chart(
+        chart_points(v), title, "decode tok/s (measured; else the bound here)",
+        "mean KLD vs the reference (lower is better)",
+        "no model with a measured decode speed or a known bound: `tokbench bench "
+        "--model-path FILE`, or `tokbench hw --bandwidth`",
+    )
+
+
+def html_blocks(views: list[QuantView]) -> list[dict[str, Any]]:
+    """What the HTML report shows of each quant comparison: its table and chart."""
+    return [
+        {
+            "run_id": v.run.id if v.run else "",
+            "reference": v.reference["model_name"],
+            "header": HEADER,
+            "rows": [cells(rec) for rec in model_records(v)],
+            "caption": caption(v),
+            "svg": quant_chart(v),
+        }
+        for v in views
+    ]

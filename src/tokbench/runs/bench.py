@@ -339,7 +339,8 @@ def execute_bench(
                     (concurrency_runner or run_concurrency)(run, engine, name)
             finally:
                 engine.close()
-        status = "done"
+        measured_ok = any(s.status == "ok" and s.rep >= 0 for s in store.bench_samples(run_id))
+        status = "done" if measured_ok else "failed"
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
@@ -361,4 +362,6 @@ def with_defaults(cfg: BenchConfig) -> BenchConfig:
         raise TokbenchError(
             "concurrency (-c) needs a server (--url): the embedded engine serves one stream"
         )
+    if not cfg.tests() and cfg.soak_s is None and cfg.soak_n is None:
+        raise TokbenchError("nothing to measure: give a prompt length (-p) or a generation (-n)")
     return replace(cfg)

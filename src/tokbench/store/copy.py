@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tokbench.store.database import Store
+from tokbench.store.quant import quant_reference, quant_results, save_quant_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +27,11 @@ def copy_runs(
     n_req = n_samples = 0
     for i, run in enumerate(todo):
         reqs, samples = src.requests(run.id), src.bench_samples(run.id)
-        dst.add_run(run, reqs, samples, src.imported_tests(run.id))
+        if run.kind == "quant":  # its rows live in the quant tables
+            reference = quant_reference(src, run.id) or {}
+            save_quant_run(dst, run, reference, quant_results(src, run.id))
+        else:
+            dst.add_run(run, reqs, samples, src.imported_tests(run.id))
         n_req += len(reqs)
         n_samples += len(samples)
         if progress:

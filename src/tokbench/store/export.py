@@ -9,6 +9,7 @@ from typing import Any
 from tokbench.core.energy import HostWindow, RequestEnergy
 from tokbench.core.records import BenchSample, RequestMetrics, RunInfo, Target
 from tokbench.store.database import Store
+from tokbench.store.quant import RESULT_COLUMNS, quant_reference, quant_results
 
 RUN_COLUMNS = (
     "run_id",
@@ -140,3 +141,31 @@ BENCH_COLUMNS = (
     *RUN_COLUMNS,
     *(f.name for f in fields(BenchSample) if f.name not in ("run_id", "energy", "host")),
 )
+
+
+# Quant comparisons (`export --quant`): one row per candidate model, the reference's
+# identity beside it (docs/metrics.md, "Quant quality").
+QUANT_COLUMNS = (
+    *RUN_COLUMNS,
+    "reference_model",
+    "reference_sha256",
+    "reference_source",
+    "text_name",
+    *RESULT_COLUMNS,
+)
+
+
+def quant_rows(store: Store, runs: list[RunInfo]) -> Iterator[dict[str, Any]]:
+    for run in runs:
+        if run.kind != "quant":
+            continue
+        ref = quant_reference(store, run.id) or {}
+        base = {
+            **_run_cols(run),
+            "reference_model": ref.get("model_name"),
+            "reference_sha256": ref.get("model_sha256"),
+            "reference_source": ref.get("source"),
+            "text_name": ref.get("text_name"),
+        }
+        for r in quant_results(store, run.id):
+            yield {**base, **r}

@@ -81,8 +81,11 @@ def save_quant_run(
     """The run, its reference and its results, all or nothing."""
     with store._tx() as db:
         store._insert_run(db, run)
-        _insert(db, "quant_references",
-                {"run_id": run.id, **{c: reference.get(c) for c in REFERENCE_COLUMNS}})
+        _insert(
+            db,
+            "quant_references",
+            {"run_id": run.id, **{c: reference.get(c) for c in REFERENCE_COLUMNS}},
+        )
         for r in results:
             row = {c: r.get(c) for c in RESULT_COLUMNS}
             if row["kld_is_topk"] is not None:
