@@ -33,7 +33,8 @@ MB = 1024 * 1024
 
 
 def old_parser() -> Any:
-    """The SSE parser the backends used before `net.lines` (it is being moved)."""
+    """The quadratic SSE parser the backends used before `net.lines` (removed since: the
+    comparison runs only on a checkout that still has it)."""
     for module in ("tokbench.net.sse", "tokbench.sse"):
         try:
             return importlib.import_module(module).SSEParser
