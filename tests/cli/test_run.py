@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -224,3 +225,36 @@ def test_llama_cpp_server_inline_think_tags_are_split(llama_server: str, tmp_pat
     m = q["metrics"]
     assert m["answer_state"] == "answered"
     assert m["thinking_tokens"] >= 2 and m["ttfa_ms"] > m["ttft_ms"]
+
+
+def test_sigterm_ends_a_run_like_ctrl_c_and_it_resumes(tmp_path: Path) -> None:
+    from tokbench.store.database import Store
+
+    db = tmp_path / "r.db"
+    env = {**os.environ, "TOKBENCH_HOME": str(tmp_path / "home")}
+    with FakeServer(FakeConfig(n_tokens=20, itl_s=0.02)) as srv:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tokbench", "run", "--url", srv.url, "--suite", "seed5-en",
+             "-n", "20", "--no-progress", "--db", str(db)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (db.exists() and _stored(db) >= 2):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        (run,) = Store(db).runs()
+        kept = _stored(db)
+        assert run.status == "interrupted" and kept >= 2
+        resumed = tokbench("run", "--resume", run.id, "--db", str(db), env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _stored(db) == 100 and Store(db).run(run.id).status == "done"
+
+
+def _stored(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0

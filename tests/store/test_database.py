@@ -229,3 +229,12 @@ def test_concurrent_writers_on_two_hosts_never_collide(db: str) -> None:
     tags = [{r.id.split("-")[2] for r in runs if r.host_name == h} for h in ("box-a", "box-b")]
     assert all(len(t) == 1 for t in tags) and tags[0] != tags[1]
     assert s.request_counts() == {r.id: (5, 0) for r in runs}
+
+
+def test_run_id_lookup_takes_wildcards_literally(tmp_path: Path) -> None:
+    s = Store(tmp_path / "r.db")
+    s.create_run(a_run("20260101-000000-aaaaaa"))
+    assert s.run("20260101").id == "20260101-000000-aaaaaa"
+    for pattern in ("%", "2026_101", "20260101%aaaaaa"):
+        with pytest.raises(TokbenchError, match="no run"):
+            s.run(pattern)

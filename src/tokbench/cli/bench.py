@@ -68,7 +68,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     "first).",
 )
 @click.option("--api-key-env", metavar="VAR", help="Read the API key from this variable.")
-@click.option("-t", "--threads", type=click.IntRange(1), help="Embedded engine threads.")
+@click.option("-t", "--threads", type=click.IntRange(1, 4_096), help="Embedded engine threads.")
 @click.option(
     "-p",
     "--n-prompt",
@@ -149,7 +149,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 )
 @click.option(
     "--ray-workers",
-    type=click.IntRange(1),
+    type=click.IntRange(1, 1_000_000),
     help="Ray worker processes (default: one per node, at least 2).",
 )
 @timeout_options[0]

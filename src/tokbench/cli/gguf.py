@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tokbench.cli.checks import output_path
+from tokbench.cli.checks import Number, output_path
 from tokbench.cli.options import format_option, print_json, stderr_console, stdout_console
 
 
@@ -108,7 +108,7 @@ def parse_size(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 @click.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path), callback=output_path)
-@click.option("--params", type=float, help="Total parameters, e.g. 5e8 (default 1e8).")
+@click.option("--params", type=Number(1e5, 1e13), help="Total parameters, e.g. 5e8 (default 1e8).")
 @click.option(
     "--bytes-per-token",
     callback=parse_size,
@@ -116,18 +116,18 @@ def parse_size(ctx: click.Context, param: click.Parameter, value: str | None) ->
     help="Size the model by what a token reads instead, e.g. 1.2GB (MoE: the active part).",
 )
 @click.option("--moe", is_flag=True, help="Routed experts instead of a dense FFN.")
-@click.option("--experts", type=click.IntRange(2), default=16, show_default=True)
-@click.option("--experts-used", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--experts", type=click.IntRange(2, 4_096), default=16, show_default=True)
+@click.option("--experts-used", type=click.IntRange(1, 4_096), default=2, show_default=True)
 @click.option(
     "--shared-experts",
-    type=click.IntRange(0),
+    type=click.IntRange(0, 4_096),
     default=0,
     show_default=True,
     help="Always-active shared experts: DeepSeek's layout (implies --moe).",
 )
 @click.option(
     "--dense-lead",
-    type=click.IntRange(0),
+    type=click.IntRange(0, 1_000_000),
     default=0,
     show_default=True,
     help="Leading layers with a dense FFN, as DeepSeek's first 3 (with --shared-experts).",

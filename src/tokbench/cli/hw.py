@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from tokbench.cli.checks import Number
 from tokbench.cli.options import format_option, print_json, stderr_console, stdout_console
 
 format_options = format_option("table", "md", "json")
@@ -34,10 +35,10 @@ def _prices(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
 )
 @click.option(
     "--channels",
-    type=click.IntRange(1),
+    type=click.IntRange(1, 64),
     help="Populated memory channels (when dmidecode can't tell).",
 )
-@click.option("--mts", type=click.IntRange(100), help="Configured memory speed in MT/s.")
+@click.option("--mts", type=click.IntRange(100, 100_000), help="Configured memory speed in MT/s.")
 @click.option(
     "--disk",
     type=click.Path(exists=True, path_type=Path),
@@ -88,14 +89,14 @@ def hw(
 @click.option(
     "--bandwidth",
     "bandwidth_gbs",
-    type=click.FloatRange(0.1),
+    type=Number(0.1, 1e6),
     help="Memory bandwidth in GB/s (default: the last `tokbench hw --bandwidth`).",
 )
 @click.option("--hw", "preset", help="A hardware preset instead (see `tokbench plan`).")
 @click.option(
     "--ctx",
     "context",
-    type=click.IntRange(0),
+    type=click.IntRange(0, 16_777_216),
     default=4096,
     show_default=True,
     help="Context length whose KV cache is read for every token.",
@@ -116,7 +117,7 @@ def hw(
 @click.option(
     "--ssd",
     "ssd_gbs",
-    type=click.FloatRange(0.01),
+    type=Number(0.01, 1e6),
     help="SSD sequential read in GB/s, for a model larger than RAM (default: the preset's, "
     "or the last `tokbench hw --bandwidth`, else 0.5 for a SATA SSD).",
 )
@@ -183,13 +184,15 @@ def estimate(
 )
 @click.option(
     "--kwh-price",
-    type=float,
+    type=float,  # checked by the energy options, with the other cost flags
     metavar="P",
     help="Electricity price per kWh: adds the electricity cost of a million tokens per box "
     "(from the preset's typical wall power, its source in the caption).",
 )
 @click.option("--currency", default="", help="A label for --kwh-price, e.g. EUR (shown only).")
-@click.option("--ctx", "context", type=click.IntRange(0), default=4096, show_default=True)
+@click.option(
+    "--ctx", "context", type=click.IntRange(0, 16_777_216), default=4096, show_default=True
+)
 @click.option(
     "--kv",
     "kv_regime",

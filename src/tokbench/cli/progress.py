@@ -68,9 +68,7 @@ class ProgressObserver:
     def started(self, item: Item, rep: int, index: int, total: int) -> None:
         self.tokens = 0
         self.first_ns = None
-        self.progress.update(
-            self.task, description=f"{plain(item.id)} #{rep + 1}", completed=index
-        )
+        self.progress.update(self.task, description=f"{plain(item.id)} #{rep + 1}", completed=index)
 
     def token(self) -> None:
         if self.first_ns is None:

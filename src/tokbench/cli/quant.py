@@ -28,9 +28,12 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self.bar = Progress(
-            TextColumn("{task.description:<34}"), BarColumn(bar_width=24),
-            MofNCompleteColumn(), TextColumn("windows"),
-            console=stderr_console(), transient=True,
+            TextColumn("{task.description:<34}"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TextColumn("windows"),
+            console=stderr_console(),
+            transient=True,
         )
         self.tasks: dict[str, Any] = {}
 
@@ -46,30 +49,67 @@ class _Progress:
 @click.command()
 @click.argument("models", nargs=-1, metavar="REF.gguf [CAND.gguf...]")
 @click.option("--url", help="Measure a server instead (says why it cannot, when it cannot).")
-@click.option("--text", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A UTF-8 text to score (default: the built-in English/Chinese text).")
-@click.option("--ctx", "n_ctx", type=Number(16, 1 << 20, integer=True), default=512,
-              show_default=True, help="Window length in tokens; the second half is scored.")
-@click.option("--chunks", type=Number(1, 1 << 30, integer=True),
-              help="At most this many windows (default: the whole text).")
-@click.option("--top-k", type=Number(1, 4096, integer=True), default=32, show_default=True,
-              help="Reference tokens kept per position in the reference file.")
-@click.option("--reference", "reference_file", type=_file,
-              help="A reference file (--save-reference) to compare against: the reference "
-              "model is not run again. REF.gguf, when given, must be the model it was built from.")
-@click.option("--save-reference", type=_file,
-              help="Also write the reference file here (to reuse later or elsewhere).")
-@click.option("--full-kld", is_flag=True,
-              help="Run the reference beside each candidate for the exact full-vocabulary "
-              "KLD (and the top-k KLD's error), instead of the reference file.")
-@click.option("--threads", type=Number(1, 4096, integer=True),
-              help="CPU threads (default: physical cores).")
+@click.option(
+    "--text",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A UTF-8 text to score (default: the built-in English/Chinese text).",
+)
+@click.option(
+    "--ctx",
+    "n_ctx",
+    type=Number(16, 1 << 20, integer=True),
+    default=512,
+    show_default=True,
+    help="Window length in tokens; the second half is scored.",
+)
+@click.option(
+    "--chunks",
+    type=Number(1, 1 << 30, integer=True),
+    help="At most this many windows (default: the whole text).",
+)
+@click.option(
+    "--top-k",
+    type=Number(1, 4096, integer=True),
+    default=32,
+    show_default=True,
+    help="Reference tokens kept per position in the reference file.",
+)
+@click.option(
+    "--reference",
+    "reference_file",
+    type=_file,
+    help="A reference file (--save-reference) to compare against: the reference "
+    "model is not run again. REF.gguf, when given, must be the model it was built from.",
+)
+@click.option(
+    "--save-reference",
+    type=_file,
+    help="Also write the reference file here (to reuse later or elsewhere).",
+)
+@click.option(
+    "--full-kld",
+    is_flag=True,
+    help="Run the reference beside each candidate for the exact full-vocabulary "
+    "KLD (and the top-k KLD's error), instead of the reference file.",
+)
+@click.option(
+    "--threads", type=Number(1, 4096, integer=True), help="CPU threads (default: physical cores)."
+)
 @db_option
 @format_option("table", "md", "json")
 def quant(
-    models: tuple[str, ...], url: str | None, text: Path | None, n_ctx: int,
-    chunks: int | None, top_k: int, reference_file: Path | None,
-    save_reference: Path | None, full_kld: bool, threads: int | None, db: str | None, fmt: str,
+    models: tuple[str, ...],
+    url: str | None,
+    text: Path | None,
+    n_ctx: int,
+    chunks: int | None,
+    top_k: int,
+    reference_file: Path | None,
+    save_reference: Path | None,
+    full_kld: bool,
+    threads: int | None,
+    db: str | None,
+    fmt: str,
 ) -> None:
     """Quant quality of CAND.gguf files against REF.gguf (or a saved reference file given
     first): perplexity, KL divergence and same-top-token rate, teacher-forced on the
@@ -85,15 +125,26 @@ def quant(
     progress = _Progress()
     with progress.bar:
         view = compare_quants(
-            list(models), reference_file=reference_file, save_reference=save_reference,
-            text=text, n_ctx=n_ctx, chunks=chunks, top_k=top_k, full_kld=full_kld,
-            threads=threads, store=store, progress=progress,
+            list(models),
+            reference_file=reference_file,
+            save_reference=save_reference,
+            text=text,
+            n_ctx=n_ctx,
+            chunks=chunks,
+            top_k=top_k,
+            full_kld=full_kld,
+            threads=threads,
+            store=store,
+            progress=progress,
         )
     from tokbench.render import quant as render
 
     if view.run is None:
-        click.echo(f"wrote the reference file {view.reference['file_path']} "
-                   f"({view.reference['scored_tokens']} scored tokens)", err=True)
+        click.echo(
+            f"wrote the reference file {view.reference['file_path']} "
+            f"({view.reference['scored_tokens']} scored tokens)",
+            err=True,
+        )
     if fmt == "json":
         print_json(render.to_json(view))
     elif fmt == "md":

@@ -11,7 +11,9 @@ from tokbench.cli.checks import output_path
 from tokbench.cli.options import db_option, format_option, open_store, print_json, stdout_console
 
 last_option = click.option(
-    "--last", type=click.IntRange(1), help="The last N runs (default without RUN_IDs: the last 10)."
+    "--last",
+    type=click.IntRange(1, 1_000_000),
+    help="The last N runs (default without RUN_IDs: the last 10).",
 )
 
 
@@ -176,7 +178,9 @@ def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) ->
 
 @click.command()
 @click.argument("run_ids", nargs=-1)
-@click.option("--last", type=click.IntRange(1), help="Only the last N runs (default: all).")
+@click.option(
+    "--last", type=click.IntRange(1, 1_000_000), help="Only the last N runs (default: all)."
+)
 @format_option("csv", "jsonl", default="csv", json_format="jsonl")
 @click.option("--bench", is_flag=True, help="Export bench samples instead of requests.")
 @click.option(

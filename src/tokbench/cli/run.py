@@ -34,7 +34,7 @@ from tokbench.cli.options import db_option, format_option, open_store, print_jso
 @click.option(
     "-t",
     "--threads",
-    type=click.IntRange(1),
+    type=click.IntRange(1, 4_096),
     help="Embedded engine threads (default: physical cores).",
 )
 @click.option(
@@ -70,7 +70,7 @@ from tokbench.cli.options import db_option, format_option, open_store, print_jso
 )
 @click.option("--temperature", type=Number(0, 100), help="Override the sampling temperature.")
 @click.option("--top-p", type=Number(0, 1), help="Override top_p.")
-@click.option("--top-k", type=click.IntRange(0), help="Override top_k.")
+@click.option("--top-k", type=click.IntRange(0, 1_000_000), help="Override top_k.")
 @click.option("--seed", type=int, help="Sampling seed.")
 @timeout_options[0]
 @timeout_options[1]

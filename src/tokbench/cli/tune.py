@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from tokbench.cli.checks import seconds
 from tokbench.cli.options import db_option, format_option, open_store, print_json, stdout_console
 
 
@@ -27,21 +28,21 @@ from tokbench.cli.options import db_option, format_option, open_store, print_jso
     metavar="KNOB=VALUE",
     help="Pin a knob (threads=8), or measure only some values (threads=1,2). Repeatable.",
 )
-@click.option("--max-time", type=float, help="Stop after this many seconds (resumable).")
+@click.option("--max-time", type=seconds, help="Stop after this many seconds (resumable).")
 @click.option("--resume", metavar="RUN_ID", help="Continue a tune; measured candidates stay.")
 @click.option(
-    "-r", "--reps", type=click.IntRange(2), default=3, show_default=True,
+    "-r", "--reps", type=click.IntRange(2, 1_000_000), default=3, show_default=True,
     help="Repetitions per candidate before comparing.",
 )  # fmt: skip
 @click.option(
-    "--max-reps", type=click.IntRange(2), default=10, show_default=True,
+    "--max-reps", type=click.IntRange(2, 1_000_000), default=10, show_default=True,
     help="Most repetitions per candidate while a comparison is undecided.",
 )  # fmt: skip
-@click.option("--passes", type=click.IntRange(1), default=1, show_default=True,
+@click.option("--passes", type=click.IntRange(1, 1_000_000), default=1, show_default=True,
               help="Sweeps over the knobs (a second one re-checks from the winner).")  # fmt: skip
-@click.option("-n", "--n-gen", type=click.IntRange(1), default=128, show_default=True,
+@click.option("-n", "--n-gen", type=click.IntRange(1, 1_000_000), default=128, show_default=True,
               help="Tokens generated per repetition (tgN, the decode speed tuned).")  # fmt: skip
-@click.option("-p", "--n-prompt", type=click.IntRange(0), default=0, show_default=True,
+@click.option("-p", "--n-prompt", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
               help="Also measure a ppN prefill per repetition (0: none).")  # fmt: skip
 @click.option(
     "--objective", type=click.Choice(["decode", "prefill"]), default="decode", show_default=True,

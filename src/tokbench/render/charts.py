@@ -267,54 +267,6 @@ def line_chart(
     return _svg(width, height, body, title)
 
 
-def scatter_linear(points: list[Point], title: str, x_label: str, y_label: str, empty: str) -> str:
-    """Points on linear axes from zero (e.g. decode tok/s against J/token: up and to the
-    left is better); `empty` is what to say when there is nothing to plot."""
-    width, height = 760, 420
-    left, right, top, bottom = 70, 30, 36, 56
-    pts = [p for p in points if p.x >= 0 and p.y >= 0]
-    xmax = _nice_max(max((p.x for p in pts), default=1.0) * 1.1)
-    ymax = _nice_max(max((p.y for p in pts), default=1.0) * 1.1)
-    pw, ph = width - left - right, height - top - bottom
-
-    def px(x: float) -> float:
-        return left + pw * x / xmax
-
-    def py(y: float) -> float:
-        return top + ph * (1 - y / ymax)
-
-    body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="{GRID}"/>']
-    for i in range(6):
-        x, y = xmax * i / 5, ymax * i / 5
-        body.append(
-            f'<line x1="{px(x):.1f}" y1="{top}" x2="{px(x):.1f}" y2="{top + ph}" '
-            f'stroke="{GRID}"/><text x="{px(x):.1f}" y="{top + ph + 16}" '
-            f'text-anchor="middle">{x:g}</text>'
-            f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + pw}" y2="{py(y):.1f}" '
-            f'stroke="{GRID}"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
-            f'text-anchor="end">{y:g}</text>'
-        )
-    body.append(
-        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
-        f"{escape(x_label)}</text>"
-        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
-        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
-    )
-    for p in pts:
-        body.append(
-            f'<circle class="point" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="5" '
-            f'fill="{ACCENT}" fill-opacity="0.8"><title>{escape(p.label)}: '
-            f"{p.y:.2f} at {p.x:.3g}</title></circle>"
-            f'<text x="{px(p.x) + 8:.1f}" y="{py(p.y) - 6:.1f}" font-size="11">'
-            f"{escape(_short(p.label, 28))}</text>"
-        )
-    if not pts:
-        body.append(
-            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">{escape(empty)}</text>'
-        )
-    return _svg(width, height, body, title)
-
-
 def pareto_front(points: list[Point]) -> list[Point]:
     """The points no other point beats on both axes, for x higher-is-better and y
     lower-is-better (tok/s against KLD), by x ascending."""
@@ -327,15 +279,24 @@ def pareto_front(points: list[Point]) -> list[Point]:
     return front[::-1]
 
 
-def pareto_chart(points: list[Point], title: str, x_label: str, y_label: str, empty: str) -> str:
-    """Points on linear axes from zero, x higher-is-better and y lower-is-better (decode
-    tok/s against KLD): the Pareto front is drawn as a dashed line through its points,
-    which are ringed; a point's tooltip says whether it is on the front."""
+def scatter_linear(
+    points: list[Point],
+    title: str,
+    x_label: str,
+    y_label: str,
+    empty: str,
+    *,
+    pareto: bool = False,
+) -> str:
+    """Points on linear axes from zero; `empty` is what to say when there is nothing to
+    plot. With `pareto` (x higher-is-better, y lower-is-better: decode tok/s against KLD)
+    the Pareto front is drawn as a dashed line through its points, which are ringed, and
+    a point's tooltip says whether it is on the front."""
     width, height = 760, 420
     left, right, top, bottom = 70, 30, 36, 56
     pts = [p for p in points if p.x >= 0 and p.y >= 0 and math.isfinite(p.x + p.y)]
     xmax = _nice_max(max((p.x for p in pts), default=1.0) * 1.1)
-    ymax = _nice_max(max((p.y for p in pts), default=1.0) * 1.1) if pts else 1.0
+    ymax = _nice_max(max((p.y for p in pts), default=1.0) * 1.1)
     pw, ph = width - left - right, height - top - bottom
 
     def px(x: float) -> float:
@@ -361,7 +322,7 @@ def pareto_chart(points: list[Point], title: str, x_label: str, y_label: str, em
         f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
         f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
     )
-    front = pareto_front(pts)
+    front = pareto_front(pts) if pareto else []
     if len(front) > 1:
         path = " ".join(
             f"{'M' if i == 0 else 'L'}{px(p.x):.1f} {py(p.y):.1f}" for i, p in enumerate(front)
@@ -374,15 +335,13 @@ def pareto_chart(points: list[Point], title: str, x_label: str, y_label: str, em
     labels = [_short(p.label, 28) for p in pts]
     spots = place_labels([(px(p.x), py(p.y)) for p in pts], labels, (left, top, width, height))
     for p, label, spot in zip(pts, labels, spots, strict=True):
-        ring = (
-            f' stroke="{INK}" stroke-width="2"' if id(p) in on_front else ""
-        )
-        tag = ", on the Pareto front" if id(p) in on_front else ""
-        cls = "point front" if id(p) in on_front else "point"
+        best = id(p) in on_front
+        ring = f' stroke="{INK}" stroke-width="2"' if best else ""
+        tag = ", on the Pareto front" if best else ""
         body.append(
-            f'<circle class="{cls}" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="5" '
-            f'fill="{ACCENT}" fill-opacity="0.8"{ring}><title>{escape(p.label)}: '
-            f"{p.y:.4g} at {p.x:.3g}{tag}</title></circle>"
+            f'<circle class="{"point front" if best else "point"}" cx="{px(p.x):.1f}" '
+            f'cy="{py(p.y):.1f}" r="5" fill="{ACCENT}" fill-opacity="0.8"{ring}>'
+            f"<title>{escape(p.label)}: {p.y:.4g} at {p.x:.3g}{tag}</title></circle>"
         )
         if spot is not None:
             x, y, anchor = spot
@@ -395,3 +354,5 @@ def pareto_chart(points: list[Point], title: str, x_label: str, y_label: str, em
             f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">{escape(empty)}</text>'
         )
     return _svg(width, height, body, title)
+
+

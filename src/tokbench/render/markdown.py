@@ -9,9 +9,13 @@ from tokbench.render.energy import REQUEST_HEAD, request_cells, run_lines
 from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
 from tokbench.results.summary import summarize_run
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"} | {"\n": " ", "\r": " "})
+
 
 def cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Foreign text (model, suite, host names) inert in Markdown: no emphasis, link, HTML
+    or table cell break can come out of it."""
+    return text.translate(_MD_SPECIAL)
 
 
 def fence(text: str) -> str:
@@ -29,16 +33,16 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
         f"# tokbench run {run.id}",
         "",
         f"- **Target**: {cell(target_label(run.backend, run.model, run.url))}",
-        f"- **Suite**: {run.suite} ({repeat} × each item)",
-        f"- **Host**: {host.cpu_model or '?'}, {host.physical_cores or '?'} cores, "
-        f"{gib(host.ram_bytes)} RAM, {host.os or '?'}",
+        f"- **Suite**: {cell(run.suite or '?')} ({repeat} × each item)",
+        f"- **Host**: {cell(host.cpu_model or '?')}, {host.physical_cores or '?'} cores, "
+        f"{gib(host.ram_bytes)} RAM, {cell(host.os or '?')}",
         f"- **Started**: {run.created_at}; **status**: {run.status}, {s.ok} ok, {s.failed} failed",
     ]
     tg = run.target
     if tg.gguf_path:
         threads = f", {run.threads} threads" if run.backend == "embedded" else ""
         lines.append(
-            f"- **Model file**: {tg.gguf_path} ({gib(tg.gguf_bytes)}, "
+            f"- **Model file**: {cell(tg.gguf_path)} ({gib(tg.gguf_bytes)}, "
             f"{tg.quantization or '?'}){threads}"
         )
     lines += [

@@ -13,7 +13,7 @@ from typing import Any
 from rich.table import Table
 
 from tokbench.quant.view import QuantView
-from tokbench.render.charts import Point, pareto_chart
+from tokbench.render.charts import Point, scatter_linear
 from tokbench.render.fmt import DASH, human_bytes
 
 HEADER = [
@@ -195,11 +195,14 @@ def chart_points(v: QuantView) -> list[Point]:
 
 def quant_chart(v: QuantView) -> str:
     title = "KL divergence against decode speed" + (f" ({v.run.id})" if v.run else "")
-    return pareto_chart(
-        chart_points(v), title, "decode tok/s (measured; else the bound here)",
+    return scatter_linear(
+        chart_points(v),
+        title,
+        "decode tok/s (measured; else the bound here)",
         "mean KLD vs the reference (lower is better)",
         "no model with a measured decode speed or a known bound: `tokbench bench "
         "--model-path FILE`, or `tokbench hw --bandwidth`",
+        pareto=True,
     )
 
 

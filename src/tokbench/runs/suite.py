@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +30,7 @@ from tokbench.grade.grading import grade_answer
 from tokbench.hardware.bound import speed_bound
 from tokbench.hardware.host import host_name, host_summary, physical_cores
 from tokbench.hardware.probe import probe
+from tokbench.store.connection import StoreError
 from tokbench.store.database import Store
 from tokbench.suites.loader import Item, Suite, load_suite
 from tokbench.suites.trust import Trust, check_trust
@@ -136,12 +139,23 @@ def execute(
     except KeyboardInterrupt:
         status = "interrupted"  # what finished is stored; the run can be resumed
     finally:
-        totals = None
-        if energy is not None:
-            recs = store.requests(run_id)
-            totals = energy.totals([r.energy for r in recs], [r.host for r in recs])
-        store.update_run(run_id, status=status, finished_at=utc_now(), energy=totals)
+        # best effort: when the database itself failed, its error is the one to tell
+        with suppress(StoreError):
+            totals = None
+            if energy is not None:
+                recs = store.requests(run_id)
+                totals = energy.totals([r.energy for r in recs], [r.host for r in recs])
+            store.update_run(run_id, status=status, finished_at=utc_now(), energy=totals)
     return Outcome(status, ok, failed)
+
+
+def writable_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TokbenchError(f"cannot create the runs folder {folder}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise TokbenchError(f"the runs folder {folder} is not writable: set TOKBENCH_HOME")
 
 
 def run_folder(base: Path, run_id: str) -> Path:
@@ -172,6 +186,7 @@ def run_suite(
     `on_end` (the run folder's writer) is called once when the run ends, however it ends:
     the database is the crash-safe record, written request by request. `energy`: how to
     measure power and cost (None: not at all; the default options still monitor the host)."""
+    writable_folder(runs_base)  # before any request: results must have somewhere to go
     if resume:
         old = store.run(resume)
         if not isinstance(old.config, RunSettings):
