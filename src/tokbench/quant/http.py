@@ -14,6 +14,7 @@ So a quant is measured on the embedded engine, from its GGUF file.
 
 from __future__ import annotations
 
+from tokbench.backends.registry import detect
 from tokbench.errors import TokbenchError
 
 _NAMES = {
@@ -28,8 +29,6 @@ _NAMES = {
 
 def refuse_server(url: str) -> None:
     """Raise the one sentence that says why the server at `url` cannot be measured."""
-    from tokbench.backends.registry import detect
-
     kind = detect(url).kind
     name = _NAMES.get(kind, f"this {kind} server")
     if kind == "vllm":

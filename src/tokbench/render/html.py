@@ -19,6 +19,7 @@ from tokbench.render.charts import (
 )
 from tokbench.render.energy import RUN_HEAD, run_cells, run_lines
 from tokbench.render.fmt import human_bytes, mean_sd
+from tokbench.render.quant import html_blocks
 from tokbench.results.views import RunView
 
 
@@ -133,6 +134,4 @@ def report_html(vs: list[RunView], quant: list[Any] | None = None) -> str:
 def _quant_blocks(quant: list[Any]) -> list[dict[str, Any]]:
     if not quant:
         return []
-    from tokbench.render.quant import html_blocks
-
     return html_blocks(quant)
