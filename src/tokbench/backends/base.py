@@ -41,6 +41,25 @@ def decode_rate(tokens: int, times: list[int], notes: list[str]) -> float | None
     return (tokens - 1) / ((times[-1] - times[0]) / 1e9)
 
 
+def generation_sample(
+    want: int, got: int, times: list[int], t0: int, server_tps: float | None, why_short: str
+) -> Sample:
+    """A tgN measurement over HTTP: `got` tokens arrived at `times` (read times, ns) after
+    sending at `t0`; fewer than `want` is marked short, with `why_short`."""
+    notes = [] if got >= want else [f"only {got} of {want} tokens: {why_short}"]
+    tps = decode_rate(got, times, notes)
+    return Sample(
+        tps,
+        server_tps,
+        got,
+        "ok" if got >= want else "short",
+        "; ".join(notes) or None,
+        ttft_ms=(times[0] - t0) / 1e6,
+        first_ns=t0,
+        last_ns=times[-1],
+    )
+
+
 class Backend(Protocol):
     kind: str  # "embedded", "openai", ...
     model: str

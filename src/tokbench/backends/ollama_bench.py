@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from tokbench.backends import wire
-from tokbench.backends.base import WORDS, decode_rate
+from tokbench.backends.base import WORDS, generation_sample
 from tokbench.backends.ollama import Final, OllamaBackend, read_record
 from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
@@ -108,23 +108,11 @@ class OllamaBench:
         final, times, t0, error = self._generate(depth or rng.choice(WORDS), test.n)
         if error or not times or final is None:
             return Sample(None, None, None, "error", error or "no token came back")
-        got = final.eval_count or len(times)
-        status = "ok" if got >= test.n else "short"
-        short_note = (
-            None
-            if status == "ok"
-            else f"only {got} of {test.n} tokens: Ollama cannot "
-            "force the output length (no ignore_eos)"
-        )
-        notes = [short_note] if short_note else []
-        tps = decode_rate(got, times, notes)
-        return Sample(
-            tps,
+        return generation_sample(
+            test.n,
+            final.eval_count or len(times),
+            times,
+            t0,
             per_second(final.eval_count, final.eval_ms),
-            got,
-            status,
-            "; ".join(notes) or None,
-            ttft_ms=(times[0] - t0) / 1e6,
-            first_ns=t0,
-            last_ns=times[-1],
+            "Ollama cannot force the output length (no ignore_eos)",
         )

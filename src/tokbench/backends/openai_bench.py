@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokbench.backends import wire
-from tokbench.backends.base import WORDS, decode_rate
+from tokbench.backends.base import WORDS, generation_sample
 from tokbench.backends.openai import OpenAIBackend, not_streaming, usage_counts
 from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
@@ -226,20 +226,7 @@ class CompletionsBench:
         )
         if error or not times:
             return Sample(None, None, None, "error", error or "no token came back")
-        got = final.usage_completion or final.predicted_n or len(times)
-        status = "ok" if got >= test.n else "short"
-        if status == "short":
-            notes.append(f"only {got} of {test.n} tokens: the server stopped early")
-        tps = decode_rate(got, times, notes)
         # llama-server's decode clock spans predicted_n - 1 intervals (docs/metrics.md)
         server = per_second((final.predicted_n or 1) - 1, final.predicted_ms)
-        return Sample(
-            tps,
-            server,
-            got,
-            status,
-            "; ".join(notes) or None,
-            ttft_ms=(times[0] - t0) / 1e6,
-            first_ns=t0,
-            last_ns=times[-1],
-        )
+        got = final.usage_completion or final.predicted_n or len(times)
+        return generation_sample(test.n, got, times, t0, server, "the server stopped early")
