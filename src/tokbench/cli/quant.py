@@ -48,7 +48,20 @@ class _Progress:
 
 @click.command()
 @click.argument("models", nargs=-1, metavar="REF.gguf [CAND.gguf...]")
-@click.option("--url", help="Measure a server instead (says why it cannot, when it cannot).")
+@click.option(
+    "--url",
+    help="Measure the model a vLLM server serves against --reference (prompt_logprobs); "
+    "other servers are refused with the reason.",
+)
+@click.option(
+    "--model", "server_model", help="With --url: the served model (default: its only one)."
+)
+@click.option(
+    "--http-top-n",
+    type=Number(1, 1 << 20, integer=True),
+    help="With --url: prompt log-probabilities asked per position (default: the reference's "
+    "top-k; vLLM caps it at its --max-logprobs).",
+)
 @click.option(
     "--text",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -100,6 +113,8 @@ class _Progress:
 def quant(
     models: tuple[str, ...],
     url: str | None,
+    server_model: str | None,
+    http_top_n: int | None,
     text: Path | None,
     n_ctx: int,
     chunks: int | None,
@@ -118,9 +133,8 @@ def quant(
     from tokbench.quant.compare import compare_quants
 
     if url:
-        from tokbench.quant.http import refuse_server
-
-        refuse_server(url)
+        _over_http(url, models, reference_file, server_model, text, chunks, http_top_n, db, fmt)
+        return
     store = open_store(db)
     progress = _Progress()
     with progress.bar:
@@ -137,6 +151,10 @@ def quant(
             store=store,
             progress=progress,
         )
+    _show(view, fmt)
+
+
+def _show(view: Any, fmt: str) -> None:
     from tokbench.render import quant as render
 
     if view.run is None:
@@ -153,3 +171,26 @@ def quant(
         stdout_console().print(render.table([view]))
     if view.run is not None:
         click.echo(f"stored as run {view.run.id} (tokbench show {view.run.id})", err=True)
+
+
+def _over_http(url: str, models: tuple[str, ...], reference_file: Path | None,
+               server_model: str | None, text: Path | None, chunks: int | None,
+               top_n: int | None, db: str | None, fmt: str) -> None:
+    from tokbench.errors import TokbenchError
+    from tokbench.quant.http import bounded_note, measure_server, refuse_server
+
+    refuse_server(url)  # a server without prompt-token log-probabilities: its one sentence
+    if models:
+        if reference_file is not None or len(models) > 1:
+            raise TokbenchError("with --url the candidate is the served model: give only the "
+                                "reference file (or --reference), no GGUF")
+        reference_file = Path(models[0])
+    store = open_store(db)
+    progress = _Progress()
+    with progress.bar:
+        view = measure_server(url, reference_file, model=server_model, text=text,
+                              chunks=chunks, top_n=top_n, store=store, progress=progress)
+    _show(view, fmt)
+    note = bounded_note(view)
+    if note:
+        click.echo(note, err=True)

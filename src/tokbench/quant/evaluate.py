@@ -49,7 +49,7 @@ from tokbench.quant.score import (
 from tokbench.quant.text import EvalText, load_text
 
 Progress = Callable[[int, int], None]  # (windows done, windows in all)
-RefKind = Literal["none", "file", "live"]
+RefKind = Literal["none", "file", "live", "http"]
 DEFAULT_CTX = 512
 DEFAULT_TOP_K = 32
 
@@ -373,13 +373,26 @@ def _result(
         ref_top_lp = np.concatenate([r.top_lp for r in acc.ref])
         ref_rest = np.concatenate([r.rest_lp for r in acc.ref])
         k = int(ref_top_ids.shape[1])
-    lp_at_ref = np.concatenate(acc.lp_at_ref)
-    topk_vals = m.topk_kld(ref_top_lp, ref_rest, lp_at_ref, np.concatenate(acc.rest))
-    kld_topk = m.kld_stats(topk_vals)
     full_vals = np.concatenate(acc.full) if acc.full else None
+    return with_reference(plain, k, ref_actual, ref_top_ids, ref_top_lp, ref_rest, actual,
+                          np.concatenate(acc.argmax), np.concatenate(acc.lp_at_ref),
+                          np.concatenate(acc.rest), full_vals)
+
+
+def with_reference(
+    plain: QuantResult, k: int, ref_actual: NDArray[np.float64], ref_top_ids: NDArray[np.int32],
+    ref_top_lp: NDArray[np.float32], ref_rest: NDArray[np.float32],
+    actual: NDArray[np.float64], argmax: NDArray[np.int32], lp_at_ref: NDArray[np.floating],
+    cand_rest: NDArray[np.floating], full_vals: NDArray[np.float64] | None = None,
+) -> QuantResult:
+    """`plain` (perplexity only) with the metrics against the reference's records: per
+    position the candidate's actual-token log-prob, argmax, log-probs on the reference's
+    top-k ids and its rest bucket (and the exact KLD, when the reference ran alongside)."""
+    topk_vals = m.topk_kld(ref_top_lp, ref_rest, lp_at_ref, cand_rest)
+    kld_topk = m.kld_stats(topk_vals)
     ref_ppl = m.perplexity(-ref_actual)
     ratio = m.ln_ppl_ratio(-actual, -ref_actual)
-    same = m.same_top(ref_top_ids[:, 0], np.concatenate(acc.argmax))
+    same = m.same_top(ref_top_ids[:, 0], argmax)
     dp = m.delta_p(actual, ref_actual)
     dp_all = np.exp(actual) - np.exp(ref_actual)
     dpt = m.delta_p(lp_at_ref[:, 0].astype(np.float64), ref_top_lp[:, 0].astype(np.float64))

@@ -118,11 +118,7 @@ class Store:
 
     @staticmethod
     def _insert_run(db: Db, run: RunInfo) -> None:
-        row = run_row(run)
-        db.execute(
-            f"INSERT INTO runs ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",
-            tuple(row.values()),
-        )
+        insert(db, "runs", run_row(run))
 
     def update_run(
         self,
@@ -242,12 +238,7 @@ class Store:
             for s in samples or []:
                 self._insert_sample(db, s)
             for test in tests or []:
-                row = test_stats_row(run.id, test)
-                db.execute(
-                    f"INSERT INTO imported_tests ({', '.join(row)}) "
-                    f"VALUES ({','.join('?' * len(row))})",
-                    tuple(row.values()),
-                )
+                insert(db, "imported_tests", test_stats_row(run.id, test))
         return True
 
     def imported_tests(self, run_id: str) -> list[TestStats]:
@@ -276,6 +267,14 @@ def _dicts(cursor: Any) -> list[dict[str, Any]]:
     adds or reorders columns cannot shift a value into the wrong field."""
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def insert(db: Db, table: str, row: dict[str, Any]) -> None:
+    """One row, its columns by name."""
+    db.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",
+        tuple(row.values()),
+    )
 
 
 def _upsert(table: str, columns: list[str], key: tuple[str, ...]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokbench.core.records import RunInfo
-from tokbench.store.database import Store, _dicts
+from tokbench.store.database import Store, _dicts, insert
 
 RESULT_COLUMNS = (
     "position",
@@ -68,20 +68,13 @@ REFERENCE_COLUMNS = (
 )
 
 
-def _insert(db: Any, table: str, row: dict[str, Any]) -> None:
-    db.execute(
-        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",
-        tuple(row.values()),
-    )
-
-
 def save_quant_run(
     store: Store, run: RunInfo, reference: dict[str, Any], results: list[dict[str, Any]]
 ) -> None:
     """The run, its reference and its results, all or nothing."""
     with store._tx() as db:
         store._insert_run(db, run)
-        _insert(
+        insert(
             db,
             "quant_references",
             {"run_id": run.id, **{c: reference.get(c) for c in REFERENCE_COLUMNS}},
@@ -90,7 +83,7 @@ def save_quant_run(
             row = {c: r.get(c) for c in RESULT_COLUMNS}
             if row["kld_is_topk"] is not None:
                 row["kld_is_topk"] = int(bool(row["kld_is_topk"]))
-            _insert(db, "quant_results", {"run_id": run.id, **row})
+            insert(db, "quant_results", {"run_id": run.id, **row})
 
 
 def quant_reference(store: Store, run_id: str) -> dict[str, Any] | None:
