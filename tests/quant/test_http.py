@@ -184,6 +184,8 @@ def test_served_gemma_against_its_own_reference(
     assert row["bounded_ref_ids"] > 0 and row["same_top"] == 1.0
     assert row["perplexity"] == pytest.approx(gguf_ppl, abs=1e-3)
     assert "approximate" in r.stderr
+    shown = tokbench("show", json.loads(r.stdout)["run_id"], "--format", "md", env=env)
+    assert shown.returncode == 0 and "≈" in shown.stdout and "approximate" in shown.stdout
 
 
 def test_more_than_max_logprobs_says_how_to_start_vllm(

@@ -88,6 +88,8 @@ def _pm(x: Any, se: Any, digits: int, scale: float = 1.0, suffix: str = "") -> s
 def cells(rec: dict[str, Any]) -> list[str]:
     ref = rec["role"] == "reference"
     topk = "ᵏ" if rec.get("kld_is_topk") else ""
+    if rec.get("reference_kind") == "http-approx":
+        topk += "≈"
     bpt = rec.get("bytes_per_token")
     return [
         rec["name"] + (" (ref)" if ref else ""),
@@ -121,6 +123,9 @@ def caption(v: QuantView) -> str:
     if topk:
         lines.append(f"ᵏ KLD over the reference's top {r['top_k']} tokens plus the rest "
                      "(a lower bound of the full KLD; --full-kld measures it exactly)")
+    if any(row.get("reference_kind") == "http-approx" for row in v.rows):
+        lines.append("≈ over HTTP the server left out some of the reference's top tokens: their "
+                     "probability is bounded by its smallest one, so that KLD is approximate")
     if not any(s.bound_tps for s in v.speeds.values()):
         lines.append("bound: run `tokbench hw --bandwidth` once to know this host's")
     if not any(s.decode_tps for s in v.speeds.values()):
