@@ -10,6 +10,7 @@ from tokbench.core.metrics import request_metrics
 from tokbench.core.trace import ChatRequest
 from tokbench.errors import TokbenchError
 from tokbench.testing.fakeserver import FakeConfig, FakeServer
+from tokbench.testing.faults import FaultServer, ServerConfig
 
 REQ = ChatRequest((("user", "hi"),), 64, Sampling(temperature=0.5, seed=3))
 
@@ -129,6 +130,18 @@ def test_stalled_stream_times_out_and_keeps_what_arrived() -> None:
     # without an idle timeout of its own, the request's deadline ends it
     assert whole.error is not None and "within the 0.5 s --timeout" in whole.error
     assert len(whole.times_ns) == 3 and (whole.end_ns - whole.start_ns) / 1e9 < 1.5
+
+
+def test_keepalive_comments_do_not_extend_the_deadline() -> None:
+    """A server that sends only `: keep-alive` comments (here every 0.1 s) is stopped by
+    --timeout, a deadline for the whole request, not an idle timer."""
+    cfg = ServerConfig(keepalive_every_s=0.1)
+    with FaultServer("openai.keepalive-forever", config=cfg) as srv:
+        be = OpenAIBackend(srv.url_for("openai.keepalive-forever"), timeout_s=0.5)
+        trace = be.stream(REQ)
+        be.close()
+    assert trace.error is not None and "within the 0.5 s --timeout" in trace.error
+    assert (trace.end_ns - trace.start_ns) / 1e9 < 1.5
 
 
 def test_malformed_chunk_is_a_request_error() -> None:

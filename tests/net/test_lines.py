@@ -9,7 +9,6 @@ import pytest
 
 from tokbench.errors import TokbenchError
 from tokbench.net.lines import (
-    DeadlineExceeded,
     Limits,
     LineSplitter,
     LineTooLong,
@@ -124,21 +123,6 @@ def test_response_too_large_counts_comments_too() -> None:
         ResponseTooLarge, match=r"larger than 1000 bytes \(raise with --max-response\)"
     ):
         list(sse_events([b": keep-alive\n\n"] * 100, limits))
-
-
-def test_deadline_stops_a_keepalive_stream() -> None:
-    ticks = iter(range(0, 10_000_000_000, 1_000_000_000))  # one second per call
-    limits = Limits(deadline_ns=3_500_000_000, timeout_s=3.5)
-    with pytest.raises(DeadlineExceeded, match=r"3\.5 s --timeout"):
-        for _ in sse_events([b": ping\n\n"] * 100, limits, clock=lambda: next(ticks)):
-            pass
-
-
-def test_limits_with_timeout_sets_an_absolute_deadline() -> None:
-    lim = Limits.with_timeout(2.0, clock=lambda: 1_000)
-    assert lim.deadline_ns == 1_000 + 2_000_000_000 and lim.timeout_s == 2.0
-    with pytest.raises(TokbenchError):
-        Limits(max_line_bytes=0)
 
 
 def test_read_chunks_stops_at_empty_read() -> None:

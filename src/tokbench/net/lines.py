@@ -10,10 +10,8 @@ Here an unfinished line is a list of pieces plus a running length; only each new
 chunk is searched for a line end, and the pieces are joined once, when the line ends.
 
 Bounds: a line longer than `max_line_bytes` raises `LineTooLong`, a body larger than
-`max_response_bytes` raises `ResponseTooLarge`, and an optional absolute deadline
-(monotonic ns) raises `DeadlineExceeded` after the first chunk read past it, so
-keep-alive comments cannot keep a request alive (the socket's own timeout must also
-be capped at the time left, for a server that sends nothing at all).
+`max_response_bytes` raises `ResponseTooLarge`. The request's deadline is kept by the
+HTTP client's reads (`net.http.Response.read1`), which also covers a silent server.
 
 SSE follows the WHATWG event-stream rules: lines end in CRLF, LF or a lone CR; a
 line starting with ":" is a comment; `data` lines of one event are joined with LF;
@@ -54,37 +52,16 @@ class ResponseTooLarge(StreamLimitError):
         self.limit = limit
 
 
-class DeadlineExceeded(StreamLimitError):
-    def __init__(self, timeout_s: float | None) -> None:
-        within = f" within the {timeout_s:g} s --timeout" if timeout_s is not None else ""
-        super().__init__(f"the response did not finish{within} (a deadline for the whole request)")
-        self.timeout_s = timeout_s
-
-
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Bounds for one response. `deadline_ns` is absolute, on the readers' clock."""
+    """Size bounds for one response."""
 
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
-    deadline_ns: int | None = None
-    timeout_s: float | None = None  # only for the deadline's message
 
     def __post_init__(self) -> None:
         if self.max_line_bytes <= 0 or self.max_response_bytes <= 0:
             raise TokbenchError("line and response size limits must be positive byte counts")
-
-    @classmethod
-    def with_timeout(
-        cls,
-        timeout_s: float,
-        *,
-        clock: Clock = time.perf_counter_ns,
-        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-    ) -> Limits:
-        """Limits whose deadline is `timeout_s` from now (call it when the request is sent)."""
-        return cls(max_line_bytes, max_response_bytes, clock() + int(timeout_s * 1e9), timeout_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +171,6 @@ class SSEDecoder:
 
     __slots__ = (
         "_data",
-        "_deadline",
         "_event",
         "_first",
         "_limits",
@@ -205,7 +181,6 @@ class SSEDecoder:
 
     def __init__(self, limits: Limits | None = None) -> None:
         self._limits = limits or Limits()
-        self._deadline = self._limits.deadline_ns
         self._lines = LineSplitter(self._limits, cr_ends_line=True)
         self._data: list[bytes] = []
         self._event = ""
@@ -219,8 +194,6 @@ class SSEDecoder:
 
     def feed_data(self, chunk: bytes, t_ns: int) -> list[bytes]:
         """The data of every event this chunk completes."""
-        if self._deadline is not None and t_ns > self._deadline:
-            raise DeadlineExceeded(self._limits.timeout_s)
         self._names = []
         return self._take(self._lines.feed(chunk))
 
@@ -284,11 +257,10 @@ class NDJSONDecoder:
     """Newline-delimited records; blank lines are skipped, a final record without its
     newline is delivered by `close`."""
 
-    __slots__ = ("_deadline", "_limits", "_lines")
+    __slots__ = ("_limits", "_lines")
 
     def __init__(self, limits: Limits | None = None) -> None:
         self._limits = limits or Limits()
-        self._deadline = self._limits.deadline_ns
         self._lines = LineSplitter(self._limits, cr_ends_line=False)
 
     @property
@@ -297,8 +269,6 @@ class NDJSONDecoder:
 
     def feed_lines(self, chunk: bytes, t_ns: int) -> list[bytes]:
         """The non-blank lines this chunk completes."""
-        if self._deadline is not None and t_ns > self._deadline:
-            raise DeadlineExceeded(self._limits.timeout_s)
         return [ln for ln in self._lines.feed(chunk) if ln and not ln.isspace()]
 
     def feed(self, chunk: bytes, t_ns: int) -> list[Line]:
