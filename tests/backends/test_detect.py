@@ -19,7 +19,7 @@ from tokbench.backends.lmstudio import LMStudioBackend
 from tokbench.backends.ollama import OllamaBackend
 from tokbench.backends.registry import detect, scan, server_kind
 from tokbench.backends.vllm import VLLMBackend
-from tokbench.core.config import Sampling
+from tokbench.core.config import Connection, Sampling
 from tokbench.core.metrics import request_metrics
 from tokbench.core.trace import ChatRequest
 from tokbench.errors import TokbenchError
@@ -216,7 +216,7 @@ def test_live_server(kind: str) -> None:
         pytest.skip(f"set TOKBENCH_LIVE_{kind.upper().replace('-', '_')}=URL to test a live {kind}")
     found = detect(url)
     assert found.kind == kind
-    be = server_kind(kind).backend(url)
+    be = server_kind(kind).open(Connection(url=url, kind=kind), None)
     m = request_metrics(be.stream(ChatRequest((("user", "Say hi."),), 16)))
     assert m.completion_tokens and m.completion_tokens_source == "server"
     assert m.engine_decode_tps is None or m.engine_decode_tps > 0

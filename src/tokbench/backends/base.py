@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tokbench.core.config import BenchTest
+from tokbench.core.config import BenchTest, Connection
 from tokbench.core.records import Sample
 from tokbench.core.trace import ChatRequest, Trace
 
@@ -103,7 +103,8 @@ class ServerKind:
     summary: str
     signature: str | None  # what its probe looks for, for "nothing matched" messages
     probe: Callable[[Getter, str], Detected | None] | None  # None: not a server
-    backend: type[Any]  # the run backend's class
+    # opens the run backend from a connection and its API key (the embedded engine: None)
+    open: Callable[[Connection, str | None], Backend]
     bench: Callable[[Any, bool], BenchEngine]  # (backend, prefix_cache) -> bench engine
     # what the kind offers: "thinking" (a separate reasoning channel), "server_timing"
     # (the server's own clock), "exact_prompt" (a tokenizer endpoint), "prefix_cache"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,54 @@ from tokbench.backends.bundled import bundled_model_path
 from tokbench.backends.embedded import EmbeddedBackend
 from tokbench.backends.embedded_bench import EmbeddedBench
 from tokbench.backends.ollama_bench import OllamaBench
+from tokbench.backends.openai import OpenAIBackend
 from tokbench.backends.openai_bench import CompletionsBench
 from tokbench.core.config import BenchConfig, Connection
 from tokbench.errors import TokbenchError
 from tokbench.hardware.host import physical_cores
+
+
+def _openai_family(cls: type[OpenAIBackend]) -> Callable[[Connection, str | None], Backend]:
+    """How every OpenAI-protocol kind (its subclasses) opens from a connection."""
+
+    def open_(conn: Connection, key: str | None) -> Backend:
+        return cls(
+            conn.url or "",
+            conn.model,
+            api_key=key,
+            api_key_env=conn.api_key_env,
+            timeout_s=conn.timeout_s,
+            prompt_cache=conn.prompt_cache,
+            idle_timeout_s=conn.idle_timeout_s,
+            max_response_bytes=int(conn.max_response_mb * 2**20),
+        )
+
+    return open_
+
+
+def _open_ollama(conn: Connection, key: str | None) -> Backend:
+    return ollama.OllamaBackend(
+        conn.url or "",
+        conn.model,
+        api_key=key,
+        api_key_env=conn.api_key_env,
+        timeout_s=conn.timeout_s,
+        keep_alive=conn.keep_alive,
+        think=conn.think,
+        idle_timeout_s=conn.idle_timeout_s,
+        max_response_bytes=int(conn.max_response_mb * 2**20),
+    )
+
+
+def _open_embedded(conn: Connection, _key: str | None) -> Backend:
+    if conn.url:
+        raise TokbenchError("the embedded engine takes no --url; pass --model-path instead")
+    return EmbeddedBackend(
+        Path(conn.model_path or ""),
+        threads=conn.threads or physical_cores(),
+        n_ctx=conn.n_ctx,
+        chat_format=conn.chat_format,
+    )
 
 
 def _completions_bench(backend: Any, prefix_cache: bool) -> BenchEngine:
@@ -41,7 +86,7 @@ KINDS: tuple[ServerKind, ...] = (
         "Ollama's native API (/api/chat, NDJSON, server timings)",
         "Ollama /api/version",
         ollama.probe,
-        ollama.OllamaBackend,
+        _open_ollama,
         _ollama_bench,
         frozenset({"thinking", "server_timing"}),
     ),
@@ -50,7 +95,7 @@ KINDS: tuple[ServerKind, ...] = (
         "llama.cpp's llama-server (timings, /tokenize, cache_prompt)",
         "llama-server /props",
         llama_server.probe,
-        llama_server.LlamaServerBackend,
+        _openai_family(llama_server.LlamaServerBackend),
         _completions_bench,
         frozenset({"thinking", "server_timing", "exact_prompt", "prefix_cache"}),
     ),
@@ -59,7 +104,7 @@ KINDS: tuple[ServerKind, ...] = (
         "LM Studio's REST API (stats: tokens/s, time to first token)",
         "LM Studio /api/v0/models",
         lmstudio.probe,
-        lmstudio.LMStudioBackend,
+        _openai_family(lmstudio.LMStudioBackend),
         _completions_bench,
         frozenset({"server_timing"}),
     ),
@@ -68,7 +113,7 @@ KINDS: tuple[ServerKind, ...] = (
         "SGLang (OpenAI protocol)",
         "SGLang /get_server_info",
         sglang.probe,
-        sglang.SGLangBackend,
+        _openai_family(sglang.SGLangBackend),
         _completions_bench,
         frozenset({"thinking", "exact_prompt"}),
     ),
@@ -77,7 +122,7 @@ KINDS: tuple[ServerKind, ...] = (
         "vLLM (OpenAI protocol, reasoning_content)",
         "vLLM /version",
         vllm.probe,
-        vllm.VLLMBackend,
+        _openai_family(vllm.VLLMBackend),
         _completions_bench,
         frozenset({"thinking", "exact_prompt"}),
     ),
@@ -86,7 +131,7 @@ KINDS: tuple[ServerKind, ...] = (
         "any OpenAI-compatible server or hosted API",
         "OpenAI /v1/models",
         openai.probe,
-        openai.OpenAIBackend,
+        _openai_family(openai.OpenAIBackend),
         _completions_bench,
         frozenset({"thinking"}),
     ),
@@ -95,7 +140,7 @@ KINDS: tuple[ServerKind, ...] = (
         "llama.cpp in this process (llama-cpp-python), no server",
         None,
         None,
-        EmbeddedBackend,
+        _open_embedded,
         _embedded_bench,
         frozenset({"server_timing", "exact_prompt"}),
     ),
@@ -145,44 +190,14 @@ def open_backend(conn: Connection, notify: Callable[[str], None]) -> Backend:
     if not conn.url:
         path = Path(conn.model_path) if conn.model_path else bundled_model_path(notify)
         notify(f"loading {path.name} into llama.cpp")
-        return EmbeddedBackend(
-            path,
-            threads=conn.threads or physical_cores(),
-            n_ctx=conn.n_ctx,
-            chat_format=conn.chat_format,
-        )
+        return _open_embedded(replace(conn, model_path=str(path)), None)
     key = api_key(conn)
     name = conn.kind
     if name is None:
         found = detect(conn.url, api_key=key, api_key_env=conn.api_key_env)
         name = found.kind
         notify(f"{found.url}: {name} {found.version or ''}".rstrip())
-    kind = server_kind(name)
-    if kind.backend is ollama.OllamaBackend:
-        return ollama.OllamaBackend(
-            conn.url,
-            conn.model,
-            api_key=key,
-            api_key_env=conn.api_key_env,
-            timeout_s=conn.timeout_s,
-            keep_alive=conn.keep_alive,
-            think=conn.think,
-            idle_timeout_s=conn.idle_timeout_s,
-            max_response_bytes=int(conn.max_response_mb * 2**20),
-        )
-    if kind.backend is EmbeddedBackend:
-        raise TokbenchError("the embedded engine takes no --url; pass --model-path instead")
-    backend: Backend = kind.backend(
-        conn.url,
-        conn.model,
-        api_key=key,
-        api_key_env=conn.api_key_env,
-        timeout_s=conn.timeout_s,
-        prompt_cache=conn.prompt_cache,
-        idle_timeout_s=conn.idle_timeout_s,
-        max_response_bytes=int(conn.max_response_mb * 2**20),
-    )
-    return backend
+    return server_kind(name).open(conn, key)
 
 
 def open_engine_for(

@@ -103,11 +103,12 @@ def execute(
                     metrics.prompt_tokens,
                     metrics.completion_tokens,
                 )
+            answer = trace.text("answer")  # joined and cleaned once: graded, then stored
             grade = None
             if item.grader or item.grade_spec:
                 grade = grade_answer(
                     item.grader,
-                    trace.text("answer"),
+                    answer,
                     metrics.answer_state,
                     trace.error,
                     item.grade_spec,
@@ -121,7 +122,7 @@ def execute(
                 status="error" if trace.error else "ok",
                 error=trace.error,
                 prompt=item.prompt,
-                answer=trace.text("answer"),
+                answer=answer,
                 thinking=trace.text("thinking"),
                 metrics=metrics,
                 grade=grade,
