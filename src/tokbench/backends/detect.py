@@ -57,17 +57,14 @@ def detect(
         timeout_s=timeout_s,
         connect_timeout_s=timeout_s,
         auth=credentials(url),
+        # detection has its own short timeout: --timeout is for the requests
+        timeout_name="timeout of detection",
+        timeout_remedy=f"detection waits {timeout_s:g} s; name the protocol with --backend",
     )
     try:
         return _probe(client, root, kinds)
     except TransportError as exc:
-        # detection has its own short timeout: --timeout is for the requests
-        raise TokbenchError(
-            str(exc).replace(
-                "raise --timeout for slow models",
-                f"detection waits {timeout_s:g} s; name the protocol with --backend to skip it",
-            )
-        ) from exc
+        raise TokbenchError(str(exc)) from exc
     except _AuthRequired as exc:
         raise TokbenchError(explain_status(exc.status, exc.body, api_key_env, None)) from exc
     finally:

@@ -138,6 +138,8 @@ class Client:
         auth: tuple[str, str] | None = None,
         idle_timeout_s: float | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        timeout_name: str = "--timeout",
+        timeout_remedy: str = "raise --timeout for slow models",
     ) -> None:
         """`timeout_s` bounds a whole request, connect to last byte; `idle_timeout_s` (at
         most that) bounds one wait for data."""
@@ -158,6 +160,7 @@ class Client:
         self.idle_timeout_s = min(idle_timeout_s or timeout_s, timeout_s)
         self.connect_timeout_s = connect_timeout_s
         self.max_response_bytes = max_response_bytes
+        self.timeout_name, self.timeout_remedy = timeout_name, timeout_remedy  # for messages
         self._conn: http.client.HTTPConnection | None = None
 
     @property
@@ -173,6 +176,8 @@ class Client:
             connect_timeout_s=self.connect_timeout_s,
             idle_timeout_s=self.idle_timeout_s,
             max_response_bytes=self.max_response_bytes,
+            timeout_name=self.timeout_name,
+            timeout_remedy=self.timeout_remedy,
         )
 
     def close(self) -> None:
@@ -279,13 +284,13 @@ class Client:
     def stall_message(self) -> str:
         return (
             f"the stream stalled: no data from {self.netloc} for {self.idle_timeout_s:g} s "
-            "(raise --timeout for slow models)"
+            f"({self.timeout_remedy})"
         )
 
     def deadline_message(self) -> str:
         return (
             f"the response from {self.netloc} did not finish within the {self.timeout_s:g} s "
-            "--timeout (a deadline for the whole request)"
+            f"{self.timeout_name} (a deadline for the whole request)"
         )
 
     def get(self, path: str) -> tuple[int, str, bytes]:
