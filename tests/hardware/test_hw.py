@@ -49,7 +49,7 @@ def test_estimate_and_run_efficiency(tb_home: Path, gemma_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     e = json.loads(r.stdout)
     assert e["bound_weights_tps"] == pytest.approx(20e9 / 246_587_904, rel=1e-3)
-    assert e["fits"] is True and e["efficiency_profile"] == "dense"
+    assert e["fits"] is True and " dense " in e["efficiency_profile"]
     assert e["ssd_bytes_per_token"] == 0
     none = tokbench("estimate", str(gemma_path))
     assert none.returncode == 2 and "tokbench hw --bandwidth" in none.stderr

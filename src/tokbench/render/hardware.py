@@ -54,15 +54,17 @@ def estimate_lines(e: Estimate) -> list[str]:
         f"read per token + {p.kv_bytes_per_token / 1e9:.2f} GB of KV at {p.context} tokens",
         f"box: {box.name}{f' ({box.description})' if box.description else ''}; "
         f"{box.bandwidth_gbs:.1f} GB/s {box.bandwidth_source}, "
-        f"{box.ram_bytes / 2**30:.0f} GiB RAM, SSD {box.ssd_read_gbs:.3g} GB/s ({box.ssd_source})",
+        f"{box.ram_bytes / 2**30:.0f} GiB RAM ({box.ram_source}), "
+        f"SSD {box.ssd_read_gbs:.3g} GB/s ({box.ssd_source}), CPU class {box.cpu_class}"
+        + (f", {box.sockets} sockets" if box.sockets > 1 else ""),
         f"bound at {p.bandwidth_gbs:.1f} GB/s: {p.bound_weights_tps:.2f} tok/s (weights only), "
         f"{p.bound_tps:.2f} tok/s with the KV cache",
     ]
     eff = (
-        f"efficiency {p.efficiency_profile} {p.efficiency_low:.2f}-{p.efficiency_high:.2f}: "
-        f"{p.efficiency_source}"
+        f"η {p.efficiency_low:.2f}-{p.efficiency_high:.2f}, {p.calibration} "
+        f"({p.efficiency_profile}, width x{p.efficiency_high / p.efficiency_low:.2f})"
     )
-    if box.bandwidth_source == "measured":
+    if box.bandwidth_source == "measured" and p.calibration != "measured":
         eff += "; η is calibrated on peak bandwidth, so on a measured figure it is conservative"
     if p.fits:
         lines.append(f"expected: {p.low_tps:.2f}-{p.high_tps:.2f} tok/s ({eff})")
@@ -83,11 +85,16 @@ def estimate_lines(e: Estimate) -> list[str]:
         f"memory: needs {p.memory_needed_bytes / 1e9:.1f} GB: "
         + ("fits in RAM" if p.fits else str(p.note))
     )
+    head, *evidence = _evidence(p).split("\n")
+    lines.append(f"η rests on: {head}")
+    lines += evidence
     return lines
 
 
 def estimate_markdown(e: Estimate) -> str:
-    return "".join(f"- {line}\n" for line in estimate_lines(e))
+    return "".join(
+        f"{line}\n" if line.startswith("  - ") else f"- {line}\n" for line in estimate_lines(e)
+    )
 
 
 PLAN_HEAD = (
@@ -95,9 +102,32 @@ PLAN_HEAD = (
     "quant",
     "bound tok/s",
     "expected tok/s",
+    "η (calibration)",
     "fits in RAM",
     "price / tok/s",
 )
+
+
+def _evidence(r: Prediction) -> str:
+    """What a row's η rests on: its status and reason, then one published point a line."""
+    head = r.calibration if r.calibration_reason == "same class" else r.calibration_reason
+    return "\n".join([head, *(f"  - {a}" for a in r.anchors)])
+
+
+def calibration_notes(rows: tuple[Prediction, ...]) -> list[str]:
+    """The distinct evidence behind the rows, numbered in order of first use."""
+    notes: list[str] = []
+    for r in rows:
+        if (e := _evidence(r)) not in notes:
+            notes.append(e)
+    return notes
+
+
+def _eta_cell(r: Prediction, notes: list[str]) -> str:
+    return (
+        f"{r.efficiency_low:.2f}-{r.efficiency_high:.2f} {r.calibration} "
+        f"[{notes.index(_evidence(r)) + 1}]"
+    )
 
 
 def _fits(r: Prediction) -> str:
@@ -133,12 +163,14 @@ def _power_cells(w: RowPower | None, with_cost: bool) -> list[str]:
 
 def plan_cells(p: Plan) -> list[list[str]]:
     with_cost = p.kwh_price is not None
+    notes = calibration_notes(p.rows)
     return [
         [
             r.box,
             r.quant or DASH,
             f"{r.bound_tps:.2f}",
             f"{r.low_tps:.2f}-{r.high_tps:.2f}",
+            _eta_cell(r, notes),
             _fits(r),
             f"{r.price_per_tps:,.0f}" if r.price_per_tps else DASH,
             *_power_cells(_power(p, i), with_cost),
@@ -176,6 +208,10 @@ def plan_markdown(p: Plan) -> str:
     head = plan_head(p)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(c) + " |" for c in plan_cells(p)]
+    lines += ["", "η: measured tok/s ÷ the weights-only bound at peak bandwidth; it rests on:"]
+    for i, note in enumerate(calibration_notes(p.rows), 1):
+        first, *points = note.split("\n")
+        lines += [f"{i}. {first}", *(f"   {pt.strip()}" for pt in points)]
     if p.kwh_price is not None:  # with a cost, the sources of its watts follow the table
         lines += ["", "Power (J/token = typical wall watts / the tok/s range; ~ = estimate):"]
         lines += [f"- {n}" for n in _power_notes(p)]
@@ -184,11 +220,13 @@ def plan_markdown(p: Plan) -> str:
 
 def plan_table(p: Plan) -> Table:
     t = Table(title=f"{p.shape.name}, context {p.context}, KV {p.kv}", title_justify="left")
+    left = ("box", "quant", "fits in RAM", "η (calibration)")
     for h in plan_head(p):
-        t.add_column(h, justify="left" if h in ("box", "quant", "fits in RAM") else "right")
+        t.add_column(h, justify="left" if h in left else "right")
     for c in plan_cells(p):
         t.add_row(*c)
+    evidence = [f"[{i}] {n}" for i, n in enumerate(calibration_notes(p.rows), 1)]
     t.caption = "\n".join(
-        ["; ".join(f"{b.name}: {b.description}" for b in p.boxes), *_power_notes(p)]
+        ["; ".join(f"{b.name}: {b.description}" for b in p.boxes), *evidence, *_power_notes(p)]
     )
     return t
