@@ -12,7 +12,7 @@ from rich.table import Table
 
 from tokbench.core.records import RunInfo
 from tokbench.hardware.calibration import decode_efficiency, efficiency
-from tokbench.render.energy import BUSY, joules, run_lines
+from tokbench.render.energy import BUSY, joules, no_power_line, run_lines
 from tokbench.render.fmt import DASH, num
 from tokbench.results.bench import BenchSummary, TestRow
 
@@ -70,6 +70,11 @@ def _has_energy(run: RunInfo, s: BenchSummary) -> bool:
     return run.energy is not None or any(r.energy_n or r.host_monitored for r in s.tests)
 
 
+def _energy_columns(run: RunInfo, s: BenchSummary) -> bool:
+    """Printed tables get energy columns only with a power source (CSV keeps them all)."""
+    return _has_energy(run, s) and (run.energy is None or run.energy.has_power)
+
+
 def energy_cells(r: TestRow) -> list[str]:
     """J per token of the test's named part, average watts, the host's load."""
     approx = r.energy_approximate > 0
@@ -108,7 +113,9 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
             )
     for d in s.drift:
         lines += ["", drift_sentence(d)]
-    if _has_energy(run, s):
+    if run.energy is not None and not run.energy.has_power:
+        lines += ["", f"- {no_power_line(run.energy)}"]
+    elif _energy_columns(run, s):
         lines += [
             "",
             "| model | test | " + " | ".join(ENERGY_HEAD) + " |",
@@ -156,7 +163,7 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
         "stop",
     ):
         t.add_column(col, justify="right")
-    energy = _has_energy(run, s)
+    energy = _energy_columns(run, s)
     if energy:
         for col in ENERGY_HEAD:
             t.add_column(col, justify="left" if col == "host load" else "right")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 from tokbench.core.records import RequestRecord, RunInfo, RunSettings
-from tokbench.render.energy import REQUEST_HEAD, request_cells, run_lines
+from tokbench.render.energy import (
+    REQUEST_HEAD,
+    no_power_line,
+    request_cells,
+    run_lines,
+    shows_energy,
+)
 from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
 from tokbench.results.summary import summarize_run
 
@@ -103,6 +109,8 @@ def _energy_lines(run: RunInfo, recs: list[RequestRecord]) -> list[str]:
     """The energy table (each request, then the run's totals); none for older runs."""
     if run.energy is None and not any(r.energy or r.host for r in recs):
         return []
+    if run.energy is not None and not shows_energy(run.energy):
+        return ["", f"- {cell(no_power_line(run.energy))}"]
     source = run.energy.power_source if run.energy else "?"
     lines = [
         "",

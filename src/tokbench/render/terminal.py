@@ -8,7 +8,15 @@ from rich.text import Text
 
 from tokbench.core.records import RequestRecord, RunInfo, Target
 from tokbench.hardware.estimate import efficiency
-from tokbench.render.energy import BUSY, REQUEST_HEAD, request_cells, run_cells, run_lines
+from tokbench.render.energy import (
+    BUSY,
+    REQUEST_HEAD,
+    no_power_line,
+    request_cells,
+    run_cells,
+    run_lines,
+    shows_energy,
+)
 from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
 from tokbench.results.summary import summarize_run
 
@@ -164,11 +172,14 @@ def summary_table(recs: list[RequestRecord], target: Target | None = None) -> Ta
     return t
 
 
-def energy_table(run: RunInfo, recs: list[RequestRecord]) -> Table | None:
-    """Each request's energy and the host's load while it ran, the run's totals below."""
+def energy_table(run: RunInfo, recs: list[RequestRecord]) -> RenderableType | None:
+    """Each request's energy and the host's load while it ran, the run's totals below;
+    without a power source one line saying how to add one."""
     e = run.energy
     if e is None and not any(r.energy or r.host for r in recs):
         return None  # measured before tokbench kept energy
+    if e is not None and not shows_energy(e):
+        return Text(no_power_line(e))
     source = e.power_source if e else "?"
     t = Table(title=f"Energy: {source}", title_justify="left")
     t.add_column("question", no_wrap=True)
