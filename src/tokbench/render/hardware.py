@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -33,7 +34,7 @@ def binary_size(n: float) -> str:
 
 
 def _unknown(v: Any) -> bool:
-    return v is None or v == "" or v == []
+    return v is None or (isinstance(v, str | list | dict) and not v)
 
 
 def _modules(mods: Any) -> str:
@@ -50,15 +51,16 @@ def _host_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
     """`tokbench hw` in human units: the JSON keeps the exact values under the same keys."""
     rows: list[tuple[str, str]] = []
 
-    def add(label: str, value: Any, show: Any = str) -> None:
+    def add(label: str, value: Any, show: Callable[[Any], str] = str) -> None:
         rows.append((label, "unknown" if _unknown(value) else show(value)))
 
-    isa = info.get("isa") or {}
+    isa: dict[str, bool] = info.get("isa") or {}
+    has = [name for name, present in isa.items() if present]
     add("CPU", info.get("cpu_model"))
     add("sockets", info.get("sockets"))
     add("cores / threads", info.get("cores"), lambda c: f"{c} / {info.get('threads') or '?'}")
     add("clock", info.get("mhz"), lambda m: f"{m:,.0f} MHz")
-    add("ISA", [k for k, v in isa.items() if v] or "none of " + ", ".join(isa), _names)
+    add("ISA", ", ".join(has) if has else isa and "none of " + ", ".join(isa))
     add(
         "caches",
         info.get("caches"),
@@ -101,10 +103,6 @@ def _host_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
     add("CPU governor", info.get("governor"))
     add("transparent hugepages", info.get("transparent_hugepages"))
     return rows
-
-
-def _names(v: Any) -> str:
-    return v if isinstance(v, str) else ", ".join(v)
 
 
 def _gpus(v: Any) -> str:
