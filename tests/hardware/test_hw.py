@@ -220,3 +220,41 @@ def test_plan_a_described_box(tb_home: Path) -> None:
 def test_bad_box_descriptions_are_one_sentence(args: tuple[str, ...], message: str) -> None:
     r = tokbench(*args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_hw_table_in_human_units() -> None:
+    from tokbench.render.hardware import binary_size, host_markdown, sig3
+
+    info: dict[str, Any] = {
+        "cpu_model": "AMD EPYC 7502P",
+        "isa": {"avx2": True, "avx512f": False, "fma": True},
+        "caches": {"L1d": 32768, "L2": 1048576, "L3": 134217728},
+        "ram_total_bytes": 25276194816,
+        "peak_bandwidth_gbs": 204.8,
+        "measured_bandwidth": {
+            "one_thread_gbs": 16.5440564761952, "all_cores_gbs": 30.26, "threads": 2,
+            "working_set_bytes": 536870912, "reps": 5,
+        },
+        "gpus": [{"name": "RTX 4090", "memory_bytes": 24564 * 2**20}],
+        "memory_modules": [],
+    }  # fmt: skip
+    md = host_markdown(info)
+    for cell in (
+        "| ISA | avx2, fma |",
+        "| caches | L1d 32 KiB, L2 1 MiB, L3 128 MiB |",
+        "| RAM | 23.5 GiB |",
+        "| peak bandwidth | 205 GB/s |",
+        "30.3 GB/s all cores (2 threads), 16.5 GB/s one thread; 512 MiB read, best of 5",
+        "| GPUs | RTX 4090 (24 GiB) |",
+        "| memory modules | unknown |",
+        "| sockets | unknown |",
+    ):
+        assert cell in md, md
+    assert "25276194816" not in md and "16.544" not in md and "True" not in md
+    assert [sig3(x) for x in (16.544, 204.8, 0.012345, 16008)] == [
+        "16.5",
+        "205",
+        "0.0123",
+        "16,000",
+    ]
+    assert binary_size(512) == "512 B" and binary_size(1.5 * 2**40) == "1.5 TiB"
