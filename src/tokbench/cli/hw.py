@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from tokbench.cli.checks import Number
-from tokbench.cli.options import format_option, print_json, stderr_console, stdout_console
+from tokbench.cli.options import (
+    format_option,
+    print_json,
+    print_text,
+    stderr_console,
+    stdout_console,
+)
 
 format_options = format_option("table", "md", "json")
 
@@ -75,7 +81,7 @@ def hw(
     from tokbench.render.hardware import host_markdown, host_table
 
     if fmt == "md":
-        click.echo(host_markdown(info), nl=False)
+        print_text(host_markdown(info))
         return
     stdout_console().print(host_table(info))
 
@@ -152,7 +158,7 @@ def estimate(
     if fmt == "json":
         print_json(estimate_json(e))
     elif fmt == "md":
-        click.echo(estimate_markdown(e), nl=False)
+        print_text(estimate_markdown(e))
     else:
         c = stdout_console()
         for line in estimate_lines(e):
@@ -232,6 +238,6 @@ def plan(
     if fmt == "json":
         print_json(plan_json(p))
     elif fmt == "md":
-        click.echo(plan_markdown(p), nl=False)
+        print_text(plan_markdown(p))
     else:
         stdout_console().print(plan_table(p))

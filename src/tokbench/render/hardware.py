@@ -11,6 +11,7 @@ from tokbench.hardware.estimate import Estimate
 from tokbench.hardware.plan import Plan, RowPower
 from tokbench.hardware.speed import Prediction
 from tokbench.render.fmt import DASH
+from tokbench.render.safe import md, md_row
 
 
 def _cell(v: Any) -> str:
@@ -31,7 +32,7 @@ def host_table(info: dict[str, Any]) -> Table:
 
 
 def host_markdown(info: dict[str, Any]) -> str:
-    rows = [f"| {k} | {_cell(v).replace('|', '/')} |" for k, v in info.items()]
+    rows = [md_row([k, _cell(v)]) for k, v in info.items()]
     return "\n".join(["| item | value |", "| --- | --- |", *rows]) + "\n"
 
 
@@ -87,7 +88,7 @@ def estimate_lines(e: Estimate) -> list[str]:
 
 
 def estimate_markdown(e: Estimate) -> str:
-    return "".join(f"- {line}\n" for line in estimate_lines(e))
+    return "".join(f"- {md(line)}\n" for line in estimate_lines(e))
 
 
 PLAN_HEAD = (
@@ -175,10 +176,10 @@ def _power_notes(p: Plan) -> list[str]:
 def plan_markdown(p: Plan) -> str:
     head = plan_head(p)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(c) + " |" for c in plan_cells(p)]
+    lines += [md_row(c) for c in plan_cells(p)]
     if p.kwh_price is not None:  # with a cost, the sources of its watts follow the table
         lines += ["", "Power (J/token = typical wall watts / the tok/s range; ~ = estimate):"]
-        lines += [f"- {n}" for n in _power_notes(p)]
+        lines += [f"- {md(n)}" for n in _power_notes(p)]
     return "\n".join(lines) + "\n"
 
 
