@@ -53,7 +53,8 @@ def report(
     from tokbench.results.views import views
 
     store = open_store(db)
-    vs = views(store, run_ids, last)
+    # a run named twice (or by its id and a prefix) is reported once, where first named
+    vs = list({v.run.id: v for v in views(store, run_ids, last)}.values())
     quant = _quant_views(store, [v.run for v in vs])
     with atomic_output(output) as out:
         out.write(shown(report_html(vs, quant)))
@@ -218,11 +219,13 @@ def export(
     DuckDB or a spreadsheet."""
     import sys
 
-    from tokbench.results.views import select_runs
     from tokbench.store import export as ex
 
     store = open_store(db)
-    runs = select_runs(store, run_ids, None) if run_ids else store.runs(last)
+    if run_ids:  # a run named twice is exported once
+        runs = list({r.id: r for r in map(store.run, run_ids)}.values())
+    else:
+        runs = store.runs(last)
     columns: tuple[str, ...]
     if quant:
         rows, columns = ex.quant_rows(store, runs), ex.QUANT_COLUMNS

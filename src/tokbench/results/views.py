@@ -104,8 +104,7 @@ def view(store: Store, run: RunInfo) -> RunView:
 
 def select_runs(store: Store, run_ids: tuple[str, ...], last: int | None) -> list[RunInfo]:
     if run_ids:
-        # a run named twice (or by its id and a prefix) is shown once, where first named
-        return list({run.id: run for run in map(store.run, run_ids)}.values())
+        return [store.run(r) for r in run_ids]
     runs = store.runs(last or 10)
     if not runs:
         raise TokbenchError(f"no runs in {store.location} yet: start one with `tokbench run`")
