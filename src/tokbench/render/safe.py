@@ -5,8 +5,9 @@ names, server messages) made inert wherever it is written. One rule per kind of 
   characters (C0 but newline and tab, DEL, C1 such as the 8-bit CSI U+009B) and the bidi
   overrides that reorder what is shown are written as visible `\\x1b` / `\\u202e` text,
   never emitted: `shown()`, applied to the whole document where it is written;
-- Markdown: HTML tags, table pipes and Markdown syntax escaped in every foreign cell:
-  `md()` (code fences keep their text: nothing inside a fence is markup);
+- Markdown: HTML tags (as entities), links, code spans, emphasis and table pipes escaped
+  in every foreign cell or sentence: `md()`; model output goes in a code fence longer than
+  any backtick run inside it (`fence()`), where nothing is markup;
 - CSV: a cell that starts with `=`, `+`, `-`, `@`, tab or carriage return gets a leading
   `'`, so no spreadsheet runs it as a formula (OWASP, "CSV injection"): `csv_cell()`;
 - JSON: exact. Its own escaping covers C0; DEL, C1 and bidi overrides are written as
