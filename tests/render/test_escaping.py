@@ -136,7 +136,10 @@ def _check(kind: str, text: str, what: str) -> None:
         for tag in RAW_TAGS:
             assert tag not in outside, f"{what} carries a raw {tag}"
     if kind == "csv":
-        cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
+        rows = list(csv.reader(io.StringIO(text)))
+        assert len({len(row) for row in rows}) == 1, f"{what}: ragged rows"
+        cells = [c for row in rows for c in row]
+        assert not any(c.endswith("\\x0d") for c in cells), f"{what}: line ends mangled"
         for c in cells:
             assert not c.startswith(FORMULA) or _number(c), f"{what}: formula cell {c[:40]!r}"
         assert any(c.startswith("'=HYPERLINK") or c.startswith("'=cand") for c in cells), what
@@ -207,6 +210,15 @@ def test_each_format_prints_hostile_text_inert(
     _check(fmt, out, " ".join(argv))
 
 
+@pytest.mark.parametrize("fmt", _formats("bench"))
+def test_bench_prints_a_hostile_server_model_inert(tmp_path: Path, fmt: str) -> None:
+    env = {"TOKBENCH_HOME": str(tmp_path / "home")}
+    with FakeServer(FakeConfig(model=HOSTILE, n_tokens=4)) as srv:
+        out = _ok("bench", "--url", srv.url, "-p", "16", "-n", "4", "-r", "3", "--format", fmt,
+                  env=env)  # fmt: skip
+    _check(fmt.removeprefix("llama-bench-"), out, f"bench --format {fmt}")
+
+
 def test_quant_md_as_printed_by_quant(stored: dict[str, Any]) -> None:
     _check("md", stored["quant_md"], "quant --format md")
     assert "&lt;script&gt;" in stored["quant_md"]  # the tags are there, as text
@@ -270,6 +282,7 @@ def test_markdown_shows_each_escape_as_text(stored: dict[str, Any]) -> None:
         ("abc\u202edef", "abc\\u202edef"),
         ("tab\tand\nnewline", "tab\tand\nnewline"),
         ("\r\x00\x7f", "\\x0d\\x00\\x7f"),
+        ("csv\r\nline", "csv\r\nline"),  # a CRLF line end is no attack
     ],
 )
 def test_shown(text: str, shown: str) -> None:

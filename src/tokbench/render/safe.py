@@ -28,7 +28,8 @@ from rich.segment import Segment
 # DEL, C1, then the bidi embeddings, overrides, isolates and marks that reorder or hide
 # what a terminal or an editor shows ("Trojan Source", CVE-2021-42574).
 _BEYOND_C0 = r"\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")  # C0 but tab and newline
+# C0 but tab, newline and the CR of a CRLF line end (CSV's): a lone CR could rewrite a line
+_CONTROL = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f{_BEYOND_C0}]|\r(?!\n)")
 _JSON_RAW = re.compile(rf"[{_BEYOND_C0}]")  # what JSON's own escaping leaves raw
 
 # Markdown that could carry HTML, a link, a code span or a cell break; `_` and `#` stay
@@ -48,7 +49,7 @@ def _visible(match: re.Match[str]) -> str:
 
 def shown(text: object) -> str:
     """`text` with every control character and bidi override written as visible text
-    (`\\x1b`, `\\u202e`); newlines and tabs stay."""
+    (`\\x1b`, `\\u202e`); newlines, CRLF line ends and tabs stay."""
     return _CONTROL.sub(_visible, str(text))
 
 
