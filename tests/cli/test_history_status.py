@@ -53,6 +53,8 @@ def test_a_run_killed_with_sigkill_shows_interrupted(tmp_path: Path) -> None:
     table = tokbench("history", "--db", str(db))
     assert table.returncode == 0, table.stderr
     assert "interrupted?" in table.stdout and "--resume" in table.stdout
+    shown = tokbench("show", "--db", str(db), json.loads(alive.stdout)[0]["id"])
+    assert shown.returncode == 0 and "interrupted?" in shown.stdout, shown.stderr
     (after,) = json.loads(tokbench("history", "--db", str(db), "--json").stdout)
     # the stored status is left as it was: only a resume or the run itself changes it
     assert after["status"] == "running" and after["process_gone"] is True

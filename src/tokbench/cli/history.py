@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -66,6 +67,8 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
 
     store = open_store(db)
     run = store.run(run_id)
+    if fmt != "json" and store.orphaned([run]):  # shown so; JSON keeps the stored status
+        run = replace(run, status="interrupted?")
     if run.kind == "quant":
         _show_quant(store, run, fmt)
         return
