@@ -120,7 +120,7 @@ def test_plan_markdown_shows_the_paging_rows(tb_home: Path) -> None:
     head, rule, row, blank, evidence, *points = r.stdout.strip().splitlines()
     assert head.startswith("| box | quant |") and rule.startswith("|---|")
     assert row.startswith("| seed-1ch | UD-IQ2_XXS |") and "from SSD at 0.5 GB/s" in row
-    assert "calibrated [1]" in row and not blank and evidence.startswith("η: ")
+    assert r"calibrated \[1\]" in row and not blank and evidence.startswith("η: ")
     assert points[0] == "1. calibrated" and "the seed article" in points[1]
 
 

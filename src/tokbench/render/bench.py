@@ -14,6 +14,7 @@ from tokbench.core.records import RunInfo
 from tokbench.hardware.calibration import decode_efficiency, efficiency
 from tokbench.render.energy import BUSY, joules, no_power_line, run_lines
 from tokbench.render.fmt import DASH, num
+from tokbench.render.safe import csv_cell, md, md_row
 from tokbench.results.bench import BenchSummary, TestRow
 
 
@@ -94,9 +95,10 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
     ]
     for r in s.tests:
         t = _target(run, r.model)
+        backend = t.get("backend_kind", run.backend)
+        threads = t.get("threads") or DASH
         lines.append(
-            f"| {r.model} | {_size(t)} | {_params(t)} | {t.get('backend_kind', run.backend)} | "
-            f"{t.get('threads') or DASH} | {r.test} | {_tps(r)} | {_ci(r)} | {r.n} |"
+            md_row([r.model, _size(t), _params(t), backend, threads, r.test, _tps(r), _ci(r), r.n])
         )
     if s.concurrency:
         lines += [
@@ -107,21 +109,31 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
         ]
         for c in s.concurrency:
             lines.append(
-                f"| {c.model} | {c.test} | {c.concurrency} | {num(c.per_stream_tps, 2)} | "
-                f"{num(c.aggregate_tps, 2)} | {num(c.ttft_p50_ms, 0)} | {num(c.ttft_p90_ms, 0)} "
-                f"| {num(c.ttft_p99_ms, 0)} | {c.failed} |"
+                md_row(
+                    [
+                        c.model,
+                        c.test,
+                        c.concurrency,
+                        num(c.per_stream_tps, 2),
+                        num(c.aggregate_tps, 2),
+                        num(c.ttft_p50_ms, 0),
+                        num(c.ttft_p90_ms, 0),
+                        num(c.ttft_p99_ms, 0),
+                        c.failed,
+                    ]
+                )
             )
     for d in s.drift:
-        lines += ["", drift_sentence(d)]
+        lines += ["", md(drift_sentence(d))]
     if run.energy is not None and not run.energy.has_power:
-        lines += ["", f"- {no_power_line(run.energy)}"]
+        lines += ["", f"- {md(no_power_line(run.energy))}"]
     elif _energy_columns(run, s):
         lines += [
             "",
             "| model | test | " + " | ".join(ENERGY_HEAD) + " |",
             "| --- | ---: | ---: | ---: | --- |",
         ]
-        lines += ["| " + " | ".join([r.model, r.test, *energy_cells(r)]) + " |" for r in s.tests]
+        lines += [md_row([r.model, r.test, *energy_cells(r)]) for r in s.tests]
         if run.energy:
             lines += [""] + [f"- {line}" for line in run_lines(run.energy)]
         lines.append(
@@ -285,26 +297,29 @@ def to_csv(run: RunInfo, s: BenchSummary) -> str:
     for r in s.tests:
         t = _target(run, r.model)
         w.writerow(
-            [
-                run.id,
-                r.model,
-                t.get("gguf_bytes"),
-                t.get("n_params"),
-                t.get("backend_kind"),
-                t.get("threads"),
-                r.test,
-                r.mean,
-                r.sd,
-                r.ci_low,
-                r.ci_high,
-                r.n,
-                r.server_mean,
-                r.warmups,
-                r.short,
-                r.errors,
-                r.stop_rule,
-                *_bound(run, r),
-                *(_energy_values(run, r) if energy else ()),
-            ]
+            map(
+                csv_cell,
+                [
+                    run.id,
+                    r.model,
+                    t.get("gguf_bytes"),
+                    t.get("n_params"),
+                    t.get("backend_kind"),
+                    t.get("threads"),
+                    r.test,
+                    r.mean,
+                    r.sd,
+                    r.ci_low,
+                    r.ci_high,
+                    r.n,
+                    r.server_mean,
+                    r.warmups,
+                    r.short,
+                    r.errors,
+                    r.stop_rule,
+                    *_bound(run, r),
+                    *(_energy_values(run, r) if energy else ()),
+                ],
+            )
         )
     return buf.getvalue()

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tokbench.render.fmt import DASH, num
+from tokbench.render.safe import md, md_row
 
 
 def _pairs(key: str) -> dict[str, str]:
@@ -148,19 +149,17 @@ def tune_view(doc: dict[str, Any]) -> Group:
 
 
 def tune_markdown(doc: dict[str, Any]) -> str:
-    lines = [f"## tune: {doc.get('model', '')}", "", start_line(doc), ""]
+    lines = [f"## tune: {md(doc.get('model', ''))}", "", md(start_line(doc)), ""]
     lines.append("| " + " | ".join(HEADERS) + " |")
     lines.append(
         "| " + " | ".join("---" if i in (1, 3) else "---:" for i in range(len(HEADERS))) + " |"
     )
-    lines += [
-        "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in ranked_rows(doc)
-    ]
-    lines += ["", summary_line(doc), ""]
+    lines += [md_row(cells) for cells in ranked_rows(doc)]
+    lines += ["", md(summary_line(doc)), ""]
     for title, cmd, left_out in command_blocks(doc):
         lines += [f"**{title}**", "", "```", *cmd, "```"]
-        lines += [f"- left out: {n}" for n in left_out]
+        lines += [f"- left out: {md(n)}" for n in left_out]
         lines.append("")
     lines += ["### Sensitivity", ""]
-    lines += [f"- {ln}" for ln in sensitivity_lines(doc)]
+    lines += [f"- {md(ln)}" for ln in sensitivity_lines(doc)]
     return "\n".join(lines) + "\n"

@@ -206,3 +206,12 @@ def m007_quant_results(db: Db) -> None:
         )
         """
     )
+
+
+@migration
+def m008_run_owner(db: Db) -> None:
+    """The process that runs a run (its host and pid), set when the run starts or resumes:
+    a `running` run whose process is gone was killed (`kill -9`, a power cut) and
+    `tokbench history` says so."""
+    db.ddl("ALTER TABLE runs ADD COLUMN owner_host TEXT")
+    db.ddl("ALTER TABLE runs ADD COLUMN owner_pid INTEGER")
