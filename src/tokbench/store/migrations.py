@@ -206,3 +206,10 @@ def m007_quant_results(db: Db) -> None:
         )
         """
     )
+
+
+@migration
+def m008_request_health(db: Db) -> None:
+    """Each answer's health flags, computed once when it is recorded (comma-separated, ""
+    when healthy; NULL for answers recorded before: computed when read)."""
+    db.ddl("ALTER TABLE requests ADD COLUMN health TEXT")
