@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,9 +39,9 @@ def answer(mb: float, text: str) -> str:
     return body[: n // len(unit.encode()) * len(unit)] + VERDICT
 
 
-def timed(label: str, fn: object) -> float:
+def timed(label: str, fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
-    out = fn()  # type: ignore[operator]
+    out = fn()
     dt = time.perf_counter() - t0
     print(f"{label:28s} {dt * 1000:9.1f} ms  {str(out)[:60]}")
     return dt

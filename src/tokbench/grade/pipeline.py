@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import re
 from collections import deque
 from typing import Any, Literal
@@ -93,7 +94,21 @@ class GradeSpec(BaseModel):
                  "larger_of": ("numbers", self.numbers)}  # fmt: skip
         if self.extract in needs and needs[self.extract][1] is None:
             raise ValueError(f'extract = "{self.extract}" needs {needs[self.extract][0]}')
+        # found when the suite loads, not as an error on every answer
+        if self.extract == "larger_of" and not (
+            len(self.numbers or []) == 2 and all(_is_number(n) for n in self.numbers or [])
+        ):
+            raise ValueError('extract = "larger_of" needs numbers = two decimal numbers as text')
+        if self.score == "numeric" and not _is_number(self.expected):
+            raise ValueError('score = "numeric" needs a number as expected')
         return self
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return not isinstance(value, bool) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 class GradingTimeout(TokbenchError):

@@ -78,6 +78,7 @@ class Suite:
 
 
 DEFAULT_MAX_TOKENS = 1024
+MAX_SUITE_BYTES = 64 * 2**20  # a suite of multiple-choice items, not a data set's dump
 
 
 def load_suite(spec: str, overrides: dict[str, Any] | None = None) -> Suite:
@@ -92,13 +93,21 @@ def load_suite(spec: str, overrides: dict[str, Any] | None = None) -> Suite:
         text = resources.files("tokbench.suites").joinpath(f"{spec}.toml").read_text("utf-8")
         return replace(_parse(text, f"builtin:{spec}", spec, overrides or {}), builtin=True)
     path = Path(spec)
+    if path.exists() and not path.is_file():  # a FIFO would block, a device never end
+        raise TokbenchError(f"{path}: not a regular file, so not a suite file")
     if not path.is_file():
         raise TokbenchError(
             f"no suite named {spec!r}: use one of {', '.join(BUILTIN)}, or the path of a TOML "
             "suite or a JSONL file of multiple-choice items"
         )
     try:
-        text = path.read_text("utf-8")
+        with path.open("rb") as f:  # counted as read: a file may grow, or lie in st_size
+            data = f.read(MAX_SUITE_BYTES + 1)
+        if len(data) > MAX_SUITE_BYTES:
+            raise TokbenchError(
+                f"{path}: over {MAX_SUITE_BYTES // 2**20} MiB, too big to be a suite file"
+            )
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TokbenchError(f"{path}: cannot read suite file ({exc})") from exc
     if path.suffix == ".jsonl":
