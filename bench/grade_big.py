@@ -18,7 +18,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -58,7 +57,7 @@ def main() -> None:
     print(f"answer: {len(text.encode()) / 2**20:.1f} MB, {len(text):,} characters")
     total = 0.0
     for name in GRADERS:
-        total += timed(name, partial(grade_answer, name, text, "ok", None))
+        total += timed(name, lambda n=name: grade_answer(n, text, "ok", None).verdict)  # type: ignore[misc]
     spec = GradeSpec(extract="regex", pattern=r"Answer:\s*(\d+)", score="exact", expected="42")
     total += timed("regex pipeline", lambda: grade_answer(None, text, "ok", None, spec).verdict)
     rec = RequestRecord("r", "physics-mcq", 0, "t", "ok", None, "选择错误的一项。", text, "", None)

@@ -107,6 +107,7 @@ def test_a_huge_answer_is_graded_on_its_verdict_window() -> None:
     # ... the form graders fail it, saying what they counted
     essay = grades["seed5.essay"]
     assert essay.verdict == "fail" and "first 32,768 characters" in essay.reason
+    assert int((essay.extracted or "0").split("/")[0]) > 20_000  # counted, not taken as a title
     assert grades["seed5.quatrain"].verdict == "fail"
     assert flags == ("repetition",)  # the same sentence over and over
     assert seed5.extract_choice("A" * 3_000_000 + " answer: B")[0] == "B"

@@ -238,7 +238,8 @@ _TITLE = re.compile(r"^\s*(?:#+\s*)?(?:题目[:：]?\s*)?《[^》]{1,30}》\s*$|
 def _essay_body(answer: str) -> str:
     lines = [ln for ln in answer.strip().splitlines() if ln.strip()]
     first = lines[0].strip() if lines else ""
-    short = len(first) <= 20 or len(first.split()) <= 10
+    # a title is short: ten words (and no paragraph of unspaced Chinese, one "word")
+    short = len(first) <= 20 or (len(first.split()) <= 10 and len(first) <= 80)
     if lines and (_TITLE.match(first) or (short and not re.search(r"[。！？.!?]$", first))):
         lines = lines[1:]  # the completed title does not count towards 450
     body = "\n".join(lines)
