@@ -28,8 +28,9 @@ from tokbench.grade import seed5
 from tokbench.grade.text import WINDOW_CHARS, normalize, opening, verdict_tail
 
 # A suite's own pattern runs with this deadline per answer: a pattern that backtracks
-# exponentially ("(a+)+b") costs half a second, not hours. The `regex` module checks it
-# while matching; Python's `re` cannot be interrupted.
+# exponentially ("(a|aa)+c" on a run of a's) costs half a second, not hours. The `regex`
+# module checks the deadline while matching; Python's `re` cannot be interrupted (and
+# takes minutes on "(a+)+b" and a 32-character answer, issue 20).
 REGEX_TIMEOUT_S = 0.5
 
 Extract = Literal[
