@@ -410,6 +410,9 @@ class RequestRecord:
     grade: Grade | None = None
     energy: RequestEnergy | None = None  # None: not measured (old runs, imports)
     host: HostWindow | None = None  # the host monitor's window over the request
+    # answer-health flags (results.quality.HEALTH_FLAGS), computed once when the answer is
+    # recorded; None: not computed (stores older than migration m008)
+    health: tuple[str, ...] | None = None
 
     @property
     def busy(self) -> bool | None:

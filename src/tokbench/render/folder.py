@@ -26,9 +26,15 @@ def run_document(run: RunInfo, recs: list[RequestRecord]) -> dict[str, Any]:
         "summary": doc_summary,
         "requests": [
             {
-                **{k: v for k, v in asdict(r).items() if k not in ("metrics", "energy", "host")},
+                **{
+                    k: v
+                    for k, v in asdict(r).items()
+                    if k not in ("metrics", "energy", "host", "health")
+                },
                 "metrics": r.metrics.as_dict() if r.metrics else None,
                 **_energy(r),
+                # stored since migration m008: old runs print exactly what they printed
+                **({"health": list(r.health)} if r.health is not None else {}),
             }
             for r in recs
         ],

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from tokbench.core.records import RequestRecord, RunInfo
 from tokbench.render.safe import fence, md
-from tokbench.results.quality import Paired, health, items_needed
+from tokbench.results.quality import Paired, answer_health, items_needed
 
 
 def _label(run: RunInfo) -> str:
@@ -87,7 +87,7 @@ def answers_table(item_id: str, rows: list[tuple[RunInfo, list[RequestRecord]]])
                 cells.append(Text(""))
                 continue
             r = recs[i]
-            signs = ", ".join(health(r))
+            signs = ", ".join(answer_health(r))
             head = f"rep {r.rep + 1}: {_grade(r)}" + (f" [{signs}]" if signs else "")
             cells.append(Text(head + "\n\n", style="bold") + Text(r.answer or "(empty)"))
         t.add_row(*cells)

@@ -432,6 +432,7 @@ def request_row(rec: RequestRecord) -> dict[str, Any]:
         "grade_reason": g.reason if g else None,
         "grader": g.grader if g else None,
         **_energy_cols(rec.energy, rec.host),
+        "health": None if rec.health is None else ",".join(rec.health),
     }
 
 
@@ -455,6 +456,7 @@ def request_from_row(r: dict[str, Any]) -> RequestRecord:
             else None
         ),
         **_energy_fields(r),
+        health=None if r.get("health") is None else tuple(filter(None, r["health"].split(","))),
     )
 
 

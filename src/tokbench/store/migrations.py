@@ -215,3 +215,10 @@ def m008_run_owner(db: Db) -> None:
     `tokbench history` says so."""
     db.ddl("ALTER TABLE runs ADD COLUMN owner_host TEXT")
     db.ddl("ALTER TABLE runs ADD COLUMN owner_pid INTEGER")
+
+
+@migration
+def m009_request_health(db: Db) -> None:
+    """Each answer's health flags, computed once when it is recorded (comma-separated, ""
+    when healthy; NULL for answers recorded before: computed when read)."""
+    db.ddl("ALTER TABLE requests ADD COLUMN health TEXT")
