@@ -26,7 +26,8 @@ def resolve_binary(name: str, what: str = "--server-bin") -> Path:
     """A path with a slash stays a path (`./llama-server` is the one here, resolved against
     the working directory); a bare name is looked up on PATH, as a shell would."""
     if os.sep in name or (os.altsep and os.altsep in name):
-        path = Path(name).expanduser().absolute()
+        # absolute and normalised, symlinks kept (a wrapper's name is what the user chose)
+        path = Path(os.path.normpath(Path(name).expanduser().absolute()))
         if not path.is_file():
             raise TokbenchError(f"{what} {name}: no such file")
         return path

@@ -406,12 +406,11 @@ def _measure(
         )
     measure.recheck_sink = session.end_sample
     measure.recheck_reps = session.end_reps
-    left_s = None if max_time_s is None else max(0.0, max_time_s - (time.monotonic() - began))
     cfg = SearchConfig(
         min_reps=params.min_reps,
         max_reps=params.max_reps,
         passes=params.passes,
-        max_time_s=left_s,
+        max_time_s=max_time_s,
         objective=params.objective,
     )
     try:
