@@ -9,7 +9,8 @@
   (tok/s x bytes per token), against the box's measured bandwidth;
 - knob effects: for each knob, the change switching it made while the other knobs were
   held, reported as an effect only where the fastest and slowest values' intervals
-  separate (the duels' 99 % rule); otherwise "no effect measurable at n=...";
+  separate (99 % over all the knob's comparisons); otherwise "no effect measurable at
+  n=..." with the interval the change lies in;
 - drift: the start measured again at the end against its first measurement.
 """
 
@@ -204,9 +205,9 @@ def thread_scaling(
 class KnobEffect:
     """One knob's change between its fastest and slowest value, other knobs held (`held`).
 
-    `measurable`: the two values' speeds separate (the 99 % interval of their ratio excludes
-    1, the duels' rule); otherwise the change is noise at this n and is shown only as the
-    interval it lies in."""
+    `measurable`: the two values' speeds separate (the interval of their ratio excludes 1 at
+    99 % over all the knob's comparisons, and the change passes 1 %); otherwise the change
+    is noise at this n and is shown only as the 95 % interval it lies in."""
 
     knob: str
     change: float  # fastest/slowest - 1 (geometric means)
@@ -221,20 +222,27 @@ class KnobEffect:
     n_slowest: int = 0
 
 
-def _effect(knob: str, held: Candidate, by_value: dict[str, tuple[float, ...]]) -> KnobEffect:
+def _effect(
+    knob: str, held: Candidate, by_value: dict[str, tuple[float, ...]], comparisons: int
+) -> KnobEffect:
+    """Fastest against slowest value. Picking the extremes among several values (and the
+    best of several sweeps) would let noise through at the duels' 1 %, so the interval that
+    must exclude 1 is widened to keep 1 % over all `comparisons` (Bonferroni)."""
     means = {v: statistics.fmean(xs) for v, xs in by_value.items()}
     hi, lo = max(means, key=lambda v: means[v]), min(means, key=lambda v: means[v])
-    test = compare(by_value[hi], by_value[lo], SAME_WITHIN)
+    shown = ratio_ci(by_value[hi], by_value[lo])
+    strict = ratio_ci(by_value[hi], by_value[lo], 1 - 0.01 / comparisons)
+    measurable = min(len(by_value[hi]), len(by_value[lo])) > 1 and strict.low > 1
     return KnobEffect(
         knob,
-        test.ratio - 1,
+        shown.ratio - 1,
         hi,
         lo,
         len(by_value),
         held.key,
-        measurable=test.verdict == "better",
-        change_low=test.low - 1,
-        change_high=test.high - 1,
+        measurable=measurable and shown.ratio > 1 + SAME_WITHIN / 2,
+        change_low=shown.low - 1,
+        change_high=shown.high - 1,
         n_fastest=len(by_value[hi]),
         n_slowest=len(by_value[lo]),
     )
@@ -257,7 +265,9 @@ def knob_effects(result: SearchResult) -> list[KnobEffect]:
         for cand, xs in samples.items():
             if knob.name in cand:
                 groups[cand.without(knob.name)][cand[knob.name]] = xs
-        effects = [_effect(knob.name, held, vs) for held, vs in groups.items() if len(vs) > 1]
+        sweeps = [(held, vs) for held, vs in groups.items() if len(vs) > 1]
+        pairs = sum(len(vs) * (len(vs) - 1) // 2 for _, vs in sweeps)
+        effects = [_effect(knob.name, held, vs, pairs) for held, vs in sweeps]
         if not effects:
             continue
         out.append(
