@@ -343,6 +343,9 @@ def tune(
         result = _measure(params, session, host, model, knobs, server_bin, dialect, max_time_s,
                           began)  # fmt: skip
         status = "interrupted" if result.stopped == "interrupted" else "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
     finally:
         if status == "failed":
             store.update_run(run_id, status=status, finished_at=utc_now())
