@@ -209,7 +209,9 @@ def effect_line(e: dict[str, Any]) -> str:
             "stored without an interval)"
         )
     ns = f"n={e['n_fastest']}/{e['n_slowest']}"
-    ci = f"95 % CI {_pct(1 + e['change_low'])} … {_pct(1 + e['change_high'])} %"
+    ci = "no interval below two repetitions"
+    if e["change_low"] is not None and e["change_high"] is not None:
+        ci = f"95 % CI {_pct(1 + e['change_low'])} … {_pct(1 + e['change_high'])} %"
     if e["measurable"]:
         return (
             f"{e['knob']}: {e['fastest_value']} is {_pct(1 + e['change'])} % faster than "

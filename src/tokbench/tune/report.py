@@ -230,19 +230,19 @@ def _effect(
     must exclude 1 is widened to keep 1 % over all `comparisons` (Bonferroni)."""
     means = {v: statistics.fmean(xs) for v, xs in by_value.items()}
     hi, lo = max(means, key=lambda v: means[v]), min(means, key=lambda v: means[v])
-    shown = ratio_ci(by_value[hi], by_value[lo])
+    ratio, low, high = _interval(by_value[hi], by_value[lo])
     strict = ratio_ci(by_value[hi], by_value[lo], 1 - 0.01 / comparisons)
-    measurable = min(len(by_value[hi]), len(by_value[lo])) > 1 and strict.low > 1
+    measurable = low is not None and strict.low > 1 and ratio > 1 + SAME_WITHIN / 2
     return KnobEffect(
         knob,
-        shown.ratio - 1,
+        ratio - 1,
         hi,
         lo,
         len(by_value),
         held.key,
-        measurable=measurable and shown.ratio > 1 + SAME_WITHIN / 2,
-        change_low=shown.low - 1,
-        change_high=shown.high - 1,
+        measurable=measurable,
+        change_low=None if low is None else low - 1,
+        change_high=None if high is None else high - 1,
         n_fastest=len(by_value[hi]),
         n_slowest=len(by_value[lo]),
     )
