@@ -183,3 +183,15 @@ def test_repetitions_adapt_until_the_comparison_is_decided() -> None:
     result = search(KV, noisy, host=HOST, model=MODEL, config=SearchConfig(max_reps=8))
     duel = next(d for d in result.decisions if d.value == "q8_0")
     assert duel.verdict == "undecided" and noisy.reps["q8_0"] == 8
+
+
+def test_a_resumed_tune_with_nothing_left_keeps_its_stored_end_check() -> None:
+    whole = search(KNOBS, Box(), host=HOST, model=MODEL)
+    done = {t.key: list(t.decode_tps) for t in whole.trials}
+    again = Box()
+    resumed = search(KNOBS, again, host=HOST, model=MODEL, done=done, rechecked=(12.0, 12.5))
+    assert again.calls == [] and resumed.recheck_tps == (12.0, 12.5)
+    # something new measured: the start is measured again, not the stored figures reused
+    partial = {k: v for k, v in done.items() if "threads=1," not in k}
+    fresh = search(KNOBS, Box(), host=HOST, model=MODEL, done=partial, rechecked=(12.0, 12.5))
+    assert fresh.recheck_tps == (true_tps(fresh.start),) * 3

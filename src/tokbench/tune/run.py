@@ -143,6 +143,7 @@ class _Session:
     t0_ns: int = field(default_factory=time.perf_counter_ns)
     reps_done: dict[str, int] = field(default_factory=dict)
     end_reps: dict[str, int] = field(default_factory=dict)
+    end_check: list[float] = field(default_factory=list)  # stored, objective, in rep order
     targets: dict[str, Target] = field(default_factory=dict)
 
     @property
@@ -153,12 +154,15 @@ class _Session:
     def load(self) -> tuple[dict[str, list[float]], dict[str, str]]:
         """done/failed for the search, and each candidate's stored repetitions."""
         rows: list[tuple[str, float | None, str | None]] = []
+        ends: list[tuple[int, float]] = []
         test = self.objective_test.name
         for s in self.store.bench_samples(self.run_id):
             m = _NAME.match(s.model)
-            if m and m.group("end"):  # an earlier end-check: measured again this time
+            if m and m.group("end"):  # an earlier end-check: kept if nothing new is measured
                 k = m.group("key")
                 self.end_reps[k] = max(self.end_reps.get(k, 0), s.rep + 1)
+                if s.test == test and s.status == "ok" and s.tps and s.rep >= 0:
+                    ends.append((s.rep, s.tps))
             key = candidate_key(s.model)
             if key is None or s.rep < 0:
                 continue
@@ -167,6 +171,7 @@ class _Session:
                 rows.append((key, None, s.note or "failed"))
             elif s.test == test and s.status == "ok":
                 rows.append((key, s.tps, None))
+        self.end_check = [tps for _, tps in sorted(ends)][-self.params.min_reps :]
         return resume_state(rows)
 
     def _target(self, candidate: Candidate, name: str) -> None:
@@ -419,7 +424,7 @@ def _measure(
     try:
         return search(
             knobs, measure, host=host, model=model, config=cfg, store=session.outcome,
-            done=done, failed=failed, recheck=measure.recheck,
+            done=done, failed=failed, recheck=measure.recheck, rechecked=session.end_check,
         )  # fmt: skip
     except KeyboardInterrupt:
         # what was stored stays; the search replayed on it (measuring nothing) is the report

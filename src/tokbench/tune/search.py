@@ -299,10 +299,15 @@ class _Search:
             if outcome.verdict == "better":
                 pick = rival
 
-    def recheck(self, start: Candidate, measure: Measure) -> tuple[tuple[float, ...], str]:
-        """The start measured again at the end (min_reps), or why not."""
+    def recheck(
+        self, start: Candidate, measure: Measure, stored: Sequence[float]
+    ) -> tuple[tuple[float, ...], str]:
+        """The start measured again at the end (min_reps), or why not; a resumed search that
+        measured nothing new keeps its stored end-check."""
         if self.record(start).failure is not None or not self.samples(start):
             return (), ""
+        if self.calls == 0 and stored:
+            return tuple(stored), ""
         if self.out_of_time(reserve=False):
             return (), "the start was not measured again: the time box ended"
         self.calls += 1
@@ -394,13 +399,15 @@ def search(
     failed: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
     recheck: Measure | None = None,
+    rechecked: Sequence[float] = (),
 ) -> SearchResult:
     """Find the fastest candidate; see the module docstring for the procedure.
 
     done: candidate key -> objective samples from an earlier run of the same tune;
     failed: candidate key -> failure reason from an earlier run (not retried);
     recheck: how the start is measured again at the end (default `measure`; a run passes
-    one that stores those samples apart from the start's own).
+    one that stores those samples apart from the start's own); rechecked: the end-check an
+    earlier run stored, kept when this one measures nothing new.
     """
     cfg = config or SearchConfig()
     s = _Search(knobs, measure, host, model, cfg, store, clock)
@@ -435,7 +442,7 @@ def search(
         stopped = "max-time"
         if best is not None:
             best = s.adopt_decided(best)
-    again, why = s.recheck(start, recheck or measure)
+    again, why = s.recheck(start, recheck or measure, rechecked)
 
     trials = tuple(
         Trial(
