@@ -257,7 +257,6 @@ def to_json(run: RunInfo, s: BenchSummary) -> dict[str, Any]:
             {
                 **_test_dict(r),
                 **dict(zip(("bound_tps", "efficiency"), _bound(run, r), strict=True)),
-                "ci_wide": wide_ci(r),
             }
             for r in s.tests
         ],
