@@ -62,6 +62,7 @@ def history(limit: int, db: str | None, fmt: str) -> None:
 @format_option("table", "md", "json")
 def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
     """Show one run again: RUN_ID or a unique prefix of it."""
+    from tokbench.core.records import BENCH_KINDS
     from tokbench.render.folder import run_document
     from tokbench.render.terminal import run_view
 
@@ -72,7 +73,7 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
     if run.kind == "quant":
         _show_quant(store, run, fmt)
         return
-    if run.kind == "bench":
+    if run.kind in BENCH_KINDS:
         from tokbench.render import bench as render
         from tokbench.results.views import bench_summary
 
