@@ -31,13 +31,21 @@ def check_size(text: str, what: str) -> None:
 
 
 def check_depth(value: Any, what: str) -> None:
-    """Refuse data nested deeper than MAX_DEPTH, walking iteratively (no recursion to exhaust)."""
+    """Refuse data nested deeper than MAX_DEPTH, or with a key that is not a string (YAML
+    allows `1:` or `null:` as keys; JSON, and every tool's report, does not), walking
+    iteratively (no recursion to exhaust)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise TokbenchError(f"the {what} file nests deeper than {MAX_DEPTH} levels")
         if isinstance(item, dict):
+            odd = [k for k in item if not isinstance(k, str)]
+            if odd:
+                raise TokbenchError(
+                    f"the {what} file has a key that is not text ({str(odd[0])[:40]!r}), "
+                    "which no benchmark tool writes"
+                )
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
@@ -54,6 +62,8 @@ def load_json(text: str, what: str) -> Any:
         raise TokbenchError(
             f"the {what} file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from exc
+    except ValueError as exc:  # an integer of thousands of digits (int_max_str_digits)
+        raise TokbenchError(f"the {what} file holds a number too long to read ({exc})") from exc
     check_depth(value, what)
     return value
 

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from tokbench.core.files import read_bounded
 from tokbench.errors import TokbenchError
 from tokbench.interop import guidellm, llama_bench, vllm_bench
 from tokbench.interop._common import MAX_BYTES, strip_bom
 from tokbench.interop.records import ImportedRun
+from tokbench.interop.validate import checked
 
 # Format names accepted by parse_file(fmt=...) and the `tokbench import --format` option.
 FORMATS: dict[str, Callable[[str], ImportedRun]] = {
@@ -35,11 +37,11 @@ def _json_kind(text: str) -> str | None:
     """Sniff JSON documents (whole file, or one object per line) by their keys."""
     try:
         value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: JSONDecodeError, or a huge integer
         first = text.split("\n", 1)[0]
         try:
             value = json.loads(first)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             return None
         if vllm_bench.looks_like(value):
             return "vllm-bench-serve"
@@ -80,19 +82,13 @@ def parse_text(text: str, fmt: str | None = None, filename: str = "") -> Importe
     """Parse already read text; `fmt` forces a format name from FORMATS."""
     if fmt is not None and fmt not in FORMATS:
         raise TokbenchError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return FORMATS[fmt or detect_format(text, filename)](text)
+    return checked(FORMATS[fmt or detect_format(text, filename)](text))
 
 
 def parse_file(path: Path | str, fmt: str | None = None) -> ImportedRun:
     """Read, detect and parse one file; its sha256 is of the file's exact bytes."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise TokbenchError(f"{p} is larger than {MAX_BYTES // 2**20} MiB")
-        data = p.read_bytes()
-    except OSError as exc:
-        raise TokbenchError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    data = read_bounded(p, MAX_BYTES, "benchmark file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -73,6 +73,8 @@ def _load_yaml(text: str) -> Any:
         raise TokbenchError("the GuideLLM YAML report nests too deeply") from exc
     except yaml.YAMLError as exc:
         raise TokbenchError(f"the GuideLLM report is not valid YAML ({exc})") from exc
+    except ValueError as exc:  # an integer of thousands of digits (int_max_str_digits)
+        raise TokbenchError(f"the GuideLLM YAML report holds a number too long to read ({exc})") from exc
     check_depth(value, "GuideLLM YAML")
     return value
 
@@ -128,7 +130,8 @@ def _name(strategy: dict[str, Any]) -> str:
 
 def _iso(epoch: Any) -> str | None:
     seconds = opt_float(epoch)
-    if seconds is None or seconds <= 0:
+    # Up to the year 9999: beyond, and NaN or infinity, are not times (marked missing).
+    if seconds is None or not 0 < seconds < 253402300800:
         return None
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 

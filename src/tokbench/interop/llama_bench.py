@@ -68,6 +68,12 @@ _RESULT_FIELDS = frozenset(
     }
 )
 _REQUIRED = ("n_prompt", "n_gen", "avg_ts")
+# Fields that describe the file or the result, not a test's settings: they never tell two
+# rows apart (test_time differs on every row; the md table's size and params are display).
+_NOT_IDENTITY = _RESULT_FIELDS | {
+    "build_commit", "build_number", "cpu_info", "gpu_info", "model_size", "model_n_params",
+    "size", "params", "n_prompt", "n_gen", "n_depth",
+}  # fmt: skip
 
 # The markdown table's display names for the fields it shows (llama-bench's
 # get_field_display_name), so md params use the same keys as the other formats.
@@ -183,6 +189,50 @@ def _test(rec: Mapping[str, Any], row: int) -> ImportedTest:
     )
 
 
+def _varying(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The settings given two values or more, in the file's field order: a sweep's axes
+    (-t 1,2, -fa 0,1, -b, -ctk ...), which tell its rows apart."""
+    fields = dict.fromkeys(k for rec in records for k in rec if k not in _NOT_IDENTITY)
+    seen: dict[str, set[str]] = {k: set() for k in fields}
+    for rec in records:
+        for k, values in seen.items():
+            if len(values) < 2 and rec.get(k) is not None:
+                values.add(repr(rec[k]))
+    varying = [k for k, values in seen.items() if len(values) > 1]
+    if "model_filename" in varying and "model_type" in varying:
+        varying.remove("model_type")  # the file names the model; its type says no more
+    return varying
+
+
+def _named(tests: tuple[ImportedTest, ...], varying: list[str]) -> tuple[ImportedTest, ...]:
+    """Each test named by its shape and the sweep settings it ran with ("pp16 (threads=2)"),
+    so every row of a sweep is its own test; rows alike in every setting are numbered."""
+    display = {v: k for k, v in _MD_FIELD.items()}
+    seen: dict[str, int] = {}
+    out = []
+    for t in tests:
+        name = t.name
+        if varying:
+            params = dict(t.params)
+            shown = [
+                f"{display.get(k, k)}={_setting(k, params.get(k))}" for k in varying
+            ]
+            name = f"{name} ({', '.join(shown)})"
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name = f"{name} #{seen[name]}"
+        out.append(t if name == t.name else replace(t, name=name))
+    return tuple(out)
+
+
+def _setting(field: str, value: str | None) -> str:
+    if value is None:
+        return "?"
+    if field == "model_filename":
+        return value.replace("\\", "/").rsplit("/", 1)[-1]
+    return value
+
+
 def _drop_placeholders(rec: Mapping[str, Any]) -> Mapping[str, Any]:
     # tokbench's own export lists the settings it wrote as stand-ins; they are unknown again.
     unknown = rec.get("tokbench_unknown")
@@ -209,9 +259,15 @@ def _run(
         notes.append(
             f"fields newer than this reader ({', '.join(unknown)}) were kept in each test's params"
         )
-    for field in ("model_type", "n_threads", "n_gpu_layers"):
-        if len({repr(rec.get(field)) for rec in records}) > 1:
-            notes.append(f"tests differ in {field}: see each test's params")
+    if len({t.name for t in tests}) < len(tests):  # a sweep: names alone do not tell rows apart
+        varying = _varying(records)
+        if varying:
+            notes.append(f"a sweep over {', '.join(varying)}: each test's name gives its values")
+        tests = _named(tests, varying)
+    else:
+        for field in ("model_type", "n_threads", "n_gpu_layers"):
+            if len({repr(rec.get(field)) for rec in records}) > 1:
+                notes.append(f"tests differ in {field}: see each test's params")
     times = sorted(t for t in (opt_str(rec.get("test_time")) for rec in records) if t)
     model_type = opt_str(common("model_type"))
     return ImportedRun(
