@@ -37,12 +37,16 @@ def _json_kind(text: str) -> str | None:
     """Sniff JSON documents (whole file, or one object per line) by their keys."""
     try:
         value = json.loads(text)
-    except (ValueError, RecursionError):  # ValueError: JSONDecodeError, or a huge integer
+    except (json.JSONDecodeError, RecursionError):
         first = text.split("\n", 1)[0]
         try:
             value = json.loads(first)
-        except (ValueError, RecursionError):
+        except (json.JSONDecodeError, RecursionError):
             return None
+        except ValueError as exc:
+            raise TokbenchError(f"the file holds a number too long to read ({exc})") from exc
+    except ValueError as exc:  # valid JSON, but an integer of thousands of digits
+        raise TokbenchError(f"the file holds a number too long to read ({exc})") from exc
         if vllm_bench.looks_like(value):
             return "vllm-bench-serve"
         return "llama-bench-jsonl" if isinstance(value, dict) and "avg_ts" in value else None

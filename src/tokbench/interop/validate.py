@@ -4,7 +4,7 @@ nothing reaches the store that a later `show`, `compare` or `report` cannot rend
 Counts (tokens, requests, repetitions) must be whole numbers from 0 to SQLite's largest
 integer: anything else refuses the file with the field named, since a negative token count
 means the file is not what it claims. Measurements (tok/s, milliseconds, seconds, rates)
-must be finite, not negative and below MAX_MEASURE: anything else is marked missing with a
+must be finite, not negative and below core.stats.MAX_MEASURE: anything else is marked missing with a
 note, since one broken figure should not cost the rest of the file. A request rate may be
 infinite (the tool sent every request at once). A start time must be an ISO 8601 date.
 """
@@ -16,15 +16,13 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
+from tokbench.core.stats import measured
 from tokbench.errors import TokbenchError
 from tokbench.interop.records import ImportedRun, ImportedTest, Summary
 
 SQLITE_INT_MAX = 2**63 - 1
-# No machine measures a trillion tokens a second, or waits 30 years for one: beyond this a
-# figure is a broken file, and charts and tables could not scale to it anyway.
-MAX_MEASURE = 1e12
-
-_COUNTS = ("n_prompt", "n_gen", "depth", "n", "completed", "failed")
+# `n` last: it is often `completed` again, which names the file's own field.
+_COUNTS = ("n_prompt", "n_gen", "depth", "completed", "failed", "n")
 _MEASURES = (
     "mean_tps",
     "sd_tps",
@@ -35,15 +33,6 @@ _MEASURES = (
     "duration_s",
 )
 _LATENCIES = ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms")
-
-
-def measure(value: float | None) -> float | None:
-    """A measurement as stored: None unless finite, not negative and below MAX_MEASURE.
-    Views call this too, for stores written before imports were checked."""
-    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    v = float(value)
-    return v if math.isfinite(v) and 0 <= v <= MAX_MEASURE else None
 
 
 def _count(value: int | None, field: str, test: str) -> None:
@@ -63,11 +52,11 @@ def _summary(s: Summary | None, name: str, missing: Counter[str]) -> Summary | N
     if s is None:
         return None
     fields = {f: getattr(s, f) for f in ("mean", "median", "sd", "min", "max")}
-    kept = {f: measure(v) for f, v in fields.items()}
+    kept = {f: measured(v) for f, v in fields.items()}
     missing.update(f"{name}.{f}" for f, v in fields.items() if v is not None and kept[f] is None)
     pairs = []
     for p, v in s.percentiles:
-        if measure(v) is None or not 0 <= p <= 100:
+        if measured(v) is None or not 0 <= p <= 100:
             missing[f"{name}.p{p:g}"] += 1
         else:
             pairs.append((p, v))
@@ -87,15 +76,15 @@ def _test(t: ImportedTest, missing: Counter[str]) -> ImportedTest:
     changes: dict[str, object] = {}
     for field in _MEASURES:
         value = getattr(t, field)
-        kept = measure(value)
+        kept = measured(value)
         if value is not None and kept is None:
             missing[field] += 1
             changes[field] = None
     rate = t.request_rate_rps
-    if rate is not None and rate != math.inf and measure(rate) is None:
+    if rate is not None and rate != math.inf and measured(rate) is None:
         missing["request_rate_rps"] += 1
         changes["request_rate_rps"] = None
-    samples = tuple(v for v in t.samples_tps if measure(v) is not None)
+    samples = tuple(v for v in t.samples_tps if measured(v) is not None)
     if len(samples) != len(t.samples_tps):
         missing["samples_tps"] += len(t.samples_tps) - len(samples)
         changes["samples_tps"] = samples
