@@ -144,12 +144,21 @@ CASES = (
         missing="mean_tps",
     ),
     # item 5: sweeps, and counts that cannot be
-    Case("llama-bench-sweep-json", "t.json", lambda: _fixture("sweep_threads.json"),
-         check=_four_sweep_rows),  # fmt: skip
-    Case("llama-bench-sweep-md", "t.md", lambda: _fixture("sweep_threads.md"),
-         check=_four_sweep_rows),  # fmt: skip
-    Case("llama-bench-fa-sweep-csv", "fa.csv", lambda: _fixture("sweep_fa.csv"),
-         check=_four_sweep_rows),  # fmt: skip
+    Case(
+        "llama-bench-sweep-json",
+        "t.json",
+        lambda: _fixture("sweep_threads.json"),
+        check=_four_sweep_rows,
+    ),
+    Case(
+        "llama-bench-sweep-md", "t.md", lambda: _fixture("sweep_threads.md"), check=_four_sweep_rows
+    ),
+    Case(
+        "llama-bench-fa-sweep-csv",
+        "fa.csv",
+        lambda: _fixture("sweep_fa.csv"),
+        check=_four_sweep_rows,
+    ),
     Case(
         "llama-bench-identical-rows",
         "lb.json",

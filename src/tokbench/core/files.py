@@ -49,9 +49,7 @@ def read_bounded(path: Path | str, limit_bytes: int, what: str = "file") -> byte
             chunks.append(chunk)
             total += len(chunk)
             if total > limit_bytes:
-                raise TokbenchError(
-                    f"{p} is larger than the {_size(limit_bytes)} a {what} may be"
-                )
+                raise TokbenchError(f"{p} is larger than the {_size(limit_bytes)} a {what} may be")
         return b"".join(chunks)
     except OSError as exc:
         raise TokbenchError(f"cannot read {p}: {exc.strerror or exc}") from exc

@@ -14,6 +14,10 @@ from tokbench.errors import TokbenchError
 MAX_BYTES = 256 * 1024 * 1024
 # Real reports nest about ten levels; anything far deeper is not one of them.
 MAX_DEPTH = 64
+# A llama-bench sweep of every thread count, batch size and flag of a big box has a few
+# thousand rows; far more is not a benchmark someone ran, and would make every view of the
+# run slow. Checked while reading, so a huge file is refused before it costs memory.
+MAX_TESTS = 100_000
 
 
 def sha256_text(text: str) -> str:
@@ -28,6 +32,14 @@ def strip_bom(text: str) -> str:
 def check_size(text: str, what: str) -> None:
     if len(text) > MAX_BYTES:
         raise TokbenchError(f"the {what} file is larger than {MAX_BYTES // 2**20} MiB")
+
+
+def check_tests(n: int, what: str) -> None:
+    if n > MAX_TESTS:
+        raise TokbenchError(
+            f"the {what} holds more than {MAX_TESTS:,} tests, more than tokbench imports from "
+            "one file: split it, or import the rows you want to compare"
+        )
 
 
 def check_depth(value: Any, what: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from tokbench.errors import TokbenchError
 from tokbench.interop._common import (
     check_size,
+    check_tests,
     common_value,
     dumps,
     load_json,
@@ -68,6 +69,7 @@ _RESULT_FIELDS = frozenset(
     }
 )
 _REQUIRED = ("n_prompt", "n_gen", "avg_ts")
+_NOT_PARAMS = _RESULT_FIELDS | {"n_prompt", "n_gen", "n_depth"}
 # Fields that describe the file or the result, not a test's settings: they never tell two
 # rows apart (test_time differs on every row; the md table's size and params are display).
 _NOT_IDENTITY = _RESULT_FIELDS | {
@@ -157,25 +159,53 @@ def _floats(value: Any, field: str, row: int) -> tuple[float, ...]:
     return tuple(float(v) for v in value)
 
 
-def _test(rec: Mapping[str, Any], row: int) -> ImportedTest:
-    """One llama-bench record (from json, jsonl, csv or sql) as an ImportedTest."""
+def _shape(rec: Mapping[str, Any], row: int) -> tuple[int, int, int]:
+    """(n_prompt, n_gen, depth) of a record, which name its test."""
     missing = [f for f in _REQUIRED if rec.get(f) in (None, "")]
     if missing:
         raise TokbenchError(f"llama-bench record {row} lacks {', '.join(missing)}")
     n_prompt, n_gen = opt_int(rec["n_prompt"]), opt_int(rec["n_gen"])
     depth = opt_int(rec.get("n_depth", 0)) if rec.get("n_depth") not in (None, "") else 0
+    if n_prompt is None or n_gen is None or depth is None:
+        raise TokbenchError(
+            f"llama-bench record {row} has a non-numeric n_prompt, n_gen or n_depth"
+        )
+    return n_prompt, n_gen, depth
+
+
+def _text(value: Any) -> str:
+    """A setting as its JSON text ("1", "true", "f16"): what params hold."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return "true" if value else ("false" if value is False else "null")
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)
+
+
+def _test(
+    rec: Mapping[str, Any],
+    row: int,
+    shape: tuple[int, int, int],
+    name: str,
+    pairs: dict[tuple[str, str], tuple[str, str]],
+) -> ImportedTest:
+    """One llama-bench record (from json, jsonl, csv, sql or md) as an ImportedTest.
+    `pairs` holds each (setting, value) once: a sweep of 100k rows repeats the same few."""
+    n_prompt, n_gen, depth = shape
     mean = opt_float(rec["avg_ts"])
-    if n_prompt is None or n_gen is None or depth is None or mean is None:
-        raise TokbenchError(f"llama-bench record {row} has a non-numeric n_prompt, n_gen or avg_ts")
+    if mean is None:
+        raise TokbenchError(f"llama-bench record {row} has a non-numeric avg_ts")
     samples = _floats(rec.get("samples_ts"), "samples_ts", row)
     extra = {k: rec[k] for k in ("avg_ns", "stddev_ns", "samples_ns") if k in rec}
-    params = tuple(
-        (k, v if isinstance(v, str) else json.dumps(v))
-        for k, v in rec.items()
-        if k not in _RESULT_FIELDS and k not in ("n_prompt", "n_gen", "n_depth")
-    )
+    params = []
+    for k, v in rec.items():
+        if k not in _NOT_PARAMS:
+            pair = (k, _text(v))
+            params.append(pairs.setdefault(pair, pair))
     return ImportedTest(
-        name=test_name(n_prompt, n_gen, depth),
+        name=name,
         kind=_kind(n_prompt, n_gen),
         n_prompt=n_prompt,
         n_gen=n_gen,
@@ -184,8 +214,8 @@ def _test(rec: Mapping[str, Any], row: int) -> ImportedTest:
         sd_tps=opt_float(rec.get("stddev_ts")),
         samples_tps=samples,
         n=len(samples) if samples else opt_int(rec.get("tokbench_n")),
-        params=params,
-        extra=dumps(extra),
+        params=tuple(params),
+        extra=dumps(extra) if extra else "{}",
     )
 
 
@@ -204,33 +234,28 @@ def _varying(records: Sequence[Mapping[str, Any]]) -> list[str]:
     return varying
 
 
-def _named(tests: tuple[ImportedTest, ...], varying: list[str]) -> tuple[ImportedTest, ...]:
+def _named(names: list[str], records: Sequence[Mapping[str, Any]], varying: list[str]) -> list[str]:
     """Each test named by its shape and the sweep settings it ran with ("pp16 (threads=2)"),
     so every row of a sweep is its own test; rows alike in every setting are numbered."""
     display = {v: k for k, v in _MD_FIELD.items()}
     seen: dict[str, int] = {}
     out = []
-    for t in tests:
-        name = t.name
+    for name, rec in zip(names, records, strict=True):
         if varying:
-            params = dict(t.params)
-            shown = [
-                f"{display.get(k, k)}={_setting(k, params.get(k))}" for k in varying
-            ]
+            shown = [f"{display.get(k, k)}={_setting(k, rec.get(k))}" for k in varying]
             name = f"{name} ({', '.join(shown)})"
         seen[name] = seen.get(name, 0) + 1
-        if seen[name] > 1:
-            name = f"{name} #{seen[name]}"
-        out.append(t if name == t.name else replace(t, name=name))
-    return tuple(out)
+        out.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return out
 
 
-def _setting(field: str, value: str | None) -> str:
+def _setting(field: str, value: Any) -> str:
     if value is None:
         return "?"
+    text = _text(value)
     if field == "model_filename":
-        return value.replace("\\", "/").rsplit("/", 1)[-1]
-    return value
+        return text.replace("\\", "/").rsplit("/", 1)[-1]
+    return text
 
 
 def _drop_placeholders(rec: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -249,7 +274,8 @@ def _run(
     records = [_drop_placeholders(rec) for rec in records]
     if not records:
         raise TokbenchError(f"the llama-bench {fmt} output holds no test results")
-    tests = tuple(_test(rec, i + 1) for i, rec in enumerate(records))
+    shapes = [_shape(rec, i + 1) for i, rec in enumerate(records)]
+    names = [test_name(*shape) for shape in shapes]
 
     def common(field: str) -> Any:
         return common_value([rec.get(field) for rec in records])
@@ -259,15 +285,20 @@ def _run(
         notes.append(
             f"fields newer than this reader ({', '.join(unknown)}) were kept in each test's params"
         )
-    if len({t.name for t in tests}) < len(tests):  # a sweep: names alone do not tell rows apart
+    if len(set(names)) < len(names):  # a sweep: shapes alone do not tell its rows apart
         varying = _varying(records)
         if varying:
             notes.append(f"a sweep over {', '.join(varying)}: each test's name gives its values")
-        tests = _named(tests, varying)
+        names = _named(names, records, varying)
     else:
         for field in ("model_type", "n_threads", "n_gpu_layers"):
             if len({repr(rec.get(field)) for rec in records}) > 1:
                 notes.append(f"tests differ in {field}: see each test's params")
+    pairs: dict[tuple[str, str], tuple[str, str]] = {}
+    tests = tuple(
+        _test(rec, i + 1, shape, name, pairs)
+        for i, (rec, shape, name) in enumerate(zip(records, shapes, names, strict=True))
+    )
     times = sorted(t for t in (opt_str(rec.get("test_time")) for rec in records) if t)
     model_type = opt_str(common("model_type"))
     return ImportedRun(
@@ -296,6 +327,7 @@ def _run(
 def _records_of(value: Any, fmt: str) -> list[Mapping[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
         raise TokbenchError(f"the llama-bench {fmt} output is not a list of test records")
+    check_tests(len(value), f"llama-bench {fmt} output")
     return value
 
 
@@ -312,6 +344,7 @@ def parse_jsonl(text: str) -> ImportedRun:
         if line.strip():
             try:
                 records.append(load_json(line, "llama-bench jsonl"))
+                check_tests(len(records), "llama-bench jsonl output")
             except TokbenchError as exc:
                 raise TokbenchError(f"line {i + 1} of the llama-bench jsonl output: {exc}") from exc
     return _run(_records_of(records, "jsonl"), "jsonl", text, [])
@@ -321,7 +354,10 @@ def parse_csv(text: str) -> ImportedRun:
     text = strip_bom(text)
     check_size(text, "llama-bench csv")
     try:
-        rows = list(csv.DictReader(io.StringIO(text)))
+        rows = []
+        for row in csv.DictReader(io.StringIO(text)):
+            rows.append(row)
+            check_tests(len(rows), "llama-bench csv output")
     except csv.Error as exc:
         raise TokbenchError(f"the llama-bench csv output is not valid CSV ({exc})") from exc
     if any(None in row or any(v is None for v in row.values()) for row in rows):
@@ -391,6 +427,7 @@ def parse_sql(text: str) -> ImportedRun:
                 f"but {len(values)} values"
             )
         records.append(dict(zip(fields, values, strict=True)))
+        check_tests(len(records), "llama-bench sql output")
     return _run(records, "sql", text, [])
 
 
@@ -446,6 +483,7 @@ def parse_md(text: str) -> ImportedRun:
             raise TokbenchError("the llama-bench md table has a row before its header row")
         else:
             records.append(_md_record(header, cells, len(records) + 1))
+            check_tests(len(records), "llama-bench md table")
     if header is None:
         raise TokbenchError("the llama-bench md output has no table with 'test' and 't/s' columns")
     notes = ["the md table rounds t/s to two decimals and gives no per-repetition samples"]

@@ -4,9 +4,10 @@ nothing reaches the store that a later `show`, `compare` or `report` cannot rend
 Counts (tokens, requests, repetitions) must be whole numbers from 0 to SQLite's largest
 integer: anything else refuses the file with the field named, since a negative token count
 means the file is not what it claims. Measurements (tok/s, milliseconds, seconds, rates)
-must be finite, not negative and below core.stats.MAX_MEASURE: anything else is marked missing with a
-note, since one broken figure should not cost the rest of the file. A request rate may be
-infinite (the tool sent every request at once). A start time must be an ISO 8601 date.
+must be finite, not negative and below core.stats.MAX_MEASURE: anything else is marked
+missing with a note, since one broken figure should not cost the rest of the file. A request
+rate may be infinite (the tool sent every request at once). A start time must be an ISO
+8601 date.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from tokbench.core.stats import measured
 from tokbench.errors import TokbenchError
@@ -49,21 +51,21 @@ def _short(value: object) -> str:
 
 
 def _summary(s: Summary | None, name: str, missing: Counter[str]) -> Summary | None:
+    """The summary with its bad values missing; the same object when all are good."""
     if s is None:
         return None
     fields = {f: getattr(s, f) for f in ("mean", "median", "sd", "min", "max")}
     kept = {f: measured(v) for f, v in fields.items()}
-    missing.update(f"{name}.{f}" for f, v in fields.items() if v is not None and kept[f] is None)
-    pairs = []
-    for p, v in s.percentiles:
-        if measured(v) is None or not 0 <= p <= 100:
-            missing[f"{name}.p{p:g}"] += 1
-        else:
-            pairs.append((p, v))
-    count = s.count if s.count is not None and 0 <= s.count <= SQLITE_INT_MAX else None
-    if s.count is not None and count is None:
+    bad = [f for f, v in fields.items() if v is not None and kept[f] is None]
+    pairs = tuple((p, v) for p, v in s.percentiles if measured(v) is not None and 0 <= p <= 100)
+    count_ok = s.count is None or 0 <= s.count <= SQLITE_INT_MAX
+    if not bad and len(pairs) == len(s.percentiles) and count_ok:
+        return s
+    missing.update(f"{name}.{f}" for f in bad)
+    missing.update(f"{name}.p{p:g}" for p, v in s.percentiles if (p, v) not in pairs)
+    if not count_ok:
         missing[f"{name}.count"] += 1
-    return Summary(**kept, count=count, percentiles=tuple(pairs))
+    return Summary(**kept, count=s.count if count_ok else None, percentiles=pairs)
 
 
 def _test(t: ImportedTest, missing: Counter[str]) -> ImportedTest:
@@ -73,27 +75,30 @@ def _test(t: ImportedTest, missing: Counter[str]) -> ImportedTest:
         raise TokbenchError(
             f"test {t.name!r} has n_prompt = 0 and n_gen = 0, so it measured no tokens"
         )
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for field in _MEASURES:
         value = getattr(t, field)
-        kept = measured(value)
-        if value is not None and kept is None:
+        if value is not None and measured(value) is None:
             missing[field] += 1
             changes[field] = None
     rate = t.request_rate_rps
     if rate is not None and rate != math.inf and measured(rate) is None:
         missing["request_rate_rps"] += 1
         changes["request_rate_rps"] = None
-    samples = tuple(v for v in t.samples_tps if measured(v) is not None)
-    if len(samples) != len(t.samples_tps):
+    if any(measured(v) is None for v in t.samples_tps):
+        samples = tuple(v for v in t.samples_tps if measured(v) is not None)
         missing["samples_tps"] += len(t.samples_tps) - len(samples)
         changes["samples_tps"] = samples
     for name in _LATENCIES:
-        changes[name] = _summary(getattr(t, name), name, missing)
-    changes["summaries"] = tuple(
+        old = getattr(t, name)
+        if (new := _summary(old, name, missing)) is not old:
+            changes[name] = new
+    summaries = tuple(
         (name, s) for name, s0 in t.summaries if (s := _summary(s0, name, missing)) is not None
     )
-    return replace(t, **changes)  # type: ignore[arg-type]
+    if any(a is not b for (_, a), (_, b) in zip(summaries, t.summaries, strict=True)):
+        changes["summaries"] = summaries
+    return replace(t, **changes) if changes else t
 
 
 def _iso(value: str | None) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 from tokbench.errors import TokbenchError
 from tokbench.interop._common import (
     check_size,
+    check_tests,
     dumps,
     load_json,
     opt_float,
@@ -76,6 +77,7 @@ def _results(text: str) -> list[dict[str, Any]]:
         values = [load_json(ln, "vLLM result") for ln in lines]
     if not values:
         raise TokbenchError("the vLLM result file holds no results")
+    check_tests(len(values), "vLLM result file")
     for i, v in enumerate(values):
         if not isinstance(v, dict):
             raise TokbenchError(f"vLLM result {i + 1} is not a JSON object")

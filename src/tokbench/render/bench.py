@@ -106,6 +106,8 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
                 f"{num(c.aggregate_tps, 2)} | {num(c.ttft_p50_ms, 0)} | {num(c.ttft_p90_ms, 0)} "
                 f"| {num(c.ttft_p99_ms, 0)} | {c.failed} |"
             )
+    if s.more_tests:
+        lines += ["", more_tests_line(run, s)]
     for d in s.drift:
         lines += ["", drift_sentence(d)]
     if _has_energy(run, s):
@@ -122,6 +124,10 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
             "~ marks approximate energy."
         )
     return "\n".join(lines) + "\n"
+
+
+def more_tests_line(run: RunInfo, s: BenchSummary) -> str:
+    return f"{s.more_tests:,} more tests not shown: `tokbench show {run.id} --json` lists all."
 
 
 def drift_sentence(d: Any) -> str:
@@ -184,8 +190,11 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
             *(energy_cells(r) if energy else []),
             "; ".join([*flags, *r.notes]),
         )
-    if run.energy:
-        t.caption = "\n".join(run_lines(run.energy))
+    caption = run_lines(run.energy) if run.energy else []
+    if s.more_tests:
+        caption.append(more_tests_line(run, s))
+    if caption:
+        t.caption = "\n".join(caption)
     parts: list[Any] = [t]
     if s.concurrency:
         c = Table(title="Concurrency", title_justify="left")
@@ -230,6 +239,8 @@ def to_json(run: RunInfo, s: BenchSummary) -> dict[str, Any]:
         ],
         "concurrency": [asdict(c) for c in s.concurrency],
         "drift": [asdict(d) for d in s.drift],
+        # only where a view left tests out (`show --json` never does)
+        **({"more_tests": s.more_tests} if s.more_tests else {}),
     }
 
 

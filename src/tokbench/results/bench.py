@@ -82,6 +82,7 @@ class BenchSummary:
     tests: list[TestRow]
     concurrency: list[ConcurrencyRow]
     drift: list[Drift]
+    more_tests: int = 0  # tests of a big imported run left out of this view
 
 
 def summarize_bench(samples: list[BenchSample], stop_rules: dict[str, str]) -> BenchSummary:
