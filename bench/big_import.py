@@ -227,7 +227,8 @@ def main() -> None:
             db = str(Path(tmp) / f"{name}.db")
             s_imp, m_imp, r = timed(["import", str(path), "--json", "--db", db], env)
             if r.returncode != 0:
-                print(f"{name:<20} {mb:6.1f} import failed: {r.stderr.strip()[-300:]}")
+                said = r.stderr.strip().splitlines()[0][:160]
+                print(f"{name:<20} {mb:6.1f} {s_imp:9.1f} {m_imp:6.0f}  refused: {said}")
                 continue
             run_id = json.loads(r.stdout)[0]["run_id"]
             s_show, m_show, r_show = timed(["show", run_id, "--json", "--db", db], env)

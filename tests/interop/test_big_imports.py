@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.interop.test_vllm_bench import current_result
 from tokbench.cli import cli
 from tokbench.errors import TokbenchError
-from tokbench.interop import _common, guidellm
+from tokbench.interop import _common, guidellm, vllm_bench
 from tokbench.interop.detect import parse_text
 from tokbench.results.views import MAX_VIEW_TESTS
 
@@ -76,12 +77,21 @@ def test_views_of_a_big_run_show_the_first_tests_and_count_the_rest(tmp_path: Pa
     f.write_text(md_table(n))
     (done,) = json.loads(invoke("import", str(f), "--json", "--db", db).stdout)
     run_id = done["run_id"]
-    line = f"25 more tests not shown: `tokbench show {run_id} --json` lists all."
+    line = f"25 more tests not shown (the file imported into {run_id} has them)."
     md = invoke("show", run_id, "--format", "md", "--db", db).stdout
     assert line in md and md.count("| pp") == MAX_VIEW_TESTS
     table = invoke("show", run_id, "--db", db).stdout
     assert "25 more tests not shown" in " ".join(table.split())
-    everything = json.loads(invoke("show", run_id, "--json", "--db", db).stdout)
-    assert len(everything["tests"]) == n and "more_tests" not in everything
+    shown = json.loads(invoke("show", run_id, "--json", "--db", db).stdout)
+    assert len(shown["tests"]) == MAX_VIEW_TESTS and shown["more_tests"] == 25
     invoke("report", run_id, "-o", str(tmp_path / "r.html"), "--db", db)
     assert "25 more tests not shown" in (tmp_path / "r.html").read_text()
+
+
+def test_long_vllm_detail_lists_are_left_out_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vllm_bench, "MAX_DETAIL_VALUES", 5)
+    result = current_result(ttfts=[0.05] * 6, input_lens=[100] * 5)
+    run = parse_text(json.dumps(result))
+    extra = json.loads(run.tests[0].extra)
+    assert "ttfts" not in extra and extra["input_lens"] == [100] * 5
+    assert any("lists of over 5 values (ttfts)" in n for n in run.notes)

@@ -62,9 +62,9 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
         return
     if run.kind == "bench":
         from tokbench.render import bench as render
-        from tokbench.results.views import MAX_VIEW_TESTS, bench_summary
+        from tokbench.results.views import bench_summary
 
-        summary = bench_summary(store, run, limit=None if fmt == "json" else MAX_VIEW_TESTS)
+        summary = bench_summary(store, run)
         tuned = getattr(run.config, "tune", None)
         if fmt == "json":
             print_json(render.to_json(run, summary))  # the tune report is in run.config

@@ -42,25 +42,25 @@ def check_tests(n: int, what: str) -> None:
         )
 
 
-def check_depth(value: Any, what: str) -> None:
-    """Refuse data nested deeper than MAX_DEPTH, or with a key that is not a string (YAML
-    allows `1:` or `null:` as keys; JSON, and every tool's report, does not), walking
-    iteratively (no recursion to exhaust)."""
+def check_depth(value: Any, what: str, text_keys: bool = False) -> None:
+    """Refuse data nested deeper than MAX_DEPTH and, with `text_keys`, a key that is not a
+    string (YAML allows `1:` or `null:` as keys; JSON, and every tool's report, does not),
+    walking iteratively (no recursion to exhaust)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise TokbenchError(f"the {what} file nests deeper than {MAX_DEPTH} levels")
         if isinstance(item, dict):
-            odd = [k for k in item if not isinstance(k, str)]
+            odd = [k for k in item if not isinstance(k, str)] if text_keys else []
             if odd:
                 raise TokbenchError(
                     f"the {what} file has a key that is not text ({str(odd[0])[:40]!r}), "
                     "which no benchmark tool writes"
                 )
-            stack.extend((v, depth + 1) for v in item.values())
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
 
 
 def load_json(text: str, what: str) -> Any:

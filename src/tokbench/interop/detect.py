@@ -67,7 +67,10 @@ def detect_format(text: str, filename: str = "") -> str:
     s = strip_bom(text).lstrip()
     kind: str | None = None
     if s.startswith(("{", "[")):
-        kind = _json_kind(s)
+        # llama-bench's JSON is told by its first keys; decoding a big file only to sniff
+        # it would double the work of the import.
+        quick = llama_bench.flavour(s)
+        kind = f"llama-bench-{quick}" if quick in ("json", "jsonl") else _json_kind(s)
     if kind is None:
         flavour = llama_bench.flavour(s)
         kind = f"llama-bench-{flavour}" if flavour else None

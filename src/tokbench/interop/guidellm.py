@@ -84,7 +84,7 @@ def _load_yaml(text: str) -> Any:
         raise TokbenchError(
             f"the GuideLLM YAML report holds a number too long to read ({exc})"
         ) from exc
-    check_depth(value, "GuideLLM YAML")
+    check_depth(value, "GuideLLM YAML", text_keys=True)
     return value
 
 

@@ -72,9 +72,9 @@ _REQUIRED = ("n_prompt", "n_gen", "avg_ts")
 _NOT_PARAMS = _RESULT_FIELDS | {"n_prompt", "n_gen", "n_depth"}
 # Fields that describe the file or the result, not a test's settings: they never tell two
 # rows apart (test_time differs on every row; the md table's size and params are display).
-_NOT_IDENTITY = _RESULT_FIELDS | {
+_NOT_IDENTITY = _NOT_PARAMS | {
     "build_commit", "build_number", "cpu_info", "gpu_info", "model_size", "model_n_params",
-    "size", "params", "n_prompt", "n_gen", "n_depth",
+    "size", "params",
 }  # fmt: skip
 
 # The markdown table's display names for the fields it shows (llama-bench's
@@ -177,8 +177,10 @@ def _text(value: Any) -> str:
     """A setting as its JSON text ("1", "true", "f16"): what params hold."""
     if isinstance(value, str):
         return value
-    if isinstance(value, bool) or value is None:
-        return "true" if value else ("false" if value is False else "null")
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     return json.dumps(value)
@@ -189,10 +191,11 @@ def _test(
     row: int,
     shape: tuple[int, int, int],
     name: str,
-    pairs: dict[tuple[str, str], tuple[str, str]],
+    pairs: dict[tuple[str, type, Any], tuple[str, str]],
 ) -> ImportedTest:
     """One llama-bench record (from json, jsonl, csv, sql or md) as an ImportedTest.
-    `pairs` holds each (setting, value) once: a sweep of 100k rows repeats the same few."""
+    `pairs` holds each (setting, value) once: a sweep of 100k rows repeats the same few.
+    Its keys carry the value's type, since 1, 1.0 and True are equal as keys."""
     n_prompt, n_gen, depth = shape
     mean = opt_float(rec["avg_ts"])
     if mean is None:
@@ -201,9 +204,14 @@ def _test(
     extra = {k: rec[k] for k in ("avg_ns", "stddev_ns", "samples_ns") if k in rec}
     params = []
     for k, v in rec.items():
-        if k not in _NOT_PARAMS:
-            pair = (k, _text(v))
-            params.append(pairs.setdefault(pair, pair))
+        if k in _NOT_PARAMS:
+            continue
+        if isinstance(v, list | dict):  # unhashable, and rare (older builds' lists)
+            params.append((k, _text(v)))
+        elif (pair := pairs.get((k, type(v), v))) is not None:
+            params.append(pair)
+        else:
+            params.append(pairs.setdefault((k, type(v), v), (k, _text(v))))
     return ImportedTest(
         name=name,
         kind=_kind(n_prompt, n_gen),
@@ -294,7 +302,7 @@ def _run(
         for field in ("model_type", "n_threads", "n_gpu_layers"):
             if len({repr(rec.get(field)) for rec in records}) > 1:
                 notes.append(f"tests differ in {field}: see each test's params")
-    pairs: dict[tuple[str, str], tuple[str, str]] = {}
+    pairs: dict[tuple[str, type, Any], tuple[str, str]] = {}
     tests = tuple(
         _test(rec, i + 1, shape, name, pairs)
         for i, (rec, shape, name) in enumerate(zip(records, shapes, names, strict=True))
@@ -512,14 +520,14 @@ _PARSERS = {
 def flavour(text: str) -> str | None:
     """Which llama-bench output this text looks like (json, jsonl, csv, sql, md), or None."""
     s = strip_bom(text).lstrip()
-    head = s[:4096]
+    head = s[:65536]
     if re.match(
         r"(CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+llama_bench|INSERT\s+INTO\s+llama_bench)",
         head,
         re.IGNORECASE,
     ):
         return "sql"
-    first = s.split("\n", 1)[0]
+    first = head.split("\n", 1)[0]
     if s.startswith("[") and '"avg_ts"' in head:
         return "json"
     if s.startswith("{") and '"avg_ts"' in first:
@@ -527,7 +535,7 @@ def flavour(text: str) -> str | None:
     fields = [f.strip().strip('"') for f in first.split(",")]
     if "avg_ts" in fields and "n_prompt" in fields:
         return "csv"
-    for line in s.splitlines()[:200]:
+    for line in head.splitlines()[:200]:
         cells = _md_cells(line) if line.strip().startswith("|") else []
         if "test" in cells and "t/s" in cells:
             return "md"

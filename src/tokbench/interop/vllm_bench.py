@@ -39,6 +39,10 @@ _REQUIRED = ("model_id", "completed")
 # Per-request lists (ttfts, itls, latencies, input_lens ... in seconds or tokens) are kept as
 # given in the test's extra; the generated texts are the model's output, not measurements.
 _DROPPED = ("generated_texts",)
+# --save-detailed lists longer than this (one value per request; itls one list per
+# request) are left out: the summaries hold what views show, and a 75 MB result's lists
+# made every `show` of it decode them again (16 s). Smaller runs keep theirs in extra.
+MAX_DETAIL_VALUES = 10_000
 _MAPPED = frozenset(
     {"date", "request_rate", "max_concurrency", "duration", "completed", "failed",
      "request_throughput", "output_throughput", "total_token_throughput", "version",
@@ -150,7 +154,11 @@ def _test(result: dict[str, Any]) -> ImportedTest:
     extra = {
         k: v
         for k, v in result.items()
-        if k not in _MAPPED and k not in _PARAMS and k not in metric_keys and k not in _DROPPED
+        if k not in _MAPPED
+        and k not in _PARAMS
+        and k not in metric_keys
+        and k not in _DROPPED
+        and not _long_detail(v)
     }
     return ImportedTest(
         name=_name(rate, concurrency, result),
@@ -175,6 +183,10 @@ def _test(result: dict[str, Any]) -> ImportedTest:
     )
 
 
+def _long_detail(value: Any) -> bool:
+    return isinstance(value, list) and len(value) > MAX_DETAIL_VALUES
+
+
 def parse(text: str) -> ImportedRun:
     text = strip_bom(text)
     results = _results(text)
@@ -184,6 +196,14 @@ def parse(text: str) -> ImportedRun:
     dropped = sum(len(r[k]) for r in results for k in _DROPPED if isinstance(r.get(k), list))
     if dropped:
         notes.append(f"{dropped} generated texts were not imported (outputs, not measurements)")
+    long = sorted(
+        {k for r in results for k, v in r.items() if k not in _DROPPED and _long_detail(v)}
+    )
+    if long:
+        notes.append(
+            f"per-request lists of over {MAX_DETAIL_VALUES:,} values ({', '.join(long)}) were "
+            "not imported; their summaries were"
+        )
     models = {str(r["model_id"]) for r in results}
     if len(models) > 1:
         notes.append(f"results for {len(models)} models: see each test's params")

@@ -127,7 +127,7 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
 
 
 def more_tests_line(run: RunInfo, s: BenchSummary) -> str:
-    return f"{s.more_tests:,} more tests not shown: `tokbench show {run.id} --json` lists all."
+    return f"{s.more_tests:,} more tests not shown (the file imported into {run.id} has them)."
 
 
 def drift_sentence(d: Any) -> str:
@@ -239,7 +239,7 @@ def to_json(run: RunInfo, s: BenchSummary) -> dict[str, Any]:
         ],
         "concurrency": [asdict(c) for c in s.concurrency],
         "drift": [asdict(d) for d in s.drift],
-        # only where a view left tests out (`show --json` never does)
+        # only where the view left tests out (a big imported run)
         **({"more_tests": s.more_tests} if s.more_tests else {}),
     }
 

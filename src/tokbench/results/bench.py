@@ -218,7 +218,7 @@ def _serve_level(t: TestStats) -> ConcurrencyRow:
         summary = t.stats.get(name)
         summary = summary if isinstance(summary, dict) else {}
         for pair in summary.get("percentiles") or []:
-            if isinstance(pair, list) and len(pair) == 2 and pair[0] == p:
+            if isinstance(pair, list | tuple) and len(pair) == 2 and pair[0] == p:
                 return measured(pair[1])
         return measured(summary.get("median")) if p == 50 else None
 

@@ -50,8 +50,9 @@ def model_params(target: dict[str, Any]) -> float | None:
     return None
 
 
-# Tables, compare and report show an imported run's first tests only: a file can hold up
-# to 100,000 (interop's MAX_TESTS), which no one reads in a table. `show --json` has all.
+# Show, compare and report give an imported run's first tests only: a file can hold up to
+# 100,000 (interop's MAX_TESTS), which no one reads in a table, and whose JSON alone took
+# a minute and a gigabyte to print. The file imported has them all.
 MAX_VIEW_TESTS = 500
 
 
