@@ -90,6 +90,8 @@ def _results(text: str) -> list[dict[str, Any]]:
             raise TokbenchError(
                 f"vLLM result {i + 1} lacks {', '.join(missing) or 'throughput and latency fields'}"
             )
+        if not isinstance(v["model_id"], str) or not v["model_id"].strip():
+            raise TokbenchError(f"vLLM result {i + 1} has a model_id that is not a model's name")
     return values
 
 
