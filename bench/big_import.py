@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -189,24 +190,32 @@ FORMATS: dict[str, tuple[str, Callable[[int], str]]] = {
 }
 
 
-def timed(
-    args: list[str], env: dict[str, str]
-) -> tuple[float, float, subprocess.CompletedProcess[str]]:
-    """Seconds and peak RSS (MiB) of one fresh tokbench process."""
+@dataclass(frozen=True)
+class Cost:
+    wall_s: float
+    cpu_s: float
+    peak_mib: float
+    proc: subprocess.CompletedProcess[str]
+
+    def cells(self) -> str:
+        return f"{self.wall_s:7.1f} {self.cpu_s:6.1f} {self.peak_mib:6.0f}"
+
+
+def timed(args: list[str], env: dict[str, str]) -> Cost:
+    """Wall seconds, CPU seconds and peak RSS of one fresh tokbench process. On a busy box
+    the CPU seconds are the fairer figure: wall time there is mostly waiting for a core."""
     code = (
         "import resource, sys, runpy; sys.argv = ['tokbench', *sys.argv[1:]]\n"
         "try:\n    runpy.run_module('tokbench', run_name='__main__')\n"
         "finally:\n"
-        "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "    print('PEAK_KB', peak, file=sys.stderr)\n"
+        "    use = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "    print('PEAK_KB', use.ru_maxrss, use.ru_utime + use.ru_stime, file=sys.stderr)\n"
     )
     start = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - start
-    peak = next(
-        (int(line.split()[1]) for line in r.stderr.splitlines() if line.startswith("PEAK_KB")), 0
-    )
-    return seconds, peak / 1024, r
+    wall = time.perf_counter() - start
+    line = next((ln.split() for ln in r.stderr.splitlines() if ln.startswith("PEAK_KB")), None)
+    return Cost(wall, float(line[2]) if line else 0.0, int(line[1]) / 1024 if line else 0.0, r)
 
 
 def main() -> None:
@@ -216,8 +225,8 @@ def main() -> None:
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     print(f"load average before: {os.getloadavg()}")
-    heads = ("MB", "import s", "MiB", "show s", "MiB", "report s", "MiB")
-    print(f"{'format':<20} " + " ".join(f"{h:>{max(6, len(h))}}" for h in heads))
+    step = f"{'wall s':>7} {'cpu s':>6} {'MiB':>6}"
+    print(f"{'format':<20} {'MB':>6} | import {step} | show {step} | report {step}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.formats.split(","):
             filename, make = FORMATS[name]
@@ -225,19 +234,18 @@ def main() -> None:
             path.write_text(make(int(args.mb * 1e6)))
             mb = path.stat().st_size / 1e6
             db = str(Path(tmp) / f"{name}.db")
-            s_imp, m_imp, r = timed(["import", str(path), "--json", "--db", db], env)
-            if r.returncode != 0:
-                said = r.stderr.strip().splitlines()[0][:160]
-                print(f"{name:<20} {mb:6.1f} {s_imp:9.1f} {m_imp:6.0f}  refused: {said}")
+            imp = timed(["import", str(path), "--json", "--db", db], env)
+            if imp.proc.returncode != 0:
+                said = imp.proc.stderr.strip().splitlines()[0][:120]
+                print(f"{name:<20} {mb:6.1f} | {imp.cells()} | refused: {said}", flush=True)
                 continue
-            run_id = json.loads(r.stdout)[0]["run_id"]
-            s_show, m_show, r_show = timed(["show", run_id, "--json", "--db", db], env)
-            out = str(Path(tmp) / "r.html")
-            s_rep, m_rep, r_rep = timed(["report", run_id, "-o", out, "--db", db], env)
-            bad = [n for n, x in (("show", r_show), ("report", r_rep)) if x.returncode]
+            run_id = json.loads(imp.proc.stdout)[0]["run_id"]
+            show = timed(["show", run_id, "--json", "--db", db], env)
+            rep = timed(["report", run_id, "-o", str(Path(tmp) / "r.html"), "--db", db], env)
+            bad = [n for n, c in (("show", show), ("report", rep)) if c.proc.returncode]
             print(
-                f"{name:<20} {mb:6.1f} {s_imp:9.1f} {m_imp:6.0f} {s_show:7.1f} {m_show:6.0f} "
-                f"{s_rep:9.1f} {m_rep:6.0f}" + (f"  failed: {bad}" if bad else ""),
+                f"{name:<20} {mb:6.1f} | {imp.cells()} | {show.cells()} | {rep.cells()}"
+                + (f"  failed: {bad}" if bad else ""),
                 flush=True,
             )
             path.unlink()

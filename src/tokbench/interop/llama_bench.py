@@ -231,12 +231,12 @@ def _varying(records: Sequence[Mapping[str, Any]]) -> list[str]:
     """The settings given two values or more, in the file's field order: a sweep's axes
     (-t 1,2, -fa 0,1, -b, -ctk ...), which tell its rows apart."""
     fields = dict.fromkeys(k for rec in records for k in rec if k not in _NOT_IDENTITY)
-    seen: dict[str, set[str]] = {k: set() for k in fields}
-    for rec in records:
-        for k, values in seen.items():
-            if len(values) < 2 and rec.get(k) is not None:
-                values.add(repr(rec[k]))
-    varying = [k for k, values in seen.items() if len(values) > 1]
+    varying = []
+    for k in fields:
+        given = (v for rec in records if (v := rec.get(k)) is not None)
+        first = next(given, None)
+        if any(v != first for v in given):
+            varying.append(k)
     if "model_filename" in varying and "model_type" in varying:
         varying.remove("model_type")  # the file names the model; its type says no more
     return varying
