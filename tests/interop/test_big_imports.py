@@ -65,7 +65,7 @@ def test_a_few_mb_file_imports_in_seconds(tmp_path: Path) -> None:
     assert f.stat().st_size > 4e6
     start = time.monotonic()
     r = invoke("import", str(f), "--json", "--db", str(tmp_path / "r.db"))
-    # generous: about 3 s on a quiet laptop core; quadratic code took minutes
+    # a generous bound for a shared, busy box: it only catches work that is not linear
     assert r.exit_code == 0 and time.monotonic() - start < 60
     assert json.loads(r.stdout)[0]["tests"] == 4000
 
