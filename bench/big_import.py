@@ -209,7 +209,10 @@ def timed(args: list[str], env: dict[str, str]) -> Cost:
         "try:\n    runpy.run_module('tokbench', run_name='__main__')\n"
         "finally:\n"
         "    use = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "    print('PEAK_KB', use.ru_maxrss, use.ru_utime + use.ru_stime, file=sys.stderr)\n"
+        # VmHWM is this program's own peak; ru_maxrss would also count the (big) parent
+        # process it was forked from
+        "    hwm = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM')]\n"
+        "    print('PEAK_KB', hwm[0], use.ru_utime + use.ru_stime, file=sys.stderr)\n"
     )
     start = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
