@@ -44,7 +44,7 @@ def _short(label: str, n: int = 34) -> str:
 
 
 def _nice_max(v: float) -> float:
-    if v <= 0:
+    if not math.isfinite(v) or v <= 0:  # an axis cannot reach infinity; views drop such values
         return 1.0
     mag = 10.0 ** math.floor(math.log10(v))
     for step in (1.0, 2.0, 2.5, 5.0):
