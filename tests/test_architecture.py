@@ -27,6 +27,7 @@ LAYERS = (
     ("grade",),
     ("suites",),
     ("results",),
+    ("evals",),
     ("quant",),
     ("interop",),
     ("render",),
