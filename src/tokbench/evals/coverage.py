@@ -1,0 +1,79 @@
+"""Does the interval cover the full-set accuracy? Simulated models on simulated benchmarks.
+
+Each trial makes a new benchmark and a new model: subjects differ in difficulty (sd 1 on the
+logit scale), items within a subject differ again (sd 1), the model's ability is uniform over
+a range that spans near-chance to near-perfect, and multiple choice can be guessed (1 in 4).
+The model's answers to every item are drawn once; the full-set accuracy is their mean, and
+the estimate is read from the first n items of the prefix-fair order, as a real run reads
+them. The order is the real one (tokbench.evals.order) over the benchmark's strata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tokbench.evals.estimate import Z95, estimate
+from tokbench.evals.items import EvalItem
+from tokbench.evals.order import prefix_fair_order
+
+# Two shapes: GSM8K's five step-count strata, and an MMLU-like 57 subjects of uneven size.
+GSM8K_STRATA = (326, 371, 297, 175, 150)
+MMLU_LIKE_STRATA = tuple(int(100 + 1434 * (k / 56) ** 9) for k in range(57))
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageRow:
+    shape: str
+    n: int
+    trials: int
+    coverage: float  # share of trials whose interval held the full-set accuracy
+    mean_half_width_pts: float
+    mean_abs_error_pts: float
+
+
+def _order(strata: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(stratum of each item, the items' indices in asking order)."""
+    items = [
+        EvalItem(f"s/{h:02d}/{i}", "sim", f"{h:02d}", "", (), "")
+        for h, size in enumerate(strata)
+        for i in range(size)
+    ]
+    index = {it.id: k for k, it in enumerate(items)}
+    stratum = np.array([int(it.subject) for it in items])
+    return stratum, np.array([index[it.id] for it in prefix_fair_order(items)])
+
+
+def coverage(
+    shape: str,
+    strata: tuple[int, ...],
+    sizes: tuple[int, ...] = (25, 50, 100),
+    trials: int = 300,
+    guess: float = 0.25,
+    seed: int = 0,
+    z: float = Z95,
+) -> list[CoverageRow]:
+    rng = np.random.default_rng(seed)
+    stratum, order = _order(strata)
+    population = len(stratum)
+    hits = {n: 0 for n in sizes}
+    width = {n: 0.0 for n in sizes}
+    error = {n: 0.0 for n in sizes}
+    for _ in range(trials):
+        subject_b = rng.normal(0, 1, len(strata))
+        b = subject_b[stratum] + rng.normal(0, 1, population)
+        ability = rng.uniform(-2.5, 3.5)
+        p = guess + (1 - guess) / (1 + np.exp(-1.7 * (ability - b)))
+        right = rng.random(population) < p
+        truth = right.mean()
+        asked = right[order]
+        for n in sizes:
+            e = estimate(int(asked[:n].sum()), n, population, z)
+            assert e.low is not None and e.high is not None and e.accuracy is not None
+            hits[n] += e.low <= truth <= e.high
+            width[n] += 50 * (e.high - e.low)
+            error[n] += 100 * abs(e.accuracy - truth)
+    return [
+        CoverageRow(shape, n, trials, hits[n] / trials, width[n] / trials, error[n] / trials)
+        for n in sizes
+    ]
