@@ -17,12 +17,17 @@ def main(trials: int) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for shape, strata, guess in (
         ("GSM8K (5 strata, 1,319, no guessing)", GSM8K_STRATA, 0.0),
-        (f"MMLU-like (57 subjects, {sum(MMLU_LIKE_STRATA):,}, 1 in 4 guess)",
-         MMLU_LIKE_STRATA, 0.25),
+        (
+            f"MMLU-like (57 subjects, {sum(MMLU_LIKE_STRATA):,}, 1 in 4 guess)",
+            MMLU_LIKE_STRATA,
+            0.25,
+        ),
     ):
         for r in coverage(shape, strata, trials=trials, guess=guess, seed=1):
-            print(f"| {shape} | {r.n} | {r.trials} | {100 * r.coverage:.1f} % | "
-                  f"{r.mean_half_width_pts:.1f} | {r.mean_abs_error_pts:.1f} |")
+            print(
+                f"| {shape} | {r.n} | {r.trials} | {100 * r.coverage:.1f} % | "
+                f"{r.mean_half_width_pts:.1f} | {r.mean_abs_error_pts:.1f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,14 @@ OUT = Path(__file__).resolve().parents[1] / "src" / "tokbench" / "evals" / "data
 def _ordered(path: Path) -> list[dict[str, object]]:
     rows = [json.loads(x) for x in path.read_text("utf-8").splitlines() if x.strip()]
     items = [
-        EvalItem(f"gsm8k/{gsm8k_steps(r['answer'])}/{i}", "gsm8k", gsm8k_steps(r["answer"]),
-                 r["question"], (), "")
+        EvalItem(
+            f"gsm8k/{gsm8k_steps(r['answer'])}/{i}",
+            "gsm8k",
+            gsm8k_steps(r["answer"]),
+            r["question"],
+            (),
+            "",
+        )
         for i, r in enumerate(rows)
     ]
     out = []

@@ -35,7 +35,9 @@ def test_gsm8k_jsonl(tmp_path: Path) -> None:
 
 
 def test_mmlu_folder_reads_test_subfolder(tmp_path: Path) -> None:
-    _write(tmp_path / "data/test/anatomy_test.csv", '"What is ""x"", here?",a,b,c,d,C\nQ2,1,2,3,4,a\n')
+    _write(
+        tmp_path / "data/test/anatomy_test.csv", '"What is ""x"", here?",a,b,c,d,C\nQ2,1,2,3,4,a\n'
+    )
     _write(tmp_path / "data/dev/anatomy_dev.csv", "dev,a,b,c,d,A\n")
     items = read_path(tmp_path / "data", "mmlu")
     assert [(i.id, i.subject, i.answer) for i in items] == [

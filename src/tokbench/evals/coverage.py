@@ -56,9 +56,9 @@ def coverage(
     rng = np.random.default_rng(seed)
     stratum, order = _order(strata)
     population = len(stratum)
-    hits = {n: 0 for n in sizes}
-    width = {n: 0.0 for n in sizes}
-    error = {n: 0.0 for n in sizes}
+    hits = dict.fromkeys(sizes, 0)
+    width = dict.fromkeys(sizes, 0.0)
+    error = dict.fromkeys(sizes, 0.0)
     for _ in range(trials):
         subject_b = rng.normal(0, 1, len(strata))
         b = subject_b[stratum] + rng.normal(0, 1, population)

@@ -99,7 +99,11 @@ def read_choice_csv(path: Path, benchmark: str) -> list[EvalItem]:
     elif head[1:7] == ["question", "a", "b", "c", "d", "answer"]:
         start, cols = 1, slice(1, 7)  # CMMLU
     elif head[:6] == ["id", "question", "a", "b", "c", "d"] or head[1:6] == [
-        "question", "a", "b", "c", "d"
+        "question",
+        "a",
+        "b",
+        "c",
+        "d",
     ]:
         raise TokbenchError(f"{path}: has no answer column (C-Eval's test split?): use val")
     else:
