@@ -1,0 +1,91 @@
+"""`tokbench eval` end to end against a loopback server whose right answers are known: the
+accuracy comes out exactly, with its interval; the time box, resume, and the other
+commands (history, show, compare --ref) see the run."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+
+from tests.conftest import tokbench
+from tests.evals.keyserver import key_server
+from tokbench.evals.data_files import shipped_items
+from tokbench.evals.estimate import estimate
+
+ITEMS = shipped_items("gsm8k")
+
+
+def _eval(url: str, *args: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    r = tokbench("eval", "gsm8k", "--url", url, "--json", "--no-progress", *args)
+    doc = json.loads(r.stdout) if r.stdout.strip() else {}
+    return r.returncode, doc, r.stderr
+
+
+def test_known_answers_give_exact_accuracy() -> None:
+    right = {it.id for k, it in enumerate(ITEMS[:60]) if k % 3 != 0}  # 40 of the first 60
+    with key_server(ITEMS, right) as srv:
+        rc, doc, err = _eval(srv.url, "--limit", "60")
+        assert rc == 0, err
+        assert srv.asked == [it.id for it in ITEMS[:60]]  # the subset's own order
+    (b,) = doc["benchmarks"]
+    want = estimate(40, 60, 1319)
+    assert (b["correct"], b["graded"], b["population"]) == (40, 60, 1319)
+    assert b["accuracy"] == 40 / 60
+    assert (b["ci95_low"], b["ci95_high"]) == (want.low, want.high)
+    assert 10 < b["half_width_pts"] < 13
+    assert doc["run"]["kind"] == "eval"
+    assert doc["stopped_by"] == "all items asked"
+
+
+def test_time_box_cuts_marks_and_resume_finishes() -> None:
+    right = {it.id for it in ITEMS[:12]}
+    # ~0.05 s a chunk, ~12 chunks an answer: about 0.6 s an item; a 2 s box asks ~3
+    with key_server(ITEMS, right, itl_s=0.05) as srv:
+        t0 = time.monotonic()
+        rc, doc, err = _eval(srv.url, "--limit", "12", "--max-time", "2s")
+        assert rc == 0, err
+        assert time.monotonic() - t0 < 15
+        run = doc["run"]
+        took = (
+            datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["created_at"])
+        ).total_seconds()
+        assert took <= 2.2  # within 10 % of the box
+        (b,) = doc["benchmarks"]
+        assert b["cut"] == 1 and 1 <= b["graded"] < 12
+        assert b["accuracy"] == 1.0
+        assert "time box" in doc["stopped_by"]
+        srv.itl_s = 0.0
+        rc, doc2, err = _eval(srv.url, "--resume", run["id"])
+        assert rc == 0, err
+    (b,) = doc2["benchmarks"]
+    assert (b["correct"], b["graded"], b["cut"]) == (12, 12, 0)
+    # the cut item was asked again, and no answered item twice
+    assert len(srv.asked) == len(set(srv.asked)) + 1
+
+
+def test_until_ci_stops_early_and_other_commands_see_the_run() -> None:
+    right = {it.id for it in ITEMS}  # every answer right: the interval narrows fast
+    with key_server(ITEMS, right) as srv:
+        rc, doc, err = _eval(srv.url, "--until-ci", "8")
+        assert rc == 0, err
+        (b,) = doc["benchmarks"]
+        assert 10 <= b["graded"] < 100 and b["half_width_pts"] <= 8
+        assert "--until-ci" in doc["stopped_by"]
+        first, n = doc["run"]["id"], b["graded"]
+        srv.right = {it.id for it in ITEMS[4:]}  # a worse quant: its first four answers wrong
+        rc, doc2, err = _eval(srv.url, "--limit", str(n))
+        assert rc == 0, err
+    hist = tokbench("history", "--json")
+    assert hist.returncode == 0, hist.stderr
+    assert first in hist.stdout
+    show = tokbench("show", first)
+    assert show.returncode == 0, show.stderr
+    assert "Accuracy, estimated for the full set" in show.stdout
+    cmp = tokbench("compare", doc2["run"]["id"], "--ref", first, "--json")
+    assert cmp.returncode == 0, cmp.stderr
+    paired = json.loads(cmp.stdout)
+    # item by item: four right-to-wrong flips, exact McNemar p = 2 * 0.5**4
+    assert paired["pairs"] == n
+    assert len(paired["right_to_wrong"]) == 4 and paired["wrong_to_right"] == []
+    assert paired["mcnemar_p"] == 0.125
