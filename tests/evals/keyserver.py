@@ -72,8 +72,12 @@ class _Handler(BaseHTTPRequestHandler):
                 send(chunk({key: piece}))
             send(chunk({}, "stop"))
             n = len(pieces)
-            send({"choices": [], "usage": {"prompt_tokens": 50, "completion_tokens": n,
-                                           "total_tokens": 50 + n}})
+            send(
+                {
+                    "choices": [],
+                    "usage": {"prompt_tokens": 50, "completion_tokens": n, "total_tokens": 50 + n},
+                }
+            )
             data = b"data: [DONE]\n\n"
             self.wfile.write(b"%x\r\n%b\r\n0\r\n\r\n" % (len(data), data))
         except (BrokenPipeError, ConnectionResetError):

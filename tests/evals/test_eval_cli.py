@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 from tests.conftest import tokbench
 from tests.evals.keyserver import key_server
@@ -64,7 +65,7 @@ def test_time_box_cuts_marks_and_resume_finishes() -> None:
     assert len(srv.asked) == len(set(srv.asked)) + 1
 
 
-def test_until_ci_stops_early_and_other_commands_see_the_run() -> None:
+def test_until_ci_stops_early_and_other_commands_see_the_run(tmp_path: Path) -> None:
     right = {it.id for it in ITEMS}  # every answer right: the interval narrows fast
     with key_server(ITEMS, right) as srv:
         rc, doc, err = _eval(srv.url, "--until-ci", "8")
@@ -89,3 +90,11 @@ def test_until_ci_stops_early_and_other_commands_see_the_run() -> None:
     assert paired["pairs"] == n
     assert len(paired["right_to_wrong"]) == 4 and paired["wrong_to_right"] == []
     assert paired["mcnemar_p"] == 0.125
+    html = Path(tmp_path / "r.html")
+    rep = tokbench("report", first, doc2["run"]["id"], "-o", str(html))
+    assert rep.returncode == 0, rep.stderr
+    text = html.read_text("utf-8")
+    chart = text[text.index('id="chart-accuracy"') :]
+    chart = chart[: chart.index("</svg>")]
+    assert chart.count('class="interval"') == 2  # one point per run, each with its interval
+    assert "key-model" in chart and "gsm8k" in chart

@@ -136,7 +136,7 @@ class _Progress:
     "--max-tokens",
     "--think-budget",
     "max_tokens",
-    type=click.IntRange(16, 2**21),
+    type=click.IntRange(1, 2**21),
     help="Tokens an answer may take, thinking included [default: 2048]. A "
     "reasoning model needs thousands; an answer cut by it counts wrong.",
 )

@@ -39,7 +39,7 @@ def report(
     run_ids: tuple[str, ...], last: int | None, output: Path, charts: Path | None, db: str | None
 ) -> None:
     """One self-contained HTML report (tables, charts, answers) that works offline."""
-    from tokbench.render.html import decode_chart, report_html, size_chart
+    from tokbench.render.html import accuracy_chart, decode_chart, report_html, size_chart
     from tokbench.results.views import views
 
     store = open_store(db)
@@ -51,6 +51,8 @@ def report(
         from tokbench.render.chart_files import write_charts
 
         svgs = {"decode": decode_chart(vs), "size": size_chart(vs)}
+        if accuracy := accuracy_chart(vs):
+            svgs["accuracy"] = accuracy
         if quant:
             from tokbench.render.quant import quant_chart
 

@@ -242,6 +242,7 @@ def run_eval(
             records = store.requests(run.id)
             done = {i for i, r in latest(records).items() if not is_cut(r)}
             reps = {r.item_id: r.rep for r in records}
+            ttft_s = 0.0
             tally = _Tally(plan)
             for r in latest(records).values():
                 tally.add(r)
@@ -251,7 +252,9 @@ def run_eval(
                     continue
                 if tally.narrow(item.benchmark):
                     continue
-                if deadline is not None and clock() >= deadline:
+                # no token can come before the prompt is read: an item whose first token
+                # would land after the box is not started (the slowest first token so far)
+                if deadline is not None and clock() + ttft_s >= deadline:
                     stopped_by = f"the time box (--max-time {plan.max_time_s:g} s)"
                     break
                 obs.started(item, index, len(items))
@@ -286,6 +289,8 @@ def run_eval(
                         grade=Grade("error", None, f"{why}: not graded", f"eval:{item.kind}"),
                     )
                     stopped_by = f"the time box (--max-time {plan.max_time_s:g} s)"
+                if record.metrics and record.metrics.ttft_ms:
+                    ttft_s = max(ttft_s, record.metrics.ttft_ms / 1000)
                 store.add_request(record)
                 records.append(record)
                 tally.add(record)
