@@ -98,3 +98,43 @@ def test_until_ci_stops_early_and_other_commands_see_the_run(tmp_path: Path) -> 
     chart = chart[: chart.index("</svg>")]
     assert chart.count('class="interval"') == 2  # one point per run, each with its interval
     assert "key-model" in chart and "gsm8k" in chart
+
+
+def test_two_benchmarks_interleaved_one_from_a_path(tmp_path: Path) -> None:
+    folder = tmp_path / "cmmlu" / "test"
+    folder.mkdir(parents=True)
+    for subject in ("agronomy", "astronomy"):
+        rows = [
+            f"{k},{subject}问题{k}是什么____,甲{k},乙{k},丙{k},丁{k},{'ABCD'[k % 4]}"
+            for k in range(6)
+        ]
+        (folder / f"{subject}.csv").write_text(
+            ",Question,A,B,C,D,Answer\n" + "\n".join(rows), "utf-8"
+        )
+    from tokbench.evals.formats import read_path
+
+    cm = read_path(tmp_path / "cmmlu", "cmmlu")
+    with key_server(ITEMS + cm, {c.id for c in cm}) as srv:
+        r = tokbench(
+            "eval", "gsm8k", "cmmlu", "--data", f"cmmlu={tmp_path / 'cmmlu'}", "--limit", "6",
+            "--url", srv.url, "--json", "--no-progress",
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert [a.split("/")[0] for a in srv.asked] == ["gsm8k", "cmmlu"] * 6
+    doc = json.loads(r.stdout)
+    got = {b["benchmark"]: (b["correct"], b["graded"], b["population"]) for b in doc["benchmarks"]}
+    assert got == {"gsm8k": (0, 6, 1319), "cmmlu": (6, 6, 12)}
+
+
+def test_bad_input_is_one_sentence(tmp_path: Path) -> None:
+    for args, says in [
+        (("mmlu",), "give its files with --data mmlu=PATH"),
+        (("gsm8k", "--full"), "--full needs the full gsm8k set"),
+        (("nope",), "unknown benchmark 'nope'"),
+        (("gsm8k", "--data", "gsm8k"), "give NAME=PATH"),
+        (("gsm8k", "--max-time", "soon"), "positive duration"),
+        (("mmlu", "--data", f"mmlu={tmp_path / 'missing'}"), "no such file or folder"),
+    ]:
+        r = tokbench("eval", *args, "--url", "http://127.0.0.1:9/v1", "--no-progress")
+        assert r.returncode != 0
+        assert says in r.stderr and "Traceback" not in r.stderr, r.stderr
