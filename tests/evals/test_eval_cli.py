@@ -57,8 +57,9 @@ def test_time_box_cuts_marks_and_resume_finishes() -> None:
         assert b["accuracy"] == 1.0
         assert "time box" in doc["stopped_by"]
         srv.itl_s = 0.0
-        rc, doc2, err = _eval(srv.url, "--resume", run["id"])
-        assert rc == 0, err
+        r = tokbench("eval", "--resume", run["id"], "--json", "--no-progress")
+        assert r.returncode == 0, r.stderr
+        doc2 = json.loads(r.stdout)
     (b,) = doc2["benchmarks"]
     assert (b["correct"], b["graded"], b["cut"]) == (12, 12, 0)
     # the cut item was asked again, and no answered item twice
@@ -83,6 +84,8 @@ def test_until_ci_stops_early_and_other_commands_see_the_run(tmp_path: Path) -> 
     show = tokbench("show", first)
     assert show.returncode == 0, show.stderr
     assert "Accuracy, estimated for the full set" in show.stdout
+    shown = json.loads(tokbench("show", first, "--json").stdout)
+    assert shown["eval"][0]["graded"] == n and shown["eval"][0]["accuracy"] == 1.0
     cmp = tokbench("compare", doc2["run"]["id"], "--ref", first, "--json")
     assert cmp.returncode == 0, cmp.stderr
     paired = json.loads(cmp.stdout)

@@ -70,7 +70,7 @@ class _Progress:
 
 
 @click.command(name="eval")
-@click.argument("benchmarks", nargs=-1, required=True)
+@click.argument("benchmarks", nargs=-1)
 @click.option("--url", help="OpenAI-compatible server; without it the embedded llama.cpp engine.")
 @backend_option
 @click.option("-m", "--model", help="Model name on the server (default: the first it lists).")
@@ -216,7 +216,8 @@ def eval_(
 ) -> None:
     """Run standard benchmarks and estimate each one's full-set accuracy with a 95 % interval.
 
-    BENCHMARKS: gsm8k (100 items ship), mmlu, cmmlu, ceval (give their files with --data).
+    BENCHMARKS: gsm8k (100 items ship), mmlu, cmmlu, ceval (give their files with --data);
+    none with --resume RUN_ID, which asks the stored run's remaining items.
     Items are asked in a fixed order where every prefix is a fair sample of the full set,
     one benchmark after another in turn, so a run stopped by --max-time, --until-ci or
     Ctrl-C still estimates each. Every request's speed and energy is kept as for `run`;
@@ -237,6 +238,8 @@ def eval_(
     from tokbench.render.folder import write_run_folder
 
     names = tuple(b.lower() for b in benchmarks)
+    if not names and not resume:
+        raise click.UsageError("name at least one benchmark: gsm8k, mmlu, cmmlu or ceval")
     plan = EvalPlan(
         benchmarks=names,
         data=_data(data),
