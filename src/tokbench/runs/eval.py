@@ -118,7 +118,13 @@ def _resumed(store: Store, run_id: str) -> tuple[RunConfig, EvalPlan, tuple[str,
 
 
 def _record(
-    run_id: str, item: EvalItem, rep: int, trace: Trace, prompt: str, energy: EnergySession | None
+    run_id: str,
+    item: EvalItem,
+    rep: int,
+    started_at: str,
+    trace: Trace,
+    prompt: str,
+    energy: EnergySession | None,
 ) -> RequestRecord:
     metrics = request_metrics(trace)
     measured = None
@@ -142,7 +148,7 @@ def _record(
         run_id=run_id,
         item_id=item.id,
         rep=rep,
-        started_at=utc_now(),
+        started_at=started_at,
         status="error" if trace.error else "ok",
         error=trace.error,
         prompt=prompt,
@@ -277,15 +283,15 @@ def run_eval(
                         raise _TimeUp
 
                 rep = reps.get(item.id, -1) + 1
-                t0 = time.perf_counter_ns()
+                t0, started_at = time.perf_counter_ns(), utc_now()
                 try:
                     trace = backend.stream(req, on_token)
-                    record = _record(run.id, item, rep, trace, prompt, session)
+                    record = _record(run.id, item, rep, started_at, trace, prompt, session)
                 except _TimeUp:
                     why = f"{CUT} after {tokens} tokens (--max-time {plan.max_time_s:g} s)"
                     cut = Trace(t0, time.perf_counter_ns(), (), (), (), error=why)
                     record = replace(
-                        _record(run.id, item, rep, cut, prompt, None),
+                        _record(run.id, item, rep, started_at, cut, prompt, None),
                         grade=Grade("error", None, f"{why}: not graded", f"eval:{item.kind}"),
                     )
                     stopped_by = f"the time box (--max-time {plan.max_time_s:g} s)"
