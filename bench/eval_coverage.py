@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from tokbench.evals.coverage import GSM8K_STRATA, MMLU_LIKE_STRATA, coverage
+from tokbench.evals.coverage import GSM8K_STRATA, MMLU_LIKE_STRATA, coverage, until_ci_coverage
 
 
 def main(trials: int) -> None:
@@ -27,6 +27,13 @@ def main(trials: int) -> None:
             print(
                 f"| {shape} | {r.n} | {r.trials} | {100 * r.coverage:.1f} % | "
                 f"{r.mean_half_width_pts:.1f} | {r.mean_abs_error_pts:.1f} |"
+            )
+        for target in (10.0, 7.0):
+            r = until_ci_coverage(strata, target, trials=trials, guess=guess, seed=1)
+            print(
+                f"| {shape}, {r.shape} | {r.n} (mean) | {r.trials} | "
+                f"{100 * r.coverage:.1f} % | {r.mean_half_width_pts:.1f} | "
+                f"{r.mean_abs_error_pts:.1f} |"
             )
 
 

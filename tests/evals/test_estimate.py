@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokbench.evals.coverage import GSM8K_STRATA, MMLU_LIKE_STRATA, coverage
+from tokbench.evals.coverage import GSM8K_STRATA, MMLU_LIKE_STRATA, coverage, until_ci_coverage
 from tokbench.evals.estimate import estimate
 
 
@@ -47,3 +47,9 @@ def test_a_too_narrow_interval_fails_the_check() -> None:
     # the same trials with a 1-sigma (68 %) interval fall well short: the check can fail
     rows = coverage("sim", GSM8K_STRATA, sizes=(50,), trials=300, guess=0.0, seed=7, z=1.0)
     assert rows[0].coverage < 0.8
+
+
+def test_stopping_on_the_interval_keeps_coverage() -> None:
+    r = until_ci_coverage(MMLU_LIKE_STRATA, 8.0, trials=200, seed=3)
+    assert r.coverage >= 0.93, r
+    assert 25 < r.n < 100  # it did stop early

@@ -77,3 +77,45 @@ def coverage(
         CoverageRow(shape, n, trials, hits[n] / trials, width[n] / trials, error[n] / trials)
         for n in sizes
     ]
+
+
+def until_ci_coverage(
+    strata: tuple[int, ...],
+    target_pts: float,
+    max_items: int = 100,
+    min_items: int = 10,
+    trials: int = 300,
+    guess: float = 0.25,
+    seed: int = 0,
+) -> CoverageRow:
+    """The same trials with `--until-ci`: each stops at the first n (from `min_items`) whose
+    half-width is at most `target_pts`, or at `max_items`. Stopping on the data this way
+    favours lucky streaks; the row says by how much coverage falls, and `n` is the mean
+    number of items asked."""
+    rng = np.random.default_rng(seed)
+    stratum, order = _order(strata)
+    population = len(stratum)
+    hits, width, error, asked = 0, 0.0, 0.0, 0
+    for _ in range(trials):
+        b = rng.normal(0, 1, len(strata))[stratum] + rng.normal(0, 1, population)
+        ability = rng.uniform(-2.5, 3.5)
+        right = rng.random(population) < guess + (1 - guess) / (1 + np.exp(-1.7 * (ability - b)))
+        truth = right.mean()
+        running = np.cumsum(right[order][:max_items])
+        for n in range(min_items, max_items + 1):
+            e = estimate(int(running[n - 1]), n, population)
+            assert e.low is not None and e.high is not None and e.accuracy is not None
+            if 50 * (e.high - e.low) <= target_pts or n == max_items:
+                break
+        hits += e.low <= truth <= e.high
+        width += 50 * (e.high - e.low)
+        error += 100 * abs(e.accuracy - truth)
+        asked += n
+    return CoverageRow(
+        f"--until-ci {target_pts:g}",
+        round(asked / trials),
+        trials,
+        hits / trials,
+        width / trials,
+        error / trials,
+    )
