@@ -105,11 +105,12 @@ def until_ci_coverage(
         for n in range(min_items, max_items + 1):
             e = estimate(int(running[n - 1]), n, population)
             assert e.low is not None and e.high is not None and e.accuracy is not None
-            if 50 * (e.high - e.low) <= target_pts or n == max_items:
+            low, high, acc = e.low, e.high, e.accuracy
+            if 50 * (high - low) <= target_pts:
                 break
-        hits += e.low <= truth <= e.high
-        width += 50 * (e.high - e.low)
-        error += 100 * abs(e.accuracy - truth)
+        hits += low <= truth <= high
+        width += 50 * (high - low)
+        error += 100 * abs(acc - truth)
         asked += n
     return CoverageRow(
         f"--until-ci {target_pts:g}",
