@@ -47,7 +47,7 @@ def published_cell(p: Published | None, r: BenchmarkResult) -> str:
 
 def eval_table(run: RunInfo, results: list[BenchmarkResult]) -> Table:
     t = Table(title="Accuracy, estimated for the full set", title_justify="left", caption=NOTE)
-    for col in ("benchmark", "asked", "accuracy", "95 % interval", "full set"):
+    for col in ("benchmark", "graded", "accuracy", "95 % interval", "full set"):
         t.add_column(col, justify="left" if col == "benchmark" else "right")
     for col in ("truncated", "thinking only", "failed", "cut", "decode t/s", "J/token"):
         t.add_column(col, justify="right")
@@ -167,7 +167,7 @@ def eval_markdown(run: RunInfo, results: list[BenchmarkResult]) -> str:
     from tokbench.render.markdown import cell as md_cell
 
     head = (
-        "| benchmark | asked | accuracy | 95 % interval | full set | counted wrong: truncated"
+        "| benchmark | graded | accuracy | 95 % interval | full set | counted wrong: truncated"
         " or thinking only | failed | cut | decode t/s | published |"
     )
     lines = [
