@@ -39,6 +39,16 @@ def test_known_answers_give_exact_accuracy() -> None:
     assert doc["stopped_by"] == "all items asked"
 
 
+def test_shipped_mmlu_multiple_choice_exact() -> None:
+    mmlu = shipped_items("mmlu")
+    right = {it.id for it in mmlu[:20:2]}  # 10 of the first 20
+    with key_server(mmlu, right) as srv:
+        r = tokbench("eval", "mmlu", "--url", srv.url, "--limit", "20", "--json", "--no-progress")
+        assert r.returncode == 0, r.stderr
+    (b,) = json.loads(r.stdout)["benchmarks"]
+    assert (b["correct"], b["graded"], b["population"]) == (10, 20, 14042)
+
+
 def test_time_box_cuts_marks_and_resume_finishes() -> None:
     right = {it.id for it in ITEMS[:12]}
     # ~0.05 s a chunk, ~12 chunks an answer: about 0.6 s an item; a 2 s box asks ~3
@@ -131,7 +141,7 @@ def test_two_benchmarks_interleaved_one_from_a_path(tmp_path: Path) -> None:
 
 def test_bad_input_is_one_sentence(tmp_path: Path) -> None:
     for args, says in [
-        (("mmlu",), "give its files with --data mmlu=PATH"),
+        (("cmmlu",), "give its files with --data cmmlu=PATH"),
         (("gsm8k", "--full"), "--full needs the full gsm8k set"),
         (("nope",), "unknown benchmark 'nope'"),
         (("gsm8k", "--data", "gsm8k"), "give NAME=PATH"),

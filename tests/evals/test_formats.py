@@ -61,6 +61,25 @@ def test_cmmlu_and_ceval_headers(tmp_path: Path) -> None:
     ]
 
 
+def test_hugging_face_export_and_quoted_line_breaks(tmp_path: Path) -> None:
+    f = _write(
+        tmp_path / "anatomy_test.csv",
+        'question,choice0,choice1,choice2,choice3,answer\n"Two\nlines?",a,b,c,d,2\n',
+    )
+    (item,) = read_path(f, "mmlu")
+    assert (item.question, item.answer) == ("Two\nlines?", "C")
+
+
+def test_shipped_mmlu_is_stratified() -> None:
+    items = shipped_items("mmlu")
+    assert len(items) == 200 and all(i.kind == "choice" and len(i.choices) == 4 for i in items)
+    subjects = {i.subject for i in items}
+    assert len(subjects) == 57
+    # professional_law is 1,534 of 14,042: about 11 % of any prefix
+    law = sum(1 for i in items[:100] if i.subject == "professional_law")
+    assert abs(law - 100 * 1534 / 14042) < 1.5
+
+
 @pytest.mark.parametrize(
     ("name", "text", "says"),
     [

@@ -96,7 +96,7 @@ class _Progress:
     multiple=True,
     metavar="NAME=PATH",
     help="A benchmark's own files (GSM8K JSONL, MMLU/CMMLU/C-Eval CSV, a file or folder); "
-    "repeatable. GSM8K's 100-item subset ships; MMLU, CMMLU and C-Eval are read from here.",
+    "repeatable. GSM8K and MMLU subsets ship; CMMLU and C-Eval (CC BY-NC-SA) come from here.",
 )
 @click.option("--full", is_flag=True, help="Every item of the sets given by --data, not 100.")
 @click.option(
@@ -216,7 +216,7 @@ def eval_(
 ) -> None:
     """Run standard benchmarks and estimate each one's full-set accuracy with a 95 % interval.
 
-    BENCHMARKS: gsm8k (100 items ship), mmlu, cmmlu, ceval (give their files with --data);
+    BENCHMARKS: gsm8k and mmlu (subsets ship), cmmlu and ceval (give their files with --data);
     none with --resume RUN_ID, which asks the stored run's remaining items.
     Items are asked in a fixed order where every prefix is a fair sample of the full set,
     one benchmark after another in turn, so a run stopped by --max-time, --until-ci or

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from tokbench.errors import TokbenchError
-from tokbench.evals.formats import read_gsm8k, read_path
+from tokbench.evals.formats import read_gsm8k, read_path, read_shipped
 from tokbench.evals.items import BENCHMARKS, EvalItem
 from tokbench.evals.order import prefix_fair_order
 
@@ -29,9 +29,10 @@ class ItemSet:
 
 
 def shipped_items(name: str) -> list[EvalItem]:
+    """The subset in the package, in asking order (GSM8K in its own JSONL layout)."""
     ref = resources.files("tokbench.evals").joinpath(f"data/{name}.jsonl")
     with resources.as_file(ref) as path:
-        return read_gsm8k(path, name)
+        return read_gsm8k(path, name) if name == "gsm8k" else read_shipped(path, name)
 
 
 def shots(name: str) -> list[tuple[str, str]]:
@@ -40,7 +41,9 @@ def shots(name: str) -> list[tuple[str, str]]:
     return [(o["question"], o["answer"]) for o in map(json.loads, text.splitlines()) if o]
 
 
-def item_set(name: str, path: str | None, *, full: bool) -> ItemSet:
+def item_set(name: str, path: str | None, *, full: bool, limit: int | None = None) -> ItemSet:
+    """The first `limit` items (default SUBSET_SIZE) of the benchmark's asking order, or
+    every item of a full set given by path."""
     if name not in BENCHMARKS:
         raise TokbenchError(f"unknown benchmark {name!r}: use {', '.join(BENCHMARKS)}")
     bench = BENCHMARKS[name]
@@ -52,7 +55,10 @@ def item_set(name: str, path: str | None, *, full: bool) -> ItemSet:
             )
         if full:
             raise TokbenchError(f"--full needs the full {name} set: give it with --data")
-        return ItemSet(name, tuple(shipped_items(name)), FULL_SIZES[name], f"builtin:{name}")
-    items = prefix_fair_order(read_path(Path(path), name))
-    kept = items if full else items[:SUBSET_SIZE]
-    return ItemSet(name, tuple(kept), len(items), str(path))
+        items = shipped_items(name)
+        population, source = FULL_SIZES[name], f"builtin:{name}"
+    else:
+        items = prefix_fair_order(read_path(Path(path), name))
+        population, source = len(items), str(path)
+    kept = items if full else items[: limit or SUBSET_SIZE]
+    return ItemSet(name, tuple(kept), population, source)

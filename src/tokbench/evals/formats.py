@@ -8,6 +8,10 @@ distributed:
 - CMMLU CSV (`haonan-li/CMMLU`): header `,Question,A,B,C,D,Answer`; one file per subject.
 - C-Eval CSV (`hkust-nlp/ceval`): header `id,question,A,B,C,D,answer,explanation`;
   `<subject>_val.csv` has answers, the test split has none and is refused.
+- The Hugging Face export of MMLU (`cais/mmlu` saved as CSV): header
+  `question,choice0,choice1,choice2,choice3,answer`, the answer a 0-based index.
+- The subsets shipped in the package: JSONL, one item a line in asking order, `row` its
+  0-based row in the upstream subject file (see data/SOURCE.md).
 
 A folder is read whole (its `test/` subfolder when it has one). Every problem is one
 sentence naming the file and line."""
@@ -15,6 +19,7 @@ sentence naming the file and line."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -74,11 +79,15 @@ def read_gsm8k(path: Path, benchmark: str = "gsm8k") -> list[EvalItem]:
     return items
 
 
-def _choice_row(row: list[str], where: str) -> tuple[str, tuple[str, ...], str]:
+def _choice_row(
+    row: list[str], where: str, index: bool = False
+) -> tuple[str, tuple[str, ...], str]:
     if len(row) < 6:
         raise TokbenchError(f"{where}: {len(row)} columns; a question, 4 choices and the answer")
     question, *choices = row[:5]
     answer = row[5].strip().upper()
+    if index and answer in ("0", "1", "2", "3"):
+        answer = LETTERS[int(answer)]
     if answer not in LETTERS:
         raise TokbenchError(f"{where}: the answer {row[5][:20]!r} is not A, B, C or D")
     if not question.strip():
@@ -88,13 +97,16 @@ def _choice_row(row: list[str], where: str) -> tuple[str, tuple[str, ...], str]:
 
 def read_choice_csv(path: Path, benchmark: str) -> list[EvalItem]:
     """One subject's CSV in MMLU, CMMLU or C-Eval layout (told apart by the header)."""
-    try:
-        rows = list(csv.reader(_read_text(path).splitlines()))
+    try:  # quoted fields may hold line breaks: the reader sees the text whole
+        rows = list(csv.reader(io.StringIO(_read_text(path), newline="")))
     except csv.Error as exc:
         raise TokbenchError(f"{path}: not a CSV file ({exc})") from None
     subject = _SPLIT.sub("", path.stem)
     head = [c.strip().lower() for c in rows[0]] if rows else []
-    if head[:7] == ["id", "question", "a", "b", "c", "d", "answer"]:
+    index = head[:6] == ["question", "choice0", "choice1", "choice2", "choice3", "answer"]
+    if index:
+        start, cols = 1, slice(0, 6)  # the Hugging Face export
+    elif head[:7] == ["id", "question", "a", "b", "c", "d", "answer"]:
         start, cols = 1, slice(1, 7)  # C-Eval
     elif head[1:7] == ["question", "a", "b", "c", "d", "answer"]:
         start, cols = 1, slice(1, 7)  # CMMLU
@@ -112,7 +124,7 @@ def read_choice_csv(path: Path, benchmark: str) -> list[EvalItem]:
     for n, row in enumerate(rows[start:], start + 1):
         if not any(c.strip() for c in row):
             continue
-        q, choices, answer = _choice_row(row[cols], f"{path}, line {n}")
+        q, choices, answer = _choice_row(row[cols], f"{path}, row {n}", index)
         i = n - start - 1
         items.append(EvalItem(f"{benchmark}/{subject}/{i}", benchmark, subject, q, choices, answer))
     if not items:
@@ -137,4 +149,23 @@ def read_path(path: Path, benchmark: str) -> list[EvalItem]:
     ids = [i.id for i in items]
     if len(set(ids)) != len(ids):
         raise TokbenchError(f"{path}: two files give the same subject")
+    return items
+
+
+def read_shipped(path: Path, benchmark: str) -> list[EvalItem]:
+    """A shipped subset: {"row", "subject", "question", "answer", "choices"?} a line."""
+    items = []
+    for line in _read_text(path).splitlines():
+        if line.strip():
+            o = json.loads(line)
+            items.append(
+                EvalItem(
+                    f"{benchmark}/{o['subject']}/{o['row']}",
+                    benchmark,
+                    o["subject"],
+                    o["question"],
+                    tuple(o.get("choices") or ()),
+                    o["answer"],
+                )
+            )
     return items

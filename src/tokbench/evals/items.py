@@ -39,7 +39,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
         Benchmark("gsm8k", "number", "en", "MIT", True, "github.com/openai/grade-school-math"),
-        Benchmark("mmlu", "choice", "en", "MIT", False, "github.com/hendrycks/test (data.tar)"),
+        Benchmark("mmlu", "choice", "en", "MIT", True, "github.com/hendrycks/test"),
         Benchmark("cmmlu", "choice", "zh", "CC BY-NC-SA 4.0", False, "github.com/haonan-li/CMMLU"),
         Benchmark("ceval", "choice", "zh", "CC BY-NC-SA 4.0", False, "github.com/hkust-nlp/ceval"),
     )

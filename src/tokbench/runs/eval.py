@@ -99,8 +99,10 @@ class EvalResult:
 def plan_items(plan: EvalPlan) -> tuple[list[EvalItem], EvalPlan, list[str]]:
     """Every benchmark's items, interleaved (one of each in turn), so a run stopped at any
     point has a fair prefix of each; the plan with the full sets' sizes; the sources."""
-    sets: list[ItemSet] = [item_set(b, plan.data.get(b), full=plan.full) for b in plan.benchmarks]
-    lists = [s.items[: plan.limit] if plan.limit else s.items for s in sets]
+    sets: list[ItemSet] = [
+        item_set(b, plan.data.get(b), full=plan.full, limit=plan.limit) for b in plan.benchmarks
+    ]
+    lists = [s.items for s in sets]
     order = []
     for k in range(max(map(len, lists), default=0)):
         order += [lst[k] for lst in lists if k < len(lst)]
