@@ -21,21 +21,18 @@ from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.core.records import (
     BenchSample,
     Grade,
-    HostInfo,
     RequestMetrics,
     RequestRecord,
     RunInfo,
     Settings,
     Target,
     TestStats,
-    settings_from_json,
-    targets_from_json,
     targets_to_json,
 )
-from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
 from tokbench.store.connection import Db, StoreError
 from tokbench.store.migrations import MIGRATION_LOCK, MIGRATIONS
+from tokbench.store.run_info import energy_json, run_from_row, run_row
 
 
 class Store:
@@ -143,7 +140,7 @@ class Store:
             if targets is not None
             else None,
             "config_json": json.dumps(config.to_json()) if config is not None else None,
-            "energy_json": _json(energy),
+            "energy_json": energy_json(energy),
         }
         sets = {k: v for k, v in values.items() if v is not None}
         if clear_finished:
@@ -288,50 +285,6 @@ def _upsert(table: str, columns: list[str], key: tuple[str, ...]) -> str:
     )
 
 
-def run_row(run: RunInfo) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "created_at": run.created_at,
-        "finished_at": run.finished_at,
-        "status": run.status,
-        "kind": run.kind,
-        "tokbench_version": run.tokbench_version,
-        "backend": run.backend,
-        "url": redact_url(run.url) if run.url else None,
-        "model": run.model,
-        "suite": run.suite,
-        "host_name": run.host_name,
-        "config_json": json.dumps(run.config.to_json()),
-        "target_json": json.dumps(targets_to_json(run.kind, run.targets)),
-        "host_json": json.dumps(run.host.to_json()),
-        "source": run.source,
-        "source_sha256": run.source_sha256,
-        "energy_json": _json(run.energy),
-    }
-
-
-def run_from_row(r: dict[str, Any]) -> RunInfo:
-    return RunInfo(
-        id=r["id"],
-        created_at=r["created_at"],
-        finished_at=r["finished_at"],
-        status=r["status"],
-        kind=r["kind"],
-        tokbench_version=r["tokbench_version"],
-        backend=r["backend"],
-        url=r["url"],
-        model=r["model"],
-        suite=r["suite"],
-        host_name=r["host_name"],
-        config=settings_from_json(r["kind"], json.loads(r["config_json"])),
-        targets=targets_from_json(r["kind"], r["model"], json.loads(r["target_json"])),
-        host=HostInfo.from_json(json.loads(r["host_json"])),
-        source=r.get("source"),
-        source_sha256=r.get("source_sha256"),
-        energy=RunEnergy.from_json(json.loads(r["energy_json"])) if r.get("energy_json") else None,
-    )
-
-
 def test_stats_row(run_id: str, t: TestStats) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -414,15 +367,11 @@ def request_from_row(r: dict[str, Any]) -> RequestRecord:
     )
 
 
-def _json(record: RequestEnergy | HostWindow | RunEnergy | None) -> str | None:
-    return json.dumps(record.to_json()) if record is not None else None
-
-
 def _energy_cols(energy: RequestEnergy | None, host: HostWindow | None) -> dict[str, Any]:
     """The energy and host-monitor columns of a request or bench sample row."""
     return {
-        "energy_json": _json(energy),
-        "host_window_json": _json(host),
+        "energy_json": energy_json(energy),
+        "host_window_json": energy_json(host),
         "busy": None if host is None else int(host.busy),
     }
 
