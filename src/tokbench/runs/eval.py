@@ -13,20 +13,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from tokbench import __version__
 from tokbench.backends.registry import open_backend
 from tokbench.core.config import RunConfig, Sampling
 from tokbench.core.metrics import request_metrics
 from tokbench.core.records import (
     EvalPlan,
     Grade,
-    HostInfo,
     ItemPlan,
     RequestRecord,
     RunInfo,
     RunSettings,
-    Target,
-    new_run_id,
     utc_now,
 )
 from tokbench.core.trace import Trace
@@ -46,10 +42,11 @@ from tokbench.evals.summary import (
     summarize,
 )
 from tokbench.hardware.bound import speed_bound
-from tokbench.hardware.host import host_name, host_summary, physical_cores
+from tokbench.hardware.host import physical_cores
 from tokbench.hardware.probe import probe
 from tokbench.store.connection import StoreError
 from tokbench.store.database import Store
+from tokbench.store.ledger import RunLedger, resumable, this_host
 
 DEFAULT_MAX_TOKENS = 2048  # room for a short chain of thought; reasoning models want more
 
@@ -111,12 +108,10 @@ def plan_items(plan: EvalPlan) -> tuple[list[EvalItem], EvalPlan, list[str]]:
 
 
 def _resumed(store: Store, run_id: str) -> tuple[RunConfig, EvalPlan, tuple[str, ...]]:
-    old = store.run(run_id)
-    if old.kind != "eval" or not isinstance(old.config, RunSettings) or not old.config.eval:
-        raise TokbenchError(
-            f"run {old.id} is a {old.kind} run, not an eval: resume it with its own command"
-        )
-    return old.config.run, old.config.eval, tuple(i.id for i in old.config.items)
+    old = resumable(store, run_id, ("eval",), "tokbench eval").config
+    if not isinstance(old, RunSettings) or old.eval is None:
+        raise TokbenchError(f"run {run_id} keeps no eval settings: it cannot be resumed")
+    return old.run, old.eval, tuple(i.id for i in old.items)
 
 
 def _record(
@@ -205,37 +200,28 @@ def run_eval(
     try:
         if not config.url:
             config = replace(config, threads=config.threads or physical_cores())
-        target = Target.from_json({**backend.describe(), "backend_kind": backend.kind})
-        target = Target.from_json(
-            {**target.to_json(), **speed_bound(config.gguf or target.gguf_path)}
+        described = backend.describe()
+        target = described.with_bound(speed_bound(config.gguf or described.gguf_path))
+        suite = "eval:" + "+".join(plan.benchmarks)
+        ledger = RunLedger.open(
+            store,
+            "eval",
+            RunSettings(
+                replace(config, suite=suite),
+                "; ".join(sources),
+                tuple(ItemPlan(i.id, max_tokens, sampling) for i in items),
+                plan,
+            ),
+            None if resume else this_host(probe()),
+            backend=backend.kind,
+            url=getattr(backend, "base_url", None),
+            model=backend.model,
+            suite=suite,
+            targets=None if resume else {backend.model: target},  # a resumed run keeps its own
+            resume=resume,
         )
-        if resume:
-            run = store.run(resume)
-            store.update_run(run.id, status="running", clear_finished=True)
-        else:
-            host = HostInfo.from_json({**host_summary(), "hw": probe()})
-            run = RunInfo(
-                id=new_run_id(host_name()),
-                created_at=utc_now(),
-                status="running",
-                kind="eval",
-                tokbench_version=__version__,
-                backend=backend.kind,
-                url=getattr(backend, "base_url", None),
-                model=backend.model,
-                suite="eval:" + "+".join(plan.benchmarks),
-                host_name=host.hostname,
-                config=RunSettings(
-                    replace(config, suite="eval:" + "+".join(plan.benchmarks)),
-                    "; ".join(sources),
-                    tuple(ItemPlan(i.id, max_tokens, sampling) for i in items),
-                    plan,
-                ),
-                targets={backend.model: target},
-                host=host,
-            )
-            store.create_run(run)
-        folder = runs_base / run.id
+        run_id = ledger.run_id
+        folder = runs_base / run_id
         session = (
             EnergySession(energy, notify=notify, server_url=config.url)
             if energy is not None
@@ -247,7 +233,7 @@ def run_eval(
         try:
             if session is not None:
                 session.start()
-            records = store.requests(run.id)
+            records = ledger.requests()
             done = {i for i, r in latest(records).items() if not is_cut(r)}
             reps = {r.item_id: r.rep for r in records}
             ttft_s = 0.0
@@ -288,18 +274,18 @@ def run_eval(
                 t0, started_at = time.perf_counter_ns(), utc_now()
                 try:
                     trace = backend.stream(req, on_token)
-                    record = _record(run.id, item, rep, started_at, trace, prompt, session)
+                    record = _record(run_id, item, rep, started_at, trace, prompt, session)
                 except _TimeUp:
                     why = f"{CUT} after {tokens} tokens (--max-time {plan.max_time_s:g} s)"
                     cut = Trace(t0, time.perf_counter_ns(), (), (), (), error=why)
                     record = replace(
-                        _record(run.id, item, rep, started_at, cut, prompt, None),
+                        _record(run_id, item, rep, started_at, cut, prompt, None),
                         grade=Grade("error", None, f"{why}: not graded", f"eval:{item.kind}"),
                     )
                     stopped_by = f"the time box (--max-time {plan.max_time_s:g} s)"
                 if record.metrics and record.metrics.ttft_ms:
                     ttft_s = max(ttft_s, record.metrics.ttft_ms / 1000)
-                store.add_request(record)
+                ledger.add_request(record)
                 records.append(record)
                 tally.add(record)
                 reps[item.id] = rep
@@ -315,17 +301,18 @@ def run_eval(
         finally:
             if session is not None:
                 session.stop()
+            # best effort: when the database itself failed, its error is the one to tell
             with suppress(StoreError):
                 totals = None
                 if session is not None:
-                    recs = store.requests(run.id)
+                    recs = ledger.requests()
                     totals = session.totals([r.energy for r in recs], [r.host for r in recs])
-                store.update_run(run.id, status=status, finished_at=utc_now(), energy=totals)
+                ledger.finish(status, totals)
             if on_end is not None:
-                on_end(folder, store.run(run.id), store.requests(run.id))
-        final = store.requests(run.id)
+                on_end(folder, ledger.run, ledger.requests())
+        final = ledger.requests()
         return EvalResult(
-            store.run(run.id), final, summarize(plan, final, planned), status, stopped_by, folder
+            ledger.run, final, summarize(plan, final, planned), status, stopped_by, folder
         )
     finally:
         backend.close()
