@@ -9,6 +9,7 @@ from typing import Any
 from tokbench import __version__
 from tokbench.core.records import RequestRecord, RunInfo, targets_to_json
 from tokbench.core.stats import Summary
+from tokbench.evals.summary import summarize_run
 from tokbench.render.charts import (
     Bar,
     IntervalPoint,
@@ -101,8 +102,6 @@ def _items(vs: list[RunView]) -> list[tuple[str, list[tuple[str, RequestRecord]]
 def accuracy_chart(vs: list[RunView]) -> str:
     """Eval runs: each benchmark's accuracy with its interval against decode tok/s ("" when
     the report has no eval run)."""
-    from tokbench.evals.summary import summarize_run
-
     pts = [
         IntervalPoint(
             f"{v.label} · {r.benchmark}",
