@@ -23,8 +23,7 @@ from tokbench.core.records import (
 )
 from tokbench.interop.detect import parse_file
 from tokbench.interop.records import ImportedRun, ImportedTest
-from tokbench.store.database import Store
-from tokbench.store.run_info import new_run_info
+from tokbench.store.database import Store, new_run_info
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,10 +39,9 @@ from tokbench.quant.reference import (
 from tokbench.quant.speed import speeds
 from tokbench.quant.text import load_text
 from tokbench.quant.view import ModelSpeed, QuantView
-from tokbench.store.database import Store
+from tokbench.store.database import Store, new_run_info
 from tokbench.store.ledger import this_host
 from tokbench.store.quant import quant_reference, quant_results, save_quant_run
-from tokbench.store.run_info import new_run_info
 
 # (what: "reference" or a candidate's file name, windows done, windows in all)
 Progress = Callable[[str, int, int], None]

@@ -37,10 +37,9 @@ from tokbench.quant.reference import Reference, check_reference, load_reference,
 from tokbench.quant.score import WindowPlan
 from tokbench.quant.text import load_text
 from tokbench.quant.view import ModelSpeed, QuantView
-from tokbench.store.database import Store
+from tokbench.store.database import Store, new_run_info
 from tokbench.store.ledger import this_host
 from tokbench.store.quant import save_quant_run
-from tokbench.store.run_info import new_run_info
 
 _NAMES = {
     "llama-server": "llama-server",

@@ -1,5 +1,7 @@
 """The results database: SQLite (the default, one file) or PostgreSQL (one store shared
-by a fleet), the same versioned schema on both, one row per request.
+by a fleet), the same versioned schema on both, one row per request. Every `RunInfo` is
+made here: a new run's (`new_run_info`, for the run ledger and for runs written whole) and
+a stored run's (from its row).
 
 Every request is written (and committed) the moment it completes, so a crash
 or Ctrl-C loses nothing that finished. SQL is written once, in the dialect both
@@ -17,22 +19,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tokbench import __version__
 from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.core.records import (
     BenchSample,
     Grade,
+    HostInfo,
     RequestMetrics,
     RequestRecord,
     RunInfo,
     Settings,
     Target,
     TestStats,
+    new_run_id,
+    settings_from_json,
+    targets_from_json,
     targets_to_json,
+    utc_now,
 )
+from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
+from tokbench.hardware.host import host_name
 from tokbench.store.connection import Db, StoreError
 from tokbench.store.migrations import MIGRATION_LOCK, MIGRATIONS
-from tokbench.store.run_info import energy_json, run_from_row, run_row
 
 
 class Store:
@@ -140,7 +149,7 @@ class Store:
             if targets is not None
             else None,
             "config_json": json.dumps(config.to_json()) if config is not None else None,
-            "energy_json": energy_json(energy),
+            "energy_json": _json(energy),
         }
         sets = {k: v for k, v in values.items() if v is not None}
         if clear_finished:
@@ -285,6 +294,89 @@ def _upsert(table: str, columns: list[str], key: tuple[str, ...]) -> str:
     )
 
 
+def new_run_info(
+    kind: str,
+    settings: Settings,
+    host: HostInfo,
+    *,
+    backend: str,
+    url: str | None = None,
+    model: str | None = None,
+    suite: str | None = None,
+    targets: dict[str, Target] | None = None,
+    status: str = "running",
+    created_at: str | None = None,
+    finished_at: str | None = None,
+    run_id: str | None = None,
+    source: str | None = None,
+    source_sha256: str | None = None,
+    version: str = __version__,
+) -> RunInfo:
+    """A run not yet stored: its id from the host's name, created now unless told when."""
+    return RunInfo(
+        id=run_id or new_run_id(host.hostname or host_name()),
+        created_at=created_at or utc_now(),
+        finished_at=finished_at,
+        status=status,
+        kind=kind,
+        tokbench_version=version,
+        backend=backend,
+        url=url,
+        model=model,
+        suite=suite,
+        host_name=host.hostname,
+        config=settings,
+        targets=dict(targets or {}),
+        host=host,
+        source=source,
+        source_sha256=source_sha256,
+    )
+
+
+def run_row(run: RunInfo) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+        "status": run.status,
+        "kind": run.kind,
+        "tokbench_version": run.tokbench_version,
+        "backend": run.backend,
+        "url": redact_url(run.url) if run.url else None,
+        "model": run.model,
+        "suite": run.suite,
+        "host_name": run.host_name,
+        "config_json": json.dumps(run.config.to_json()),
+        "target_json": json.dumps(targets_to_json(run.kind, run.targets)),
+        "host_json": json.dumps(run.host.to_json()),
+        "source": run.source,
+        "source_sha256": run.source_sha256,
+        "energy_json": _json(run.energy),
+    }
+
+
+def run_from_row(r: dict[str, Any]) -> RunInfo:
+    return RunInfo(
+        id=r["id"],
+        created_at=r["created_at"],
+        finished_at=r["finished_at"],
+        status=r["status"],
+        kind=r["kind"],
+        tokbench_version=r["tokbench_version"],
+        backend=r["backend"],
+        url=r["url"],
+        model=r["model"],
+        suite=r["suite"],
+        host_name=r["host_name"],
+        config=settings_from_json(r["kind"], json.loads(r["config_json"])),
+        targets=targets_from_json(r["kind"], r["model"], json.loads(r["target_json"])),
+        host=HostInfo.from_json(json.loads(r["host_json"])),
+        source=r.get("source"),
+        source_sha256=r.get("source_sha256"),
+        energy=RunEnergy.from_json(json.loads(r["energy_json"])) if r.get("energy_json") else None,
+    )
+
+
 def test_stats_row(run_id: str, t: TestStats) -> dict[str, Any]:
     return {
         "run_id": run_id,
@@ -367,11 +459,15 @@ def request_from_row(r: dict[str, Any]) -> RequestRecord:
     )
 
 
+def _json(record: RequestEnergy | HostWindow | RunEnergy | None) -> str | None:
+    return json.dumps(record.to_json()) if record is not None else None
+
+
 def _energy_cols(energy: RequestEnergy | None, host: HostWindow | None) -> dict[str, Any]:
     """The energy and host-monitor columns of a request or bench sample row."""
     return {
-        "energy_json": energy_json(energy),
-        "host_window_json": energy_json(host),
+        "energy_json": _json(energy),
+        "host_window_json": _json(host),
         "busy": None if host is None else int(host.busy),
     }
 

@@ -20,8 +20,7 @@ from tokbench.core.records import (
 )
 from tokbench.errors import TokbenchError
 from tokbench.hardware.host import host_summary
-from tokbench.store.database import Store
-from tokbench.store.run_info import new_run_info
+from tokbench.store.database import Store, new_run_info
 
 
 def this_host(hw: dict[str, Any] | None = None) -> HostInfo:
