@@ -1,4 +1,4 @@
-"""Print the coverage table of the eval estimator (tokbench.evals.coverage).
+"""Print the coverage table of the eval estimator (tokbench.evals.estimate).
 
     python bench/eval_coverage.py [TRIALS]
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from tokbench.evals.coverage import GSM8K_STRATA, MMLU_LIKE_STRATA, coverage, until_ci_coverage
+from tokbench.evals.estimate import GSM8K_STRATA, MMLU_LIKE_STRATA, coverage, until_ci_coverage
 
 
 def main(trials: int) -> None:

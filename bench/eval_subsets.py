@@ -6,7 +6,7 @@ GSM8K_DATA_FOLDER is `grade_school_math/data` of github.com/openai/grade-school-
 MMLU_FOLDER holds the MMLU test split (MIT), one CSV per subject in any layout
 tokbench.evals.formats reads; mmlu.jsonl gets the first MMLU_SUBSET items of its order.
 Writes src/tokbench/evals/data/gsm8k.jsonl: the first SUBSET items of the test set in the
-prefix-fair order (tokbench.evals.order, seed 23), each line the upstream object plus its
+prefix-fair order (tokbench.evals.items, seed 23), each line the upstream object plus its
 0-based `row` in test.jsonl and its stratum; and gsm8k_shots.jsonl: the first SHOTS
 problems of the train set in the same order, the calculator marks <<...>> removed, as
 few-shot examples.
@@ -20,8 +20,7 @@ import sys
 from pathlib import Path
 
 from tokbench.evals.formats import gsm8k_steps, read_path
-from tokbench.evals.items import EvalItem
-from tokbench.evals.order import prefix_fair_order
+from tokbench.evals.items import EvalItem, prefix_fair_order
 
 SUBSET = 100
 SHOTS = 8

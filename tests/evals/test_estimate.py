@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tokbench.evals.coverage import GSM8K_STRATA, MMLU_LIKE_STRATA, coverage, until_ci_coverage
-from tokbench.evals.estimate import estimate
+from tokbench.evals.estimate import (
+    GSM8K_STRATA,
+    MMLU_LIKE_STRATA,
+    coverage,
+    estimate,
+    until_ci_coverage,
+)
 
 
 def test_wilson_known_values() -> None:

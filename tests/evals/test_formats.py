@@ -10,7 +10,7 @@ import pytest
 from tokbench.errors import TokbenchError
 from tokbench.evals.data_files import shipped_items
 from tokbench.evals.formats import read_path
-from tokbench.evals.order import prefix_fair_order
+from tokbench.evals.items import prefix_fair_order
 
 
 def _write(path: Path, text: str) -> Path:

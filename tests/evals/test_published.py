@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tokbench.evals.items import BENCHMARKS
-from tokbench.evals.published import published_for, published_scores
+from tokbench.evals.summary import published_for, published_scores
 
 
 def test_every_row_is_sourced() -> None:

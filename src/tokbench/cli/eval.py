@@ -11,8 +11,7 @@ import click
 
 from tokbench.cli.checks import Number, timeout_options
 from tokbench.cli.energy_options import energy_options
-from tokbench.cli.kinds import backend_option
-from tokbench.cli.options import db_option, format_option, open_store, print_json
+from tokbench.cli.options import backend_option, db_option, format_option, open_store, print_json
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*$")
 _UNIT_S = {None: 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -316,7 +315,7 @@ def eval_(
 
 def _estimate_time(plan: Any, decode_tps: float, prefill_tps: float | None, fmt: str) -> None:
     from tokbench.cli.options import stdout_console
-    from tokbench.evals.timing import estimates
+    from tokbench.evals.summary import estimates
     from tokbench.render.evals import time_document, time_table
     from tokbench.runs.eval import plan_items
 

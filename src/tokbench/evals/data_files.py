@@ -10,8 +10,7 @@ from pathlib import Path
 
 from tokbench.errors import TokbenchError
 from tokbench.evals.formats import read_gsm8k, read_path, read_shipped
-from tokbench.evals.items import BENCHMARKS, EvalItem
-from tokbench.evals.order import prefix_fair_order
+from tokbench.evals.items import BENCHMARKS, EvalItem, prefix_fair_order
 
 SUBSET_SIZE = 100
 # the full test sets the shipped subsets stand for (items)

@@ -9,9 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tokbench.core.records import RequestRecord, RunInfo
-from tokbench.evals.published import Published, published_for
-from tokbench.evals.summary import BenchmarkResult
-from tokbench.evals.timing import TimeEstimate
+from tokbench.evals.summary import BenchmarkResult, Published, TimeEstimate, published_for
 from tokbench.render.fmt import num
 from tokbench.render.safe import plain
 from tokbench.render.terminal import run_header
