@@ -1,7 +1,7 @@
 """One benchmark question, whatever file it came from; the benchmarks tokbench knows; and
 the order items are asked in.
 
-The order: A benchmark's items in an order where every prefix is a fair sample of the whole.
+The order: every prefix of it is a fair sample of the whole benchmark.
 
 Within each stratum (subject) the items are shuffled; the j-th of a stratum of N_h items gets
 the key (j + u_h) / N_h, with u_h a random start in [0, 1), and all items are sorted by key.

@@ -91,6 +91,8 @@ def summarize_run(run: RunInfo, records: list[RequestRecord]) -> list[BenchmarkR
 
 # ------------------------------------------------------------------ published scores
 # Published scores (data/published.toml) found for a model name, to show beside its estimate.
+
+
 @dataclass(frozen=True, slots=True)
 class Published:
     model: str
