@@ -18,7 +18,6 @@ LAYERS = (
     ("tokbench", "errors", "paths"),
     ("core",),
     ("net",),
-    ("testing",),
     ("energy",),
     ("gguf",),
     ("hardware",),

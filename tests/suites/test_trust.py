@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import tokbench
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
+from tests.testing.fakeserver import FakeConfig, FakeServer
 
 CODE = """
 name = "evil"
