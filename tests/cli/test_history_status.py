@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.store.database import Store
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 
 def _requests_stored(db: Path) -> int:

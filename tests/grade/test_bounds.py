@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.core.records import RequestRecord
 from tokbench.errors import TokbenchError
 from tokbench.grade import seed5
@@ -20,7 +21,6 @@ from tokbench.grade.registry import GRADERS
 from tokbench.results.quality import answer_health, health, health_counts
 from tokbench.store.database import Store
 from tokbench.suites.loader import load_suite
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 # Python's `re` takes minutes on these (exponential backtracking on a 32-40 character
 # answer); the first is the one from issue 20.

@@ -125,7 +125,7 @@ def test_plan_markdown_shows_the_paging_rows(tb_home: Path) -> None:
 
 
 def test_server_run_with_gguf_shows_its_bound(tb_home: Path, gemma_path: Path) -> None:
-    from tokbench.testing.fakeserver import FakeConfig, FakeServer
+    from tests.testing.fakeserver import FakeConfig, FakeServer
 
     tb_home.mkdir(parents=True, exist_ok=True)
     (tb_home / "hw.json").write_text(json.dumps({"bandwidth_gbs": 20.0}))

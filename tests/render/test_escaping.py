@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.cli import cli
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 LINK = "\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\"
 HOSTILE = (

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.errors import TokbenchError
 from tokbench.suites.loader import BUILTIN, load_suite
 from tokbench.suites.trust import Trust, check_trust
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 CODE = """
 name = "evil"

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tokbench.testing.faults import FAULTS, Expect, Fault
+from tests.testing.faults import FAULTS, Expect, Fault
 
 Command = Literal["run", "bench"]
 Stored = Literal["no-run", "error", "ok", "ok_flagged"]

@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.testing.fault_cases import CASES, FAST_CASES, SUITE_TOML, FaultCase
+from tests.testing.faults import FaultServer
 from tokbench.cli import cli
 from tokbench.store.database import Store
-from tokbench.testing.faults import FaultServer
 
 
 @pytest.fixture(scope="module")

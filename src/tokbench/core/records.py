@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -137,6 +137,16 @@ def _known(cls: Any, d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
+class SpeedBound:
+    """The decode speed a host can reach with one model: its measured bandwidth over the
+    bytes each token reads (weights only, all in RAM)."""
+
+    bandwidth_gbs: float
+    bytes_per_token: int
+    bound_tps: float
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """What was measured: the backend's description of one model, plus its speed bound.
     One shape for runs (one target) and benches (one per model)."""
@@ -168,6 +178,33 @@ class Target:
         known, rest = _known(cls, d)
         known.pop("details", None)
         return cls(**known, details=rest)
+
+    @classmethod
+    def described(cls, backend_kind: str, facts: dict[str, Any]) -> Target:
+        """A backend's description of its model (`Backend.describe`): the fields a target
+        has, and the rest kept in `details`."""
+        return cls.from_json({**facts, "backend_kind": backend_kind})
+
+    def with_facts(self, **facts: Any) -> Target:
+        """This target with more of what the backend said (fields or details)."""
+        return Target.from_json({**self.to_json(), **facts})
+
+    def with_bound(self, bound: SpeedBound | None) -> Target:
+        """This target with the host's speed bound (unchanged when there is none)."""
+        if bound is None:
+            return self
+        return replace(
+            self,
+            bandwidth_gbs=bound.bandwidth_gbs,
+            bytes_per_token=bound.bytes_per_token,
+            bound_tps=bound.bound_tps,
+        )
+
+    @property
+    def bound(self) -> SpeedBound | None:
+        if self.bandwidth_gbs is None or self.bytes_per_token is None or self.bound_tps is None:
+            return None
+        return SpeedBound(self.bandwidth_gbs, self.bytes_per_token, self.bound_tps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,21 +245,45 @@ class ItemPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class EvalPlan:
+    """An eval run's own settings (`tokbench eval`): the benchmarks, where their items came
+    from, how they were asked and when the run stops. Kept so a resumed run asks the same."""
+
+    benchmarks: tuple[str, ...] = ()
+    data: dict[str, str] = field(default_factory=dict)  # benchmark -> the path given
+    populations: dict[str, int] = field(default_factory=dict)  # items in each full set
+    full: bool = False
+    limit: int | None = None  # the first N items of each benchmark's subset
+    style: str = "chat"  # chat | completion
+    shots: int = 0
+    max_time_s: float | None = None
+    until_ci_pts: float | None = None
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> EvalPlan:
+        known, _ = _known(cls, d)
+        known["benchmarks"] = tuple(known.get("benchmarks") or ())
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
 class RunSettings:
-    """A suite run's settings, as stored."""
+    """A suite run's settings, as stored (an eval run's too, with its `eval` plan)."""
 
     run: RunConfig
     suite_source: str | None = None
     items: tuple[ItemPlan, ...] = ()
+    eval: EvalPlan | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "run_config": {**asdict(self.run), "url": _redacted(self.run.url)},
             "suite_source": self.suite_source,
             "repeat": self.run.repeat,
             "threads": self.run.threads,
             "items": [asdict(i) for i in self.items],
         }
+        return out if self.eval is None else {**out, "eval": asdict(self.eval)}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunSettings:
@@ -233,7 +294,8 @@ class RunSettings:
             if isinstance(i, dict) and "id" in i
         )
         known = {k: tuple(v) if isinstance(v, list) else v for k, v in known.items()}
-        return cls(RunConfig(**known), d.get("suite_source"), items)
+        plan = EvalPlan.from_json(d["eval"]) if isinstance(d.get("eval"), dict) else None
+        return cls(RunConfig(**known), d.get("suite_source"), items, plan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +386,7 @@ class RunInfo:
     id: str
     created_at: str
     status: str  # running | done | interrupted | failed
-    kind: str  # run (suite questions) | bench
+    kind: str  # run (suite questions) | eval (benchmarks) | bench | quant
     tokbench_version: str
     backend: str
     url: str | None

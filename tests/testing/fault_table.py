@@ -4,7 +4,7 @@ Each `Fault` row names what breaks (an endpoint, a field, the framing, a bound) 
 what a correct client must conclude (`expect`): `error` (that request, or the setup,
 fails with a one-line reason that mentions `reason`), `ok` (completes normally) or
 `ok_partial` (completes and is kept, but flagged: a figure left out, text cleaned).
-`tokbench.testing.faults.FaultServer` serves them; `tests/testing/fault_cases.py`
+`tests.testing.faults.FaultServer` serves them; `tests/testing/fault_cases.py`
 turns them into `tokbench run`/`bench` cases.
 """
 
