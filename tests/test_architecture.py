@@ -44,6 +44,8 @@ SMALL_MODULES = {
     "tokbench.__main__": "`python -m tokbench`",
     "tokbench.errors": "the one error type every layer raises, at the bottom",
     "tokbench.paths": "where tokbench keeps files, below every domain",
+    "tokbench.tune.verdict": "the one rule for 'is a faster than b', shared by the search's "
+    "duels and the report's pick and sensitivity",
     "tokbench.core.redact": "the secret rule, used by net, store, records and cli alike",
     "tokbench.net.status": "what a server's HTTP error status means; the HTTP client knows "
     "no server",
