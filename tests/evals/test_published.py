@@ -26,6 +26,10 @@ def test_every_row_is_sourced() -> None:
         ("Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf", "gsm8k", "Llama 3.1 8B Instruct"),
         ("qwen2.5-7b-instruct", "gsm8k", "Qwen2.5 7B Instruct"),
         ("deepseek-v3-base", "cmmlu", "DeepSeek-V3 (base)"),
+        ("DeepSeek-V3-Q2_K_XL", "ceval", "DeepSeek-V3"),
+        ("gemma-3-4b-it-qat-q4_0", "gsm8k", "Gemma 3 4B Instruct"),
+        ("Qwen2.5-32B-Instruct-Q4_K_M.gguf", "gsm8k", "Qwen2.5 32B Instruct"),
+        ("qwen2.5-3b-instruct", "gsm8k", "Qwen2.5 3B Instruct"),  # not 32B's row
     ],
 )
 def test_matches(name: str, bench: str, model: str) -> None:
@@ -40,6 +44,10 @@ def test_matches(name: str, bench: str, model: str) -> None:
         ("Qwen2.5-Coder-7B-Instruct", "gsm8k"),
         ("gemma-3-270m-it", "mmlu"),
         ("DeepSeek-R1", "gsm8k"),  # the R1 paper gives no GSM8K score
+        ("DeepSeek-R1-0528-Qwen3-8B", "mmlu"),  # a later checkpoint's distill
+        ("DeepSeek-V3.1-Terminus", "mmlu"),  # a later model, not the one measured
+        ("Qwen2.5-7B-Instruct-1M", "gsm8k"),
+        ("Qwen2.5-7B-Instruct", "mmlu"),  # the blog gives its instruct models no MMLU
         (None, "mmlu"),
     ],
 )
