@@ -206,3 +206,16 @@ def m007_quant_results(db: Db) -> None:
         )
         """
     )
+
+
+@migration
+def m008_quant_coverage_and_speed(db: Db) -> None:
+    """Quant comparisons against a reference that keeps tokens up to a probability mass
+    (issue 22): the mass (NULL: an older fixed top-k reference, `top_k` then its k; now the
+    most tokens kept per position), the mean mass left uncovered, the compact KLD's upper
+    bound, and each model's decode tok/s measured by the comparison itself."""
+    for table in ("quant_results", "quant_references"):
+        for column in ("mass REAL", "uncovered_mass REAL", "decode_tps REAL",
+                       "decode_tps_se REAL"):
+            db.ddl(f"ALTER TABLE {table} ADD COLUMN {column}")
+    db.ddl("ALTER TABLE quant_results ADD COLUMN kld_upper REAL")
