@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tokbench.errors import TokbenchError
-from tokbench.quant.reference import Reference, load_reference, save_reference
+from tokbench.quant.reference import Reference, disk_arrays, load_reference, save_reference
 from tokbench.quant.text import load_text
 
 from .test_reference import make_reference
@@ -25,10 +25,8 @@ Members = dict[str, Any]  # member name -> array, or raw bytes for "meta"
 
 
 def _members(ref: Reference) -> Members:
-    r = ref.rows
-    return {"meta": json.loads(ref.meta.model_dump_json()), "actual_lp": r.actual_lp,
-            "counts": r.counts, "ids": r.ids, "lps": r.lps, "rest_lp": r.rest_lp,
-            "tail_plogp": r.tail_plogp}
+    """The file's members as written (ids as differences, in id order per position)."""
+    return {"meta": json.loads(ref.meta.model_dump_json()), **disk_arrays(ref.rows)}
 
 
 def _write(path: Path, members: Members) -> Path:
@@ -79,6 +77,7 @@ CASES: dict[str, tuple[Callable[[Members], Members], str]] = {
     "top id 2**31-1": (_set("ids", 0, 2**31 - 1), "outside the vocabulary"),
     "top id -5": (_set("ids", 0, -5), "outside the vocabulary"),
     "NaN log-probs": (_set("lps", 0, np.nan), "NaN"),
+    "a token twice": (_set("ids", 1, 0), "twice"),
     "infinite actual log-prob": (_set("actual_lp", 0, -np.inf), "NaN or infinite"),
     "NaN rest": (_set("rest_lp", 0, np.nan), "NaN"),
     "positive log-probs": (_set("lps", 0, 3.0), "above 0"),

@@ -84,16 +84,21 @@ def test_compact_kld_brackets_the_full_kld_and_tightens_with_mass() -> None:
 
 
 def test_tail_upper_is_the_worst_placement_of_the_tail() -> None:
-    """Brute force on a tiny vocabulary: every tail with P <= p_min on the least likely
-    tokens of Q gives at most the bound, and the bound is reached by one of them."""
-    lq = np.log(np.array([[0.5, 0.3, 0.15, 0.04, 0.01]]))
+    """Brute force on a tiny vocabulary: the tail put at p_min on the least likely tokens of
+    Q is the worst case, and the bound from exact bins (one token each) equals it."""
+    lq = np.log(np.array([0.01, 0.04, 0.15, 0.3, 0.5]))  # ascending
     p_tail, p_min = 0.25, 0.1  # two tokens at p_min, 0.05 on the next
-    placed = np.array([0.0, 0.0, 0.05, 0.1, 0.1])  # the worst: on the least likely of Q
-    plogp = float((placed[placed > 0] * np.log(placed[placed > 0])).sum())
+    placed = np.array([0.1, 0.1, 0.05, 0.0, 0.0])
+    plogp = float((placed[:3] * np.log(placed[:3])).sum())
+    want = plogp - float((placed * lq).sum())
     up = m.tail_upper(np.array([plogp]), np.log(np.array([p_tail])),
-                      np.log(np.array([p_min])), lambda k: np.sort(lq, axis=1)[:, :k])
-    want = plogp - float((placed * lq[0]).sum())
+                      np.log(np.array([p_min])), lq[None, :], np.ones((1, 5), dtype=np.int64))
     np.testing.assert_allclose(up, [want], rtol=1e-12)
+    # coarser bins (lower edges below the values) only raise the bound
+    coarse = m.tail_upper(np.array([plogp]), np.log(np.array([p_tail])),
+                          np.log(np.array([p_min])), np.array([[lq[0], lq[2]]]),
+                          np.array([[2, 3]]))
+    assert coarse[0] > want
 
 
 def test_statistics_follow_llama_perplexity() -> None:

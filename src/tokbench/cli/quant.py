@@ -91,7 +91,7 @@ class _Progress:
 @click.option(
     "--max-k",
     type=Number(1, 4096, integer=True),
-    default=4096,
+    default=2048,
     show_default=True,
     help="At most this many tokens per position in the reference file (a flat distribution "
     "would need thousands to cover --mass).",

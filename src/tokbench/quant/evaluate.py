@@ -57,7 +57,7 @@ DEFAULT_CTX = 512
 # cover DEFAULT_MASS of the probability, at most DEFAULT_MAX_K (docs/metrics.md: on a flat
 # base-model distribution of Chinese text a fixed top 32 fell 29 % short of the full KLD)
 DEFAULT_MASS = 0.999
-DEFAULT_MAX_K = 4096
+DEFAULT_MAX_K = 2048
 
 
 def sha_cache_file() -> Path:

@@ -23,7 +23,6 @@ and x_t the actual next token:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,21 +117,32 @@ def compact_kld(
 
 def tail_upper(
     tail_plogp: NDArray[np.floating], ref_rest_lp: NDArray[np.floating],
-    min_kept_lp: NDArray[np.floating], smallest_lq: Callable[[int], F64],
+    min_kept_lp: NDArray[np.floating], low_edges: F64, counts: NDArray[np.integer],
 ) -> F64:
-    """Per position the most the tail's KLD term can be (module docstring);
-    `smallest_lq(m)` gives each position's m smallest candidate log-probs, ascending."""
+    """Per position the most the tail's KLD term can be (module docstring). The candidate's
+    log-probs come as a histogram per position: `counts[t, b]` tokens at or above
+    `low_edges[t, b]` (ascending), so each sum of its least likely log-probs is bounded
+    from below by the bins' lower edges, which keeps the bound an upper bound."""
     p_tail = np.exp(ref_rest_lp.astype(np.float64))
     p_min = np.exp(min_kept_lp.astype(np.float64))
     whole = np.floor(p_tail / p_min)
     left = np.maximum(p_tail - whole * p_min, 0.0)
-    m = int(whole.max()) + 1 if whole.size else 1
-    small = smallest_lq(m)
-    m = small.shape[1]
-    j = np.minimum(whole, m - 1).astype(np.int64)
-    cum = np.concatenate([np.zeros((small.shape[0], 1)), np.cumsum(-small, axis=1)], axis=1)
-    rows = np.arange(small.shape[0])
-    neg_q = p_min * cum[rows, j] + left * -small[rows, j]
+    c = np.cumsum(counts, axis=1, dtype=np.float64)
+    sums = np.cumsum(counts * low_edges, axis=1)
+    rows = np.arange(c.shape[0])
+    last = c.shape[1] - 1
+
+    def least(j: F64) -> tuple[F64, F64]:
+        """(a lower bound of the sum of the j least likely log-probs, the j-th's bin edge)"""
+        b = np.minimum((c < j[:, None]).sum(axis=1), last)
+        c_before = np.where(b > 0, c[rows, b - 1], 0.0)
+        s_before = np.where(b > 0, sums[rows, b - 1], 0.0)
+        total: F64 = s_before + (j - c_before) * low_edges[rows, b]
+        return total, low_edges[rows, b]
+
+    whole_sum, _ = least(whole)
+    _, next_edge = least(whole + 1.0)
+    neg_q = p_min * -whole_sum + left * -next_edge
     out: F64 = tail_plogp.astype(np.float64) + neg_q
     return out
 

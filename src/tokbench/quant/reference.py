@@ -201,7 +201,7 @@ def save_reference(path: Path, ref: Reference) -> int:
     try:
         with Path(tmp).open("wb") as f:
             meta = np.frombuffer(ref.meta.model_dump_json().encode(), dtype=np.uint8)
-            np.savez_compressed(f, allow_pickle=False, meta=meta, **_arrays(r))
+            np.savez_compressed(f, allow_pickle=False, meta=meta, **disk_arrays(r))
         Path(tmp).replace(path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -212,10 +212,36 @@ def save_reference(path: Path, ref: Reference) -> int:
     return path.stat().st_size
 
 
-def _arrays(r: RefRows) -> dict[str, NDArray[np.generic]]:
+def disk_arrays(r: RefRows) -> dict[str, NDArray[np.generic]]:
+    """On disk each position's tokens are in id order, the ids as differences from the one
+    before (the first from 0): small numbers that compress to about a byte, where random
+    ids take four. Loading puts them back most likely first."""
+    pos = _positions(r.counts)
+    order = np.lexsort((r.ids, pos))
+    ids = r.ids[order].astype(np.int64)
+    deltas = np.diff(ids, prepend=0)
+    deltas[r.offsets[:-1][r.counts > 0]] = ids[r.offsets[:-1][r.counts > 0]]
     return {"actual_lp": r.actual_lp.astype("<f8"), "counts": r.counts.astype("<i4"),
-            "ids": r.ids.astype("<i4"), "lps": r.lps.astype("<f4"),
+            "ids": deltas.astype("<i4"), "lps": r.lps[order].astype("<f4"),
             "rest_lp": r.rest_lp.astype("<f4"), "tail_plogp": r.tail_plogp.astype("<f8")}
+
+
+def _positions(counts: NDArray[np.int32]) -> NDArray[np.int64]:
+    out: NDArray[np.int64] = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    return out
+
+
+def _from_disk(counts: NDArray[np.int32], deltas: NDArray[np.int32],
+               lps: NDArray[np.float32]) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+    """(ids, lps) most likely first per position (ties by lower id), from `_arrays`' form;
+    a negative delta (ids not ascending) shows up as a repeated or out-of-range id."""
+    run = np.cumsum(deltas, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))[:-1]
+    before = np.where(starts > 0, run[np.maximum(starts - 1, 0)], 0)
+    ids = run - np.repeat(before, counts)
+    order = np.lexsort((ids, -lps.astype(np.float64), _positions(counts)))
+    return (np.clip(ids[order], -1, 2**31 - 1).astype(np.int32) if ids.size else
+            ids.astype(np.int32)), lps[order]
 
 
 # member -> dtype; the per-position ones hold n values, the flat ones sum(counts)
@@ -253,9 +279,17 @@ def load_reference(path: Path, *, max_tokens: int | None = None) -> Reference:
                             f".npz{detail})") from None
     finally:
         f.close()
-    rows = RefRows(arrays["actual_lp"].astype(np.float64), arrays["counts"].astype(np.int32),
-                   arrays["ids"].astype(np.int32), arrays["lps"].astype(np.float32),
-                   arrays["rest_lp"].astype(np.float32), arrays["tail_plogp"].astype(np.float64))
+    counts = arrays["counts"].astype(np.int32)
+    if (np.any(counts < 1) or np.any(counts > meta.max_k)
+            or int(counts.sum(dtype=np.int64)) != arrays["ids"].shape[0]
+            or arrays["lps"].shape != arrays["ids"].shape):
+        raise TokbenchError(f"reference {path}: counts outside 1..{meta.max_k} or not adding "
+                            "up to the number of ids: the file is damaged")
+    ids, lps = _from_disk(counts, arrays["ids"].astype(np.int32),
+                          arrays["lps"].astype(np.float32))
+    rows = RefRows(arrays["actual_lp"].astype(np.float64), counts, ids, lps,
+                   arrays["rest_lp"].astype(np.float32),
+                   arrays["tail_plogp"].astype(np.float64))
     _check_rows(path, meta, rows)
     return Reference(meta, rows)
 
@@ -358,9 +392,6 @@ def _check_rows(path: Path, meta: ReferenceMeta, r: RefRows) -> None:
     if r.counts.size and (np.any(r.tail_plogp < spread - LP_SLACK)
                           or np.any(r.tail_plogp > p_tail * min_kept + LP_SLACK)):
         raise bad("tail_plogp does not fit the uncovered mass")
-    if np.any(np.diff(r.lps.astype(np.float64))[np.diff(np.repeat(
-            np.arange(r.counts.size), r.counts)) == 0] > LP_SLACK):
-        raise bad("a position's tokens are not most likely first")
     # no token twice for one position
     same = np.repeat(np.arange(r.counts.size), r.counts)
     order = np.lexsort((r.ids, same))
