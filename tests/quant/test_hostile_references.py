@@ -142,13 +142,13 @@ def test_a_lying_zip_directory_stops_at_the_declared_size(tmp_path: Path) -> Non
         info = z.getinfo("lps.npy")
     # the central directory's uncompressed size of lps.npy, made 100 bytes smaller
     cd = raw.rfind(b"PK\x01\x02", 0, len(raw))
-    while cd >= 0 and not raw[cd + 46 : cd + 46 + 7] == b"lps.npy":
+    while cd >= 0 and raw[cd + 46 : cd + 46 + 7] != b"lps.npy":
         cd = raw.rfind(b"PK\x01\x02", 0, cd)
     size_at = cd + 24
     raw[size_at : size_at + 4] = (info.file_size - 100).to_bytes(4, "little")
     liar = tmp_path / "liar.npz"
     liar.write_bytes(bytes(raw))
-    with pytest.raises(TokbenchError, match="not a tokbench quant reference|damaged"):
+    with pytest.raises(TokbenchError, match=r"not a tokbench quant reference|damaged"):
         load_reference(liar)
 
 
@@ -162,7 +162,7 @@ def test_a_reference_that_is_not_a_regular_file(where: str, tmp_path: Path) -> N
         os.mkfifo(path)
     elif where == "folder":
         path = tmp_path
-    with pytest.raises(TokbenchError, match="not a regular file|cannot read"):
+    with pytest.raises(TokbenchError, match=r"not a regular file|cannot read"):
         load_reference(path)
 
 

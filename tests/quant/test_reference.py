@@ -71,5 +71,5 @@ def test_an_old_fixed_top_k_file_is_refused_with_the_reason(tmp_path: Path) -> N
     old = tmp_path / "old.npz"
     meta = json.dumps({"format": "tokbench-quant-reference/1", "top_k": 32}).encode()
     np.savez(old, meta=np.frombuffer(meta, dtype=np.uint8))
-    with pytest.raises(TokbenchError, match="older tokbench.*build it again"):
+    with pytest.raises(TokbenchError, match=r"older tokbench.*build it again"):
         load_reference(old)

@@ -34,9 +34,9 @@ from tokbench.errors import TokbenchError
 from tokbench.hardware.host import host_name, host_summary
 from tokbench.net.http import Client, TransportError, credentials
 from tokbench.quant import kld as m
-from tokbench.quant.compare import result_row
 from tokbench.quant.evaluate import QuantResult, with_reference
 from tokbench.quant.reference import Reference, check_reference, load_reference, tokens_sha256
+from tokbench.quant.rows import result_row
 from tokbench.quant.score import WindowPlan
 from tokbench.quant.text import load_text
 from tokbench.quant.view import ModelSpeed, QuantView

@@ -6,7 +6,6 @@ same file in the store."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from tokbench.backends.embedded import EmbeddedBackend
@@ -17,7 +16,7 @@ from tokbench.errors import TokbenchError
 from tokbench.gguf.analysis import analyze
 from tokbench.gguf.reader import read_model
 from tokbench.hardware.bound import speed_bound
-from tokbench.quant.view import ModelSpeed
+from tokbench.quant.view import DecodeSpeed, ModelSpeed
 from tokbench.results.bench import summarize_bench, summarize_imported
 from tokbench.results.summary import summarize_run
 from tokbench.store.database import Store
@@ -25,12 +24,6 @@ from tokbench.store.database import Store
 RUNS_SEARCHED = 500  # the newest runs looked at for a measured decode speed
 DECODE_TEST = BenchTest("tg", 32)  # llama-bench's way: generated tokens, timed alone
 DECODE_REPS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeSpeed:
-    tps: float  # mean of the repetitions
-    se: float  # its standard error
 
 
 def measure_decode(path: Path, threads: int) -> DecodeSpeed:

@@ -66,6 +66,7 @@ def to_json(v: QuantView) -> dict[str, Any]:
         "run_id": v.run.id if v.run else None,
         "kind": "quant",
         "created_at": v.run.created_at if v.run else None,
+        "finished_at": v.run.finished_at if v.run else None,
         "host_name": v.run.host_name if v.run else None,
         "settings": asdict(cfg) if cfg is not None else None,
         "reference": v.reference,
