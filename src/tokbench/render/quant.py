@@ -153,7 +153,8 @@ def caption(v: QuantView) -> str:
                      "lower bound of the full KLD; --full-kld measures it exactly")
     if any(row.get("reference_kind") == "http-approx" for row in v.rows):
         lines.append("≈ (no bound): over HTTP the server left out some of the reference's "
-                     "kept tokens; their probability is bounded by its smallest one")
+                     "kept tokens; their probability is bounded by its smallest one, so that "
+                     "KLD is approximate")
     if not any(s.bound_tps for s in v.speeds.values()):
         lines.append("bound: run `tokbench hw --bandwidth` once to know this host's")
     if not any(s.decode_tps for s in v.speeds.values()):
