@@ -122,7 +122,7 @@ def test_speed_is_measured_by_the_comparison(
     ref, q2k = doc["models"]
     run_id = doc["run_id"]
     for m in (ref, q2k):
-        assert m["decode_tps"] > 1.0 and m["decode_run"] == run_id
+        assert m["decode_tps"] > 0.0 and m["decode_run"] == run_id
     shown = _json("show", run_id, env=env)["models"]
     assert [m["decode_tps"] for m in shown] == [ref["decode_tps"], q2k["decode_tps"]]
     table = _ok("show", run_id, env=env)
