@@ -227,7 +227,7 @@ def compare_quants(
         "n_ctx": n_ctx,
         "top_k": meta.max_k,
         "mass": meta.mass,
-        "uncovered_mass": used.uncovered_mass,
+        "uncovered_mass": used.rows.uncovered_mass,
         "windows": windows,
         "scored_tokens": windows * meta.scored_per_window,
         "perplexity": ppl.mean,

@@ -407,7 +407,7 @@ def with_reference(
         upper = max(float(np.mean(kld_upper)), compact.mean)
     return replace(
         plain, mass=mass, max_k=max_k,
-        uncovered_mass=float(np.mean(np.exp(ref.rest_lp.astype(np.float64)))),
+        uncovered_mass=ref.uncovered_mass,
         reference_perplexity=ref_ppl.mean, reference_perplexity_se=ref_ppl.se,
         ln_ppl_ratio=ratio.mean, ln_ppl_ratio_se=ratio.se,
         kld=m.kld_stats(full_vals) if full_vals is not None else compact, kld_exact=exact,

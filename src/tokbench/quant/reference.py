@@ -99,6 +99,11 @@ class RefRows:
     def top_lp(self) -> NDArray[np.float32]:
         return self.lps[self.offsets[:-1]]
 
+    @property
+    def uncovered_mass(self) -> float:
+        """The mean probability the kept tokens leave uncovered per position."""
+        return float(np.mean(np.exp(self.rest_lp.astype(np.float64))))
+
     def rows(self, start: int, stop: int) -> RefRows:
         """Positions start..stop-1."""
         off = self.offsets
@@ -121,11 +126,6 @@ class Reference:
     def head(self, n_windows: int) -> Reference:
         """The records of the first `n_windows` windows."""
         return Reference(self.meta, self.rows.rows(0, n_windows * self.meta.scored_per_window))
-
-    @property
-    def uncovered_mass(self) -> float:
-        """The mean probability the kept tokens leave uncovered per position."""
-        return float(np.mean(np.exp(self.rows.rest_lp.astype(np.float64))))
 
 
 def tokens_sha256(tokens: list[int]) -> str:
