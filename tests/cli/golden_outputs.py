@@ -28,12 +28,18 @@ def _with_formats(args: tuple[str, ...], *formats: str) -> list[tuple[str, ...]]
 
 COMMANDS: list[tuple[str, ...]] = [
     *_with_formats(("history",), "table", "json"),
-    *[c for r in (SUITE, BENCH, EMBEDDED) for c in _with_formats(("show", r), "table", "md", "json")],
+    *[
+        c
+        for r in (SUITE, BENCH, EMBEDDED)
+        for c in _with_formats(("show", r), "table", "md", "json")
+    ],
     ("show", SUITE, "--answers"),
     ("show", BENCH, "--json"),
     *_with_formats(("compare",), "table", "md", "csv", "json"),
     *_with_formats(("compare", SUITE, "--ref", EMBEDDED), "table", "md", "json"),
-    *_with_formats(("answers", SUITE, EMBEDDED, "--item", "autumn-quatrain"), "table", "md", "json"),
+    *_with_formats(
+        ("answers", SUITE, EMBEDDED, "--item", "autumn-quatrain"), "table", "md", "json"
+    ),
     *_with_formats(("export",), "csv", "jsonl"),
     *_with_formats(("export", "--bench"), "csv", "jsonl"),
     ("export", "--json"),

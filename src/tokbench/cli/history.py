@@ -92,7 +92,7 @@ SHOW_QUANT: Outputs[_Shown] = Outputs()
 def _run_table(v: _Shown) -> list[Any]:
     from tokbench.render.terminal import answers_view, run_view
 
-    out = [run_view(v.shown, v.detail)]
+    out: list[Any] = [run_view(v.shown, v.detail)]
     if v.evals:
         from tokbench.render.evals import eval_table
 
