@@ -87,6 +87,7 @@ def _plan_json(p: Any) -> Any:
 
     return plan_json(p)
 
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
