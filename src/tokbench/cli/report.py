@@ -163,9 +163,10 @@ class _Paired:
 PAIRED: Outputs[_Paired] = Outputs()
 
 
-@PAIRED.add("table", "text")  # the paired comparison is one document in every human format
-@PAIRED.add("md", "text")
+# the paired comparison is one document in every human format (the innermost registers first)
 @PAIRED.add("csv", "text")
+@PAIRED.add("md", "text")
+@PAIRED.add("table", "text")
 def _paired_markdown(v: _Paired) -> str:
     from tokbench.render.quality import paired_markdown
 
