@@ -61,6 +61,8 @@ SMALL_MODULES = {
     "tokbench.grade.registry": "graders by name, imported by suites without the graders",
     "tokbench.render.chart_files": "chart files written beside a report, apart from drawing",
     "tokbench.render.fmt": "number formatting every renderer shares",
+    "tokbench.render.outputs": "the formats' registry, imported by every command at start-up "
+    "without rich or any renderer",
     "tokbench.render.llama_bench": "llama-bench's own Markdown table, for `--format "
     "llama-bench-md`",
     "tokbench.quant.rows": "the one `quant_results` row shape, written by quant.compare and "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -12,12 +13,11 @@ from tokbench.cli.energy_options import energy_options
 from tokbench.cli.options import (
     backend_option,
     db_option,
+    emit,
     format_option,
     open_store,
-    print_json,
-    print_text,
-    stdout_console,
 )
+from tokbench.render.outputs import Outputs
 
 
 def _ints(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...]:
@@ -53,6 +53,61 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         return ("count", n)
     except ValueError:
         raise click.BadParameter(f"{value!r}: use a duration like 10m or a count like 20") from None
+
+
+@dataclass(frozen=True)
+class _Benched:
+    """A finished bench: its run, its summary, and the store its samples are in (read
+    only by the llama-bench shapes)."""
+
+    run: Any
+    summary: Any
+    store: Any
+
+
+BENCH: Outputs[_Benched] = Outputs()
+
+
+@BENCH.add("table", "console")
+def _bench_table(b: _Benched) -> list[Any]:
+    from tokbench.render.bench import table_view
+
+    return [table_view(b.run, b.summary)]
+
+
+@BENCH.add("md", "text")
+def _bench_markdown(b: _Benched) -> str:
+    from tokbench.render.bench import markdown
+
+    return markdown(b.run, b.summary)
+
+
+@BENCH.add("json", "json")
+def _bench_json(b: _Benched) -> Any:
+    from tokbench.render.bench import to_json
+
+    return to_json(b.run, b.summary)
+
+
+@BENCH.add("csv", "text")
+def _bench_csv(b: _Benched) -> str:
+    from tokbench.render.bench import to_csv
+
+    return to_csv(b.run, b.summary)
+
+
+@BENCH.add("llama-bench-md", "text")
+def _llama_bench_markdown(b: _Benched) -> str:
+    from tokbench.render.llama_bench import markdown
+
+    return markdown(b.run, b.summary, b.store.bench_samples(b.run.id))
+
+
+@BENCH.add("llama-bench-json", "text")
+def _llama_bench_json(b: _Benched) -> str:
+    from tokbench.render.llama_bench import json_records
+
+    return json_records(b.run, b.summary, b.store.bench_samples(b.run.id))
 
 
 @click.command()
@@ -157,7 +212,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @timeout_options[1]
 @timeout_options[2]
 @click.option("--resume", metavar="RUN_ID", help="Continue an interrupted bench run.")
-@format_option("table", "md", "json", "csv", "llama-bench-md", "llama-bench-json")
+@format_option(*BENCH.names)
 @click.option("--no-progress", is_flag=True)
 @energy_options
 @db_option
@@ -195,7 +250,6 @@ def bench(
     from tokbench.cli.options import stderr_console
     from tokbench.core.config import BenchConfig
     from tokbench.core.records import BenchSettings
-    from tokbench.render import bench as render
     from tokbench.render.safe import plain
     from tokbench.results.views import bench_summary
     from tokbench.runs.bench import config_of, with_defaults
@@ -251,20 +305,7 @@ def bench(
     else:
         run = run_bench(cfg, store, **kw)
 
-    summary = bench_summary(store, run)
-    if fmt.startswith("llama-bench-"):
-        from tokbench.render import llama_bench
-
-        shape = llama_bench.markdown if fmt == "llama-bench-md" else llama_bench.json_records
-        print_text(shape(run, summary, store.bench_samples(run.id)))
-    elif fmt == "json":
-        print_json(render.to_json(run, summary))
-    elif fmt == "csv":
-        print_text(render.to_csv(run, summary))
-    elif fmt == "md":
-        print_text(render.markdown(run, summary))
-    else:
-        stdout_console().print(render.table_view(run, summary))
+    emit(BENCH, fmt, _Benched(run, bench_summary(store, run), store))
     if run.status == "interrupted":
         err.print(
             f"Interrupted: measurements so far are kept. Resume with: "

@@ -11,7 +11,8 @@ import click
 
 from tokbench.cli.checks import Number, timeout_options
 from tokbench.cli.energy_options import energy_options
-from tokbench.cli.options import backend_option, db_option, format_option, open_store, print_json
+from tokbench.cli.options import backend_option, db_option, emit, format_option, open_store
+from tokbench.render.outputs import Outputs
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*$")
 _UNIT_S = {None: 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -66,6 +67,38 @@ class _Progress:
 
     def finished(self, record: Any) -> None:
         self.bar.finished(record)
+
+
+EVAL: Outputs[Any] = Outputs()  # a finished eval run (`runs.eval` result)
+TIME: Outputs[Any] = Outputs()  # `--estimate-time`: the predicted duration rows
+
+
+@EVAL.add("table", "console")
+def _eval_table(result: Any) -> list[Any]:
+    from tokbench.render.evals import eval_view
+
+    return [eval_view(result.run, result.results, result.stopped_by)]
+
+
+@EVAL.add("json", "json")
+def _eval_json(result: Any) -> Any:
+    from tokbench.render.evals import eval_document
+
+    return eval_document(result.run, result.records, result.results, result.stopped_by)
+
+
+@TIME.add("table", "console")
+def _time_table(rows: Any) -> list[Any]:
+    from tokbench.render.evals import time_table
+
+    return [time_table(rows)]
+
+
+@TIME.add("json", "json")
+def _time_json(rows: Any) -> Any:
+    from tokbench.render.evals import time_document
+
+    return time_document(rows)
 
 
 @click.command(name="eval")
@@ -175,7 +208,7 @@ class _Progress:
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @energy_options
 @db_option
-@format_option("table", "json")
+@format_option(*EVAL.names)
 def eval_(
     benchmarks: tuple[str, ...],
     url: str | None,
@@ -230,7 +263,7 @@ def eval_(
     "The answer is N" (GSM8K) or "The answer is X" / "答案：X" (multiple choice); the
     verdict is read from the answer after the thinking, never from the thinking.
     """
-    from tokbench.cli.options import stderr_console, stdout_console
+    from tokbench.cli.options import stderr_console
     from tokbench.core.config import RunConfig
     from tokbench.core.records import EvalPlan
     from tokbench.paths import runs_dir
@@ -296,14 +329,7 @@ def eval_(
             result = run_eval(config, plan, store, runs_dir(), observer=_Progress(bar), **kwargs)
     else:
         result = run_eval(config, plan, store, runs_dir(), **kwargs)
-    if fmt == "json":
-        from tokbench.render.evals import eval_document
-
-        print_json(eval_document(result.run, result.records, result.results, result.stopped_by))
-    else:
-        from tokbench.render.evals import eval_view
-
-        stdout_console().print(eval_view(result.run, result.results, result.stopped_by))
+    emit(EVAL, fmt, result)
     err.print(f"results: {result.folder}", style="dim", markup=False, highlight=False)
     if result.status == "interrupted":
         err.print(f"Interrupted: resume with: tokbench eval --resume {result.run.id}")
@@ -314,15 +340,10 @@ def eval_(
 
 
 def _estimate_time(plan: Any, decode_tps: float, prefill_tps: float | None, fmt: str) -> None:
-    from tokbench.cli.options import stdout_console
     from tokbench.evals.summary import estimates
-    from tokbench.render.evals import time_document, time_table
     from tokbench.runs.eval import plan_items
 
     items, _, _ = plan_items(plan)
     prompt_tokens = sum(len(i.question) for i in items) // max(len(items), 1) // 4 + 40
     rows = estimates(len(items), decode_tps, prefill_tps, prompt_tokens)
-    if fmt == "json":
-        print_json(time_document(rows))
-    else:
-        stdout_console().print(time_table(rows))
+    emit(TIME, fmt, rows)

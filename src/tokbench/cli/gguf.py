@@ -2,17 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from tokbench.cli.checks import Number, output_path
-from tokbench.cli.options import format_option, print_json, stderr_console, stdout_console
+from tokbench.cli.options import emit, format_option, stderr_console
+from tokbench.render.outputs import Outputs
 
 
 @click.group()
 def gguf() -> None:
     """Read GGUF model files: what a token costs, and merging split files."""
+
+
+@dataclass(frozen=True)
+class _Inspected:
+    """A model file read and analysed, as `gguf inspect` was asked to show it."""
+
+    path: Path
+    model: Any
+    analysis: Any
+    kv_cache: str
+    show_tensors: bool
+
+
+INSPECT: Outputs[_Inspected] = Outputs()
+
+
+@INSPECT.add("table", "console")
+def _inspect_table(v: _Inspected) -> list[Any]:
+    from tokbench.render.gguf import inspect_view
+
+    return [inspect_view(v.model, v.analysis, v.kv_cache, v.show_tensors)]
+
+
+@INSPECT.add("json", "json")
+def _inspect_json(v: _Inspected) -> Any:
+    from dataclasses import asdict
+
+    from tokbench.gguf.analysis import kv_bytes_per_token
+
+    meta = {k: val for k, val in v.model.metadata.items() if not isinstance(val, dict)}
+    return {
+        "path": str(v.path),
+        "shards": [str(s.path) for s in v.model.shards],
+        "metadata": meta,
+        "analysis": asdict(v.analysis),
+        "kv_bytes_per_token": kv_bytes_per_token(v.analysis, v.kv_cache),
+        "kv_cache": v.kv_cache,
+        "tensors": [asdict(t) for t in v.model.tensors] if v.show_tensors else None,
+    }
 
 
 @gguf.command()
@@ -25,33 +67,15 @@ def gguf() -> None:
     help="KV cache type for bytes per token.",
 )
 @click.option("--tensors", "show_tensors", is_flag=True, help="Also list every tensor.")
-@format_option("table", "json")
+@format_option(*INSPECT.names)
 def inspect(path: Path, kv_cache: str, show_tensors: bool, fmt: str) -> None:
     """Metadata, tensor classes and the bytes read per generated token (MoE-aware),
     across all shards of a split model."""
-    from dataclasses import asdict
-
-    from tokbench.gguf.analysis import analyze, kv_bytes_per_token
+    from tokbench.gguf.analysis import analyze
     from tokbench.gguf.reader import read_model
-    from tokbench.render.gguf import inspect_view
 
     model = read_model(path)
-    a = analyze(model)
-    if fmt == "json":
-        meta = {k: v for k, v in model.metadata.items() if not isinstance(v, dict)}
-        print_json(
-            {
-                "path": str(path),
-                "shards": [str(s.path) for s in model.shards],
-                "metadata": meta,
-                "analysis": asdict(a),
-                "kv_bytes_per_token": kv_bytes_per_token(a, kv_cache),
-                "kv_cache": kv_cache,
-                "tensors": [asdict(t) for t in model.tensors] if show_tensors else None,
-            }
-        )
-        return
-    stdout_console().print(inspect_view(model, a, kv_cache, show_tensors))
+    emit(INSPECT, fmt, _Inspected(path, model, analyze(model), kv_cache, show_tensors))
 
 
 @gguf.command()

@@ -12,16 +12,82 @@ import click
 from tokbench.cli.checks import Number
 from tokbench.cli.options import (
     db_option,
+    emit,
     format_option,
     open_store,
-    print_json,
-    print_text,
     stderr_console,
-    stdout_console,
 )
 from tokbench.hardware.calibration import CPU_CLASSES
+from tokbench.render.outputs import Outputs
 
-format_options = format_option("table", "md", "json")
+HOST: Outputs[Any] = Outputs()  # `hw`: the host survey
+ESTIMATE: Outputs[Any] = Outputs()
+PLAN: Outputs[Any] = Outputs()
+
+
+@HOST.add("table", "console")
+def _host_table(info: Any) -> list[Any]:
+    from tokbench.render.hardware import host_table
+
+    return [host_table(info)]
+
+
+@HOST.add("md", "text")
+def _host_markdown(info: Any) -> str:
+    from tokbench.render.hardware import host_markdown
+
+    return host_markdown(info)
+
+
+@HOST.add("json", "json")
+def _host_json(info: Any) -> Any:
+    return info
+
+
+@ESTIMATE.add("table", "console")
+def _estimate_lines(e: Any) -> list[Any]:
+    from rich.text import Text
+
+    from tokbench.render.hardware import estimate_lines
+
+    return [Text(line) for line in estimate_lines(e)]  # as written: no highlighting
+
+
+@ESTIMATE.add("md", "text")
+def _estimate_markdown(e: Any) -> str:
+    from tokbench.render.hardware import estimate_markdown
+
+    return estimate_markdown(e)
+
+
+@ESTIMATE.add("json", "json")
+def _estimate_json(e: Any) -> Any:
+    from tokbench.render.hardware import estimate_json
+
+    return estimate_json(e)
+
+
+@PLAN.add("table", "console")
+def _plan_table(p: Any) -> list[Any]:
+    from tokbench.render.hardware import plan_table
+
+    return [plan_table(p)]
+
+
+@PLAN.add("md", "text")
+def _plan_markdown(p: Any) -> str:
+    from tokbench.render.hardware import plan_markdown
+
+    return plan_markdown(p)
+
+
+@PLAN.add("json", "json")
+def _plan_json(p: Any) -> Any:
+    from tokbench.render.hardware import plan_json
+
+    return plan_json(p)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -104,7 +170,7 @@ def _prices(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
     show_default=True,
     help="Size of the temporary file the disk test writes and reads back; 0 skips the test.",
 )
-@format_options
+@format_option(*HOST.names)
 def hw(
     measure_bw: bool,
     channels: int | None,
@@ -121,15 +187,7 @@ def hw(
     info = survey(
         channels, mts, measure_bandwidth=measure_bw, disk=disk, disk_bytes=disk_mb * 2**20
     )
-    if fmt == "json":
-        print_json(info)
-        return
-    from tokbench.render.hardware import host_markdown, host_table
-
-    if fmt == "md":
-        print_text(host_markdown(info))
-        return
-    stdout_console().print(host_table(info))
+    emit(HOST, fmt, info)
 
 
 @click.command()
@@ -168,7 +226,7 @@ def hw(
     help="KV-cache layout of a built-in shape: MLA GGUFs, or the older expanded one.",
 )
 @db_option
-@format_options
+@format_option(*ESTIMATE.names)
 def estimate(
     model: str,
     quant: str | None,
@@ -190,7 +248,6 @@ def estimate(
     paging. On this host at its measured bandwidth, the efficiency of your own `tokbench
     bench` runs of a model of the same kind and size replaces the published one."""
     from tokbench.hardware.estimate import estimate as run_estimate
-    from tokbench.render.hardware import estimate_json, estimate_lines, estimate_markdown
 
     e = run_estimate(
         model,
@@ -206,14 +263,7 @@ def estimate(
         sockets=sockets,
         measured=() if preset or bandwidth_gbs else _own_efficiency(db),
     )
-    if fmt == "json":
-        print_json(estimate_json(e))
-    elif fmt == "md":
-        print_text(estimate_markdown(e))
-    else:
-        c = stdout_console()
-        for line in estimate_lines(e):
-            c.print(line, highlight=False)
+    emit(ESTIMATE, fmt, e)
 
 
 @click.command()
@@ -263,7 +313,7 @@ def estimate(
     "socket's), with --ram (and --ssd, --cpu, --sockets); alone, or beside the --box presets.",
     ssd_help="SSD sequential read in GB/s: of the described box, or in place of each preset's.",
 )
-@format_options
+@format_option(*PLAN.names)
 def plan(
     shape: str,
     quants: list[str],
@@ -285,7 +335,6 @@ def plan(
     Presets: seed-4ch, seed-1ch, xeon-sp-2s, epyc-8ch, ddr5-12ch, epyc-8ch+gpu; without
     --bandwidth, --ram, --ssd, --cpu and --sockets replace the presets' own."""
     from tokbench.hardware.plan import plan as make_plan
-    from tokbench.render.hardware import plan_json, plan_markdown, plan_table
 
     p = make_plan(
         shape,
@@ -302,12 +351,7 @@ def plan(
         cpu_class=cpu_class,
         sockets=sockets,
     )
-    if fmt == "json":
-        print_json(plan_json(p))
-    elif fmt == "md":
-        print_text(plan_markdown(p))
-    else:
-        stdout_console().print(plan_table(p))
+    emit(PLAN, fmt, p)
 
 
 def _own_efficiency(db: str | None) -> Any:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+
+if TYPE_CHECKING:
+    from tokbench.render.outputs import Outputs
+
+V = TypeVar("V")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,3 +123,17 @@ def print_text(text: str, *, err: bool = False, nl: bool = False) -> None:
     from tokbench.render.safe import shown
 
     click.echo(shown(text), err=err, nl=nl)
+
+
+def emit(outputs: Outputs[V], fmt: str, view: V) -> None:
+    """Print `view` in format `fmt` of `outputs`, through the escaping point of its sink."""
+    out = outputs[fmt]
+    rendered = out.render(view)
+    if out.sink == "json":
+        print_json(rendered)
+    elif out.sink == "text":
+        print_text(rendered)
+    else:
+        console = stdout_console()
+        for renderable in rendered:
+            console.print(renderable)

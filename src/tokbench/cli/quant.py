@@ -11,13 +11,13 @@ import click
 from tokbench.cli.checks import Number
 from tokbench.cli.options import (
     db_option,
+    emit,
     format_option,
     open_store,
-    print_json,
     print_text,
     stderr_console,
-    stdout_console,
 )
+from tokbench.render.outputs import Outputs
 
 _file = click.Path(dir_okay=False, path_type=Path)
 
@@ -45,6 +45,30 @@ class _Progress:
             label = "reference (built once)" if what == "reference" else plain(what)[:34]
             self.tasks[what] = self.bar.add_task(label, total=total)
         self.bar.update(self.tasks[what], completed=done)
+
+
+QUANT: Outputs[Any] = Outputs()  # one comparison (`quant.view.QuantView`)
+
+
+@QUANT.add("table", "console")
+def _quant_table(view: Any) -> list[Any]:
+    from tokbench.render.quant import table
+
+    return [table([view])]
+
+
+@QUANT.add("md", "text")
+def _quant_markdown(view: Any) -> str:
+    from tokbench.render.quant import markdown
+
+    return markdown([view])
+
+
+@QUANT.add("json", "json")
+def _quant_json(view: Any) -> Any:
+    from tokbench.render.quant import to_json
+
+    return to_json(view)
 
 
 @click.command()
@@ -127,7 +151,7 @@ class _Progress:
     "--threads", type=Number(1, 4096, integer=True), help="CPU threads (default: physical cores)."
 )
 @db_option
-@format_option("table", "md", "json")
+@format_option(*QUANT.names)
 def quant(
     models: tuple[str, ...],
     url: str | None,
@@ -177,8 +201,6 @@ def quant(
 
 
 def _show(view: Any, fmt: str) -> None:
-    from tokbench.render import quant as render
-
     if view.run is None:
         print_text(
             f"wrote the reference file {view.reference['file_path']} "
@@ -186,12 +208,7 @@ def _show(view: Any, fmt: str) -> None:
             err=True,
             nl=True,
         )
-    if fmt == "json":
-        print_json(render.to_json(view))
-    elif fmt == "md":
-        print_text(render.markdown([view]))
-    else:
-        stdout_console().print(render.table([view]))
+    emit(QUANT, fmt, view)
     if view.run is not None:
         click.echo(f"stored as run {view.run.id} (tokbench show {view.run.id})", err=True)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,11 @@ import click
 from tokbench.cli.checks import output_path
 from tokbench.cli.options import (
     db_option,
+    emit,
     format_option,
     open_store,
-    print_json,
-    print_text,
-    stdout_console,
 )
+from tokbench.render.outputs import Outputs
 
 last_option = click.option(
     "--last",
@@ -73,10 +73,117 @@ def report(
             click.echo(f"wrote {path}", err=True)
 
 
+@dataclass(frozen=True)
+class _Compared:
+    """What `compare` prints: the comparison rows, the tests between runs, and the quant
+    comparisons among the runs (if any)."""
+
+    rows: Any
+    tests: Any
+    quant: list[Any]
+
+
+QUANTS: Outputs[list[Any]] = Outputs()  # quant comparisons side by side
+
+
+@QUANTS.add("table", "console")
+def _quant_table(quant: list[Any]) -> list[Any]:
+    from tokbench.render.quant import table
+
+    return [table(quant)]
+
+
+@QUANTS.add("md", "text")
+def _quant_markdown(quant: list[Any]) -> str:
+    from tokbench.render.quant import markdown
+
+    return "\n" + markdown(quant)
+
+
+@QUANTS.add("csv", "text")
+def _quant_csv(quant: list[Any]) -> str:
+    from tokbench.render.quant import to_csv
+
+    return to_csv(quant)
+
+
+@QUANTS.add("json", "json")
+def _quant_json(quant: list[Any]) -> Any:
+    from tokbench.render.quant import to_json
+
+    return [to_json(q) for q in quant]
+
+
+COMPARE: Outputs[_Compared] = Outputs()
+
+
+@COMPARE.add("table", "console")
+def _compare_table(v: _Compared) -> list[Any]:
+    from tokbench.render import compare as render
+
+    out = [render.table(v.rows)] + ([render.tests_table(v.tests)] if v.tests else [])
+    return out + (_quant_table(v.quant) if v.quant else [])
+
+
+@COMPARE.add("md", "text")
+def _compare_markdown(v: _Compared) -> str:
+    from tokbench.render import compare as render
+
+    text = render.markdown(v.rows) + render.tests_markdown(v.tests)
+    return text + (_quant_markdown(v.quant) if v.quant else "")
+
+
+@COMPARE.add("csv", "text")
+def _compare_csv(v: _Compared) -> str:
+    from tokbench.render import compare as render
+
+    return render.to_csv(v.rows)
+
+
+@COMPARE.add("json", "json")
+def _compare_json(v: _Compared) -> Any:
+    from tokbench.render import compare as render
+
+    records = render.records(v.rows)
+    by_run = render.test_records(v.tests)
+    for rec in records:
+        rec["tests"] = [t for t in by_run if t["run_id"] == rec["run_id"]]
+    return records
+
+
+@dataclass(frozen=True)
+class _Paired:
+    """`compare --ref`: a candidate run against a reference run, answer by answer."""
+
+    candidate: Any
+    reference: Any
+    result: Any
+
+
+PAIRED: Outputs[_Paired] = Outputs()
+
+
+# the paired comparison is one document in every human format (the innermost registers first)
+@PAIRED.add("csv", "text")
+@PAIRED.add("md", "text")
+@PAIRED.add("table", "text")
+def _paired_markdown(v: _Paired) -> str:
+    from tokbench.render.quality import paired_markdown
+
+    return paired_markdown(v.candidate, v.reference, v.result)
+
+
+@PAIRED.add("json", "json")
+def _paired_json(v: _Paired) -> Any:
+    from tokbench.render.quality import paired_record
+
+    return paired_record(v.candidate, v.reference, v.result)
+
+
 @click.command()
 @click.argument("run_ids", nargs=-1)
 @last_option
-@format_option("table", "md", "csv", "json")
+@format_option(*COMPARE.names)
 @click.option(
     "--ref",
     metavar="RUN_ID",
@@ -90,7 +197,6 @@ def compare(
     """Compare runs side by side, grouped by model, host and backend; differences and
     ratios are against the first run given (the baseline). With --ref: a paired quality
     comparison of a candidate run against a reference run."""
-    from tokbench.render import compare as render
     from tokbench.results.views import compare as compare_runs
     from tokbench.results.views import compare_tests, views
 
@@ -101,26 +207,10 @@ def compare(
     vs = views(store, run_ids, last)
     quant = _quant_views(store, [v.run for v in vs])
     if quant and len(quant) == len(vs):  # quant comparisons only: their rows side by side
-        _print_quant(quant, fmt)
+        emit(QUANTS, fmt, quant)
         return
-    rows, tests = compare_runs(vs), compare_tests(vs)
-    if fmt == "md":
-        print_text(render.markdown(rows) + render.tests_markdown(tests))
-    elif fmt == "csv":
-        print_text(render.to_csv(rows))
-    elif fmt == "json":
-        records = render.records(rows)
-        by_run = render.test_records(tests)
-        for rec in records:
-            rec["tests"] = [t for t in by_run if t["run_id"] == rec["run_id"]]
-        print_json(records)
-    else:
-        console = stdout_console()
-        console.print(render.table(rows))
-        if tests:
-            console.print(render.tests_table(tests))
-    if quant and fmt in ("table", "md"):
-        _print_quant(quant, fmt)
+    # beside other runs, quant comparisons add their own table to the table and Markdown
+    emit(COMPARE, fmt, _Compared(compare_runs(vs), compare_tests(vs), quant))
 
 
 def _quant_views(store: Any, runs: list[Any]) -> list[Any]:
@@ -131,22 +221,8 @@ def _quant_views(store: Any, runs: list[Any]) -> list[Any]:
     return load_quants(store, runs)
 
 
-def _print_quant(quant: list[Any], fmt: str) -> None:
-    from tokbench.render import quant as qr
-
-    if fmt == "md":
-        print_text("\n" + qr.markdown(quant))
-    elif fmt == "csv":
-        print_text(qr.to_csv(quant))
-    elif fmt == "json":
-        print_json([qr.to_json(q) for q in quant])
-    else:
-        stdout_console().print(qr.table(quant))
-
-
 def _paired(store: object, run_ids: tuple[str, ...], ref: str, fmt: str) -> None:
     from tokbench.errors import TokbenchError
-    from tokbench.render.quality import paired_markdown, paired_record
     from tokbench.results.quality import paired
     from tokbench.store.database import Store
 
@@ -160,34 +236,79 @@ def _paired(store: object, run_ids: tuple[str, ...], ref: str, fmt: str) -> None
         raise TokbenchError(
             f"cannot pair {cand.id} with {reference.id}: {exc} (run the same graded suite)"
         ) from exc
-    if fmt == "json":
-        print_json(paired_record(cand, reference, result))
-    else:
-        print_text(paired_markdown(cand, reference, result))
+    emit(PAIRED, fmt, _Paired(cand, reference, result))
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """One item's answers: (run, its records of the item) per run."""
+
+    item_id: str
+    rows: list[tuple[Any, list[Any]]]
+
+
+ANSWERS: Outputs[_Answers] = Outputs()
+
+
+@ANSWERS.add("table", "console")
+def _answers_table(v: _Answers) -> list[Any]:
+    from tokbench.render.quality import answers_table
+
+    return [answers_table(v.item_id, v.rows)]
+
+
+@ANSWERS.add("md", "text")
+def _answers_markdown(v: _Answers) -> str:
+    from tokbench.render.quality import answers_markdown
+
+    return answers_markdown(v.item_id, v.rows)
+
+
+@ANSWERS.add("json", "json")
+def _answers_json(v: _Answers) -> Any:
+    from tokbench.render.quality import answers_records
+
+    return answers_records(v.item_id, v.rows)
 
 
 @click.command()
 @click.argument("run_ids", nargs=-1, required=True)
 @click.option("--item", "item_id", required=True, help="The item to show, e.g. autumn-quatrain.")
-@format_option("table", "md", "json")
+@format_option(*ANSWERS.names)
 @db_option
 def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) -> None:
     """The same item's answers from several runs, side by side, with their grades (like
     the seed article's appendix)."""
     from tokbench.errors import TokbenchError
-    from tokbench.render.quality import answers_markdown, answers_records, answers_table
 
     store = open_store(db)
     runs = [store.run(r) for r in run_ids]
     rows = [(run, [r for r in store.requests(run.id) if r.item_id == item_id]) for run in runs]
     if not any(recs for _run, recs in rows):
         raise TokbenchError(f"no answers to item {item_id!r} in these runs")
-    if fmt == "md":
-        print_text(answers_markdown(item_id, rows))
-    elif fmt == "json":
-        print_json(answers_records(item_id, rows))
-    else:
-        stdout_console().print(answers_table(item_id, rows))
+    emit(ANSWERS, fmt, _Answers(item_id, rows))
+
+
+def _csv_rows(out: Any, columns: tuple[str, ...], rows: Iterable[Any]) -> None:
+    """CSV with every cell made inert (`render.safe.csv_cell`)."""
+    from tokbench.render.safe import write_csv
+
+    write_csv(out, columns, rows)
+
+
+def _json_lines(out: Any, columns: tuple[str, ...], rows: Iterable[Any]) -> None:
+    """Exact JSON, one row a line."""
+    from tokbench.render.safe import json_text
+
+    for row in rows:
+        out.write(json_text(row, indent=None) + "\n")
+
+
+# export streams its rows into a file or stdout, so its formats are writers, by name
+ROW_WRITERS: dict[str, Callable[[Any, tuple[str, ...], Iterable[Any]], None]] = {
+    "csv": _csv_rows,
+    "jsonl": _json_lines,
+}
 
 
 @click.command()
@@ -195,7 +316,7 @@ def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) ->
 @click.option(
     "--last", type=click.IntRange(1, 1_000_000), help="Only the last N runs (default: all)."
 )
-@format_option("csv", "jsonl", default="csv", json_format="jsonl")
+@format_option(*ROW_WRITERS, default="csv", json_format="jsonl")
 @click.option("--bench", is_flag=True, help="Export bench samples instead of requests.")
 @click.option(
     "--quant", is_flag=True, help="Export quant comparisons' rows (one per candidate model)."
@@ -235,20 +356,9 @@ def export(
         rows = ex.bench_rows(store, runs) if bench else ex.request_rows(store, runs)
         columns = ex.columns(runs, bench)
     if output is None:
-        _write_rows(sys.stdout, fmt, columns, rows)
+        ROW_WRITERS[fmt](sys.stdout, columns, rows)
         return
     from tokbench.paths import atomic_output
 
     with atomic_output(output, newline="") as out:
-        _write_rows(out, fmt, columns, rows)
-
-
-def _write_rows(out: Any, fmt: str, columns: tuple[str, ...], rows: Iterable[Any]) -> None:
-    """CSV with every cell made inert (`render.safe.csv_cell`), or exact JSON lines."""
-    from tokbench.render.safe import json_text, write_csv
-
-    if fmt == "csv":
-        write_csv(out, columns, rows)
-    else:
-        for row in rows:
-            out.write(json_text(row, indent=None) + "\n")
+        ROW_WRITERS[fmt](out, columns, rows)

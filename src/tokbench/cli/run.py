@@ -9,7 +9,24 @@ import click
 
 from tokbench.cli.checks import Number, timeout_options
 from tokbench.cli.energy_options import energy_options
-from tokbench.cli.options import backend_option, db_option, format_option, open_store, print_json
+from tokbench.cli.options import backend_option, db_option, emit, format_option, open_store
+from tokbench.render.outputs import Outputs
+
+RUN: Outputs[Any] = Outputs()  # a finished suite run (`runs.suite.SuiteResult`)
+
+
+@RUN.add("table", "console")
+def _run_table(result: Any) -> list[Any]:
+    from tokbench.render.terminal import run_view
+
+    return [run_view(result.run, result.records)]
+
+
+@RUN.add("json", "json")
+def _run_json(result: Any) -> Any:
+    from tokbench.render.folder import run_document
+
+    return run_document(result.run, result.records)
 
 
 @click.command()
@@ -118,7 +135,7 @@ from tokbench.cli.options import backend_option, db_option, format_option, open_
     help="Let a suite file's LLM judge at URL be asked (and be sent its API key); repeatable.",
 )
 @db_option
-@format_option("table", "json")
+@format_option(*RUN.names)
 def run(
     url: str | None,
     backend: str,
@@ -157,7 +174,7 @@ def run(
     (resume with --resume RUN_ID). Every request's energy (with a power source, see
     --watts and --power-cmd) and the host's load (other processes, swapping) are kept too.
     """
-    from tokbench.cli.options import stderr_console, stdout_console
+    from tokbench.cli.options import stderr_console
     from tokbench.core.config import RunConfig
     from tokbench.core.records import RunSettings
     from tokbench.paths import runs_dir
@@ -230,14 +247,7 @@ def run(
             energy=energy,
         )
 
-    if fmt == "json":
-        from tokbench.render.folder import run_document
-
-        print_json(run_document(result.run, result.records))
-    else:
-        from tokbench.render.terminal import run_view
-
-        stdout_console().print(run_view(result.run, result.records))
+    emit(RUN, fmt, result)
     err.print(f"results: {result.folder}", style="dim", markup=False, highlight=False)
     status = result.outcome.status
     if status == "interrupted":

@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from tokbench.cli.checks import seconds
 from tokbench.cli.options import (
     db_option,
+    emit,
     format_option,
     open_store,
-    print_json,
-    print_text,
-    stdout_console,
 )
+from tokbench.render.outputs import Outputs
+
+TUNE: Outputs[Any] = Outputs()  # a finished tune (`tune.run.tune`'s outcome)
+
+
+@TUNE.add("table", "console")
+def _tune_table(out: Any) -> list[Any]:
+    from tokbench.render.tune import tune_view
+
+    return [tune_view(out.document)]
+
+
+@TUNE.add("md", "text")
+def _tune_markdown(out: Any) -> str:
+    from tokbench.render.tune import tune_markdown
+
+    return tune_markdown(out.document)
+
+
+@TUNE.add("json", "json")
+def _tune_json(out: Any) -> Any:
+    return {"run_id": out.run.id, "status": out.run.status, **out.document}
 
 
 @click.command()
@@ -55,7 +76,7 @@ from tokbench.cli.options import (
     "--objective", type=click.Choice(["decode", "prefill"]), default="decode", show_default=True,
     help="The speed to maximise (prefill needs -p N).",
 )  # fmt: skip
-@format_option("table", "md", "json")
+@format_option(*TUNE.names)
 @db_option
 def tune(
     model_path: str | None,
@@ -78,7 +99,6 @@ def tune(
     box: predict, then measure knob by knob, and say which knob matters."""
     from tokbench.cli.options import stderr_console
     from tokbench.errors import TokbenchError
-    from tokbench.render.tune import tune_markdown, tune_view
     from tokbench.tune.run import TuneParams, server_binary
     from tokbench.tune.run import tune as run_tune
     from tokbench.tune.space import parse_only, parse_set
@@ -111,13 +131,7 @@ def tune(
         out = run_tune(params, store, max_time_s=max_time, resume=resume, notify=notify)
     except OSError as exc:
         raise TokbenchError(f"tune stopped: {exc}") from exc
-    doc = out.document
-    if fmt == "json":
-        print_json({"run_id": out.run.id, "status": out.run.status, **doc})
-    elif fmt == "md":
-        print_text(tune_markdown(doc))
-    else:
-        stdout_console().print(tune_view(doc))
+    emit(TUNE, fmt, out)
     if out.run.status == "interrupted":
         err.print(f"Interrupted: resume with: tokbench tune --resume {out.run.id}", highlight=False)
         sys.exit(130)
