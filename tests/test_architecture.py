@@ -29,6 +29,7 @@ LAYERS = (
     ("results",),
     ("quant",),
     ("interop",),
+    ("conversations",),
     ("render",),
     ("runs",),
     ("tune",),

@@ -148,3 +148,35 @@ class BenchConfig:
             out += [BenchTest("pp", n, d) for n in self.n_prompt if n > 0]
             out += [BenchTest("tg", n, d) for n in self.n_gen if n > 0]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConverseConfig:
+    """`tokbench converse`: conversations sent turn by turn, each turn carrying the whole
+    history; stored with the run so it can be resumed."""
+
+    url: str | None = None
+    backend: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = 300.0
+    source: str = "synthetic"  # synthetic | seed5 | a JSONL file of message lists
+    conversations: int = 4
+    turns: int = 4
+    system_tokens: int = 64  # synthetic: the system prompt's length (about, in words)
+    shared_prefix_tokens: int = 0  # synthetic: a prefix every conversation's system shares
+    user_tokens: int = 32  # synthetic: each user message
+    max_tokens: int = 32  # each answer
+    concurrency: int = 1  # conversations in flight at once
+    think_time_s: float = 0.0  # a user's pause between an answer and the next question
+    arrival: str = "closed"  # closed | constant | poisson | burst (conversations' starts)
+    rate: float | None = None  # conversations started per second (constant, poisson, burst)
+    prompt_cache: bool = True  # llama-server's `cache_prompt`
+    seed: int = 0
+    temperature: float = 0.0
+    slo: str | None = None  # e.g. "ttft_p90=3s,itl_p90=250ms"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ConverseConfig:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})

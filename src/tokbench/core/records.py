@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tokbench.core.config import BenchConfig, RunConfig, Sampling
+from tokbench.core.config import BenchConfig, ConverseConfig, RunConfig, Sampling
 from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.core.redact import redact_url
 
@@ -60,6 +60,8 @@ class RequestMetrics:
     prefill_gap_pct: float | None = None
     count_gap_pct: float | None = None
     crosscheck: str | None = None  # "decode", "count", "decode,count" when beyond tolerance
+    draft_tokens: int | None = None  # speculative decoding, as the server reported it
+    draft_accepted_tokens: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -295,7 +297,21 @@ class QuantSettings:
         return cls(**known)
 
 
-Settings = RunSettings | BenchSettings | QuantSettings
+@dataclass(frozen=True, slots=True)
+class ConverseSettings:
+    """A conversation run's settings (`tokbench converse`); each turn is a request."""
+
+    converse: ConverseConfig
+
+    def to_json(self) -> dict[str, Any]:
+        return {"converse": {**asdict(self.converse), "url": _redacted(self.converse.url)}}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ConverseSettings:
+        return cls(ConverseConfig.from_dict(d.get("converse") or {}))
+
+
+Settings = RunSettings | BenchSettings | QuantSettings | ConverseSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +383,8 @@ class RunInfo:
             return self.config.run.threads
         if isinstance(self.config, QuantSettings):
             return self.config.threads
+        if isinstance(self.config, ConverseSettings):
+            return None
         return self.config.bench.threads
 
 
@@ -378,6 +396,8 @@ def stop_rules(run: RunInfo) -> dict[str, str]:
 def settings_from_json(kind: str, d: dict[str, Any]) -> Settings:
     if kind == "quant":
         return QuantSettings.from_json(d)
+    if kind == "converse":
+        return ConverseSettings.from_json(d)
     return BenchSettings.from_json(d) if kind == "bench" else RunSettings.from_json(d)
 
 
