@@ -1,0 +1,98 @@
+"""A conversation run on the terminal and as JSON: per turn TTFT, context, prefill
+computed, cached, hit rate and decode speed; then the run's hit rate and goodput."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rich.table import Table
+
+from tokbench.conversations.slo import Goodput
+from tokbench.conversations.turns import ConversationSummary
+from tokbench.render.fmt import num
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def _count(value: int | None, source: str) -> str:
+    return "not reported" if value is None and source == "not reported" else num(value, 0)
+
+
+def turns_table(summary: ConversationSummary, title: str) -> Table:
+    t = Table(title=title)
+    for name in (
+        "turn",
+        "requests",
+        "failed",
+        "TTFT ms (median)",
+        "context tok",
+        "prefill computed",
+        "cached",
+        "hit rate",
+        "decode tok/s",
+    ):
+        t.add_column(name, justify="left" if name == "turn" else "right")
+    for row in summary.turns:
+        t.add_row(
+            str(row.turn + 1),
+            str(row.requests),
+            str(row.failed),
+            num(row.ttft_ms, 0),
+            num(row.context_tokens, 0),
+            _count(row.computed_tokens, row.cache_source),
+            _count(row.cached_tokens, row.cache_source),
+            _pct(row.hit_rate),
+            num(row.decode_tps, 1),
+        )
+    return t
+
+
+def summary_lines(summary: ConversationSummary, good: Goodput | None) -> list[str]:
+    lines = []
+    if summary.hit_rate is None:
+        lines.append(f"prompt cache: {summary.cache_source} by this server")
+    else:
+        lines.append(
+            f"prompt cache hit rate: {_pct(summary.hit_rate)} "
+            f"({summary.cached_tokens} cached of "
+            f"{(summary.cached_tokens or 0) + (summary.computed_tokens or 0)} prompt tokens, "
+            f"{summary.cache_source} counters)"
+        )
+    if summary.draft_acceptance is not None:
+        lines.append(f"speculative decoding: {_pct(summary.draft_acceptance)} of drafts accepted")
+    if good is not None:
+        for a in good.attainments:
+            lines.append(
+                f"SLO {a.slo.label}: {a.met}/{a.judged} met "
+                f"({_pct(a.share)}, 95 % CI {_pct(a.low)}-{_pct(a.high)}): {a.verdict}"
+            )
+        lines.append(
+            f"goodput: {good.rps:.3f} requests/s meeting every SLO "
+            f"(95 % CI {good.low_rps:.3f}-{good.high_rps:.3f}; {good.good}/{good.total} "
+            f"requests over {good.span_s:.1f} s)"
+        )
+    return lines
+
+
+def summary_json(summary: ConversationSummary, good: Goodput | None) -> dict[str, Any]:
+    out: dict[str, Any] = asdict(summary)
+    if good is not None:
+        out["goodput"] = {
+            **{k: v for k, v in asdict(good).items() if k != "attainments"},
+            "verdict": good.verdict,
+            "slos": [
+                {
+                    "slo": a.slo.label,
+                    "met": a.met,
+                    "judged": a.judged,
+                    "share": a.share,
+                    "ci95": [a.low, a.high],
+                    "verdict": a.verdict,
+                }
+                for a in good.attainments
+            ],
+        }
+    return out
