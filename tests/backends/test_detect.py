@@ -35,8 +35,9 @@ def test_ollama_thinking_stream_and_server_timings() -> None:
         info = be.describe()
         trace = be.stream(REQ)
         sent = srv.seen[-1][2]
-    assert info["quantization"] == "Q4_K_M" and info["context_length"] == 40960
-    assert info["parameter_size"] == "8.2B" and info["family"] == "qwen3"
+    assert info.quantization == "Q4_K_M" and info.details["context_length"] == 40960
+    assert info.details["parameter_size"] == "8.2B" and info.details["family"] == "qwen3"
+    assert info.backend_kind == "ollama"
     assert sent["think"] is True and sent["keep_alive"] == "10m"
     assert sent["options"] == {"num_predict": 256, "temperature": 0.6, "seed": 1}
     assert trace.text("thinking") == "Okay, the forecast said Wednesday."
@@ -89,8 +90,8 @@ def test_llama_server_reasoning_usage_and_timings_agree() -> None:
         trace = be.stream(REQ)
         sent = srv.seen[-1][2]
     assert sent["cache_prompt"] is False  # repeated runs must not hit the prompt cache
-    assert info["server_version"] == "b6123-4a5b6c7d" and info["n_ctx"] == 4096
-    assert info["gguf_path"].endswith(".gguf")
+    assert info.server_version == "b6123-4a5b6c7d" and info.n_ctx == 4096
+    assert (info.gguf_path or "").endswith(".gguf")
     assert trace.text("thinking") == "Compare decimals: 0.90 > 0.11"
     assert trace.text("answer") == "9.9 更大。"
     m = request_metrics(trace)
@@ -140,7 +141,7 @@ def test_lmstudio_rest_stats_and_inline_think() -> None:
         trace = be.stream(REQ)
         path = srv.seen[-1][1]
     assert path == "/api/v0/chat/completions"
-    assert info["quantization"] == "Q4_K_M" and info["context_length"] == 32768
+    assert info.quantization == "Q4_K_M" and info.details["context_length"] == 32768
     assert trace.text("thinking") == "Easy."
     assert trace.text("answer") == "The answer is D."
     assert trace.server is not None and trace.server["model_info"]["arch"] == "qwen2"
@@ -154,7 +155,7 @@ def test_lmstudio_rest_stats_and_inline_think() -> None:
 def test_vllm_reasoning_field_and_reasoning_token_count() -> None:
     with ReplayServer(vllm_routes(Stream("vllm_reasoning.sse", 0.03, 0.01))) as srv:
         be = VLLMBackend(srv.url)
-        assert be.describe()["server_version"] == "0.11.2"
+        assert be.describe().server_version == "0.11.2"
         trace = be.stream(REQ)
     m = request_metrics(trace)
     assert trace.text("thinking") == "Sound in air ~343 m/s"

@@ -63,7 +63,7 @@ def test_prompt_cache_switch(llama_server_cpp: str) -> None:
 
 def test_bench_exact_prompt_and_forced_output(llama_server_cpp: str) -> None:
     hb = CompletionsBench(LlamaServerBackend(llama_server_cpp))
-    assert hb.info()["tokenizer"] == "/tokenize"
+    assert hb.info().details["tokenizer"] == "/tokenize"
     pp = hb.measure(BenchTest("pp", 64), 0)
     assert pp.status == "ok" and pp.note is None and pp.tokens == 64, pp.note
     assert pp.server_tps and pp.tps

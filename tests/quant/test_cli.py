@@ -92,6 +92,8 @@ def test_gemma_against_itself_and_q2k(
     assert "gemma-q2_k.gguf" in _ok("show", run_id, env=env)
     runs = _json("history", env=env)
     assert runs[0]["id"] == run_id and runs[0]["kind"] == "quant"
+    stored = Store(default_db()).run(run_id)  # its real finish time, after the scoring
+    assert stored.finished_at is not None and stored.finished_at > stored.created_at
 
     rows = list(csv.DictReader(io.StringIO(_ok("export", "--quant", run_id, env=env))))
     assert [Path(r["model_path"]).name for r in rows] == [gemma_path.name, gemma_q2k.name]

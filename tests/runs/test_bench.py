@@ -19,7 +19,7 @@ from tests.conftest import tokbench
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.backends.openai_bench import CompletionsBench
 from tokbench.core.config import BenchConfig, BenchTest
-from tokbench.core.records import BenchSample, Sample, stop_rules
+from tokbench.core.records import BenchSample, Sample, Target, stop_rules
 from tokbench.render.bench import markdown
 from tokbench.results.bench import summarize_bench
 from tokbench.runs.bench import execute_bench
@@ -37,8 +37,8 @@ class ScriptedEngine:
         self.values = list(values)
         self.calls: list[tuple[str, int]] = []
 
-    def info(self) -> dict[str, object]:
-        return {"threads": 1}
+    def info(self) -> Target:
+        return Target(backend_kind=self.kind, threads=1)
 
     def measure(self, test: BenchTest, rep: int) -> Sample:
         self.calls.append((test.name, rep))
@@ -218,7 +218,7 @@ def test_embedded_exact_lengths(gemma_path: Path) -> None:
 @pytest.mark.slow
 def test_llama_cpp_server_exact_lengths(llama_server: str) -> None:
     hb = CompletionsBench(OpenAIBackend(llama_server))
-    assert hb.info()["tokenizer"] == "/extras/tokenize"
+    assert hb.info().details["tokenizer"] == "/extras/tokenize"
     pp = hb.measure(BenchTest("pp", 40), 0)
     assert pp.status == "ok" and pp.note is None, pp.note  # the server counted 40 too
     tg = hb.measure(BenchTest("tg", 12), 0)

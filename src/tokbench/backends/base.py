@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tokbench.core.config import BenchTest, Connection
-from tokbench.core.records import Sample
+from tokbench.core.records import Sample, Target
 from tokbench.core.trace import ChatRequest, Trace
 
 OnToken = Callable[[], None]
@@ -64,7 +64,7 @@ class Backend(Protocol):
     kind: str  # "embedded", "openai", ...
     model: str
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> Target:
         """What was measured (model file, server, version...), for the run record."""
         ...
 
@@ -80,7 +80,7 @@ class BenchEngine(Protocol):
     kind: str
     model: str
 
-    def info(self) -> dict[str, Any]: ...
+    def info(self) -> Target: ...
     def measure(self, test: BenchTest, rep: int) -> Sample: ...
     def close(self) -> None: ...
 

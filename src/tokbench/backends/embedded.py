@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tokbench.backends.base import OnToken
+from tokbench.core.records import Target
 from tokbench.core.trace import ANSWER, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
 
@@ -90,7 +91,11 @@ class EmbeddedBackend:
             return lcf.format_gemma, "gemma"
         return lcf.format_chatml, "chatml (guessed: the GGUF has no chat template)"
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> Target:
+        return Target.described(self.kind, self.facts())
+
+    def facts(self) -> dict[str, Any]:
+        """What the engine says of itself and the model, as stored with the run."""
         meta = self._meta
         return {
             "gguf_path": str(self.model_path),

@@ -16,7 +16,7 @@ from typing import Any
 from tokbench.backends.embedded import EmbeddedBackend
 from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
-from tokbench.core.records import Sample
+from tokbench.core.records import Sample, Target
 from tokbench.errors import TokbenchError
 
 
@@ -30,8 +30,8 @@ class EmbeddedBench:
         self.model = backend.model_path.stem
         self._n_vocab = self.llm.n_vocab()
 
-    def info(self) -> dict[str, Any]:
-        return {**self.backend.describe(), "threads": self.backend.threads}
+    def info(self) -> Target:
+        return self.backend.describe().with_facts(threads=self.backend.threads)
 
     def close(self) -> None:
         self.backend.close()

@@ -16,6 +16,7 @@ from typing import Any
 from tokbench import __version__
 from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter, OnToken
+from tokbench.core.records import Target
 from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
 from tokbench.net.http import MAX_RESPONSE_BYTES, Client, TransportError, credentials, root_url
@@ -184,7 +185,11 @@ class OllamaBackend:
     def close(self) -> None:
         self.client.close()
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> Target:
+        return Target.described(self.kind, self.facts())
+
+    def facts(self) -> dict[str, Any]:
+        """What the engine says of itself and the model, as stored with the run."""
         show = self._show
         arch = wire.scalar(wire.field(show, "model_info", "general.architecture"))
         caps = show.get("capabilities")

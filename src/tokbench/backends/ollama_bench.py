@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
 
 from tokbench.backends import wire
 from tokbench.backends.base import WORDS, generation_sample
 from tokbench.backends.ollama import Final, OllamaBackend, read_record
 from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
-from tokbench.core.records import Sample
+from tokbench.core.records import Sample, Target
 from tokbench.net.http import Client, ThreadClients, TransportError
 from tokbench.net.lines import StreamLimitError, ndjson_lines
 from tokbench.net.status import explain_status
@@ -33,8 +32,8 @@ class OllamaBench:
     def http(self) -> Client:
         return self._clients.get()
 
-    def info(self) -> dict[str, Any]:
-        return {**self.backend.describe(), "tokenizer": None}
+    def info(self) -> Target:
+        return self.backend.describe().with_facts(tokenizer=None)
 
     def close(self) -> None:
         self._clients.close()

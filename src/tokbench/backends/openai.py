@@ -11,6 +11,7 @@ from typing import Any
 from tokbench import __version__
 from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter, OnToken
+from tokbench.core.records import Target
 from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
 from tokbench.net.http import MAX_RESPONSE_BYTES, Client, TransportError, credentials, http_url
@@ -113,13 +114,16 @@ class OpenAIBackend:
     def close(self) -> None:
         self.client.close()
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "base_url": self.base_url,
-            "server_kind": self.kind,
-            "served_models": self.models,
-            **self.describe_server(),
-        }
+    def describe(self) -> Target:
+        return Target.described(
+            self.kind,
+            {
+                "base_url": self.base_url,
+                "server_kind": self.kind,
+                "served_models": self.models,
+                **self.describe_server(),
+            },
+        )
 
     def describe_server(self) -> dict[str, Any]:
         """Hook: what this server kind says about itself and the model."""

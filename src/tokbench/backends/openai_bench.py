@@ -15,7 +15,7 @@ from tokbench.backends.base import WORDS, generation_sample
 from tokbench.backends.openai import OpenAIBackend, not_streaming, usage_counts
 from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
-from tokbench.core.records import Sample
+from tokbench.core.records import Sample, Target
 from tokbench.net.http import Client, ThreadClients, TransportError
 from tokbench.net.lines import StreamLimitError, sse_data
 from tokbench.net.status import error_detail, explain_status
@@ -59,8 +59,8 @@ class CompletionsBench:
         self.prefix_cache = prefix_cache
         self._count_path = self._find_tokenizer()
 
-    def info(self) -> dict[str, Any]:
-        return {**self.backend.describe(), "tokenizer": self._count_path}
+    def info(self) -> Target:
+        return self.backend.describe().with_facts(tokenizer=self._count_path)
 
     @property
     def http(self) -> Client:

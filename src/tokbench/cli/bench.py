@@ -9,8 +9,8 @@ import click
 
 from tokbench.cli.checks import MAX_SECONDS, MAX_TOKENS_PER_TEST, Number, seconds, timeout_options
 from tokbench.cli.energy_options import energy_options
-from tokbench.cli.kinds import backend_option
 from tokbench.cli.options import (
+    backend_option,
     db_option,
     format_option,
     open_store,

@@ -9,8 +9,7 @@ import click
 
 from tokbench.cli.checks import Number, timeout_options
 from tokbench.cli.energy_options import energy_options
-from tokbench.cli.kinds import backend_option
-from tokbench.cli.options import db_option, format_option, open_store, print_json
+from tokbench.cli.options import backend_option, db_option, format_option, open_store, print_json
 
 
 @click.command()

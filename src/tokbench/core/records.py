@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -139,6 +139,16 @@ def _known(cls: Any, d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
+class SpeedBound:
+    """The decode speed a host can reach with one model: its measured bandwidth over the
+    bytes each token reads (weights only, all in RAM)."""
+
+    bandwidth_gbs: float
+    bytes_per_token: int
+    bound_tps: float
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """What was measured: the backend's description of one model, plus its speed bound.
     One shape for runs (one target) and benches (one per model)."""
@@ -170,6 +180,33 @@ class Target:
         known, rest = _known(cls, d)
         known.pop("details", None)
         return cls(**known, details=rest)
+
+    @classmethod
+    def described(cls, backend_kind: str, facts: dict[str, Any]) -> Target:
+        """A backend's description of its model (`Backend.describe`): the fields a target
+        has, and the rest kept in `details`."""
+        return cls.from_json({**facts, "backend_kind": backend_kind})
+
+    def with_facts(self, **facts: Any) -> Target:
+        """This target with more of what the backend said (fields or details)."""
+        return Target.from_json({**self.to_json(), **facts})
+
+    def with_bound(self, bound: SpeedBound | None) -> Target:
+        """This target with the host's speed bound (unchanged when there is none)."""
+        if bound is None:
+            return self
+        return replace(
+            self,
+            bandwidth_gbs=bound.bandwidth_gbs,
+            bytes_per_token=bound.bytes_per_token,
+            bound_tps=bound.bound_tps,
+        )
+
+    @property
+    def bound(self) -> SpeedBound | None:
+        if self.bandwidth_gbs is None or self.bytes_per_token is None or self.bound_tps is None:
+            return None
+        return SpeedBound(self.bandwidth_gbs, self.bytes_per_token, self.bound_tps)
 
 
 @dataclass(frozen=True, slots=True)

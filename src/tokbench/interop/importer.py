@@ -23,7 +23,7 @@ from tokbench.core.records import (
 )
 from tokbench.interop.detect import parse_file
 from tokbench.interop.records import ImportedRun, ImportedTest
-from tokbench.store.database import Store
+from tokbench.store.database import Store, new_run_info
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,29 +91,25 @@ def to_records(
             if v not in (None, [], {})
         },
     )
-    run = RunInfo(
-        id=run_id,
-        created_at=created,
-        status="done",
-        kind="bench",
-        tokbench_version="imported",
-        backend=parsed.source_tool,
-        url=parsed.server_url,
-        model=model,
-        suite=None,
-        host_name=None,
-        config=BenchSettings(
-            BenchConfig(url=parsed.server_url, models=(model,), threads=parsed.threads)
-        ),
-        targets={model: target},
-        host=HostInfo(
+    run = new_run_info(
+        "bench",
+        BenchSettings(BenchConfig(url=parsed.server_url, models=(model,), threads=parsed.threads)),
+        HostInfo(
             cpu_model=parsed.cpu,
             os=parsed.platform,
             details={"gpu": parsed.gpu} if parsed.gpu else {},
         ),
-        finished_at=created,
+        backend=parsed.source_tool,
+        url=parsed.server_url,
+        model=model,
+        targets={model: target},
+        status="done",
+        created_at=created,
+        finished_at=created,  # the file's own time: when the other tool ran
+        run_id=run_id,
         source=source,
         source_sha256=parsed.file_sha256,
+        version="imported",
     )
     tests = [_stats(model, t) for t in parsed.tests]
     samples = [

@@ -12,17 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tokbench import __version__
 from tokbench.core.records import (
-    HostInfo,
     QuantSettings,
     RunInfo,
     Target,
-    new_run_id,
     utc_now,
 )
 from tokbench.errors import TokbenchError
-from tokbench.hardware.host import host_name, host_summary, physical_cores
+from tokbench.hardware.host import physical_cores
 from tokbench.paths import cache_dir
 from tokbench.quant import kld as m
 from tokbench.quant.evaluate import (
@@ -42,7 +39,8 @@ from tokbench.quant.reference import (
 from tokbench.quant.speed import speeds
 from tokbench.quant.text import load_text
 from tokbench.quant.view import ModelSpeed, QuantView
-from tokbench.store.database import Store
+from tokbench.store.database import Store, new_run_info
+from tokbench.store.ledger import this_host
 from tokbench.store.quant import quant_reference, quant_results, save_quant_run
 
 # (what: "reference" or a candidate's file name, windows done, windows in all)
@@ -220,6 +218,7 @@ def compare_quants(
     """Score each candidate of `models` (the first is the reference GGUF or reference file)
     against the reference and store the comparison as a run of kind "quant" in `store`.
     With no candidate, only the reference is built (and saved with `save_reference`)."""
+    started_at = utc_now()
     ref_model, reference_file, cands = _split_models(models, reference_file)
     if not cands and save_reference is None:
         raise TokbenchError("give at least one candidate GGUF after the reference")
@@ -278,14 +277,10 @@ def compare_quants(
         text_name=et.name, text_sha256=et.sha256, n_ctx=n_ctx, chunks=chunks,
         n_windows=windows, top_k=meta.top_k, full_kld=full_kld, threads=threads,
     )
-    host = HostInfo(**host_summary())
-    now = utc_now()
-    run = RunInfo(
-        id=new_run_id(host_name()), created_at=now, finished_at=now, status="done",
-        kind="quant", tokbench_version=__version__, backend="embedded", url=None,
-        model=Path(meta.model_name).stem, suite=None, host_name=host.hostname,
-        config=settings, targets=_targets(list(dict.fromkeys(paths)), sp, n_ctx, threads),
-        host=host,
+    run = new_run_info(
+        "quant", settings, this_host(), backend="embedded", model=Path(meta.model_name).stem,
+        targets=_targets(list(dict.fromkeys(paths)), sp, n_ctx, threads), status="done",
+        created_at=started_at, finished_at=utc_now(),
     )
     save_quant_run(store, run, reference, rows)
     return QuantView(run, reference, rows, sp)

@@ -25,12 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from tokbench import __version__
 from tokbench.backends.base import Detected
 from tokbench.backends.registry import detect
-from tokbench.core.records import HostInfo, QuantSettings, RunInfo, Target, new_run_id, utc_now
+from tokbench.core.records import QuantSettings, Target, utc_now
 from tokbench.errors import TokbenchError
-from tokbench.hardware.host import host_name, host_summary
 from tokbench.net.http import Client, TransportError, credentials
 from tokbench.quant import kld as m
 from tokbench.quant.compare import _row
@@ -39,7 +37,8 @@ from tokbench.quant.reference import Reference, check_reference, load_reference,
 from tokbench.quant.score import WindowPlan
 from tokbench.quant.text import load_text
 from tokbench.quant.view import ModelSpeed, QuantView
-from tokbench.store.database import Store
+from tokbench.store.database import Store, new_run_info
+from tokbench.store.ledger import this_host
 from tokbench.store.quant import save_quant_run
 
 _NAMES = {
@@ -220,6 +219,7 @@ def measure_server(
 ) -> QuantView:
     """Score the model a vLLM server at `url` serves against a stored reference file
     (its top-k records), from prompt-token log-probabilities; stored as a quant run."""
+    started_at = utc_now()
     det = detect(url)
     if det.kind != "vllm":
         refuse_kind(url, det.kind)
@@ -258,7 +258,7 @@ def measure_server(
         srv.client.close()
     res = _result(name, url, reference_file, et.name, plan, used_ref, scored, t1 - t0, t2 - t1)
     return _store(det, url, name, n, reference_file, ref, et, chunks, windows, res, scored,
-                  store)
+                  store, started_at)
 
 
 def _result(name: str, url: str, reference_file: Path, text_name: str, plan: WindowPlan,
@@ -287,7 +287,7 @@ def _result(name: str, url: str, reference_file: Path, text_name: str, plan: Win
 
 def _store(det: Detected, url: str, name: str, top_n: int, reference_file: Path,
            ref: Reference, et: Any, chunks: int | None, windows: int, res: QuantResult,
-           scored: _Scored, store: Store | None) -> QuantView:
+           scored: _Scored, store: Store | None, started_at: str) -> QuantView:
     meta = ref.meta
     used = ref.head(windows)
     ref_ppl = m.perplexity(-used.actual_lp)
@@ -318,17 +318,13 @@ def _store(det: Detected, url: str, name: str, top_n: int, reference_file: Path,
         reference_source="file", text_name=et.name, text_sha256=et.sha256, n_ctx=meta.n_ctx,
         chunks=chunks, n_windows=windows, top_k=meta.top_k, full_kld=False, threads=None,
     )
-    host = HostInfo(**host_summary())
-    now = utc_now()
     target = Target(backend_kind="vllm", server_kind="vllm", server_version=det.version,
                     base_url=det.url, n_ctx=meta.n_ctx,
                     details={"prompt_logprobs": top_n, "kld_approx": approx,
                              "bounded_ref_ids": scored.substituted})
-    run = RunInfo(
-        id=new_run_id(host_name()), created_at=now, finished_at=now, status="done",
-        kind="quant", tokbench_version=__version__, backend="vllm", url=url, model=name,
-        suite=None, host_name=host.hostname, config=settings, targets={name: target},
-        host=host,
+    run = new_run_info(
+        "quant", settings, this_host(), backend="vllm", url=url, model=name,
+        targets={name: target}, status="done", created_at=started_at, finished_at=utc_now(),
     )
     save_quant_run(store, run, reference, [row])
     return QuantView(run, reference, [row], speed)

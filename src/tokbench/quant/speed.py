@@ -36,10 +36,8 @@ def file_speed(path: Path) -> ModelSpeed:
     except (TokbenchError, OSError):
         bpt = None
     bound = speed_bound(str(path))
-    bw = bound.get("bandwidth_gbs")
-    tps = bound.get("bound_tps")
-    return ModelSpeed(str(path), size, bpt, float(bw) if bw else None,
-                      float(tps) if tps else None, None, None)
+    return ModelSpeed(str(path), size, bpt, bound.bandwidth_gbs if bound else None,
+                      bound.bound_tps if bound else None, None, None)
 
 
 def measured_decode(store: Store, paths: list[str]) -> dict[str, tuple[float, str]]:

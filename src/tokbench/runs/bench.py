@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from tokbench import __version__
 from tokbench.backends.base import BenchEngine
 from tokbench.core.config import BenchConfig, BenchTest
 from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
@@ -23,15 +22,13 @@ from tokbench.core.records import (
     HostInfo,
     RunInfo,
     Sample,
-    Target,
-    new_run_id,
     utc_now,
 )
 from tokbench.core.stats import rate_ci
 from tokbench.errors import TokbenchError
 from tokbench.hardware.bound import speed_bound
-from tokbench.hardware.host import host_name
 from tokbench.store.database import Store
+from tokbench.store.ledger import RunLedger
 
 
 class BenchObserver(Protocol):
@@ -80,15 +77,9 @@ def config_of(run: RunInfo) -> BenchConfig:
     return run.config.bench
 
 
-def _settings(store: Store, run_id: str) -> BenchSettings:
-    config = store.run(run_id).config
-    assert isinstance(config, BenchSettings)  # a bench run's id
-    return config
-
-
-def _utc() -> str:
-
-    return utc_now()
+def bench_settings(run: RunInfo) -> BenchSettings:
+    assert isinstance(run.config, BenchSettings)  # a bench run
+    return run.config
 
 
 def _stop_rule(cfg: BenchConfig, values: list[float], started: float) -> str | None:
@@ -108,13 +99,21 @@ def _stop_rule(cfg: BenchConfig, values: list[float], started: float) -> str | N
 
 
 @dataclass
-class _Run:
-    store: Store
-    run_id: str
+class BenchRun:
+    """A bench being measured: its ledger, settings and progress hooks."""
+
+    ledger: RunLedger
     cfg: BenchConfig
     observer: BenchObserver
     t0_ns: int = field(default_factory=time.perf_counter_ns)
     energy: EnergyMeter | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.ledger.run_id
+
+    def samples(self) -> list[BenchSample]:
+        return self.ledger.samples()
 
     def _measure(self, c: int, s: Sample) -> tuple[RequestEnergy | None, HostWindow | None]:
         """A sample's energy (one stream at a time only: concurrent streams share the
@@ -140,7 +139,7 @@ class _Run:
             concurrency=c,
             rep=rep,
             stream=stream,
-            started_at=_utc(),
+            started_at=utc_now(),
             t_s=(sent_ns - self.t0_ns) / 1e9,
             status=s.status,
             note=s.note,
@@ -152,14 +151,14 @@ class _Run:
             energy=energy,
             host=host,
         )
-        self.store.add_bench_sample(sample)
+        self.ledger.add_sample(sample)
         self.observer.measured(sample)
 
 
-def run_tests(run: _Run, engine: BenchEngine, model: str, stop_rules: dict[str, str]) -> None:
+def run_tests(run: BenchRun, engine: BenchEngine, model: str, stop_rules: dict[str, str]) -> None:
     done = {
         (s.test, s.rep)
-        for s in run.store.bench_samples(run.run_id)
+        for s in run.samples()
         if s.model == model and s.concurrency == 1 and s.rep >= 0
     }
     for test in run.cfg.tests():
@@ -171,7 +170,7 @@ def run_tests(run: _Run, engine: BenchEngine, model: str, stop_rules: dict[str, 
             run.record(model, test.name, 1, -(w + 1), 0, engine.measure(test, -(w + 1)))
         values = [
             s.tps
-            for s in run.store.bench_samples(run.run_id)
+            for s in run.samples()
             if s.model == model
             and s.test == test.name
             and s.concurrency == 1
@@ -196,17 +195,15 @@ def run_tests(run: _Run, engine: BenchEngine, model: str, stop_rules: dict[str, 
                 rule = "max-reps"
                 break
         stop_rules[key] = rule
-        settings = _settings(run.store, run.run_id)
-        run.store.update_run(run.run_id, config=replace(settings, stop_rules=dict(stop_rules)))
+        settings = bench_settings(run.ledger.run)
+        run.ledger.set_settings(replace(settings, stop_rules=dict(stop_rules)))
 
 
-def concurrency_levels(run: _Run, model: str) -> tuple[BenchTest, list[int]]:
+def concurrency_levels(run: BenchRun, model: str) -> tuple[BenchTest, list[int]]:
     """The test every concurrency level runs, and the levels (c > 1) not yet measured."""
     test = BenchTest("tg", run.cfg.n_gen[0] if run.cfg.n_gen else 128, run.cfg.depths[0])
     have = {
-        (s.test, s.concurrency)
-        for s in run.store.bench_samples(run.run_id)
-        if s.model == model and s.concurrency > 1
+        (s.test, s.concurrency) for s in run.samples() if s.model == model and s.concurrency > 1
     }
     return test, [c for c in run.cfg.concurrency if c > 1 and (test.name, c) not in have]
 
@@ -238,7 +235,7 @@ def measure_streams(
     return [(i, results.get(i) or Sample(None, None, None, "error", "lost")) for i in streams]
 
 
-def run_concurrency(run: _Run, engine: BenchEngine, model: str) -> None:
+def run_concurrency(run: BenchRun, engine: BenchEngine, model: str) -> None:
     """N simultaneous streams per level, started together, in this process."""
     test, levels = concurrency_levels(run, model)
     for c in levels:
@@ -247,11 +244,11 @@ def run_concurrency(run: _Run, engine: BenchEngine, model: str) -> None:
             run.record(model, test.name, c, 0, i, s)
 
 
-def run_soak(run: _Run, engine: BenchEngine, model: str) -> None:
+def run_soak(run: BenchRun, engine: BenchEngine, model: str) -> None:
     """The same tg test back to back, for a duration or a count; drift comes from t_s."""
     test = BenchTest("tg", run.cfg.n_gen[0] if run.cfg.n_gen else 128, run.cfg.depths[0])
     name = f"soak {test.name}"
-    done = [s for s in run.store.bench_samples(run.run_id) if s.test == name and s.model == model]
+    done = [s for s in run.samples() if s.test == name and s.model == model]
     rep = max((s.rep for s in done), default=-1) + 1
     started = time.monotonic()
     while True:
@@ -272,7 +269,7 @@ def execute_bench(
     resume: str | None = None,
     observer: BenchObserver | None = None,
     host: HostInfo | None = None,
-    concurrency_runner: Callable[[_Run, BenchEngine, str], None] | None = None,
+    concurrency_runner: Callable[[BenchRun, BenchEngine, str], None] | None = None,
     energy: EnergyMeter | None = None,
 ) -> RunInfo:
     """Run (or resume) a benchmark matrix; returns the stored run. `concurrency_runner`
@@ -282,32 +279,20 @@ def execute_bench(
 
     obs: BenchObserver = observer or _Quiet()
     if resume:
-        old = store.run(resume)
-        config_of(old)
-        run_id = old.id
-        stop_rules: dict[str, str] = dict(_settings(store, run_id).stop_rules)
-        store.update_run(run_id, status="running", clear_finished=True)
-    else:
-        run_id = new_run_id(host_name())
-        stop_rules = {}
-        store.create_run(
-            RunInfo(
-                id=run_id,
-                created_at=_utc(),
-                status="running",
-                kind="bench",
-                tokbench_version=__version__,
-                backend=cfg.backend or ("embedded" if not cfg.url else "auto"),
-                url=cfg.url,
-                model=", ".join(cfg.models) or None,
-                suite=None,
-                host_name=host.hostname if host else None,
-                config=BenchSettings(cfg),
-                host=host or HostInfo(),
-            )
-        )
+        config_of(store.run(resume))
+    ledger = RunLedger.open(
+        store,
+        "bench",
+        BenchSettings(cfg),
+        host or HostInfo(),
+        backend=cfg.backend or ("embedded" if not cfg.url else "auto"),
+        url=cfg.url,
+        model=", ".join(cfg.models) or None,
+        resume=resume,
+    )
+    stop_rules = dict(bench_settings(ledger.run).stop_rules)
     session = energy
-    run = _Run(store, run_id, cfg, obs, energy=session)
+    run = BenchRun(ledger, cfg, obs, energy=session)
     models: list[str | None] = list(cfg.models) or [None]
     per_test = cfg.reps if cfg.until_ci_pct is None else cfg.max_reps
     obs.plan(
@@ -319,7 +304,6 @@ def execute_bench(
         )
     )
     status = "interrupted"
-    targets = dict(store.run(run_id).targets)
     try:
         for model in models:
             engine = open_engine(model)
@@ -327,11 +311,12 @@ def execute_bench(
                 session.start()  # after the first model loaded, before its first test
             try:
                 name = engine.model
-                target = Target.from_json({**engine.info(), "backend_kind": engine.kind})
-                targets[name] = Target.from_json(
-                    {**target.to_json(), **speed_bound(target.gguf_path)}
+                target = engine.info()
+                ledger.set_target(
+                    name,
+                    target.with_bound(speed_bound(target.gguf_path)),
+                    model_from_targets=True,
                 )
-                store.update_run(run_id, targets=targets, model=", ".join(targets))
                 if cfg.soak_s is not None or cfg.soak_n is not None:
                     run_soak(run, engine, name)
                 else:
@@ -339,20 +324,19 @@ def execute_bench(
                     (concurrency_runner or run_concurrency)(run, engine, name)
             finally:
                 engine.close()
-        measured_ok = any(s.status == "ok" and s.rep >= 0 for s in store.bench_samples(run_id))
+        measured_ok = any(s.status == "ok" and s.rep >= 0 for s in ledger.samples())
         status = "done" if measured_ok else "failed"
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
         totals = None
         if session is not None:
-            measured = [s for s in store.bench_samples(run_id) if s.rep >= 0]
+            measured = [s for s in ledger.samples() if s.rep >= 0]
             totals = session.totals(
                 [s.energy for s in measured if s.concurrency == 1], [s.host for s in measured]
             )
             session.stop()
-        store.update_run(run_id, status=status, finished_at=_utc(), energy=totals)
-    return store.run(run_id)
+    return ledger.finish(status, totals)
 
 
 def with_defaults(cfg: BenchConfig) -> BenchConfig:

@@ -19,15 +19,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tokbench.core.config import BenchTest
-from tokbench.core.records import BenchSettings, Sample
+from tokbench.core.records import Sample
 from tokbench.errors import TokbenchError
 from tokbench.hardware.host import host_name
-from tokbench.runs.bench import concurrency_levels, measure_streams
+from tokbench.runs.bench import bench_settings, concurrency_levels, measure_streams
 
 if TYPE_CHECKING:
     from tokbench.backends.base import BenchEngine
     from tokbench.core.config import BenchConfig
-    from tokbench.runs.bench import _Run
+    from tokbench.runs.bench import BenchRun
 
 # Opens a bench's engines in a worker: `backends.registry.open_engine_for`, passed in by the
 # driver (Ray pickles the function by reference and imports it there).
@@ -147,7 +147,7 @@ class RayConcurrency:
             raise TokbenchError(f"the Ray workers could not open the server: {exc}") from None
         return actors
 
-    def __call__(self, run: _Run, engine: BenchEngine, model: str) -> None:
+    def __call__(self, run: BenchRun, engine: BenchEngine, model: str) -> None:
         import ray
 
         test, levels = concurrency_levels(run, model)
@@ -158,9 +158,8 @@ class RayConcurrency:
                 run.observer.measuring(model, f"{test.name} x{c} on {len(alive)} workers", 0, False)
                 for stream, sample in self.level(actors, alive, test, c):
                     run.record(model, test.name, c, 0, stream, sample)
-                settings = run.store.run(run.run_id).config
-                assert isinstance(settings, BenchSettings)
-                run.store.update_run(run.run_id, config=replace(settings, ray=self.report))
+                settings = bench_settings(run.ledger.run)
+                run.ledger.set_settings(replace(settings, ray=self.report))
         finally:
             for a in actors:
                 ray.kill(a)

@@ -9,29 +9,26 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from tokbench import __version__
 from tokbench.backends.base import Backend
 from tokbench.backends.registry import open_backend
 from tokbench.core.config import RunConfig
 from tokbench.core.metrics import request_metrics
 from tokbench.core.records import (
-    HostInfo,
     ItemPlan,
     RequestRecord,
     RunInfo,
     RunSettings,
-    Target,
-    new_run_id,
     utc_now,
 )
 from tokbench.energy.session import EnergyOptions, EnergySession
 from tokbench.errors import TokbenchError
 from tokbench.grade.grading import grade_answer
 from tokbench.hardware.bound import speed_bound
-from tokbench.hardware.host import host_name, host_summary, physical_cores
+from tokbench.hardware.host import physical_cores
 from tokbench.hardware.probe import probe
 from tokbench.store.connection import StoreError
 from tokbench.store.database import Store
+from tokbench.store.ledger import RunLedger, resumable, this_host
 from tokbench.suites.loader import Item, Suite, load_suite
 from tokbench.suites.trust import Trust, check_trust
 
@@ -63,14 +60,13 @@ class Outcome:
 def execute(
     backend: Backend,
     suite: Suite,
-    store: Store,
-    run_id: str,
+    ledger: RunLedger,
     *,
     repeat: int = 1,
     observer: Observer | None = None,
     energy: EnergySession | None = None,
 ) -> Outcome:
-    """Send every (rep, item) not yet stored for `run_id`; returns how the run ended.
+    """Send every (rep, item) not yet stored in the run; returns how the run ended.
 
     Ctrl-C ends the run as "interrupted" (not an exception): the request in flight is
     dropped, everything finished before it is already stored.
@@ -82,7 +78,8 @@ def execute(
     the run its totals, however it ends.
     """
     obs = observer or QuietObserver()
-    done = {(r.item_id, r.rep) for r in store.requests(run_id)}
+    run_id = ledger.run_id
+    done = {(r.item_id, r.rep) for r in ledger.requests()}
     plan = [(rep, item) for rep in range(repeat) for item in suite.items]
     ok = failed = 0
     status = "interrupted"
@@ -129,14 +126,13 @@ def execute(
                 energy=measured.energy if measured else None,
                 host=measured.host if measured else None,
             )
-            store.add_request(record)
+            ledger.add_request(record)
             if trace.error:
                 failed += 1
             else:
                 ok += 1
             obs.finished(record)
-        all_recs = store.requests(run_id)
-        status = "done" if any(r.status == "ok" for r in all_recs) else "failed"
+        status = "done" if any(r.status == "ok" for r in ledger.requests()) else "failed"
     except KeyboardInterrupt:
         status = "interrupted"  # what finished is stored; the run can be resumed
     finally:
@@ -144,9 +140,9 @@ def execute(
         with suppress(StoreError):
             totals = None
             if energy is not None:
-                recs = store.requests(run_id)
+                recs = ledger.requests()
                 totals = energy.totals([r.energy for r in recs], [r.host for r in recs])
-            store.update_run(run_id, status=status, finished_at=utc_now(), energy=totals)
+            ledger.finish(status, totals)
     return Outcome(status, ok, failed)
 
 
@@ -189,10 +185,9 @@ def run_suite(
     measure power and cost (None: not at all; the default options still monitor the host)."""
     writable_folder(runs_base)  # before any request: results must have somewhere to go
     if resume:
-        old = store.run(resume)
-        if not isinstance(old.config, RunSettings):
-            raise TokbenchError(f"run {old.id} is a {old.kind} run: resume it with tokbench bench")
-        config = old.config.run
+        old = resumable(store, resume, ("run",), "tokbench run").config
+        assert isinstance(old, RunSettings)  # a run of kind "run" keeps RunSettings
+        config = old.run
     suite = load_suite(config.suite, config.overrides())
     check_trust(suite, Trust(config.allow_code, tuple(config.allow_judge)))
     backend = open_backend(config.connection(), notify)
@@ -200,36 +195,24 @@ def run_suite(
         if not config.url:
             config = replace(config, threads=config.threads or physical_cores())
         described = backend.describe()
-        target = Target.from_json({**described, "backend_kind": backend.kind})
-        target = Target.from_json(
-            {**target.to_json(), **speed_bound(config.gguf or target.gguf_path)}
+        target = described.with_bound(speed_bound(config.gguf or described.gguf_path))
+        ledger = RunLedger.open(
+            store,
+            "run",
+            RunSettings(
+                config,
+                suite.source,
+                tuple(ItemPlan(i.id, i.max_tokens, i.sampling) for i in suite.items),
+            ),
+            None if resume else this_host(probe()),
+            backend=backend.kind,
+            url=getattr(backend, "base_url", None),
+            model=backend.model,
+            suite=suite.name,
+            targets=None if resume else {backend.model: target},  # a resumed run keeps its own
+            resume=resume,
         )
-        if resume:
-            run = store.run(resume)
-            store.update_run(run.id, status="running", clear_finished=True)
-        else:
-            host = HostInfo.from_json({**host_summary(), "hw": probe()})
-            run = RunInfo(
-                id=new_run_id(host_name()),
-                created_at=utc_now(),
-                status="running",
-                kind="run",
-                tokbench_version=__version__,
-                backend=backend.kind,
-                url=getattr(backend, "base_url", None),
-                model=backend.model,
-                suite=suite.name,
-                host_name=host.hostname,
-                config=RunSettings(
-                    config,
-                    suite.source,
-                    tuple(ItemPlan(i.id, i.max_tokens, i.sampling) for i in suite.items),
-                ),
-                targets={backend.model: target},
-                host=host,
-            )
-            store.create_run(run)
-        folder = run_folder(runs_base, run.id)
+        folder = run_folder(runs_base, ledger.run_id)
 
         session = (
             EnergySession(energy, notify=notify, server_url=config.url)
@@ -242,8 +225,7 @@ def run_suite(
             outcome = execute(
                 backend,
                 suite,
-                store,
-                run.id,
+                ledger,
                 repeat=config.repeat,
                 observer=observer,
                 energy=session,
@@ -252,7 +234,7 @@ def run_suite(
             if session is not None:
                 session.stop()
             if on_end is not None:
-                on_end(folder, store.run(run.id), store.requests(run.id))
-        return RunResult(store.run(run.id), store.requests(run.id), outcome, folder)
+                on_end(folder, ledger.run, ledger.requests())
+        return RunResult(ledger.run, ledger.requests(), outcome, folder)
     finally:
         backend.close()

@@ -1,5 +1,7 @@
 """The results database: SQLite (the default, one file) or PostgreSQL (one store shared
-by a fleet), the same versioned schema on both, one row per request.
+by a fleet), the same versioned schema on both, one row per request. Every `RunInfo` is
+made here: a new run's (`new_run_info`, for the run ledger and for runs written whole) and
+a stored run's (from its row).
 
 Every request is written (and committed) the moment it completes, so a crash
 or Ctrl-C loses nothing that finished. SQL is written once, in the dialect both
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tokbench import __version__
 from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.core.records import (
     BenchSample,
@@ -28,12 +31,15 @@ from tokbench.core.records import (
     Settings,
     Target,
     TestStats,
+    new_run_id,
     settings_from_json,
     targets_from_json,
     targets_to_json,
+    utc_now,
 )
 from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
+from tokbench.hardware.host import host_name
 from tokbench.store.connection import Db, StoreError
 from tokbench.store.migrations import MIGRATION_LOCK, MIGRATIONS
 
@@ -285,6 +291,45 @@ def _upsert(table: str, columns: list[str], key: tuple[str, ...]) -> str:
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
         f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    )
+
+
+def new_run_info(
+    kind: str,
+    settings: Settings,
+    host: HostInfo,
+    *,
+    backend: str,
+    url: str | None = None,
+    model: str | None = None,
+    suite: str | None = None,
+    targets: dict[str, Target] | None = None,
+    status: str = "running",
+    created_at: str | None = None,
+    finished_at: str | None = None,
+    run_id: str | None = None,
+    source: str | None = None,
+    source_sha256: str | None = None,
+    version: str = __version__,
+) -> RunInfo:
+    """A run not yet stored: its id from the host's name, created now unless told when."""
+    return RunInfo(
+        id=run_id or new_run_id(host.hostname or host_name()),
+        created_at=created_at or utc_now(),
+        finished_at=finished_at,
+        status=status,
+        kind=kind,
+        tokbench_version=version,
+        backend=backend,
+        url=url,
+        model=model,
+        suite=suite,
+        host_name=host.hostname,
+        config=settings,
+        targets=dict(targets or {}),
+        host=host,
+        source=source,
+        source_sha256=source_sha256,
     )
 
 

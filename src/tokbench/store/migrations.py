@@ -5,8 +5,14 @@ never edited once released: a change is a new migration."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
-from tokbench.store.connection import Db
+
+class Db(Protocol):
+    """The part of `connection.Db` a migration uses (so the schema imports no connection)."""
+
+    def ddl(self, sql: str) -> None: ...
+
 
 Migration = Callable[[Db], None]
 MIGRATIONS: list[tuple[str, Migration]] = []

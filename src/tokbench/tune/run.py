@@ -18,23 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tokbench import __version__
 from tokbench.core.config import BenchConfig, BenchTest
 from tokbench.core.records import (
     BenchSample,
     BenchSettings,
-    HostInfo,
     RunInfo,
     Sample,
     Target,
-    new_run_id,
     utc_now,
 )
 from tokbench.errors import TokbenchError
 from tokbench.gguf.tools import find_tool
 from tokbench.hardware.bound import speed_bound
-from tokbench.hardware.host import host_name, host_summary
 from tokbench.store.database import Store
+from tokbench.store.ledger import RunLedger
 from tokbench.tune.engines import (
     CandidateMeasure,
     EmbeddedMeasure,
@@ -125,15 +122,13 @@ def candidate_key(model: str) -> str | None:
 
 @dataclass
 class _Session:
-    store: Store
-    run_id: str
+    ledger: RunLedger
     params: TuneParams
     stem: str
     default_threads: int
     notify: Callable[[str], None]
     t0_ns: int = field(default_factory=time.perf_counter_ns)
     reps_done: dict[str, int] = field(default_factory=dict)
-    targets: dict[str, Target] = field(default_factory=dict)
 
     @property
     def objective_test(self) -> BenchTest:
@@ -144,7 +139,7 @@ class _Session:
         """done/failed for the search, and each candidate's stored repetitions."""
         rows: list[tuple[str, float | None, str | None]] = []
         test = self.objective_test.name
-        for s in self.store.bench_samples(self.run_id):
+        for s in self.ledger.samples():
             key = candidate_key(s.model)
             if key is None or s.rep < 0:
                 continue
@@ -157,27 +152,24 @@ class _Session:
 
     def _target(self, candidate: Candidate) -> None:
         name = candidate_model(self.stem, candidate)
-        if name in self.targets:
+        if name in self.ledger.targets:
             return
         path = self.params.model_path
-        self.targets[name] = Target.from_json(
-            {
-                "backend_kind": "llama-server" if self.params.server_bin else "embedded",
-                "gguf_path": path,
-                "gguf_bytes": Path(path).stat().st_size,
-                "threads": int(candidate.get("threads", self.default_threads)),
-                "tune_candidate": candidate.key,
-                **speed_bound(path),
-            }
+        target = Target(
+            backend_kind="llama-server" if self.params.server_bin else "embedded",
+            gguf_path=path,
+            gguf_bytes=Path(path).stat().st_size,
+            threads=int(candidate.get("threads", self.default_threads)),
+            details={"tune_candidate": candidate.key},
         )
-        self.store.update_run(self.run_id, targets=self.targets)
+        self.ledger.set_target(name, target.with_bound(speed_bound(path)))
 
     def sample(self, candidate: Candidate, test: BenchTest, rep: int, s: Sample) -> None:
         self._target(candidate)
         span = (s.last_ns - s.first_ns) / 1e9 if s.first_ns and s.last_ns else None
-        self.store.add_bench_sample(
+        self.ledger.add_sample(
             BenchSample(
-                run_id=self.run_id,
+                run_id=self.ledger.run_id,
                 model=candidate_model(self.stem, candidate),
                 test=test.name,
                 concurrency=1,
@@ -281,34 +273,20 @@ def tune(
         max_reps=params.max_reps,
         max_time_s=max_time_s,
     )
-    settings: BenchSettings
-    if resume:
-        run_id = old.id
-        assert isinstance(old.config, BenchSettings)  # checked above
-        settings = old.config
-        store.update_run(run_id, status="running", clear_finished=True)
-    else:
-        run_id = new_run_id(host_name())
-        summary = host_summary()
-        settings = BenchSettings(bench_cfg, tune={"params": params.to_json(), "report": None})
-        store.create_run(
-            RunInfo(
-                id=run_id,
-                created_at=utc_now(),
-                status="running",
-                kind="bench",
-                tokbench_version=__version__,
-                backend=bench_cfg.backend or "embedded",
-                url=None,
-                model=path.stem,
-                suite=None,
-                host_name=summary["hostname"],
-                config=settings,
-                host=HostInfo.from_json(summary),
-            )
-        )
-    session = _Session(store, run_id, params, path.stem, host.physical_cores, notify)
-    session.targets = dict(store.run(run_id).targets)
+    settings = (
+        old.config
+        if resume and isinstance(old.config, BenchSettings)  # checked above
+        else BenchSettings(bench_cfg, tune={"params": params.to_json(), "report": None})
+    )
+    ledger = RunLedger.open(
+        store,
+        "bench",
+        settings,
+        backend=bench_cfg.backend or "embedded",
+        model=path.stem,
+        resume=resume,
+    )
+    session = _Session(ledger, params, path.stem, host.physical_cores, notify)
     done, failed = session.load()
     workload = Workload(params.n_gen, params.n_prompt)
     measure: CandidateMeasure
@@ -348,7 +326,7 @@ def tune(
         else:
             measure.close()
         if status != "done":
-            store.update_run(run_id, status=status, finished_at=utc_now())
+            ledger.finish(status)
 
     report = build_report(
         result,
@@ -367,17 +345,12 @@ def tune(
         "engine": "llama-server" if server_bin else "embedded",
         "model": path.stem,
         "bytes_per_token": model.bytes_per_token,
-        "prefill_tps": _prefill_means(store.bench_samples(run_id), params),
+        "prefill_tps": _prefill_means(ledger.samples(), params),
     }
     if status == "done" and not any(r.failure is None for r in report.rows):
         status = "failed"  # nothing ran: every candidate failed
-    store.update_run(
-        run_id,
-        status=status,
-        finished_at=utc_now(),
-        config=dataclasses.replace(settings, tune=document),
-    )
-    return TuneOutcome(store.run(run_id), report, result, document)
+    run = ledger.finish(status, settings=dataclasses.replace(settings, tune=document))
+    return TuneOutcome(run, report, result, document)
 
 
 def _prefill_means(samples: list[BenchSample], params: TuneParams) -> dict[str, float]:
