@@ -67,14 +67,10 @@ SMALL_MODULES = {
     "tokbench.quant.text": "the evaluation text (its file, its hash), shared by engine and HTTP",
     "tokbench.quant.view": "the comparison as rendered, below quant.compare and quant.http",
     # hardware/ and energy/: issue 21 merges their tiny modules (another branch)
-    "tokbench.hardware.bandwidth": "issue 21: merged on the planner's branch",
     "tokbench.hardware.bound": "issue 21: merged on the planner's branch",
     "tokbench.hardware.host": "issue 21: merged on the planner's branch",
-    "tokbench.hardware.loads": "issue 21: merged on the planner's branch",
     "tokbench.hardware.saved": "issue 21: merged on the planner's branch",
-    "tokbench.hardware.survey": "issue 21: merged on the planner's branch",
     "tokbench.energy.ipmi": "one power source per module (RAPL, NVML, hwmon, IPMI, command)",
-    "tokbench.energy.measure": "issue 21: merged on the planner's branch",
 }
 
 # Private names that still cross a module: issue 21 removes them on the quant branch.

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tokbench.conversations.arrivals import arrival_offsets
-from tokbench.conversations.plan import conversations, from_file, seed_conversation
+from tokbench.conversations.plan import (
+    arrival_offsets,
+    conversations,
+    from_file,
+    seed_conversation,
+)
 from tokbench.conversations.slo import Slo, attainment, goodput, parse_slos
 from tokbench.core.config import ConverseConfig
 from tokbench.core.records import RequestMetrics, RequestRecord

@@ -3,18 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter
-from tokbench.backends.openai import (
-    OpenAIBackend,
-    ServerCounts,
-    cached_prompt_tokens,
-    model_ids,
-    usage_counts,
-)
+from tokbench.backends.openai import OpenAIBackend, ServerCounts, model_ids, usage_counts
 from tokbench.core.trace import ChatRequest, EngineTiming
 
 
@@ -43,9 +36,6 @@ class LMStudioBackend(OpenAIBackend):
         prompt_n, completion_n, thinking_n = usage_counts(usage)
         stats = final.get("stats")
         engine = timing(stats, usage or {}) if isinstance(stats, dict) else None
-        cached = cached_prompt_tokens(usage)
-        if cached is not None:
-            engine = replace(engine or EngineTiming(), cached_prompt_tokens=cached)
         return ServerCounts(prompt_n, completion_n, thinking_n, engine, final or None)
 
 

@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from tokbench.cli.kinds import backend_option
-from tokbench.cli.options import db_option, format_option
+from tokbench.cli.options import backend_option, db_option, format_option
 
 
 @click.command()
@@ -138,8 +137,8 @@ def converse(
     tokbench converse --url URL -c 8 --slo ttft_p90=3s,tps_p90=10
     """
     from tokbench.cli.options import open_store, print_json, stderr_console, stdout_console
-    from tokbench.conversations.report import conversation_report
     from tokbench.conversations.run import converse as run_converse
+    from tokbench.conversations.turns import conversation_report
     from tokbench.core.config import ConverseConfig
     from tokbench.render.conversation import summary_json, summary_lines, turns_table
 

@@ -17,29 +17,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Protocol
 
-from tokbench import __version__
 from tokbench.backends.base import Backend
 from tokbench.backends.registry import open_backend
-from tokbench.conversations.arrivals import arrival_offsets
 from tokbench.conversations.capacity import LevelRun, level_stop_rule, saturated
-from tokbench.conversations.ids import item_id
-from tokbench.conversations.plan import Conversation, conversations
+from tokbench.conversations.plan import Conversation, arrival_offsets, conversations
 from tokbench.conversations.slo import Slo, parse_slos
+from tokbench.conversations.turns import item_id
 from tokbench.core.config import Connection, ConverseConfig, Sampling
 from tokbench.core.metrics import request_metrics
-from tokbench.core.records import (
-    ConverseSettings,
-    HostInfo,
-    RequestRecord,
-    RunInfo,
-    Target,
-    new_run_id,
-    utc_now,
-)
+from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo, utc_now
 from tokbench.core.trace import ChatRequest
 from tokbench.errors import TokbenchError
-from tokbench.hardware.host import host_name, host_summary
 from tokbench.store.database import Store
+from tokbench.store.ledger import RunLedger, resumable
 
 KIND = "converse"
 StopRule = Callable[[list[RequestRecord]], bool]
@@ -77,27 +67,21 @@ def check_config(cfg: ConverseConfig) -> ConverseConfig:
     return cfg
 
 
-def create_run(cfg: ConverseConfig, store: Store, backend: Backend) -> RunInfo:
-    """The one place a conversation run is created (to move onto the run ledger)."""
-    target = Target.from_json({**backend.describe(), "backend_kind": backend.kind})
-    host = HostInfo.from_json(host_summary())
-    run = RunInfo(
-        id=new_run_id(host_name()),
-        created_at=utc_now(),
-        status="running",
-        kind=KIND,
-        tokbench_version=__version__,
+def open_ledger(
+    cfg: ConverseConfig, store: Store, backend: Backend, resume: str | None
+) -> RunLedger:
+    """Create the conversation run on the run ledger (or mark a resumed one running)."""
+    return RunLedger.open(
+        store,
+        KIND,
+        ConverseSettings(cfg),
         backend=backend.kind,
         url=getattr(backend, "base_url", None),
         model=backend.model,
         suite=f"converse:{cfg.source}",
-        host_name=host.hostname,
-        config=ConverseSettings(cfg),
-        targets={backend.model: target},
-        host=host,
+        targets=None if resume else {backend.model: backend.describe()},
+        resume=resume,
     )
-    store.create_run(run)
-    return run
 
 
 def _connection(cfg: ConverseConfig) -> Connection:
@@ -125,31 +109,23 @@ def converse(
     `stop_when(records)`: checked after each stored turn; True ends the run early
     (status "stopped": a decided or over-saturated capacity level)."""
     if resume:
-        old = store.run(resume)
-        if not isinstance(old.config, ConverseSettings):
-            raise TokbenchError(f"run {old.id} is a {old.kind} run, not a conversation run")
-        cfg = old.config.converse
+        old = resumable(store, resume, (KIND,), "tokbench converse").config
+        assert isinstance(old, ConverseSettings)  # a converse run keeps ConverseSettings
+        cfg = old.converse
     check_config(cfg)
     plan = conversations(cfg)
     backend = open_backend(_connection(cfg), notify)
     try:
-        if resume:
-            run = store.run(resume)
-            store.update_run(run.id, status="running", clear_finished=True)
-        else:
-            run = create_run(cfg, store, backend)
+        ledger = open_ledger(cfg, store, backend, resume)
         # one backend (one connection) per conversation in flight: a client is not shared
         conn = replace(_connection(cfg), kind=backend.kind, model=backend.model)
         extra = [open_backend(conn, notify) for _ in range(cfg.concurrency - 1)]
         try:
-            status = execute(
-                cfg, plan, [backend, *extra], store, run.id, observer or _Quiet(), stop_when
-            )
+            status = execute(cfg, plan, [backend, *extra], ledger, observer or _Quiet(), stop_when)
         finally:
             for b in extra:
                 b.close()
-        store.update_run(run.id, status=status, finished_at=utc_now())
-        return store.run(run.id)
+        return ledger.finish(status)
     finally:
         backend.close()
 
@@ -158,14 +134,14 @@ def execute(
     cfg: ConverseConfig,
     plan: list[Conversation],
     backends: list[Backend],
-    store: Store,
-    run_id: str,
+    ledger: RunLedger,
     observer: TurnObserver,
     stop_when: StopRule | None = None,
 ) -> str:
     """Run the conversations (one per backend at a time, each starting at its arrival
     offset); worker threads send, this thread stores. Returns the run's status."""
-    done = {r.item_id: r for r in store.requests(run_id)}
+    run_id = ledger.run_id
+    done = {r.item_id: r for r in ledger.requests()}
     observer.plan(sum(len(c.users) for c in plan))
     offsets = arrival_offsets(cfg.arrival, len(plan), cfg.rate, cfg.seed)
     out: queue.Queue[RequestRecord | None] = queue.Queue()
@@ -231,14 +207,14 @@ def execute(
             except queue.Empty:
                 continue
             if record is not None:
-                store.add_request(record)
+                ledger.add_request(record)
                 observer.finished(record)
                 stored.append(record)
                 if stop_when is not None and not stop.is_set() and stop_when(stored):
                     stop.set()  # turns in flight finish and are kept
         for f in futures:
             f.result()  # a worker's own bug surfaces here, not silently
-        records = store.requests(run_id)
+        records = ledger.requests()
         status = "done" if any(r.status == "ok" for r in records) else "failed"
         if stop.is_set() and status == "done":
             status = "stopped"
@@ -250,7 +226,7 @@ def execute(
         while not out.empty():  # turns that finished while stopping are kept too
             record = out.get()
             if record is not None:
-                store.add_request(record)
+                ledger.add_request(record)
     return status
 
 

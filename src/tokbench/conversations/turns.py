@@ -1,14 +1,30 @@
-"""A conversation run's figures per turn and overall, from its stored requests."""
+"""A conversation run's figures per turn and overall, from its stored requests (ids
+`c003.t01`: conversation 3, turn 1, 0-based), with its objectives' goodput."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
 from tokbench.conversations.cache import CacheReading, acceptance_rate, cache_reading, hit_rate
-from tokbench.conversations.ids import parse_item_id
-from tokbench.core.records import RequestRecord
+from tokbench.conversations.slo import Goodput, goodput, parse_slos
+from tokbench.core.config import ConverseConfig
+from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo
+from tokbench.errors import TokbenchError
+from tokbench.store.database import Store
+
+_ITEM = re.compile(r"c(\d+)\.t(\d+)")
+
+
+def item_id(conversation: int, turn: int) -> str:
+    return f"c{conversation:03d}.t{turn:02d}"
+
+
+def parse_item_id(item: str) -> tuple[int, int] | None:
+    m = _ITEM.fullmatch(item)
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,4 +114,29 @@ def summarize(server_kind: str, records: Sequence[RequestRecord]) -> Conversatio
         computed_tokens=_sum([c.computed_tokens for c in every]),
         draft_acceptance=acceptance_rate([r.metrics for r in ok_all]),
         cache_source=_source(every),
+    )
+
+
+def config_of(run: RunInfo) -> ConverseConfig:
+    if not isinstance(run.config, ConverseSettings):
+        raise TokbenchError(f"run {run.id} is a {run.kind} run, not a conversation run")
+    return run.config.converse
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationReport:
+    config: ConverseConfig
+    summary: ConversationSummary
+    goodput: Goodput | None
+
+
+def conversation_report(store: Store, run_id: str) -> ConversationReport:
+    run = store.run(run_id)
+    cfg = config_of(run)
+    records = store.requests(run_id)
+    slos = parse_slos(cfg.slo)
+    return ConversationReport(
+        cfg,
+        summarize(run.target.backend_kind or run.backend, records),
+        goodput(slos, records) if slos and records else None,
     )
