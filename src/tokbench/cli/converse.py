@@ -6,7 +6,13 @@ from typing import Any
 
 import click
 
-from tokbench.cli.options import backend_option, db_option, format_option
+from tokbench.cli.options import (
+    backend_option,
+    db_option,
+    format_option,
+    print_json,
+    stdout_console,
+)
 
 
 @click.command()
@@ -87,6 +93,21 @@ from tokbench.cli.options import backend_option, db_option, format_option
     help="Objectives, e.g. ttft_p90=3s,itl_p90=250ms,e2e_p99=60s,tps_p90=10: "
     "attainment with its interval, and goodput (requests/s meeting all).",
 )
+@click.option(
+    "--capacity",
+    "capacity_max",
+    type=int,
+    metavar="MAX",
+    help="Search the most conversations at once (up to MAX) that meet --slo: double, then "
+    "bisect; each level is a run of its own, decided by its interval (meets / fails / "
+    "undecided), stopped early when over-saturated.",
+)
+@click.option(
+    "--level-requests",
+    default=60,
+    show_default=True,
+    help="With --capacity: turns asked at most per level (more: fewer undecided levels).",
+)
 @click.option("--temperature", default=0.0, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthetic text.")
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds per turn.")
@@ -112,6 +133,8 @@ def converse(
     rate: float | None,
     no_cache: bool,
     slo: str | None,
+    capacity_max: int | None,
+    level_requests: int,
     temperature: float,
     seed: int,
     timeout_s: float,
@@ -135,12 +158,13 @@ def converse(
     tokbench converse --url URL --no-cache          the cost of a lost cache
     tokbench converse --url URL --source seed5      the seed questions as one conversation
     tokbench converse --url URL -c 8 --slo ttft_p90=3s,tps_p90=10
+    tokbench converse --url URL --slo ttft_p90=3s --capacity 16   the load it still serves
     """
-    from tokbench.cli.options import open_store, print_json, stderr_console, stdout_console
+    from tokbench.cli.options import open_store, stderr_console
     from tokbench.conversations.run import converse as run_converse
     from tokbench.conversations.turns import conversation_report
     from tokbench.core.config import ConverseConfig
-    from tokbench.render.conversation import summary_json, summary_lines, turns_table
+    from tokbench.render.conversation import conversation_json, conversation_view
 
     cfg = ConverseConfig(
         url=url,
@@ -166,19 +190,18 @@ def converse(
     )
     err = stderr_console()
     store = open_store(db)
+    if capacity_max is not None:
+        _capacity(cfg, store, capacity_max, level_requests, err, fmt)
+        return
     progress = _Progress(err) if not no_progress else None
     run = run_converse(cfg, store, resume=resume, observer=progress, notify=err.print)
     report = conversation_report(store, run.id)
     if fmt == "json":
-        print_json(
-            {"run_id": run.id, "status": run.status, **summary_json(report.summary, report.goodput)}
-        )
+        print_json(conversation_json(run, report))
     else:
         out = stdout_console()
-        cache = "cache on" if report.config.prompt_cache else "cache off"
-        out.print(turns_table(report.summary, f"{run.id}: {run.backend} {run.model} ({cache})"))
-        for line in summary_lines(report.summary, report.goodput):
-            out.print(line)
+        for part in conversation_view(run, report):
+            out.print(part)
     if run.status == "failed":
         raise SystemExit(1)
 
@@ -198,3 +221,30 @@ class _Progress:
         ttft = f"{m.ttft_ms:.0f} ms" if m and m.ttft_ms is not None else "-"
         state = "failed" if record.status != "ok" else f"TTFT {ttft}"
         self.console.print(f"[{self.n}/{self.total}] {record.item_id}: {state}", markup=False)
+
+
+def _capacity(cfg: Any, store: Any, max_load: int, per_level: int, err: Any, fmt: str) -> None:
+    from tokbench.conversations.capacity import search_capacity
+    from tokbench.conversations.run import check_config, server_levels
+    from tokbench.conversations.slo import parse_slos
+    from tokbench.errors import TokbenchError
+    from tokbench.render.conversation import capacity_json, capacity_view
+
+    slos = parse_slos(cfg.slo)
+    if not slos:
+        raise TokbenchError("--capacity needs objectives to meet: give --slo, e.g. ttft_p90=3s")
+    if max_load < 1 or per_level < 1:
+        raise TokbenchError("--capacity and --level-requests must be at least 1")
+    check_config(cfg)
+    measure = server_levels(cfg, store, slos, max_requests=per_level, notify=err.print)
+    cap = search_capacity(
+        measure,
+        slos,
+        max_load=max_load,
+        on_level=lambda lv: err.print(f"  {lv.load} at once: {lv.verdict}", markup=False),
+    )
+    if fmt == "json":
+        print_json(capacity_json(cap))
+    else:
+        for part in capacity_view(cap):
+            stdout_console().print(part)

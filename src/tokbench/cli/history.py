@@ -81,6 +81,9 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
                 stdout_console().print(tune_view(tuned))
         return
     recs = store.requests(run.id)
+    if run.kind == "converse":
+        _show_conversation(store, run, recs, fmt)
+        return
     if fmt == "json":
         print_json(run_document(run, recs))
         return
@@ -121,3 +124,18 @@ def path(db: str | None) -> None:
     click.echo(f"run folders: {runs_dir()}")
     click.echo(f"data dir: {data_dir()}")
     click.echo(f"model cache: {cache_dir()}")
+
+
+def _show_conversation(store: Any, run: Any, recs: list[Any], fmt: str) -> None:
+    """A conversation run: its per-turn table and cache; with --json every turn too."""
+    from tokbench.conversations.turns import conversation_report
+    from tokbench.render.conversation import conversation_json, conversation_view
+    from tokbench.render.folder import run_document
+
+    report = conversation_report(store, run.id)
+    if fmt == "json":
+        print_json({**run_document(run, recs), **conversation_json(run, report)})
+        return
+    console = stdout_console()
+    for part in conversation_view(run, report):
+        console.print(part)

@@ -8,8 +8,11 @@ from typing import Any
 
 from rich.table import Table
 
+from tokbench.conversations.capacity import Capacity
 from tokbench.conversations.slo import Goodput
-from tokbench.conversations.turns import ConversationSummary
+from tokbench.conversations.turns import ConversationReport, ConversationSummary
+from tokbench.core.records import RunInfo
+from tokbench.core.stats import wilson
 from tokbench.render.fmt import num
 
 
@@ -96,3 +99,54 @@ def summary_json(summary: ConversationSummary, good: Goodput | None) -> dict[str
             ],
         }
     return out
+
+
+def conversation_view(run: RunInfo, report: ConversationReport) -> list[Table | str]:
+    """What `converse` and `show` print for a conversation run."""
+    cache = "cache on" if report.config.prompt_cache else "cache off"
+    title = f"{run.id}: {run.backend} {run.model} ({cache})"
+    return [turns_table(report.summary, title), *summary_lines(report.summary, report.goodput)]
+
+
+def conversation_json(run: RunInfo, report: ConversationReport) -> dict[str, Any]:
+    return {"run_id": run.id, "status": run.status, **summary_json(report.summary, report.goodput)}
+
+
+def capacity_view(cap: Capacity) -> list[Table | str]:
+    t = Table(title="capacity search: each level decided by its 95 % interval")
+    for name in ("conversations at once", "verdict", "met all", "95 % CI", "goodput req/s", "run"):
+        t.add_column(name, justify="right" if name != "verdict" else "left")
+    for lv in cap.levels:
+        g = lv.goodput
+        low, high = wilson(g.good, g.total) if g.total else (0.0, 1.0)
+        t.add_row(
+            str(lv.load),
+            lv.verdict + (" (over-saturated: TTFT kept growing)" if lv.saturated else ""),
+            f"{g.good}/{g.total}",
+            f"{_pct(low)}-{_pct(high)}",
+            f"{g.rps:.3f}",
+            lv.run_id or "-",
+        )
+    return [t, cap.sentence]
+
+
+def capacity_json(cap: Capacity) -> dict[str, Any]:
+    return {
+        "capacity": cap.load,
+        "outcome": cap.outcome,
+        "undecided_at": cap.undecided_at,
+        "sentence": cap.sentence,
+        "slos": [s.label for s in cap.slos],
+        "levels": [
+            {
+                "load": lv.load,
+                "verdict": lv.verdict,
+                "saturated": lv.saturated,
+                "run_id": lv.run_id,
+                "good": lv.goodput.good,
+                "total": lv.goodput.total,
+                "goodput_rps": lv.goodput.rps,
+            }
+            for lv in cap.levels
+        ],
+    }
