@@ -34,6 +34,10 @@ def test_turns_are_stored_and_shown_everywhere(tmp_path: Path) -> None:
     exported = tokbench("export", run.id, "--format", "csv", "--db", db)
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout.count("c001.t0") == 3
+    html = tmp_path / "report.html"
+    assert tokbench("report", run.id, "-o", str(html), "--db", db).returncode == 0
+    chart = html.read_text("utf-8").split(f'id="chart-turns-{run.id}"')[1].split("</div>")[0]
+    assert "TTFT by turn, cache on" in chart and chart.count("<circle") == 3  # one per turn
 
 
 def test_resume_asks_only_the_turns_not_yet_stored(tmp_path: Path) -> None:
