@@ -133,3 +133,15 @@ def test_conversation_file_and_its_errors(tmp_path: Path) -> None:
             from_file(bad)
     with pytest.raises(TokbenchError, match="cannot read"):
         from_file(tmp_path / "missing.jsonl")
+
+
+def test_saturation_is_ttft_growing_with_time_not_a_slow_level() -> None:
+    from tokbench.conversations.capacity import LevelStop, saturated
+
+    growing = [_record(i, 200.0 + 150.0 * i + (40.0 if i % 2 else -40.0)) for i in range(12)]
+    slow_but_steady = [_record(i, 3000.0 + (300.0 if i % 2 else -300.0)) for i in range(12)]
+    assert saturated(growing) and not saturated(slow_but_steady)
+    assert not saturated(growing[:5])  # too few points to call a trend
+    # the objective still looks met, but a level falling behind fails: saturation first
+    rule = LevelStop(parse_slos("ttft_p50=60s"))
+    assert rule(growing) and rule.saturated

@@ -97,17 +97,22 @@ def saturated(records: Sequence[RequestRecord], min_points: int = 8) -> bool:
     return start > 0 and end >= 2 * start
 
 
-def level_stop_rule(
-    slos: Sequence[Slo], min_requests: int = MIN_REQUESTS
-) -> Callable[[list[RequestRecord]], bool]:
-    """Stop a level once its interval decides, or once it is clearly over-saturated."""
+class LevelStop:
+    """A level's stop rule: stop once its interval decides, or once it is clearly
+    over-saturated (remembered: a turn already in flight may blur the trend after)."""
 
-    def rule(records: list[RequestRecord]) -> bool:
-        if len(records) < min_requests:
+    def __init__(self, slos: Sequence[Slo], min_requests: int = MIN_REQUESTS) -> None:
+        self.slos = tuple(slos)
+        self.min_requests = min_requests
+        self.saturated = False
+
+    def __call__(self, records: list[RequestRecord]) -> bool:
+        if len(records) < self.min_requests:
             return False
-        return goodput(slos, records).verdict != "undecided" or saturated(records)
-
-    return rule
+        if saturated(records):
+            self.saturated = True
+            return True
+        return goodput(self.slos, records).verdict != "undecided"
 
 
 def search_capacity(

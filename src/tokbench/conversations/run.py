@@ -19,7 +19,7 @@ from typing import Protocol
 
 from tokbench.backends.base import Backend
 from tokbench.backends.registry import open_backend
-from tokbench.conversations.capacity import LevelRun, level_stop_rule, saturated
+from tokbench.conversations.capacity import LevelRun, LevelStop, saturated
 from tokbench.conversations.plan import Conversation, arrival_offsets, conversations
 from tokbench.conversations.slo import Slo, parse_slos
 from tokbench.conversations.turns import item_id
@@ -246,8 +246,9 @@ def server_levels(
         n = max(load, math.ceil(max_requests / max(1, cfg.turns)))
         level_cfg = replace(cfg, concurrency=load, conversations=n, arrival="closed")
         notify(f"capacity: measuring {load} conversation(s) at once")
-        run = converse(level_cfg, store, notify=notify, stop_when=level_stop_rule(slos))
+        rule = LevelStop(slos)
+        run = converse(level_cfg, store, notify=notify, stop_when=rule)
         records = tuple(store.requests(run.id))
-        return LevelRun(records, saturated(records), run.id)
+        return LevelRun(records, rule.saturated or saturated(records), run.id)
 
     return measure
