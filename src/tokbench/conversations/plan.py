@@ -7,7 +7,6 @@ bursts."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -107,13 +106,6 @@ def conversations(cfg: ConverseConfig) -> list[Conversation]:
         return synthetic(cfg)
     base = [seed_conversation()] if cfg.source == "seed5" else from_file(Path(cfg.source))
     return [base[i % len(base)] for i in range(cfg.conversations)]
-
-
-def source_digest(cfg: ConverseConfig) -> str:
-    """A short hash of what the run asks, so a resume that would ask something else
-    (an edited file) is refused."""
-    text = json.dumps([[c.system, list(c.users)] for c in conversations(cfg)])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 PATTERNS = ("closed", "constant", "poisson", "burst")

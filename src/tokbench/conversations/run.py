@@ -144,7 +144,7 @@ def execute(
     done = {r.item_id: r for r in ledger.requests()}
     observer.plan(sum(len(c.users) for c in plan))
     offsets = arrival_offsets(cfg.arrival, len(plan), cfg.rate, cfg.seed)
-    out: queue.Queue[RequestRecord | None] = queue.Queue()
+    out: queue.Queue[RequestRecord] = queue.Queue()
     stop = threading.Event()
     t0 = time.monotonic()
     sampling = Sampling(temperature=cfg.temperature, seed=cfg.seed)
@@ -206,12 +206,11 @@ def execute(
                 record = out.get(timeout=0.1)
             except queue.Empty:
                 continue
-            if record is not None:
-                ledger.add_request(record)
-                observer.finished(record)
-                stored.append(record)
-                if stop_when is not None and not stop.is_set() and stop_when(stored):
-                    stop.set()  # turns in flight finish and are kept
+            ledger.add_request(record)
+            observer.finished(record)
+            stored.append(record)
+            if stop_when is not None and not stop.is_set() and stop_when(stored):
+                stop.set()  # turns in flight finish and are kept
         for f in futures:
             f.result()  # a worker's own bug surfaces here, not silently
         records = ledger.requests()
@@ -224,9 +223,7 @@ def execute(
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
         while not out.empty():  # turns that finished while stopping are kept too
-            record = out.get()
-            if record is not None:
-                ledger.add_request(record)
+            ledger.add_request(out.get())
     return status
 
 
