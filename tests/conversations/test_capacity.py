@@ -3,6 +3,7 @@ the rest queue (the wait shows in TTFT)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from tokbench.conversations.capacity import search_capacity
@@ -47,3 +48,17 @@ def test_too_few_requests_to_decide_says_undecided(tmp_path: Path) -> None:
     assert cap.outcome == "undecided" and cap.undecided_at == 1 and cap.load == 0
     assert cap.levels[0].goodput.good == 6
     assert cap.sentence.startswith("undecided")
+
+
+def test_no_turn_is_sent_after_the_stop_rule_fired(tmp_path: Path) -> None:
+    from tokbench.conversations.run import converse
+
+    store = Store(tmp_path / "runs.db")
+    cfg = replace(_cfg("", "ttft_p90=1s"), conversations=4, turns=3, concurrency=2)
+    with FakeServer(FakeConfig(ttft_s=0.02, itl_s=0.01, n_tokens=3)) as srv:
+        run = converse(replace(cfg, url=srv.url), store, stop_when=lambda recs: len(recs) >= 3)
+        sent = [q for q in srv.requests if "messages" in q]
+    assert run.status == "stopped"
+    stored = store.requests(run.id)
+    # the third stored turn stops the run: only the other conversation's turn in flight
+    assert len(stored) == len(sent) and 3 <= len(stored) <= 4

@@ -144,7 +144,7 @@ def execute(
     done = {r.item_id: r for r in ledger.requests()}
     observer.plan(sum(len(c.users) for c in plan))
     offsets = arrival_offsets(cfg.arrival, len(plan), cfg.rate, cfg.seed)
-    out: queue.Queue[RequestRecord] = queue.Queue()
+    out: queue.Queue[tuple[RequestRecord, threading.Event]] = queue.Queue()
     stop = threading.Event()
     t0 = time.monotonic()
     sampling = Sampling(temperature=cfg.temperature, seed=cfg.seed)
@@ -179,20 +179,23 @@ def execute(
             started_at = utc_now()
             trace = backend.stream(ChatRequest(tuple(history), cfg.max_tokens, sampling))
             answer = trace.text("answer")
-            out.put(
-                RequestRecord(
-                    run_id=run_id,
-                    item_id=key,
-                    rep=0,
-                    started_at=started_at,
-                    status="error" if trace.error else "ok",
-                    error=trace.error,
-                    prompt=user,
-                    answer=answer,
-                    thinking=trace.text("thinking"),
-                    metrics=request_metrics(trace),
-                )
+            record = RequestRecord(
+                run_id=run_id,
+                item_id=key,
+                rep=0,
+                started_at=started_at,
+                status="error" if trace.error else "ok",
+                error=trace.error,
+                prompt=user,
+                answer=answer,
+                thinking=trace.text("thinking"),
+                metrics=request_metrics(trace),
             )
+            # wait until this turn is stored and the stop rule has seen it, so that no
+            # turn is sent after the rule stopped the run
+            seen = threading.Event()
+            out.put((record, seen))
+            seen.wait()
             # a failed turn leaves an empty answer: the conversation goes on, as a user's would
             history.append(("assistant", answer))
 
@@ -200,17 +203,24 @@ def execute(
     futures = [pool.submit(one, i) for i in range(len(plan))]
     status = "interrupted"
     stored: list[RequestRecord] = []
-    try:
-        while not all(f.done() for f in futures) or not out.empty():
-            try:
-                record = out.get(timeout=0.1)
-            except queue.Empty:
-                continue
+
+    def store_one(timeout_s: float) -> None:
+        try:
+            record, seen = out.get(timeout=timeout_s)
+        except queue.Empty:
+            return
+        try:
             ledger.add_request(record)
             observer.finished(record)
             stored.append(record)
             if stop_when is not None and not stop.is_set() and stop_when(stored):
                 stop.set()  # turns in flight finish and are kept
+        finally:
+            seen.set()
+
+    try:
+        while not all(f.done() for f in futures) or not out.empty():
+            store_one(0.1)
         for f in futures:
             f.result()  # a worker's own bug surfaces here, not silently
         records = ledger.requests()
@@ -221,9 +231,9 @@ def execute(
         stop.set()
     finally:
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        while not out.empty():  # turns that finished while stopping are kept too
-            ledger.add_request(out.get())
+        pool.shutdown(wait=False, cancel_futures=True)
+        while not all(f.done() for f in futures) or not out.empty():
+            store_one(0.1)  # turns that finish while stopping are kept too
     return status
 
 
