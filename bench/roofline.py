@@ -24,8 +24,8 @@ from tokbench.core.config import BenchTest
 from tokbench.gguf.analysis import analyze
 from tokbench.gguf.reader import read_model
 from tokbench.gguf.synth import shape_for, synthesize
-from tokbench.hardware.bandwidth import measure
 from tokbench.hardware.host import physical_cores
+from tokbench.hardware.survey import measure
 
 
 def main() -> None:

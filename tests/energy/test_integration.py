@@ -217,8 +217,8 @@ def test_a_local_servers_process_is_found_by_its_port() -> None:
     [
         (("--watts", "-5"), "--watts must be a positive number of watts"),
         (("--watts", "nan"), "--watts must be a positive number of watts"),
-        (("--power-interval", "0"), "--power-interval must be a positive number of seconds"),
-        (("--idle-s", "-1"), "--idle-s must be zero or a positive number of seconds"),
+        (("--power-interval", "0"), "--power-interval must be 0.01 to 60 seconds"),
+        (("--idle-s", "-1"), "--idle-s must be 0 (skip) to 600 seconds"),
         (("--kwh-price", "inf"), "--kwh-price must be a positive number"),
         (("--box-price", "2000"), "--box-price and --lifetime go together"),
         (("--box-price", "2000", "--lifetime", "3x"), "--lifetime '3x': give hours"),

@@ -81,14 +81,19 @@ def test_run_totals_and_costs() -> None:
         ("5000", 5000.0),
         ("3y", 3 * 8766.0),
         ("3y@50%", 1.5 * 8766.0),
-        ("2 years @ 0.25", 0.5 * 8766.0),
+        ("3y@50", 1.5 * 8766.0),  # a duty cycle is always a percentage
+        ("3y@1", 0.03 * 8766.0),  # 1 %, not 100 % (it used to be read as a fraction)
+        ("3y@2", 0.06 * 8766.0),
+        ("2 years @ 25", 0.5 * 8766.0),
     ],
 )
 def test_parse_lifetime(text: str, hours: float) -> None:
     assert parse_lifetime(text) == pytest.approx(hours)
 
 
-@pytest.mark.parametrize("text", ["forever", "3y@150%", "0h", "100h@50%"])
+@pytest.mark.parametrize(
+    "text", ["forever", "3y@150%", "0h", "100h@50%", "3y@0.5", "3y@0", "1e9y", "3y@nan"]
+)
 def test_parse_lifetime_rejects(text: str) -> None:
     with pytest.raises(TokbenchError, match="--lifetime"):
         parse_lifetime(text)

@@ -13,10 +13,10 @@ import pytest
 
 from tests.energy.fakes import FakeClock
 from tokbench.energy.base import ConstantPower, ReadingKind
-from tokbench.energy.measure import measure_request
 from tokbench.energy.metrics import RequestSpan
 from tokbench.energy.monitor import HostMonitor, busy_summary
 from tokbench.energy.sampler import Baseline, Sampler
+from tokbench.energy.session import measure_request
 
 
 class FakeProc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,18 @@ def test_hw_probe_json_and_formats(tb_home: Path) -> None:
     assert isinstance(d["memory_modules"], list | str)  # a list, or why it is unknown
     md = tokbench("hw", "--format", "md", "--channels", "4", "--mts", "2400")
     assert md.returncode == 0, md.stderr
-    assert "| peak_bandwidth_gbs | 76.8 |" in md.stdout
+    assert "| peak bandwidth | 76.8 GB/s |" in md.stdout
+    # the table in human units: no raw byte count, ISA as names, JSON exact
+    table = tokbench("hw").stdout
+    assert str(d["ram_total_bytes"]) not in table and "=True" not in table
+    assert re.search(r"^ *RAM +\d[\d.]* GiB *$", table, re.MULTILINE), table
+    assert re.search(r"L1d \d+ KiB", table), table
+    assert ", ".join(k for k, v in d["isa"].items() if v) in table
+    assert isinstance(d["ram_total_bytes"], int) and isinstance(d["caches"], dict)
 
 
 def test_bandwidth_memory_and_disk_are_measured_and_kept(tb_home: Path, tmp_path: Path) -> None:
-    from tokbench.hardware.bandwidth import measure
+    from tokbench.hardware.survey import measure
 
     bw = measure(working_set_bytes=64 * 2**20, reps=2)
     assert bw.one_thread_gbs > 0.5 and bw.all_cores_gbs > 0.5
@@ -41,6 +49,9 @@ def test_bandwidth_memory_and_disk_are_measured_and_kept(tb_home: Path, tmp_path
     kept = json.loads((tb_home / "hw.json").read_text())
     assert kept["bandwidth_gbs"] > 0.5
     assert kept["disk"]["sequential_read_gbs"] == d["disk_bandwidth"]["sequential_read_gbs"]
+    table = tokbench("hw", "--bandwidth", "--disk", str(disk), "--disk-mb", "16").stdout
+    assert "GB/s all cores" in table and "GB/s sequential" in table
+    assert "one_thread_gbs" not in table and "all_cores_gbs" not in table
 
 
 @pytest.mark.slow
@@ -49,7 +60,7 @@ def test_estimate_and_run_efficiency(tb_home: Path, gemma_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     e = json.loads(r.stdout)
     assert e["bound_weights_tps"] == pytest.approx(20e9 / 246_587_904, rel=1e-3)
-    assert e["fits"] is True and e["efficiency_profile"] == "dense"
+    assert e["fits"] is True and " dense " in e["efficiency_profile"]
     assert e["ssd_bytes_per_token"] == 0
     none = tokbench("estimate", str(gemma_path))
     assert none.returncode == 2 and "tokbench hw --bandwidth" in none.stderr
@@ -106,9 +117,11 @@ def test_cli_errors_are_one_sentence(tb_home: Path) -> None:
 def test_plan_markdown_shows_the_paging_rows(tb_home: Path) -> None:
     r = tokbench("plan", "--quant", "UD-IQ2_XXS", "--box", "seed-1ch", "--format", "md")
     assert r.returncode == 0, r.stderr
-    head, rule, row = r.stdout.strip().splitlines()
+    head, rule, row, blank, evidence, *points = r.stdout.strip().splitlines()
     assert head.startswith("| box | quant |") and rule.startswith("|---|")
     assert row.startswith("| seed-1ch | UD-IQ2_XXS |") and "from SSD at 0.5 GB/s" in row
+    assert r"calibrated \[1\]" in row and not blank and evidence.startswith("η: ")
+    assert points[0] == "1. calibrated" and "the seed article" in points[1]
 
 
 def test_server_run_with_gguf_shows_its_bound(tb_home: Path, gemma_path: Path) -> None:
@@ -155,3 +168,93 @@ def test_channels_are_inferred_from_dimm_locators() -> None:
     # Dell's A1..A12 name the socket, not the channel: unknown, never a guess
     dell = _dmi(("A1", "", "16 GB"), ("A2", "", "16 GB"))
     assert populated_channels(parse_dmidecode(dell)) is None
+
+
+def test_a_described_box_is_predicted_with_its_own_ram(tb_home: Path) -> None:
+    base = ("estimate", "deepseek-r1", "--quant", "Q4_K_M", "--bandwidth", "460", "--json")
+    host = json.loads(tokbench(*base).stdout)  # this host's RAM: far too little, pages
+    assert host["fits"] is False and host["box_facts"]["ram_source"] == "this host"
+    r = tokbench(*base, "--ram", "768", "--ssd", "7", "--cpu", "epyc-ddr5-avx512")
+    assert r.returncode == 0, r.stderr
+    e = json.loads(r.stdout)
+    assert e["fits"] is True and e["ram_bytes"] == 768e9 and e["ssd_read_gbs"] == 7
+    assert e["box_facts"]["ram_source"] == "given" and e["calibration"] == "calibrated"
+    assert 6.5 < e["low_tps"] < 7.0 < 8.0 < e["high_tps"] < 8.5
+    assert any("#10981" in a for a in e["anchors"])
+    # a preset's RAM and SSD can be replaced the same way
+    small = tokbench(
+        "estimate", "deepseek-r1", "--quant", "Q4_K_M", "--hw", "ddr5-12ch", "--ram", "256GiB",
+        "--json",
+    )  # fmt: skip
+    assert json.loads(small.stdout)["fits"] is False
+    text = tokbench(*base[:-1]).stdout
+    assert "describe the box's own with --ram" in text and "η rests on: calibrated" in text
+
+
+def test_plan_a_described_box(tb_home: Path) -> None:
+    r = tokbench(
+        "plan", "--bandwidth", "460", "--ram", "768GB", "--cpu", "epyc-ddr5-avx512",
+        "--quant", "Q4_K_M", "--box", "seed-4ch", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = {row["box"]: row for row in json.loads(r.stdout)}
+    assert set(rows) == {"seed-4ch", "described"}
+    assert rows["described"]["fits"] and rows["described"]["calibration"] == "calibrated"
+    # without a CPU class the described box has no published point of its class
+    bare = json.loads(tokbench("plan", "--bandwidth", "460", "--ram", "768", "--json").stdout)
+    assert {row["calibration"] for row in bare} == {"uncalibrated"}
+    ssd = json.loads(tokbench("plan", "--box", "seed-1ch", "--ssd", "3", "--json").stdout)
+    assert {row["ssd_read_gbs"] for row in ssd} == {3.0}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("plan", "--bandwidth", "460"), "needs --ram too"),
+        (("plan", "--ram", "lots"), "--ram 'lots': give the box's memory"),
+        (("plan", "--ram", "0.5"), "1 GB to 1 PB"),
+        (("estimate", "deepseek-r1", "--quant", "Q4_K_M", "--hw", "x"), "unknown box 'x'"),
+        (("plan", "--cpu", "pentium"), "Invalid value for '--cpu'"),
+    ],
+)
+def test_bad_box_descriptions_are_one_sentence(args: tuple[str, ...], message: str) -> None:
+    r = tokbench(*args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_hw_table_in_human_units() -> None:
+    from tokbench.render.hardware import binary_size, host_markdown, sig3
+
+    info: dict[str, Any] = {
+        "cpu_model": "AMD EPYC 7502P",
+        "isa": {"avx2": True, "avx512f": False, "fma": True},
+        "caches": {"L1d": 32768, "L2": 1048576, "L3": 134217728},
+        "ram_total_bytes": 25276194816,
+        "peak_bandwidth_gbs": 204.8,
+        "measured_bandwidth": {
+            "one_thread_gbs": 16.5440564761952, "all_cores_gbs": 30.26, "threads": 2,
+            "working_set_bytes": 536870912, "reps": 5,
+        },
+        "gpus": [{"name": "RTX 4090", "memory_bytes": 24564 * 2**20}],
+        "memory_modules": [],
+    }  # fmt: skip
+    md = host_markdown(info)
+    for cell in (
+        "| ISA | avx2, fma |",
+        "| caches | L1d 32 KiB, L2 1 MiB, L3 128 MiB |",
+        "| RAM | 23.5 GiB |",
+        "| peak bandwidth | 205 GB/s |",
+        "30.3 GB/s all cores (2 threads), 16.5 GB/s one thread; 512 MiB read, best of 5",
+        "| GPUs | RTX 4090 (24 GiB) |",
+        "| memory modules | unknown |",
+        "| sockets | unknown |",
+    ):
+        assert cell in md, md
+    assert "25276194816" not in md and "16.544" not in md and "True" not in md
+    assert [sig3(x) for x in (16.544, 204.8, 0.012345, 16008)] == [
+        "16.5",
+        "205",
+        "0.0123",
+        "16,000",
+    ]
+    assert binary_size(512) == "512 B" and binary_size(1.5 * 2**40) == "1.5 TiB"

@@ -20,8 +20,9 @@ _OPTIONS = (
     click.option(
         "--power-cmd",
         metavar="CMD",
-        help="Energy: a command that prints watts (a smart plug, a USB meter), run once "
-        "per sample through /bin/sh.",
+        help="Energy: a command that prints watts, 0 to 100 kW (a smart plug, a USB meter), "
+        "run once per sample through /bin/sh in its own process group, which is killed "
+        "after each sample.",
     ),
     click.option(
         "--power-interval",
@@ -30,7 +31,8 @@ _OPTIONS = (
         default=0.2,
         show_default=True,
         metavar="S",
-        help="Seconds between power and host-load samples.",
+        help="Seconds between power and host-load samples, 0.01 to 60 (faster sampling "
+        "slows the run it measures).",
     ),
     click.option(
         "--idle-s",
@@ -38,8 +40,8 @@ _OPTIONS = (
         default=3.0,
         show_default=True,
         metavar="S",
-        help="Seconds of idle power measured before the first request (0 skips it); only "
-        "with a power source.",
+        help="Seconds of idle power measured before the first request, 0 (skip) to 600; "
+        "only with a power source.",
     ),
     click.option(
         "--prefer-wall",
@@ -61,7 +63,8 @@ _OPTIONS = (
     click.option(
         "--lifetime",
         metavar="T",
-        help="Hours of use the box is paid off over: 20000h, or years at a duty cycle: 3y@50%.",
+        help="Hours of use the box is paid off over: 20000h, or years at a duty cycle, "
+        "always in percent (1-100): 3y@50% or 3y@50 is half the time, 3y is always on.",
     ),
     click.option(
         "--currency", default="", help="A label for the prices, e.g. EUR or ¥ (shown only)."

@@ -3,15 +3,67 @@ function, render. Library imports sit inside the commands for `tokbench --help` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from tokbench.cli.checks import Number
-from tokbench.cli.options import format_option, print_json, stderr_console, stdout_console
+from tokbench.cli.options import (
+    db_option,
+    format_option,
+    open_store,
+    print_json,
+    print_text,
+    stderr_console,
+    stdout_console,
+)
+from tokbench.hardware.calibration import CPU_CLASSES
 
 format_options = format_option("table", "md", "json")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _ram(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    from tokbench.hardware.presets import parse_ram
+
+    return parse_ram(value) if value is not None else None
+
+
+def box_options(*, bandwidth_help: str, ssd_help: str) -> Callable[[F], F]:
+    """What describes a box: bandwidth, RAM, SSD, CPU class and sockets."""
+    options = (
+        click.option("--bandwidth", "bandwidth_gbs", type=Number(0.1, 1e6), help=bandwidth_help),
+        click.option(
+            "--ram",
+            "ram_bytes",
+            metavar="SIZE",
+            callback=_ram,
+            help="The box's memory: GB (768), or 768GB, 512GiB, 1.5TB. A model that does "
+            "not fit is predicted from SSD paging.",
+        ),
+        click.option("--ssd", "ssd_gbs", type=Number(0.01, 1e6), help=ssd_help),
+        click.option(
+            "--cpu",
+            "cpu_class",
+            type=click.Choice(list(CPU_CLASSES)),
+            help="The box's CPU class, which picks the published points its efficiency is "
+            "calibrated on: " + "; ".join(f"{k}: {v}" for k, v in CPU_CLASSES.items()) + ".",
+        ),
+        click.option(
+            "--sockets",
+            type=click.IntRange(1, 8),
+            help="CPU sockets; llama.cpp reads across NUMA nodes on more than one.",
+        ),
+    )
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
 
 
 def _comma_list(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[str]:
@@ -75,7 +127,7 @@ def hw(
     from tokbench.render.hardware import host_markdown, host_table
 
     if fmt == "md":
-        click.echo(host_markdown(info), nl=False)
+        print_text(host_markdown(info))
         return
     stdout_console().print(host_table(info))
 
@@ -86,11 +138,12 @@ def hw(
     "--quant",
     help="For a built-in shape (deepseek-r1): Q8_0, Q4_K_M, Q4_K_S, Q2_K_L, UD-IQ2_XXS, UD-IQ1_S.",
 )
-@click.option(
-    "--bandwidth",
-    "bandwidth_gbs",
-    type=Number(0.1, 1e6),
-    help="Memory bandwidth in GB/s (default: the last `tokbench hw --bandwidth`).",
+@box_options(
+    bandwidth_help="Memory bandwidth in GB/s of one socket (default: the preset's, or the "
+    "last `tokbench hw --bandwidth`). A given bandwidth describes another box: this host's "
+    "own benched efficiency is then not used.",
+    ssd_help="SSD sequential read in GB/s, for a model larger than RAM (default: the "
+    "preset's, or the last `tokbench hw --bandwidth`, else 0.5 for a SATA SSD).",
 )
 @click.option("--hw", "preset", help="A hardware preset instead (see `tokbench plan`).")
 @click.option(
@@ -114,28 +167,28 @@ def hw(
     show_default=True,
     help="KV-cache layout of a built-in shape: MLA GGUFs, or the older expanded one.",
 )
-@click.option(
-    "--ssd",
-    "ssd_gbs",
-    type=Number(0.01, 1e6),
-    help="SSD sequential read in GB/s, for a model larger than RAM (default: the preset's, "
-    "or the last `tokbench hw --bandwidth`, else 0.5 for a SATA SSD).",
-)
+@db_option
 @format_options
 def estimate(
     model: str,
     quant: str | None,
     bandwidth_gbs: float | None,
+    ram_bytes: float | None,
+    ssd_gbs: float | None,
+    cpu_class: str | None,
+    sockets: int | None,
     preset: str | None,
     context: int,
     kv_cache: str,
     kv: str,
-    ssd_gbs: float | None,
+    db: str | None,
     fmt: str,
 ) -> None:
     """The decode-speed bound and expected range of MODEL (a GGUF file, or the built-in shape
-    deepseek-r1 with --quant) on the measured host, a given bandwidth or a hardware preset.
-    A model larger than RAM is predicted from SSD paging."""
+    deepseek-r1 with --quant) on the measured host, a described box (--bandwidth, --ram,
+    --ssd, --cpu) or a hardware preset. A model larger than RAM is predicted from SSD
+    paging. On this host at its measured bandwidth, the efficiency of your own `tokbench
+    bench` runs of a model of the same kind and size replaces the published one."""
     from tokbench.hardware.estimate import estimate as run_estimate
     from tokbench.render.hardware import estimate_json, estimate_lines, estimate_markdown
 
@@ -148,11 +201,15 @@ def estimate(
         kv=kv,
         kv_cache=kv_cache,
         ssd_gbs=ssd_gbs,
+        ram_bytes=ram_bytes,
+        cpu_class=cpu_class,
+        sockets=sockets,
+        measured=() if preset or bandwidth_gbs else _own_efficiency(db),
     )
     if fmt == "json":
         print_json(estimate_json(e))
     elif fmt == "md":
-        click.echo(estimate_markdown(e), nl=False)
+        print_text(estimate_markdown(e))
     else:
         c = stdout_console()
         for line in estimate_lines(e):
@@ -201,6 +258,11 @@ def estimate(
     show_default=True,
     help="KV-cache layout: MLA GGUFs, or the older expanded one.",
 )
+@box_options(
+    bandwidth_help="Plan a box you describe, of this memory bandwidth in GB/s (one "
+    "socket's), with --ram (and --ssd, --cpu, --sockets); alone, or beside the --box presets.",
+    ssd_help="SSD sequential read in GB/s: of the described box, or in place of each preset's.",
+)
 @format_options
 def plan(
     shape: str,
@@ -211,11 +273,17 @@ def plan(
     currency: str,
     context: int,
     kv_regime: str,
+    bandwidth_gbs: float | None,
+    ram_bytes: float | None,
+    ssd_gbs: float | None,
+    cpu_class: str | None,
+    sockets: int | None,
     fmt: str,
 ) -> None:
     """Hardware options for a model: predicted decode tok/s range (from SSD paging where it
-    does not fit in RAM) and price per tok/s. Presets: seed-4ch, seed-1ch, xeon-sp-2s,
-    epyc-8ch, ddr5-12ch, epyc-8ch+gpu."""
+    does not fit in RAM), the published points each range rests on, and price per tok/s.
+    Presets: seed-4ch, seed-1ch, xeon-sp-2s, epyc-8ch, ddr5-12ch, epyc-8ch+gpu; without
+    --bandwidth, --ram, --ssd, --cpu and --sockets replace the presets' own."""
     from tokbench.hardware.plan import plan as make_plan
     from tokbench.render.hardware import plan_json, plan_markdown, plan_table
 
@@ -228,10 +296,30 @@ def plan(
         kv=kv_regime,
         kwh_price=kwh_price,
         currency=currency.strip(),
+        bandwidth_gbs=bandwidth_gbs,
+        ram_bytes=ram_bytes,
+        ssd_gbs=ssd_gbs,
+        cpu_class=cpu_class,
+        sockets=sockets,
     )
     if fmt == "json":
         print_json(plan_json(p))
     elif fmt == "md":
-        click.echo(plan_markdown(p), nl=False)
+        print_text(plan_markdown(p))
     else:
         stdout_console().print(plan_table(p))
+
+
+def _own_efficiency(db: str | None) -> Any:
+    """This host's benched efficiency, from the store if there is one (none is no error)."""
+    from tokbench.hardware.host import host_name
+    from tokbench.paths import default_db
+    from tokbench.results.efficiency import own_efficiency
+
+    if db is None and not Path(default_db()).exists():
+        return ()
+    store = open_store(db)
+    try:
+        return own_efficiency(store, host_name())
+    finally:
+        store.close()

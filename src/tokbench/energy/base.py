@@ -13,6 +13,10 @@ from tokbench.errors import TokbenchError
 # energy); "power": read() returns instantaneous watts (IPMI, a command, power*_input).
 ReadingKind = Literal["energy", "power"]
 
+# The largest plausible reading: a rack of GPU servers. Anything above (or not finite) is a
+# broken meter, refused as a failed sample rather than averaged into a run.
+MAX_POWER_W = 100_000.0
+
 # Reads one sysfs attribute; a parameter so tests can simulate root-only files.
 ReadText = Callable[[Path], str]
 
@@ -85,8 +89,10 @@ class ConstantPower:
     kind: ReadingKind = "power"
 
     def __init__(self, watts: float) -> None:
-        if not watts > 0:
-            raise TokbenchError(f"--watts must be a positive number of watts, got {watts}")
+        if not 0 < watts <= MAX_POWER_W:
+            raise TokbenchError(
+                f"--watts must be a positive number of watts up to {MAX_POWER_W:g}, got {watts}"
+            )
         self.watts = float(watts)
         self.scope = f"constant {self.watts:g} W (user-given)"
 

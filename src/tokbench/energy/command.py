@@ -1,45 +1,79 @@
 """`--power-cmd CMD`: any command that prints watts (a smart plug, a USB meter).
 
 The command runs through /bin/sh once per sample and must print one number, optionally
-followed by W (`87.5`, `87.5 W`, `87.5W`). A command that hangs is killed with its whole
-process group after the timeout, so a stuck pipeline cannot stall the sampler.
+followed by W (`87.5`, `87.5 W`, `87.5W`), between 0 and 100 kW. It runs in its own process
+group, and the whole group is killed once the shell exits or the timeout passes: a stuck
+pipeline cannot stall the sampler, and nothing it starts in the background outlives the
+sample. Output is read without waiting (at most OUTPUT_LIMIT bytes, decoded with
+replacement), so a child that keeps the pipe open or floods it costs nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import re
 import signal
 import subprocess
+from typing import IO
 
-from tokbench.energy.base import PowerSourceError, ReadingKind
+from tokbench.energy.base import MAX_POWER_W, PowerSourceError, ReadingKind
+
+OUTPUT_LIMIT = 64 * 1024  # a pipe's buffer: more than any meter prints
 
 _WATTS = re.compile(r"(?P<num>\+?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?:[Ww](?:atts?)?)?")
 
 
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _drain(pipe: IO[bytes] | None) -> str:
+    """What the pipe holds now, without waiting for a writer that may never close it."""
+    if pipe is None:
+        return ""
+    os.set_blocking(pipe.fileno(), False)
+    try:
+        data = pipe.read(OUTPUT_LIMIT) or b""
+    except OSError:
+        data = b""
+    pipe.close()
+    return data.decode("utf-8", errors="replace")
+
+
 def run_with_timeout(argv: list[str], timeout_s: float, what: str) -> str:
-    """stdout of argv, or a PowerSourceError on failure or timeout (group killed)."""
+    """stdout of argv, or a PowerSourceError on failure or timeout. The command's process
+    group is killed in every case, background children included."""
     try:
         proc = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,  # its own process group, so a timeout kills all of it
+            start_new_session=True,  # its own process group, killed as a whole below
         )
     except OSError as e:
         raise PowerSourceError(f"{what}: cannot run {argv[0]}: {e.strerror or e}") from e
+    timed_out = False
     try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired as e:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise PowerSourceError(f"{what}: no answer within {timeout_s:g} s (killed)") from e
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        _kill_group(proc.pid)
+        proc.wait()
+        out, err = _drain(proc.stdout), _drain(proc.stderr)
+    if timed_out:
+        raise PowerSourceError(f"{what}: no answer within {timeout_s:g} s (killed)")
     if proc.returncode != 0:
         detail = (err.strip() or out.strip()).splitlines()
-        first = detail[0][:120] if detail else "no output"
-        raise PowerSourceError(f"{what}: exited with status {proc.returncode} ({first})")
+        # printable characters only: the text is the command's, not ours to send to a terminal
+        first = "".join(c if c.isprintable() else "?" for c in detail[0][:120]) if detail else ""
+        raise PowerSourceError(
+            f"{what}: exited with status {proc.returncode} ({first or 'no output'})"
+        )
     return out
 
 
@@ -52,7 +86,13 @@ def parse_watts(text: str, what: str = "--power-cmd") -> float:
         raise PowerSourceError(
             f"{what} printed {shown!r}, not a number of watts (expected e.g. '87.5' or '87.5 W')"
         )
-    return float(m.group("num"))
+    watts = float(m.group("num"))
+    if not (math.isfinite(watts) and 0 <= watts <= MAX_POWER_W):
+        raise PowerSourceError(
+            f"{what} printed {stripped[:60]!r}: a power reading must be 0 to "
+            f"{MAX_POWER_W / 1000:g} kW, so the sample is refused"
+        )
+    return watts
 
 
 class CommandSource:

@@ -27,6 +27,8 @@ __all__ = [
 
 J_PER_KWH = 3.6e6
 HOURS_PER_YEAR = 365.25 * 24
+MIN_DUTY_PCT = 1.0
+MAX_LIFETIME_H = 100 * HOURS_PER_YEAR
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,23 +107,32 @@ _LIFETIME = re.compile(
 
 
 def parse_lifetime(text: str) -> float:
-    """Hours of use from `--lifetime`: `20000h`, `20000`, `3y` (always on) or `3y@50%`."""
+    """Hours of use from `--lifetime`: `20000h`, `20000`, `3y` (always on) or years at a
+    duty cycle, which is always a percentage: `3y@50` and `3y@50%` both mean half the time.
+    A duty below 1 % is refused: `3y@0.5` is far likelier a fraction meant as 50 % than a
+    box used 44 hours a year."""
     m = _LIFETIME.fullmatch(text)
     if m is None:
         raise TokbenchError(
-            f"--lifetime {text!r}: give hours (20000h) or years at a duty cycle (3y@50%)"
+            f"--lifetime {text!r}: give hours (20000h) or years at a duty cycle in percent (3y@50%)"
         )
     n = float(m.group("n"))
     unit = (m.group("unit") or "h")[0]
-    duty = 1.0
+    duty_pct = 100.0
     if m.group("duty") is not None:
         if unit != "y":
             raise TokbenchError(f"--lifetime {text!r}: a duty cycle only goes with years (3y@50%)")
-        duty = float(m.group("duty")) / (100 if m.group("pct") or float(m.group("duty")) > 1 else 1)
-    hours = n * HOURS_PER_YEAR * duty if unit == "y" else n
-    if not 0 < duty <= 1 or hours <= 0:
+        duty_pct = float(m.group("duty"))
+        if not MIN_DUTY_PCT <= duty_pct <= 100:
+            raise TokbenchError(
+                f"--lifetime {text!r}: the duty cycle is a percentage from {MIN_DUTY_PCT:g} to "
+                "100 (3y@50 or 3y@50% is half the time)"
+            )
+    hours = n * HOURS_PER_YEAR * duty_pct / 100 if unit == "y" else n
+    if not 0 < hours <= MAX_LIFETIME_H:
         raise TokbenchError(
-            f"--lifetime {text!r}: needs a positive time and a duty cycle up to 100%"
+            f"--lifetime {text!r}: needs a positive time of at most {MAX_LIFETIME_H:g} hours "
+            "(100 years)"
         )
     return hours
 

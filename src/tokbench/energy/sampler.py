@@ -13,13 +13,14 @@ on, and windows after the failure have no energy (never a guess).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tokbench.energy.base import PowerSource, PowerSourceError
+from tokbench.energy.base import MAX_POWER_W, PowerSource, PowerSourceError
 from tokbench.energy.monitor import HostMonitor, HostSnapshot, HostWindow
 from tokbench.energy.ring import Ring
 
@@ -137,6 +138,17 @@ class _Track:
         return ""
 
 
+def _plausible(source: PowerSource, raw: float) -> float:
+    """A reading a run can use: finite, and for watts 0 to MAX_POWER_W; else refused."""
+    if not math.isfinite(raw) or (source.kind == "power" and not 0 <= raw <= MAX_POWER_W):
+        raise PowerSourceError(
+            f"{source.name} read {raw:g}, not a plausible "
+            + ("power (0 to 100 kW)" if source.kind == "power" else "energy counter")
+            + ": sample refused"
+        )
+    return raw
+
+
 class Sampler:
     """Samples power sources (and optionally the host) in a background thread."""
 
@@ -212,7 +224,7 @@ class Sampler:
                     continue
                 before = self.clock()
                 try:
-                    raw = track.source.read()
+                    raw = _plausible(track.source, track.source.read())
                 except (PowerSourceError, OSError, ValueError) as e:
                     # Anything a reader throws ends in a note: the thread must not die.
                     self._failed(track, str(e))

@@ -1,6 +1,7 @@
 """One run's energy measurement, as the runners use it: detect the power sources, start
 the sampler (with the host monitor, which runs even without a power source), measure the
-idle baseline, measure each request's window, total the run, stop.
+idle baseline, measure each request's window (energy of the request and its prefill and
+decode phases, and the host's load), total the run, stop.
 
 A run without any power source still gets host-load flags and the hardware share of the
 cost; its energy figures say "no power source", never a guess.
@@ -16,14 +17,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tokbench.core.energy import NO_POWER_SOURCE, HostWindow, RequestEnergy, RunEnergy
-from tokbench.energy.measure import RequestMeasure, measure_request
-from tokbench.energy.metrics import CostInputs, RequestSpan, parse_lifetime, run_energy
+from tokbench.energy.base import MAX_POWER_W
+from tokbench.energy.metrics import (
+    CostInputs,
+    RequestSpan,
+    parse_lifetime,
+    request_energy,
+    run_energy,
+)
 from tokbench.energy.monitor import HostMonitor, listening_pids
 from tokbench.energy.sampler import DEFAULT_INTERVAL_S, Sampler
 from tokbench.energy.sources import Detection, detect_sources
 from tokbench.errors import TokbenchError
 
 DEFAULT_IDLE_S = 3.0
+MAX_IDLE_S = 600.0  # ten minutes of idle is plenty for a baseline
+# Below 10 ms the sampler's own reads (a process per sample for --power-cmd) steal the CPU
+# the benchmark measures: 1e-9 s halved a measured decode speed.
+MIN_INTERVAL_S = 0.01
 MAX_INTERVAL_S = 60.0
 
 
@@ -50,15 +61,16 @@ class EnergyOptions:
     def checked(self) -> EnergyOptions:
         """These options, or a TokbenchError naming the bad one in one sentence."""
         _positive(self.watts, "--watts", "watts")
-        _positive(self.interval_s, "--power-interval", "seconds")
-        if self.interval_s > MAX_INTERVAL_S:
+        if self.watts is not None and self.watts > MAX_POWER_W:
+            raise TokbenchError(f"--watts must be at most {MAX_POWER_W:g} W, got {self.watts:g}")
+        if not MIN_INTERVAL_S <= self.interval_s <= MAX_INTERVAL_S:  # NaN fails too
             raise TokbenchError(
-                f"--power-interval must be at most {MAX_INTERVAL_S:g} seconds, "
-                f"got {self.interval_s:g}"
+                f"--power-interval must be {MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g} seconds "
+                f"(sampling faster slows the run it measures), got {self.interval_s:g}"
             )
-        if not (math.isfinite(self.idle_s) and self.idle_s >= 0):
+        if not 0 <= self.idle_s <= MAX_IDLE_S:
             raise TokbenchError(
-                f"--idle-s must be zero or a positive number of seconds, got {self.idle_s}"
+                f"--idle-s must be 0 (skip) to {MAX_IDLE_S:g} seconds, got {self.idle_s:g}"
             )
         _positive(self.kwh_price, "--kwh-price", "currency units per kWh")
         _positive(self.box_price, "--box-price", "currency units")
@@ -84,6 +96,24 @@ class EnergyOptions:
     @property
     def costs(self) -> CostInputs:
         return CostInputs(self.kwh_price, self.box_price, self.lifetime_hours(), self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMeasure:
+    energy: RequestEnergy
+    host: HostWindow | None  # None when the sampler has no host monitor
+    power_source: str
+
+
+def measure_request(sampler: Sampler, span: RequestSpan) -> RequestMeasure:
+    """Energy of the whole request and of its prefill and decode phases, plus host load."""
+    total = sampler.energy_between(span.t_send_ns, span.t_end_ns)
+    prefill = decode = None
+    if span.t_first_ns is not None:
+        prefill = sampler.energy_between(span.t_send_ns, span.t_first_ns)
+        decode = sampler.energy_between(span.t_first_ns, span.t_end_ns)
+    energy = request_energy(span, total, prefill, decode, sampler.baseline_w)
+    return RequestMeasure(energy, sampler.host_window(span.t_send_ns, span.t_end_ns), sampler.label)
 
 
 def _local_port(url: str | None) -> int | None:

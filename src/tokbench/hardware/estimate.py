@@ -1,22 +1,33 @@
-"""`tokbench estimate`: one model (a GGUF file or a built-in shape) on this host or on a
-preset box, through the one speed model (speed.predict)."""
+"""`tokbench estimate`: one model (a GGUF file or a built-in shape) on this host, a preset
+box or a described one, through the one speed model (speed.predict)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from tokbench.errors import TokbenchError
-from tokbench.hardware.calibration import LOW_EFFICIENCY_HINT, efficiency
-from tokbench.hardware.loads import gguf_load
-from tokbench.hardware.presets import SHAPES, SSD_SATA_GBS, preset_box, shape_load
+from tokbench.hardware.calibration import (
+    LOW_EFFICIENCY_HINT,
+    MeasuredEfficiency,
+    cpu_class_of,
+    efficiency,
+)
+from tokbench.hardware.presets import SHAPES, SSD_SATA_GBS, described_box, preset_box, shape_load
 from tokbench.hardware.probe import probe
 from tokbench.hardware.saved import load_bandwidth, load_disk
-from tokbench.hardware.speed import DEFAULT_CONTEXT, BoxFacts, ModelLoad, Prediction, predict
+from tokbench.hardware.speed import (
+    DEFAULT_CONTEXT,
+    BoxFacts,
+    ModelLoad,
+    Prediction,
+    gguf_load,
+    predict,
+)
 
 __all__ = ["LOW_EFFICIENCY_HINT", "Estimate", "efficiency", "estimate", "host_box"]
 
@@ -36,14 +47,13 @@ def peak_gflops(host: dict[str, Any]) -> float:
     return float((host.get("cores") or 1) * (host.get("mhz") or 2000) / 1000 * per_cycle)
 
 
-def cpu_class_of(cpu_model: str) -> str:
-    """The CPU class of a model name: Haswell/Broadwell Xeon E5/E7 v3/v4 (the seed's) are
-    "old-avx2", everything else "modern"."""
-    return "old-avx2" if re.search(r"Xeon.*\bE[57]-\d{4}\w* v[34]\b", cpu_model) else "modern"
-
-
-def host_box(bandwidth_gbs: float | None = None, ssd_gbs: float | None = None) -> BoxFacts:
-    """This machine: the given or last measured bandwidths, its RAM and CPU."""
+def host_box(
+    bandwidth_gbs: float | None = None,
+    ssd_gbs: float | None = None,
+    measured: Sequence[MeasuredEfficiency] = (),
+) -> BoxFacts:
+    """This machine: the given or last measured bandwidths, its RAM and CPU, and its own
+    measured efficiency (used only at its measured bandwidth, which it is relative to)."""
     bw = bandwidth_gbs or load_bandwidth()
     if bw is None:
         raise TokbenchError(
@@ -52,16 +62,22 @@ def host_box(bandwidth_gbs: float | None = None, ssd_gbs: float | None = None) -
         )
     disk = None if ssd_gbs else load_disk()
     host = probe()
+    isa = host.get("isa")
     return BoxFacts(
         name="this host",
         bandwidth_gbs=bw,
         ram_bytes=float(psutil.virtual_memory().total),
         ssd_read_gbs=ssd_gbs or (disk.sequential_read_gbs if disk else SSD_SATA_GBS),
-        cpu_class=cpu_class_of(str(host.get("cpu_model") or "")),
+        cpu_class=cpu_class_of(
+            str(host.get("cpu_model") or ""), isa if isinstance(isa, dict) else None
+        ),
         description=str(host.get("cpu_model") or ""),
         bandwidth_source="given" if bandwidth_gbs else "measured",
         ssd_source="given" if ssd_gbs else "measured" if disk else "assumed: a SATA SSD",
         compute_gflops=peak_gflops(host),
+        sockets=int(host.get("sockets") or 1),
+        ram_source="this host",
+        measured_efficiency=() if bandwidth_gbs else tuple(measured),
     )
 
 
@@ -75,9 +91,15 @@ def estimate(
     kv: str = "mla",
     kv_cache: str = "f16",
     ssd_gbs: float | None = None,
+    ram_bytes: float | None = None,
+    cpu_class: str | None = None,
+    sockets: int | None = None,
+    measured: Sequence[MeasuredEfficiency] = (),
 ) -> Estimate:
     """Decode speed of MODEL (a GGUF path or a built-in shape with `quant`) on the preset
-    box, or on this host with its measured or the given bandwidth."""
+    box, or on this host with its measured or the given bandwidth; `ram_bytes`, `ssd_gbs`,
+    `cpu_class` and `sockets` describe the box where it differs. `measured` is this host's
+    own efficiency from its benches, used for this host at its measured bandwidth only."""
     if model in SHAPES:
         load = shape_load(model, quant, kv=kv, kv_cache=kv_cache)
     elif Path(model).is_file():
@@ -87,11 +109,10 @@ def estimate(
             f"{model} is neither a GGUF file nor a built-in shape ({', '.join(SHAPES)})"
         )
     if preset:
-        box = preset_box(preset)
-        if bandwidth_gbs:
-            box = replace(box, bandwidth_gbs=bandwidth_gbs, bandwidth_source="given")
-        if ssd_gbs:
-            box = replace(box, ssd_read_gbs=ssd_gbs, ssd_source="given")
+        box = described_box(preset_box(preset), bandwidth_gbs=bandwidth_gbs)
     else:
-        box = host_box(bandwidth_gbs, ssd_gbs)
+        box = host_box(bandwidth_gbs, ssd_gbs, measured)
+    box = described_box(
+        box, ram_bytes=ram_bytes, ssd_gbs=ssd_gbs, cpu_class=cpu_class, sockets=sockets
+    )
     return Estimate(load, box, predict(load, box, context=context))

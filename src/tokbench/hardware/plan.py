@@ -1,5 +1,6 @@
 """`tokbench plan`: which box for which model. Every row is the one speed model
-(speed.predict) on a preset box, with the price per tok/s where a price is given."""
+(speed.predict) on a preset box or a described one, with the price per tok/s where a price
+is given."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from dataclasses import dataclass
 from tokbench.energy.metrics import power_cost_per_mtok
 from tokbench.energy.presets import POWER_PRESETS
 from tokbench.errors import TokbenchError
-from tokbench.hardware.presets import PRESETS, SHAPES, Shape, preset_box, shape_load
+from tokbench.hardware.presets import (
+    PRESETS,
+    SHAPES,
+    SSD_SATA_GBS,
+    Shape,
+    described_box,
+    preset_box,
+    shape_load,
+)
 from tokbench.hardware.speed import DEFAULT_CONTEXT, BoxFacts, Prediction, predict
 
 
@@ -85,8 +94,16 @@ def plan(
     kv: str = "mla",
     kwh_price: float | None = None,
     currency: str = "",
+    bandwidth_gbs: float | None = None,
+    ram_bytes: float | None = None,
+    ssd_gbs: float | None = None,
+    cpu_class: str | None = None,
+    sockets: int | None = None,
 ) -> Plan:
-    """Every (box, quant) of the shape; all of its quants and all presets by default."""
+    """Every (box, quant) of the shape; all of its quants and all presets by default.
+    With `bandwidth_gbs` (and `ram_bytes`) a described box is planned too, alone unless
+    `boxes` names presets; otherwise RAM, SSD, CPU class and sockets given replace the
+    presets' own."""
     if shape not in SHAPES:
         raise TokbenchError(f"unknown model shape {shape!r}; known: {', '.join(SHAPES)}")
     s = SHAPES[shape]
@@ -94,7 +111,32 @@ def plan(
     for q in qs:
         if q not in s.quants:
             raise TokbenchError(f"unknown quant {q!r}; known: {', '.join(s.quants)}")
-    bs = tuple(preset_box(b) for b in (boxes or list(PRESETS)))
+
+    def describe(box: BoxFacts) -> BoxFacts:
+        return described_box(
+            box, ram_bytes=ram_bytes, ssd_gbs=ssd_gbs, cpu_class=cpu_class, sockets=sockets
+        )
+
+    if bandwidth_gbs:
+        if not ram_bytes:
+            raise TokbenchError(
+                "a box described by --bandwidth needs --ram too (its memory, e.g. --ram 768)"
+            )
+        own = BoxFacts(
+            "described",
+            bandwidth_gbs,
+            ram_bytes,
+            SSD_SATA_GBS,
+            "unknown",
+            description=f"{bandwidth_gbs:g} GB/s, {ram_bytes / 1e9:,.0f} GB RAM"
+            + (f", {cpu_class}" if cpu_class else ", CPU class not given (--cpu)"),
+            bandwidth_source="given",
+            ssd_source="assumed: a SATA SSD",
+            ram_source="given",
+        )
+        bs = (*(preset_box(b) for b in boxes or ()), describe(own))
+    else:
+        bs = tuple(describe(preset_box(b)) for b in (boxes or list(PRESETS)))
     prices = prices or {}
     rows = tuple(
         predict(shape_load(shape, q, kv=kv), b, context=context, price=prices.get(b.name))

@@ -6,10 +6,12 @@ held (8 of 256 experts), 36.6 B parameters read per token in all."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from tokbench.errors import TokbenchError
 from tokbench.gguf.analysis import KV_TYPE_BYTES
+from tokbench.hardware.calibration import CPU_CLASSES, quant_family
 from tokbench.hardware.speed import BoxFacts, ModelLoad
 
 # Typical sequential read of one SSD, GB/s (used when the box's own disk is not measured):
@@ -90,6 +92,7 @@ def shape_load(
         expert_file_bytes=q.expert_file_bytes,
         kv_bytes_per_ctx_token=shape.kv_bytes_per_token[kv] * KV_TYPE_BYTES[kv_cache] / 2,
         prefill_params=shape.active_params,
+        family=quant_family(quant),
     )
 
 
@@ -102,7 +105,7 @@ PRESETS = {
             76.8,
             256 * GIB,
             SSD_SATA_GBS,  # the article names no SSD: a SATA drive is assumed
-            "old-avx2",
+            "xeon-e5-avx2",
             description="the seed's Xeon E5, 4 x DDR4-2400 (256 GB), SATA SSD",
         ),
         BoxFacts(
@@ -110,7 +113,7 @@ PRESETS = {
             19.2,
             64 * GIB,
             SSD_SATA_GBS,
-            "old-avx2",
+            "xeon-e5-avx2",
             description="the same box with one 64 GB DIMM (1 channel)",
         ),
         BoxFacts(
@@ -118,6 +121,8 @@ PRESETS = {
             128.0,
             384 * GIB,
             SSD_NVME_GEN3_GBS,
+            "xeon-sp-avx512",
+            sockets=2,
             description="dual Xeon Scalable, 6 x DDR4-2666 per socket (384 GB), NVMe Gen3; "
             "llama.cpp gains ~1.0-1.3x from the second socket",
         ),
@@ -126,6 +131,7 @@ PRESETS = {
             204.8,
             512 * GIB,
             SSD_NVME_GEN4_GBS,
+            "epyc-ddr4-avx2",
             description="EPYC 7002/7003, 8 x DDR4-3200, full-CCD SKU (512 GB), NVMe Gen4",
         ),
         BoxFacts(
@@ -133,6 +139,7 @@ PRESETS = {
             460.8,
             768 * GIB,
             SSD_NVME_GEN4_GBS,
+            "epyc-ddr5-avx512",
             description="EPYC 9004/9005, 12 x DDR5-4800 (768 GB), NVMe Gen4",
         ),
         BoxFacts(
@@ -140,6 +147,7 @@ PRESETS = {
             204.8,
             512 * GIB,
             SSD_NVME_GEN4_GBS,
+            "epyc-ddr4-avx2",
             gpu=True,
             description="EPYC 8 x DDR4-3200 + a 24 GB GPU for attention and KV, NVMe Gen4",
         ),
@@ -151,3 +159,46 @@ def preset_box(name: str) -> BoxFacts:
     if name not in PRESETS:
         raise TokbenchError(f"unknown box {name!r}; presets: {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+_SIZE = re.compile(r"\s*(?P<n>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[GT]i?B?)?\s*", re.IGNORECASE)
+_UNITS = {"g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+
+
+def parse_ram(text: str) -> float:
+    """Bytes of `--ram`: a number of GB (768), or with a unit: 768GB, 768GiB, 1.5TB, 1TiB."""
+    m = _SIZE.fullmatch(text)
+    value = float(m.group("n")) * _UNITS[(m.group("unit") or "gb").lower()] if m else 0.0
+    if not 1e9 <= value <= 1e15:
+        raise TokbenchError(
+            f"--ram {text!r}: give the box's memory, 1 GB to 1 PB: 768, 768GB, 512GiB or 1.5TB"
+        )
+    return value
+
+
+def described_box(
+    box: BoxFacts,
+    *,
+    bandwidth_gbs: float | None = None,
+    ram_bytes: float | None = None,
+    ssd_gbs: float | None = None,
+    cpu_class: str | None = None,
+    sockets: int | None = None,
+) -> BoxFacts:
+    """`box` with what the user said about it in place of the preset's or host's figures.
+    A box whose bandwidth is given is another box: this host's own efficiency is dropped."""
+    if cpu_class is not None and cpu_class not in CPU_CLASSES:
+        raise TokbenchError(f"unknown CPU class {cpu_class!r}; known: {', '.join(CPU_CLASSES)}")
+    if bandwidth_gbs:
+        box = replace(
+            box, bandwidth_gbs=bandwidth_gbs, bandwidth_source="given", measured_efficiency=()
+        )
+    if ram_bytes:
+        box = replace(box, ram_bytes=ram_bytes, ram_source="given")
+    if ssd_gbs:
+        box = replace(box, ssd_read_gbs=ssd_gbs, ssd_source="given")
+    if cpu_class:
+        box = replace(box, cpu_class=cpu_class, measured_efficiency=())
+    if sockets:
+        box = replace(box, sockets=sockets)
+    return box

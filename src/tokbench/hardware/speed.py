@@ -24,9 +24,17 @@ no read-ahead waste, no writes. See ../shared/research/hardware_anchors.md §1, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from tokbench.errors import TokbenchError
-from tokbench.hardware.calibration import EFFICIENCY, profile_for
+from tokbench.gguf.analysis import KV_TYPE_BYTES, Analysis, analyze
+from tokbench.gguf.reader import read_model
+from tokbench.hardware.calibration import (
+    MeasuredEfficiency,
+    efficiency_range,
+    kind_of,
+    quant_family,
+)
 
 DEFAULT_CONTEXT = 4096  # llama-server's and LM Studio's default context window
 BUFFER_BYTES = 1.5e9  # llama.cpp's CPU compute buffers (about 0.3-2 GB, §9)
@@ -50,22 +58,27 @@ class ModelLoad:
     expert_file_bytes: float  # all routed-expert weights in the file
     kv_bytes_per_ctx_token: float  # KV read per generated token, per token of context
     prefill_params: float | None = None  # weights multiplied per prompt token
+    family: str | None = None  # quant family (calibration.quant_family); None: unknown
 
 
 @dataclass(frozen=True, slots=True)
 class BoxFacts:
-    """What a box brings: memory bandwidth (one socket), RAM, SSD, CPU class."""
+    """What a box brings: memory bandwidth (one socket), RAM, SSD, CPU class, and its own
+    measured efficiency where the user benched it (this host only)."""
 
     name: str
     bandwidth_gbs: float
     ram_bytes: float
     ssd_read_gbs: float  # sequential read
-    cpu_class: str = "modern"  # "old-avx2" or "modern" (calibration.profile_for)
+    cpu_class: str = "client"  # calibration.CPU_CLASSES
     gpu: bool = False  # a 24 GB GPU holds attention, shared experts and the KV cache
     description: str = ""
     bandwidth_source: str = "peak"  # "peak", "measured" or "given"
     ssd_source: str = "typical"  # "typical", "measured" or "assumed"
     compute_gflops: float | None = None  # peak FP32, for the prefill estimate
+    sockets: int = 1  # more than one: llama.cpp reads across NUMA nodes
+    ram_source: str = "preset"  # "preset", "this host" or "given"
+    measured_efficiency: tuple[MeasuredEfficiency, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +99,7 @@ class Prediction:
     efficiency_profile: str
     efficiency_low: float
     efficiency_high: float
-    efficiency_source: str
+    efficiency_source: str  # the anchors' labels, or the user's runs
     memory_needed_bytes: float  # weights + KV + buffers (CPU side)
     ram_bytes: float
     fits: bool
@@ -97,6 +110,9 @@ class Prediction:
     note: str | None
     price: float | None = None
     price_per_tps: float | None = None
+    calibration: str = "uncalibrated"  # measured | calibrated | partly calibrated | ...
+    calibration_reason: str = ""
+    anchors: tuple[str, ...] = ()  # the published points the range rests on
 
 
 def predict(
@@ -116,8 +132,15 @@ def predict(
     kv = 0.0 if hybrid else model.kv_bytes_per_ctx_token * context
     experts_read = model.expert_bytes_per_token
     experts_held = model.expert_file_bytes
-    profile = profile_for(box.cpu_class, moe=model.moe, gpu=box.gpu)
-    eta_lo, eta_hi, source = EFFICIENCY[profile]
+    eff = efficiency_range(
+        box.cpu_class,
+        kind_of(moe=model.moe, gpu=box.gpu),
+        model.family,
+        sockets=box.sockets,
+        measured=box.measured_efficiency,
+        bytes_per_token=model.bytes_per_token,
+    )
+    eta_lo, eta_hi = eff.low, eff.high
     bw = box.bandwidth_gbs * 1e9
     ssd_bw = box.ssd_read_gbs * 1e9
 
@@ -161,10 +184,10 @@ def predict(
         high_tps=high,
         in_ram_low_tps=bw * eta_lo / (weights + kv),
         in_ram_high_tps=bw * eta_hi / (weights + kv),
-        efficiency_profile=profile,
+        efficiency_profile=eff.profile,
         efficiency_low=eta_lo,
         efficiency_high=eta_hi,
-        efficiency_source=source,
+        efficiency_source=eff.source,
         memory_needed_bytes=needed,
         ram_bytes=box.ram_bytes,
         fits=fits,
@@ -175,6 +198,9 @@ def predict(
         note=None if fits else _paging_note(model, box, resident, ssd_hi),
         price=price,
         price_per_tps=price / ((low + high) / 2) if price else None,
+        calibration=eff.status,
+        calibration_reason=eff.reason,
+        anchors=tuple(a.label for a in eff.anchors),
     )
 
 
@@ -189,3 +215,35 @@ def _paging_note(model: ModelLoad, box: BoxFacts, resident: float, ssd_bytes: fl
         f"resident and {ssd_bytes / 1e9:.2f} GB a token come from the SSD at "
         f"{box.ssd_read_gbs:.3g} GB/s ({box.ssd_source}); {how}"
     )
+
+
+def load_of(name: str, a: Analysis, file_bytes: float, kv_cache: str = "f16") -> ModelLoad:
+    """The load of an analysed GGUF: its quant family is that of the type holding the
+    most bytes."""
+    experts_held = float(a.bytes_by_class.get("routed_experts", 0))
+    share = a.experts_used / a.experts if a.experts and a.experts_used else 1.0
+    # prefill computes logits for the last token only: the output matrix hardly counts
+    output = a.params_by_class.get("output", 0) or (
+        a.params_by_class.get("embeddings", 0) if a.tied_output else 0
+    )
+    main_type = max(a.bytes_by_type, key=a.bytes_by_type.__getitem__, default=None)
+    return ModelLoad(
+        name=name,
+        quant=None,
+        moe=bool(a.experts),
+        file_bytes=file_bytes,
+        bytes_per_token=a.bytes_per_token,
+        expert_bytes_per_token=experts_held * share,
+        expert_file_bytes=experts_held,
+        kv_bytes_per_ctx_token=(a.kv_elements_per_token or 0) * KV_TYPE_BYTES[kv_cache],
+        prefill_params=a.active_params - output,
+        family=quant_family(main_type),
+    )
+
+
+def gguf_load(path: Path, kv_cache: str = "f16") -> ModelLoad:
+    """The load of a GGUF file (all shards of a split model)."""
+    if not path.is_file():
+        raise TokbenchError(f"{path} is not a file")
+    m = read_model(path)
+    return load_of(str(path), analyze(m), float(m.total_bytes), kv_cache)

@@ -1,8 +1,8 @@
 """Energy, cost and host load as table cells and sentences, shared by every renderer.
 
 Approximate energy (a window shorter than the sampling interval) gets a "~"; a run
-without a power source says "no power source", never a number; RAPL figures are
-labelled CPU+DRAM only (the power source says so in its scope).
+without a power source gets no energy table, only one line saying how to add a source;
+RAPL figures are labelled CPU+DRAM only (the power source says so in its scope).
 """
 
 from __future__ import annotations
@@ -71,24 +71,39 @@ def busy_text(e: RunEnergy) -> str:
     return f"{BUSY} during {e.busy_requests} of {e.host_monitored} requests"
 
 
+def no_power_line(e: RunEnergy) -> str:
+    """The whole energy section of a run measured without a power source, in one line: how
+    to add one, the host's load (monitored anyway) and a hardware cost where one was given."""
+    cost = ""
+    if e.hardware_per_mtok is not None:
+        cost = f"; hardware {money(e.hardware_per_mtok, e.currency)} per million output tokens"
+    return (
+        f"energy: {NO_POWER_SOURCE}: add --watts N (a wall meter's reading) or --power-cmd "
+        f"CMD (a command printing watts){cost}; {busy_text(e)}"
+    )
+
+
+def shows_energy(e: RunEnergy | None) -> bool:
+    """Whether a run gets an energy section (a table): only with a power source."""
+    return e is not None and e.has_power
+
+
 def run_lines(e: RunEnergy) -> list[str]:
-    """The run's energy summary, one sentence a line."""
-    lines: list[str] = []
+    """The run's energy summary, one sentence a line (one line without a power source)."""
     if not e.has_power:
-        lines.append(f"energy: {NO_POWER_SOURCE} (give --watts N or --power-cmd CMD)")
-    else:
-        approx = f", {e.approximate} approximate (~)" if e.approximate else ""
+        return [no_power_line(e)]
+    approx = f", {e.approximate} approximate (~)" if e.approximate else ""
+    lines = [
+        f"energy ({e.power_source}): {joules(e.energy_j, digits=1)} J over {e.measured} "
+        f"of {e.requests} requests{approx}; {joules(e.j_per_token, digits=3)} J/token, "
+        f"{si(e.tokens_per_kwh)} tokens/kWh, avg {joules(e.avg_power_w, digits=1)} W, "
+        f"peak {joules(e.peak_power_w, digits=1)} W"
+    ]
+    if e.baseline_w is not None:
         lines.append(
-            f"energy ({e.power_source}): {joules(e.energy_j, digits=1)} J over {e.measured} "
-            f"of {e.requests} requests{approx}; {joules(e.j_per_token, digits=3)} J/token, "
-            f"{si(e.tokens_per_kwh)} tokens/kWh, avg {joules(e.avg_power_w, digits=1)} W, "
-            f"peak {joules(e.peak_power_w, digits=1)} W"
+            f"idle baseline {e.baseline_w:.1f} W; energy above idle "
+            f"{joules(e.model_energy_j, digits=1)} J"
         )
-        if e.baseline_w is not None:
-            lines.append(
-                f"idle baseline {e.baseline_w:.1f} W; energy above idle "
-                f"{joules(e.model_energy_j, digits=1)} J"
-            )
     costs = []
     if e.electricity_per_mtok is not None:
         costs.append(f"electricity {money(e.electricity_per_mtok, e.currency)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -11,27 +13,120 @@ from tokbench.hardware.estimate import Estimate
 from tokbench.hardware.plan import Plan, RowPower
 from tokbench.hardware.speed import Prediction
 from tokbench.render.fmt import DASH
+from tokbench.render.safe import md, md_row
 
 
-def _cell(v: Any) -> str:
-    if isinstance(v, dict):
-        return ", ".join(f"{a}={b}" for a, b in v.items())
-    if isinstance(v, list):
-        return "; ".join(str(x) for x in v) or "none"
-    return "unknown" if v is None else str(v)
+def sig3(x: float) -> str:
+    """Three significant digits, without an exponent: 16.5, 204, 1,230."""
+    if x == 0:
+        return "0"
+    places = 2 - math.floor(math.log10(abs(x)))
+    return f"{round(x, places):,.{max(places, 0)}f}"
+
+
+def binary_size(n: float) -> str:
+    """Bytes in binary units with three significant digits: 32 KiB, 1 MiB, 23.5 GiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            digits = sig3(n)
+            return f"{digits.rstrip('0').rstrip('.') if '.' in digits else digits} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def _unknown(v: Any) -> bool:
+    return v is None or (isinstance(v, str | list | dict) and not v)
+
+
+def _modules(mods: Any) -> str:
+    if isinstance(mods, str):
+        return mods  # why they are unknown
+    return "; ".join(
+        f"{m.get('locator') or '?'}: {m.get('size') or '?'} {m.get('type') or ''}"
+        + (f" at {m['configured_mts']} MT/s" if m.get("configured_mts") else "")
+        for m in mods
+    )
+
+
+def _host_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """`tokbench hw` in human units: the JSON keeps the exact values under the same keys."""
+    rows: list[tuple[str, str]] = []
+
+    def add(label: str, value: Any, show: Callable[[Any], str] = str) -> None:
+        rows.append((label, "unknown" if _unknown(value) else show(value)))
+
+    isa: dict[str, bool] = info.get("isa") or {}
+    has = [name for name, present in isa.items() if present]
+    add("CPU", info.get("cpu_model"))
+    add("sockets", info.get("sockets"))
+    add("cores / threads", info.get("cores"), lambda c: f"{c} / {info.get('threads') or '?'}")
+    add("clock", info.get("mhz"), lambda m: f"{m:,.0f} MHz")
+    add("ISA", ", ".join(has) if has else isa and "none of " + ", ".join(isa))
+    add(
+        "caches",
+        info.get("caches"),
+        lambda c: ", ".join(f"{k} {binary_size(v)}" for k, v in c.items()),
+    )
+    add("NUMA nodes", info.get("numa_nodes"))
+    add("NUMA balancing", info.get("numa_balancing"), lambda b: {"0": "off", "1": "on"}.get(b, b))
+    add("RAM", info.get("ram_total_bytes"), binary_size)
+    add("RAM available", info.get("ram_available_bytes"), binary_size)
+    add("memory modules", info.get("memory_modules"), _modules)
+    add("channels", info.get("channels"), lambda c: f"{c} ({info.get('channels_source') or '?'})")
+    add("memory speed", info.get("mts"), lambda m: f"{m} MT/s")
+    add("peak bandwidth", info.get("peak_bandwidth_gbs"), lambda g: f"{sig3(g)} GB/s")
+    bw = info.get("measured_bandwidth")
+    if bw:
+        add(
+            "measured bandwidth",
+            bw,
+            lambda b: (
+                f"{sig3(b['all_cores_gbs'])} GB/s all cores ({b['threads']} threads), "
+                f"{sig3(b['one_thread_gbs'])} GB/s one thread; "
+                f"{binary_size(b['working_set_bytes'])} read, best of {b['reps']}"
+            ),
+        )
+    disk = info.get("disk_bandwidth")
+    if disk:
+        add(
+            "disk read",
+            disk,
+            lambda d: (
+                f"{sig3(d['sequential_read_gbs'])} GB/s sequential, "
+                f"{sig3(d['random_4k_iops'])} IOPS random 4 KiB "
+                f"({sig3(d['random_4k_read_gbs'] * 1000)} MB/s); {d['path']} on "
+                f"{d.get('device') or '?'} ({d.get('fstype') or '?'}), cache bypass "
+                f"{d['cache_bypass']}"
+            ),
+        )
+    add("GPUs", info.get("gpus") or "none", _gpus)
+    add("OS", info.get("os"))
+    add("CPU governor", info.get("governor"))
+    add("transparent hugepages", info.get("transparent_hugepages"))
+    return rows
+
+
+def _gpus(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    return "; ".join(
+        f"{g.get('name')}"
+        + (f" ({binary_size(g['memory_bytes'])})" if g.get("memory_bytes") else "")
+        for g in v
+    )
 
 
 def host_table(info: dict[str, Any]) -> Table:
     t = Table(show_header=False, box=None)
     t.add_column(style="dim")
     t.add_column()
-    for k, v in info.items():
-        t.add_row(k, _cell(v))
+    for label, value in _host_rows(info):
+        t.add_row(label, value)
     return t
 
 
 def host_markdown(info: dict[str, Any]) -> str:
-    rows = [f"| {k} | {_cell(v).replace('|', '/')} |" for k, v in info.items()]
+    rows = [md_row([k, v]) for k, v in _host_rows(info)]
     return "\n".join(["| item | value |", "| --- | --- |", *rows]) + "\n"
 
 
@@ -54,15 +149,17 @@ def estimate_lines(e: Estimate) -> list[str]:
         f"read per token + {p.kv_bytes_per_token / 1e9:.2f} GB of KV at {p.context} tokens",
         f"box: {box.name}{f' ({box.description})' if box.description else ''}; "
         f"{box.bandwidth_gbs:.1f} GB/s {box.bandwidth_source}, "
-        f"{box.ram_bytes / 2**30:.0f} GiB RAM, SSD {box.ssd_read_gbs:.3g} GB/s ({box.ssd_source})",
+        f"{box.ram_bytes / 1e9:,.0f} GB RAM ({box.ram_source}), "
+        f"SSD {box.ssd_read_gbs:.3g} GB/s ({box.ssd_source}), CPU class {box.cpu_class}"
+        + (f", {box.sockets} sockets" if box.sockets > 1 else ""),
         f"bound at {p.bandwidth_gbs:.1f} GB/s: {p.bound_weights_tps:.2f} tok/s (weights only), "
         f"{p.bound_tps:.2f} tok/s with the KV cache",
     ]
     eff = (
-        f"efficiency {p.efficiency_profile} {p.efficiency_low:.2f}-{p.efficiency_high:.2f}: "
-        f"{p.efficiency_source}"
+        f"η {p.efficiency_low:.2f}-{p.efficiency_high:.2f}, {p.calibration} "
+        f"({p.efficiency_profile}, width x{p.efficiency_high / p.efficiency_low:.2f})"
     )
-    if box.bandwidth_source == "measured":
+    if box.bandwidth_source == "measured" and p.calibration != "measured":
         eff += "; η is calibrated on peak bandwidth, so on a measured figure it is conservative"
     if p.fits:
         lines.append(f"expected: {p.low_tps:.2f}-{p.high_tps:.2f} tok/s ({eff})")
@@ -79,15 +176,25 @@ def estimate_lines(e: Estimate) -> list[str]:
             f"{m.prefill_params / 1e9:.2f} B weights a token); llama.cpp's int8 kernels can "
             "beat FP32 peak, its IQ kernels fall short"
         )
+    ram_hint = ""
+    if not p.fits and box.ram_source == "this host" and box.bandwidth_source == "given":
+        ram_hint = "; that is this host's RAM: describe the box's own with --ram"
     lines.append(
         f"memory: needs {p.memory_needed_bytes / 1e9:.1f} GB: "
         + ("fits in RAM" if p.fits else str(p.note))
+        + ram_hint
     )
+    head, *evidence = _evidence(p).split("\n")
+    lines.append(f"η rests on: {head}")
+    lines += evidence
     return lines
 
 
 def estimate_markdown(e: Estimate) -> str:
-    return "".join(f"- {line}\n" for line in estimate_lines(e))
+    return "".join(
+        f"  - {md(line[4:])}\n" if line.startswith("  - ") else f"- {md(line)}\n"
+        for line in estimate_lines(e)
+    )
 
 
 PLAN_HEAD = (
@@ -95,9 +202,32 @@ PLAN_HEAD = (
     "quant",
     "bound tok/s",
     "expected tok/s",
+    "η (calibration)",
     "fits in RAM",
     "price / tok/s",
 )
+
+
+def _evidence(r: Prediction) -> str:
+    """What a row's η rests on: its status and reason, then one published point a line."""
+    head = r.calibration if r.calibration_reason == "same class" else r.calibration_reason
+    return "\n".join([head, *(f"  - {a}" for a in r.anchors)])
+
+
+def calibration_notes(rows: tuple[Prediction, ...]) -> list[str]:
+    """The distinct evidence behind the rows, numbered in order of first use."""
+    notes: list[str] = []
+    for r in rows:
+        if (e := _evidence(r)) not in notes:
+            notes.append(e)
+    return notes
+
+
+def _eta_cell(r: Prediction, notes: list[str]) -> str:
+    return (
+        f"{r.efficiency_low:.2f}-{r.efficiency_high:.2f} {r.calibration} "
+        f"[{notes.index(_evidence(r)) + 1}]"
+    )
 
 
 def _fits(r: Prediction) -> str:
@@ -133,12 +263,14 @@ def _power_cells(w: RowPower | None, with_cost: bool) -> list[str]:
 
 def plan_cells(p: Plan) -> list[list[str]]:
     with_cost = p.kwh_price is not None
+    notes = calibration_notes(p.rows)
     return [
         [
             r.box,
             r.quant or DASH,
             f"{r.bound_tps:.2f}",
             f"{r.low_tps:.2f}-{r.high_tps:.2f}",
+            _eta_cell(r, notes),
             _fits(r),
             f"{r.price_per_tps:,.0f}" if r.price_per_tps else DASH,
             *_power_cells(_power(p, i), with_cost),
@@ -175,20 +307,30 @@ def _power_notes(p: Plan) -> list[str]:
 def plan_markdown(p: Plan) -> str:
     head = plan_head(p)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(c) + " |" for c in plan_cells(p)]
+    lines += [md_row(c) for c in plan_cells(p)]
+    lines += ["", "η: measured tok/s ÷ the weights-only bound at peak bandwidth; it rests on:"]
+    for i, note in enumerate(calibration_notes(p.rows), 1):
+        first, *points = note.split("\n")
+        lines += [f"{i}. {md(first)}", *(f"   {md(pt.strip())}" for pt in points)]
     if p.kwh_price is not None:  # with a cost, the sources of its watts follow the table
         lines += ["", "Power (J/token = typical wall watts / the tok/s range; ~ = estimate):"]
-        lines += [f"- {n}" for n in _power_notes(p)]
+        lines += [f"- {md(n)}" for n in _power_notes(p)]
     return "\n".join(lines) + "\n"
 
 
 def plan_table(p: Plan) -> Table:
-    t = Table(title=f"{p.shape.name}, context {p.context}, KV {p.kv}", title_justify="left")
+    t = Table(
+        title=f"{p.shape.name}, context {p.context}, KV {p.kv}",
+        title_justify="left",
+        caption_justify="left",
+    )
+    left = ("box", "quant", "fits in RAM", "η (calibration)")
     for h in plan_head(p):
-        t.add_column(h, justify="left" if h in ("box", "quant", "fits in RAM") else "right")
+        t.add_column(h, justify="left" if h in left else "right")
     for c in plan_cells(p):
         t.add_row(*c)
+    evidence = [f"[{i}] {n}" for i, n in enumerate(calibration_notes(p.rows), 1)]
     t.caption = "\n".join(
-        ["; ".join(f"{b.name}: {b.description}" for b in p.boxes), *_power_notes(p)]
+        ["; ".join(f"{b.name}: {b.description}" for b in p.boxes), *evidence, *_power_notes(p)]
     )
     return t

@@ -8,7 +8,15 @@ from rich.text import Text
 
 from tokbench.core.records import RequestRecord, RunInfo, Target
 from tokbench.hardware.estimate import efficiency
-from tokbench.render.energy import BUSY, REQUEST_HEAD, request_cells, run_cells, run_lines
+from tokbench.render.energy import (
+    BUSY,
+    REQUEST_HEAD,
+    no_power_line,
+    request_cells,
+    run_cells,
+    run_lines,
+    shows_energy,
+)
 from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
 from tokbench.results.summary import summarize_run
 
@@ -164,11 +172,14 @@ def summary_table(recs: list[RequestRecord], target: Target | None = None) -> Ta
     return t
 
 
-def energy_table(run: RunInfo, recs: list[RequestRecord]) -> Table | None:
-    """Each request's energy and the host's load while it ran, the run's totals below."""
+def energy_table(run: RunInfo, recs: list[RequestRecord]) -> RenderableType | None:
+    """Each request's energy and the host's load while it ran, the run's totals below;
+    without a power source one line saying how to add one."""
     e = run.energy
     if e is None and not any(r.energy or r.host for r in recs):
         return None  # measured before tokbench kept energy
+    if e is not None and not shows_energy(e):
+        return Text(no_power_line(e))
     source = e.power_source if e else "?"
     t = Table(title=f"Energy: {source}", title_justify="left")
     t.add_column("question", no_wrap=True)
@@ -196,7 +207,10 @@ def run_view(run: RunInfo, recs: list[RequestRecord]) -> Group:
     return Group(*parts)
 
 
-def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Table:
+def history_table(
+    runs: list[RunInfo], counts: dict[str, tuple[int, int]], orphaned: set[str] | None = None
+) -> Table:
+    """`orphaned`: runs still marked running whose process is gone (`Store.orphaned`)."""
     t = Table(title="Runs (newest first)", title_justify="left")
     for col in ("id", "started (UTC)", "kind", "status", "backend", "model", "suite"):
         t.add_column(col)
@@ -215,12 +229,17 @@ def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Ta
             r.id,
             r.created_at[:19].replace("T", " "),
             r.kind,
-            r.status,
+            "interrupted?" if r.id in (orphaned or ()) else r.status,
             r.backend,
             r.model or DASH,
             r.suite or DASH,
             f"{ok}/{bad}",
             *extra,
+        )
+    if orphaned:
+        t.caption = (
+            "interrupted?: still marked running, but the process that ran it on this host is "
+            "gone (killed, or the machine went down); --resume RUN_ID continues it"
         )
     return t
 
