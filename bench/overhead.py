@@ -177,7 +177,7 @@ def chunk_rate(chunks: int, batch: int) -> None:
         [
             sys.executable,
             "-m",
-            "tokbench.testing.fakeserver",
+            "tests.testing.fakeserver",
             "--port",
             str(port),
             "--n-tokens",
@@ -186,6 +186,7 @@ def chunk_rate(chunks: int, batch: int) -> None:
             str(batch),
         ],
         stdout=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[1],  # `-m tests.testing...` from the root
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:

@@ -1,6 +1,6 @@
 """How many SSE chunks per second can one process ingest, against two Ray workers?
 
-A local server (`tokbench.testing.fakeserver`, in processes of its own) streams as fast as it can;
+A local server (`tests.testing.fakeserver`, in processes of its own) streams as fast as it can;
 the same concurrency level runs, alternating, in this process (threads, as `tokbench
 bench -c N` does) and spread over two Ray worker processes (`--ray`), full metric pipeline
 in both. Prints the aggregate chunk rate of each side by side, and the clock-offset

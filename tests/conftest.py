@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 
 @pytest.fixture(autouse=True)
 def tb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -57,7 +59,8 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -
 def serving(cmd: list[str], ready_url: str, log_dir: Path) -> Iterator[None]:
     """Run a server process until the block ends; its output goes to a log file."""
     with (log_dir / "server.log").open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        # from the repository's root, so `python -m tests.testing...` finds the scaffolding
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         try:
             wait_http(ready_url, proc)
             yield
@@ -68,11 +71,11 @@ def serving(cmd: list[str], ready_url: str, log_dir: Path) -> Iterator[None]:
 
 @contextmanager
 def fake_server_process(log_dir: Path, *args: str) -> Iterator[str]:
-    """`tokbench.testing.fakeserver` (its command-line options) in a process of its own, so that
+    """`tests.testing.fakeserver` (its command-line options) in a process of its own, so that
     the client under test shares no GIL with the server; yields its /v1 URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    cmd = [sys.executable, "-m", "tokbench.testing.fakeserver", "--port", str(port), *args]
+    cmd = [sys.executable, "-m", "tests.testing.fakeserver", "--port", str(port), *args]
     with serving(cmd, url + "/models", log_dir):
         yield url
 

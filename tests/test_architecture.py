@@ -18,7 +18,6 @@ LAYERS = (
     ("tokbench", "errors", "paths"),
     ("core",),
     ("net",),
-    ("testing",),
     ("energy",),
     ("gguf",),
     ("hardware",),
@@ -44,7 +43,6 @@ SMALL_MODULE_LINES = 60
 SMALL_MODULES = {
     "tokbench.__main__": "`python -m tokbench`",
     "tokbench.errors": "the one error type every layer raises, at the bottom",
-    "tokbench.paths": "where tokbench keeps files, below every domain",
     "tokbench.core.redact": "the secret rule, used by net, store, records and cli alike",
     "tokbench.net.status": "what a server's HTTP error status means; the HTTP client knows "
     "no server",
@@ -60,12 +58,13 @@ SMALL_MODULES = {
     "tokbench.grade.grading": "the graders' entry point, above the registry it dispatches to",
     "tokbench.grade.registry": "graders by name, imported by suites without the graders",
     "tokbench.render.chart_files": "chart files written beside a report, apart from drawing",
-    "tokbench.render.safe": "the one escaping rule every output goes through",
     "tokbench.render.fmt": "number formatting every renderer shares",
     "tokbench.render.llama_bench": "llama-bench's own Markdown table, for `--format "
     "llama-bench-md`",
     "tokbench.quant.text": "the evaluation text (its file, its hash), shared by engine and HTTP",
     "tokbench.quant.view": "the comparison as rendered, below quant.compare and quant.http",
+    "tokbench.tune.verdict": "the one comparison rule every duel, the pick and the "
+    "sensitivity use",
     # hardware/ and energy/: issue 21 merges their tiny modules (another branch)
     "tokbench.hardware.bound": "issue 21: merged on the planner's branch",
     "tokbench.hardware.host": "issue 21: merged on the planner's branch",

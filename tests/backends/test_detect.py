@@ -14,6 +14,7 @@ from tests.replay import (
     ollama_routes,
     vllm_routes,
 )
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.backends.llama_server import LlamaServerBackend
 from tokbench.backends.lmstudio import LMStudioBackend
 from tokbench.backends.ollama import OllamaBackend
@@ -23,7 +24,6 @@ from tokbench.core.config import Connection, Sampling
 from tokbench.core.metrics import request_metrics
 from tokbench.core.trace import ChatRequest
 from tokbench.errors import TokbenchError
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 REQ = ChatRequest((("user", "今天星期几?"),), 256, Sampling(temperature=0.6, seed=1))
 

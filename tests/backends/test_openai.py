@@ -4,13 +4,13 @@ import statistics
 
 import pytest
 
+from tests.testing.fakeserver import FakeConfig, FakeServer
+from tests.testing.faults import FaultServer, ServerConfig
 from tokbench.backends.openai import OpenAIBackend, normalize_base_url
 from tokbench.core.config import Sampling
 from tokbench.core.metrics import request_metrics
 from tokbench.core.trace import ChatRequest
 from tokbench.errors import TokbenchError
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
-from tokbench.testing.faults import FaultServer, ServerConfig
 
 REQ = ChatRequest((("user", "hi"),), 64, Sampling(temperature=0.5, seed=3))
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import run_seed5_en, tokbench
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
+from tests.testing.fakeserver import FakeConfig, FakeServer
 
 
 @pytest.mark.slow

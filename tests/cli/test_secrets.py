@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import tokbench
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
+from tests.testing.fakeserver import FakeConfig, FakeServer
 
 PASSWORD = "S3cret-p4ss"
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.conversations.capacity import search_capacity
 from tokbench.conversations.run import server_levels
 from tokbench.conversations.slo import parse_slos
 from tokbench.core.config import ConverseConfig
 from tokbench.store.database import Store
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 # service time ~0.28 s: within two slots TTFT ~0.25 s; a queued request waits ~0.28 s more
 PACED = FakeConfig(ttft_s=0.25, itl_s=0.01, n_tokens=3, slots=2)

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.store.database import Store
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 SMALL = ("--backend", "openai", "-n", "2", "-t", "3", "--system-tokens", "8",
          "--user-tokens", "4", "--max-tokens", "4", "--no-progress")  # fmt: skip

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.errors import TokbenchError
 from tokbench.grade.grading import grade_answer
 from tokbench.grade.pipeline import GradeSpec, run_pipeline
 from tokbench.suites.loader import load_suite
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 
 def spec(**kw: object) -> GradeSpec:

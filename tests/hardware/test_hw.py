@@ -120,12 +120,12 @@ def test_plan_markdown_shows_the_paging_rows(tb_home: Path) -> None:
     head, rule, row, blank, evidence, *points = r.stdout.strip().splitlines()
     assert head.startswith("| box | quant |") and rule.startswith("|---|")
     assert row.startswith("| seed-1ch | UD-IQ2_XXS |") and "from SSD at 0.5 GB/s" in row
-    assert "calibrated [1]" in row and not blank and evidence.startswith("η: ")
+    assert r"calibrated \[1\]" in row and not blank and evidence.startswith("η: ")
     assert points[0] == "1. calibrated" and "the seed article" in points[1]
 
 
 def test_server_run_with_gguf_shows_its_bound(tb_home: Path, gemma_path: Path) -> None:
-    from tokbench.testing.fakeserver import FakeConfig, FakeServer
+    from tests.testing.fakeserver import FakeConfig, FakeServer
 
     tb_home.mkdir(parents=True, exist_ok=True)
     (tb_home / "hw.json").write_text(json.dumps({"bandwidth_gbs": 20.0}))

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeServer
 from tokbench.core.records import BenchSample, HostInfo, RunInfo, Target
 from tokbench.gguf.synth import shape_for, write_f16
 from tokbench.paths import default_db
 from tokbench.quant.text import load_text
 from tokbench.store.database import Store
-from tokbench.testing.fakeserver import FakeServer
 
 COMMON = ["--ctx", "128", "--chunks", "2", "--threads", "2"]
 

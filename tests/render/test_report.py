@@ -144,7 +144,7 @@ def parse_md_table(md: str) -> list[list[str]]:
 
 
 def test_compare_markdown_round_trips(tb_home: Path) -> None:
-    from tokbench.testing.fakeserver import FakeConfig, FakeServer
+    from tests.testing.fakeserver import FakeConfig, FakeServer
 
     with FakeServer(FakeConfig(ttft_s=0.02, itl_s=0.010, n_tokens=12)) as a:
         assert tokbench("run", "--url", a.url, "--no-progress").returncode == 0
@@ -168,7 +168,7 @@ def test_compare_markdown_round_trips(tb_home: Path) -> None:
 
 
 def test_export_csv_and_jsonl(tb_home: Path) -> None:
-    from tokbench.testing.fakeserver import FakeConfig, FakeServer
+    from tests.testing.fakeserver import FakeConfig, FakeServer
 
     with FakeServer(FakeConfig(n_tokens=5, itl_s=0.001)) as srv:
         assert tokbench("run", "--url", srv.url, "-n", "2", "--no-progress").returncode == 0

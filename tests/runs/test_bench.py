@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.backends.openai_bench import CompletionsBench
 from tokbench.core.config import BenchConfig, BenchTest
@@ -24,7 +25,6 @@ from tokbench.render.bench import markdown
 from tokbench.results.bench import summarize_bench
 from tokbench.runs.bench import execute_bench
 from tokbench.store.database import Store
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 
 class ScriptedEngine:

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.errors import TokbenchError
 from tokbench.runs.fleet import fleet_run, match_nodes
 from tokbench.store.database import Store
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 
 @pytest.fixture(scope="module")

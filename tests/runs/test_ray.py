@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import fake_server_process, tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.backends.openai_bench import CompletionsBench
 from tokbench.backends.registry import open_engine_for
@@ -24,7 +25,6 @@ from tokbench.results.bench import summarize_bench
 from tokbench.runs.bench import execute_bench
 from tokbench.runs.ray import RayConcurrency, assign_streams, measure_offset, to_driver_clock
 from tokbench.store.database import Store
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from tests.conftest import tokbench
+from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.store.connection import explain
-from tokbench.testing.fakeserver import FakeConfig, FakeServer
 
 
 def test_a_damaged_database_is_one_sentence_for_every_reader(tmp_path: Path) -> None:

@@ -84,3 +84,38 @@ def test_duplicate_ids_rejected(tmp_path: Path) -> None:
     f.write_text('[[items]]\nid = "a"\nprompt = "x"\n[[items]]\nid = "a"\nprompt = "y"\n')
     with pytest.raises(TokbenchError, match="appears twice"):
         load_suite(str(f))
+
+
+def test_a_suite_file_is_read_within_a_bound(tmp_path: Path) -> None:
+    import os
+
+    from tokbench.suites.loader import MAX_SUITE_BYTES
+
+    big = tmp_path / "big.toml"
+    with big.open("wb") as f:
+        f.truncate(MAX_SUITE_BYTES + 10)  # sparse: costs no disk
+    with pytest.raises(TokbenchError, match="too big to be a suite file"):
+        load_suite(str(big))
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # no writer: opening it would block for ever
+    with pytest.raises(TokbenchError, match="not a regular file"):
+        load_suite(str(fifo))
+    with pytest.raises(TokbenchError, match="not a regular file"):
+        load_suite("/dev/zero")
+
+
+@pytest.mark.parametrize(
+    ("grade", "why"),
+    [
+        ('extract = "larger_of"\nnumbers = ["9.11"]', "two decimal numbers"),
+        ('extract = "larger_of"\nnumbers = ["9.11", "nine"]', "two decimal numbers"),
+        ('extract = "last_number"\nscore = "numeric"\nexpected = "many"', "needs a number"),
+    ],
+)
+def test_a_grading_mistake_is_found_when_the_suite_loads(
+    tmp_path: Path, grade: str, why: str
+) -> None:
+    suite = tmp_path / "bad.toml"
+    suite.write_text(f'[[items]]\nid = "q"\nprompt = "p"\n[items.grade]\n{grade}\n')
+    with pytest.raises(TokbenchError, match=why):
+        load_suite(str(suite))

@@ -22,12 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tokbench.testing.faults import FAULTS, Expect, Fault
+from tests.testing.faults import FAULTS, Expect, Fault
 
 Command = Literal["run", "bench"]
 Stored = Literal["no-run", "error", "ok", "ok_flagged"]
 COMMANDS: tuple[Command, ...] = ("run", "bench")
 
+# The item is graded (by a seed grader, whatever the answer) so that every case also
+# grades and summarises what it received: a 50 MB answer must cost seconds, not minutes.
 SUITE_TOML = """name = "faults"
 description = "one short question, for the fault suite"
 max_tokens = 8
@@ -35,6 +37,7 @@ max_tokens = 8
 [[items]]
 id = "hello"
 prompt = "Say hello in one word."
+grader = "seed5.physics-choice"
 """
 
 TIMEOUT_S = 3  # --timeout for every case: the deadline and stall modes must end by it

@@ -8,6 +8,7 @@ slow modes (endless streams, 50 MB lines) run in `test_slow_fault_cases`."""
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.testing.fault_cases import CASES, FAST_CASES, SUITE_TOML, FaultCase
+from tests.testing.faults import FaultServer
 from tokbench.cli import cli
 from tokbench.store.database import Store
-from tokbench.testing.faults import FaultServer
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +37,17 @@ def check(case: FaultCase, srv: FaultServer, tmp: Path) -> None:
     suite.write_text(SUITE_TOML)
     db = tmp / "r.db"
     args = [a.format(url=srv.url_for(case.fault), suite=suite) for a in case.args]
+    t0 = time.monotonic()
     r = invoke([*args, "--db", str(db)])
+    elapsed_s = time.monotonic() - t0
     out = r.stdout + r.stderr
     if r.exception is not None and not isinstance(r.exception, SystemExit):
         tb = "".join(traceback.format_exception(r.exception))
         pytest.fail(f"{case.id}: a traceback\n{tb}")
     assert "Traceback" not in out, out
     assert r.exit_code == case.exit_code, f"{case.id}: exit {r.exit_code}\n{out}"
+    # generous (a hang, or work quadratic in a 50 MB answer, takes minutes): not a timing
+    assert elapsed_s < case.limit_s, f"{case.id}: took {elapsed_s:.0f} s"
     if case.literal:
         assert case.literal in out, f"{case.id}: {case.literal!r} not shown\n{out}"
     if case.absent:
@@ -86,9 +91,7 @@ def test_the_suite_is_big_enough() -> None:
 
 
 @pytest.mark.parametrize("case", FAST_CASES, ids=lambda c: c.id)
-def test_fault_case(
-    case: FaultCase, server: FaultServer, tmp_path: Path, tb_home: Path
-) -> None:
+def test_fault_case(case: FaultCase, server: FaultServer, tmp_path: Path, tb_home: Path) -> None:
     check(case, server, tmp_path)
 
 

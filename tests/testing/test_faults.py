@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from tokbench.errors import TokbenchError
-from tokbench.testing.faults import (
+from tests.testing.faults import (
     FAULTS,
     FAULTS_BY_NAME,
     PROTOCOLS,
@@ -25,6 +24,7 @@ from tokbench.testing.faults import (
     fault,
     resolve_path,
 )
+from tokbench.errors import TokbenchError
 
 FAST = ServerConfig(ttft_s=0.0, itl_s=0.0, stall_s=1.0, keepalive_every_s=0.2)
 

@@ -79,9 +79,11 @@ def test_noise_free_search_is_exact_and_measures_each_candidate_once() -> None:
     result = search(KNOBS, box, host=HOST, model=MODEL)
     assert result.best == OPTIMUM
     assert result.start.key == "threads=8,fa=auto,kv=f16,ubatch=512,batch=2048,mmap=on"
-    keys = [k for k, _ in box.calls]
+    *keys, again = [k for k, _ in box.calls]
     assert len(keys) == len(set(keys)) == result.candidates_tried == 16
     assert all(reps == 3 for _, reps in box.calls)
+    # the start, measured again at the end, has not drifted on a noise-free box
+    assert again == result.start.key and result.recheck_tps == (true_tps(result.start),) * 3
     assert result.knob_order[0] == "threads"
     # the fastest-predicted thread count (the physical cores) is the start; then 16
     threads = [d.value for d in result.decisions if d.knob == "threads"]
@@ -137,16 +139,18 @@ def test_interrupted_tune_resumes_without_remeasuring() -> None:
         clock=clock,
         config=SearchConfig(max_time_s=7),
     )
-    assert cut.stopped == "max-time" and len(first.calls) == 7
+    # a second (the first measurement's length) is kept back to measure the start again
+    assert cut.stopped == "max-time" and len(first.calls) == 7 and clock.now == 7
+    assert first.calls[-1][0] == cut.start.key and len(cut.recheck_tps) == 3
 
     again = Box(fail=oom)
     resumed = search(KNOBS, again, host=HOST, model=MODEL, store=store, done=stored, failed=failed)
     whole = search(KNOBS, Box(fail=oom), host=HOST, model=MODEL)
-    first_keys = {k for k, _ in first.calls}
-    assert not first_keys & {k for k, _ in again.calls}  # nothing measured twice
-    assert len(first.calls) + len(again.calls) == whole.measure_calls
+    first_keys = {k for k, _ in first.calls[:-1]}  # the last call of each is the recheck
+    assert not first_keys & {k for k, _ in again.calls[:-1]}  # nothing measured twice
+    assert len(first.calls) - 1 + len(again.calls) == whole.measure_calls
     assert resumed.best == whole.best
-    assert sum(t.resumed_reps > 0 for t in resumed.trials) == 7
+    assert sum(t.resumed_reps > 0 for t in resumed.trials) == 6
 
 
 def test_failing_candidates_are_recorded_and_the_search_goes_on() -> None:

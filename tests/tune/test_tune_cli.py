@@ -66,6 +66,8 @@ def test_embedded_tune_sweeps_stores_and_resumes_without_remeasuring(
 
     r, _ = _tune(db, "--resume", run_id)  # a finished tune measures nothing more
     assert r.returncode == 0 and _samples(db, run_id) == after
+    listed = tokbench("history", "--json", "--db", str(db))
+    assert [x["kind"] for x in json.loads(listed.stdout) if x["id"] == run_id] == ["tune"]
 
     shown = tokbench("show", run_id, "--db", str(db), "--format", "md")
     assert shown.returncode == 0, shown.stderr
@@ -74,6 +76,38 @@ def test_embedded_tune_sweeps_stores_and_resumes_without_remeasuring(
     html = tmp_path / "r.html"
     assert tokbench("report", run_id, "--db", str(db), "-o", str(html)).returncode == 0
     assert f"chart-threads-{run_id}" in html.read_text()
+
+
+def test_a_short_real_tune_picks_its_rankings_top(gemma_path: Path, tmp_path: Path) -> None:
+    r = tokbench(
+        "tune", str(gemma_path), "--only", "threads", "--max-time", "60", "-n", "32",
+        "--json", "--db", str(tmp_path / "t.db"), timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    rep = json.loads(r.stdout)["report"]
+    ok = [x for x in rep["rows"] if x["failure"] is None]
+    assert ok[0]["is_best"] and ok[0]["key"] == rep["best"] and ok[0]["vs_pick"] == "pick"
+    assert all(x["vs_pick"] in ("slower", "same", "within noise") for x in ok[1:])
+    for e in rep["effects"]:  # an effect is claimed only where its interval excludes 0
+        assert not e["measurable"] or e["change_low"] > 0
+    assert rep["drift"] is not None  # measured again, or said why not
+
+
+def test_a_tune_stored_as_a_bench_run_still_shows_and_resumes(
+    gemma_path: Path, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    db = tmp_path / "t.db"
+    r, first = _tune(db, str(gemma_path), *GRID, "--max-time", "0.01")
+    assert r.returncode == 0, r.stderr
+    run_id = first["run_id"]
+    with sqlite3.connect(db) as con:  # as tokbench stored tunes before kind "tune"
+        con.execute("UPDATE runs SET kind = 'bench' WHERE id = ?", (run_id,))
+    shown = tokbench("show", run_id, "--db", str(db), "--format", "md")
+    assert shown.returncode == 0 and "candidates measured of a grid of 8" in shown.stdout
+    r, doc = _tune(db, "--resume", run_id)
+    assert r.returncode == 0 and len(_measured(doc)) == 4, r.stderr
 
 
 def test_server_tune_and_its_command_line_starts_a_server_that_answers(

@@ -7,11 +7,11 @@ The kinds are probed in the registry's order: the richest protocol a server spea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from tokbench.backends import wire
 from tokbench.backends.base import Detected, ServerKind
 from tokbench.errors import TokbenchError
 from tokbench.net.http import Client, TransportError, credentials, root_url
@@ -33,10 +33,7 @@ def _get(client: Client, path: str, failures: list[int]) -> Any:
         if status == 429 or status >= 500:
             failures.append(status)
         return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
+    return wire.loads(body)
 
 
 def detect(

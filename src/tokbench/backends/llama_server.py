@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tokbench.backends import wire
@@ -24,8 +23,8 @@ def probe(get: Getter, root: str) -> Detected | None:
     if isinstance(props, dict) and (
         "build_info" in props or "default_generation_settings" in props
     ):
-        version = props.get("build_info")
-        return Detected(root, "llama-server", str(version) if version else None, model_ids(get))
+        version = wire.label(props.get("build_info"))
+        return Detected(root, "llama-server", version, model_ids(get))
     return None
 
 
@@ -82,13 +81,15 @@ class LlamaServerBackend(OpenAIBackend):
             messages = [{"role": r, "content": c} for r, c in request.messages]
             try:
                 with self.client.request("POST", "/apply-template", {"messages": messages}) as r:
-                    prompt = json.loads(r.read()).get("prompt") if r.status < 400 else None
+                    prompt = wire.field(wire.loads(r.read()), "prompt") if r.status < 400 else None
                 if isinstance(prompt, str):
                     payload = {"content": prompt, "add_special": True, "parse_special": True}
                     with self.client.request("POST", "/tokenize", payload) as r:
-                        tokens = json.loads(r.read()).get("tokens") if r.status < 400 else None
+                        tokens = (
+                            wire.field(wire.loads(r.read()), "tokens") if r.status < 400 else None
+                        )
                     n = len(tokens) if isinstance(tokens, list) else None
-            except (TransportError, ValueError, AttributeError):
+            except (TransportError, ValueError):
                 n = None
             self._prompt_counts[request.messages] = n
         n = self._prompt_counts[request.messages]

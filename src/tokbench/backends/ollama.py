@@ -25,13 +25,13 @@ from tokbench.net.status import error_detail, explain_status
 
 
 def probe(get: Getter, root: str) -> Detected | None:
-    version = get("/api/version")
-    if isinstance(version, dict) and "version" in version:
-        tags = get("/api/tags")
-        listed = tags.get("models") if isinstance(tags, dict) else None
-        models = [str(m.get("name")) for m in listed or [] if isinstance(m, dict)]
-        return Detected(root, "ollama", str(version["version"]), models)
-    return None
+    version = wire.label(wire.field(get("/api/version"), "version"))
+    if version is None:
+        return None
+    # a malformed /api/tags lists nothing here; opening the server says what is wrong
+    return Detected(
+        root, "ollama", version, wire.names(wire.field(get("/api/tags"), "models"), "name")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +176,7 @@ class OllamaBackend:
                 body = resp.read()
         except TransportError:
             return {}
-        try:
-            obj = json.loads(body) if resp.status < 400 else {}
-        except ValueError:
-            return {}
+        obj = wire.loads(body) if resp.status < 400 else {}
         return obj if isinstance(obj, dict) else {}
 
     def close(self) -> None:

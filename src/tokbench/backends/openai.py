@@ -33,10 +33,7 @@ def not_streaming(content_type: str) -> str:
 
 
 def model_ids(get: Getter, path: str = "/v1/models") -> list[str]:
-    obj = get(path)
-    if isinstance(obj, dict) and isinstance(obj.get("data"), list):
-        return [str(m.get("id")) for m in obj["data"] if isinstance(m, dict)]
-    return []
+    return wire.names(wire.field(get(path), "data"), "id")
 
 
 def probe(get: Getter, root: str) -> Detected | None:
@@ -147,9 +144,9 @@ class OpenAIBackend:
         """A best-effort GET for descriptive details: {} when unavailable."""
         try:
             status, _ctype, body = self.client.get(path)
-            obj = json.loads(body) if status < 400 else {}
-        except (TransportError, ValueError):
+        except TransportError:
             return {}
+        obj = wire.loads(body) if status < 400 else {}
         return obj if isinstance(obj, dict) else {}
 
     def _list_models(self, model: str | None) -> list[str]:

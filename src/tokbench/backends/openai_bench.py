@@ -76,10 +76,7 @@ class CompletionsBench:
             data = resp.read()
             if resp.status >= 400:
                 return None
-        try:
-            return json.loads(data)
-        except ValueError:
-            return None
+        return wire.loads(data)
 
     def _find_tokenizer(self) -> str | None:
         for path in ("/tokenize", "/extras/tokenize"):

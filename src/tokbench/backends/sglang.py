@@ -12,8 +12,7 @@ from tokbench.backends.openai import OpenAIBackend, model_ids
 def probe(get: Getter, root: str) -> Detected | None:
     info = get("/get_server_info")
     if isinstance(info, dict) and ("version" in info or "model_path" in info):
-        version = info.get("version")
-        return Detected(root, "sglang", str(version) if version else None, model_ids(get))
+        return Detected(root, "sglang", wire.label(info.get("version")), model_ids(get))
     return None
 
 

@@ -10,10 +10,8 @@ from tokbench.backends.openai import OpenAIBackend, model_ids
 
 
 def probe(get: Getter, root: str) -> Detected | None:
-    ver = get("/version")
-    if isinstance(ver, dict) and "version" in ver:
-        return Detected(root, "vllm", str(ver["version"]), model_ids(get))
-    return None
+    version = wire.label(wire.field(get("/version"), "version"))
+    return None if version is None else Detected(root, "vllm", version, model_ids(get))
 
 
 class VLLMBackend(OpenAIBackend):

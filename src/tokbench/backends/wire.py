@@ -4,6 +4,7 @@ run goes on. Counts must be whole numbers in 0..2^53 (JSON's exact integers)."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -91,3 +92,26 @@ def field(value: Any, *path: str) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+# Probes and discovery read tolerantly: a value of the wrong shape there means "not this
+# kind of server" or "nothing to list", never an exception.
+def loads(body: bytes) -> Any:
+    """The JSON of a body; None when it is not JSON (or nested past the parser's depth)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def names(value: Any, key: str) -> list[str]:
+    """The non-empty text `key` of each object in the list `value` ([] when no list)."""
+    if not isinstance(value, list):
+        return []
+    return [n for m in value if isinstance(n := field(m, key), str) and n]
+
+
+def label(value: Any) -> str | None:
+    """A version or a name for display: a plain value as text, else None."""
+    v = scalar(value)
+    return None if v is None or isinstance(v, bool) or v == "" else str(v)

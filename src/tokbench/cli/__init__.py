@@ -18,11 +18,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TokbenchError as exc:
+            from tokbench.render.safe import shown
+
             # messages carry server and file text: control characters are shown, not obeyed
-            text = "".join(
-                c if c.isprintable() or c == "\n" else f"\\x{ord(c):02x}" for c in str(exc)
-            )
-            click.echo(f"Error: {text}", err=True)
+            click.echo(f"Error: {shown(exc)}", err=True)
             ctx.exit(exc.exit_code)
 
 

@@ -15,6 +15,7 @@ from tokbench.cli.options import (
     format_option,
     open_store,
     print_json,
+    print_text,
     stdout_console,
 )
 
@@ -255,13 +256,13 @@ def bench(
         from tokbench.render import llama_bench
 
         shape = llama_bench.markdown if fmt == "llama-bench-md" else llama_bench.json_records
-        click.echo(shape(run, summary, store.bench_samples(run.id)), nl=False)
+        print_text(shape(run, summary, store.bench_samples(run.id)))
     elif fmt == "json":
         print_json(render.to_json(run, summary))
     elif fmt == "csv":
-        click.echo(render.to_csv(run, summary), nl=False)
+        print_text(render.to_csv(run, summary))
     elif fmt == "md":
-        click.echo(render.markdown(run, summary), nl=False)
+        print_text(render.markdown(run, summary))
     else:
         stdout_console().print(render.table_view(run, summary))
     if run.status == "interrupted":

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +54,11 @@ class Number(click.ParamType[float]):
 
 
 def writable_output(path: Path) -> Path:
-    """`path` can be created: its folder exists and is writable (checked before the work)."""
-    folder = path.expanduser().resolve().parent
-    if not folder.is_dir():
-        raise click.BadParameter(f"the folder {folder} does not exist", param_hint=str(path))
-    if not os.access(folder, os.W_OK):
-        raise click.BadParameter(f"the folder {folder} is not writable", param_hint=str(path))
-    if path.is_dir():
-        raise click.BadParameter("is a folder, not a file", param_hint=str(path))
+    """`path` can be written (`tokbench.paths.output_problem`), checked before the work."""
+    from tokbench.paths import output_problem
+
+    if why := output_problem(path):
+        raise click.BadParameter(why, param_hint=str(path))
     return path
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import click
 
 from tokbench.cli.checks import Number
-from tokbench.cli.options import db_option, format_option, open_store, print_json, stdout_console
+from tokbench.cli.options import (
+    db_option,
+    format_option,
+    open_store,
+    print_json,
+    print_text,
+    stdout_console,
+)
 
 
 @click.command()
@@ -28,6 +36,7 @@ def history(limit: int, db: str | None, fmt: str) -> None:
     store = open_store(db)
     runs = store.runs(limit)
     counts = store.request_counts()
+    orphaned = store.orphaned(runs)
     if fmt == "json":
         print_json(
             [
@@ -35,6 +44,7 @@ def history(limit: int, db: str | None, fmt: str) -> None:
                     **r.to_json(),
                     "ok": counts.get(r.id, (0, 0))[0],
                     "failed": counts.get(r.id, (0, 0))[1],
+                    **({"process_gone": True} if r.id in orphaned else {}),
                 }
                 for r in runs
             ]
@@ -42,7 +52,7 @@ def history(limit: int, db: str | None, fmt: str) -> None:
     elif not runs:
         click.echo(f"No runs yet in {store.location}. Start one with: tokbench run", err=True)
     else:
-        stdout_console().print(history_table(runs, counts))
+        stdout_console().print(history_table(runs, counts, orphaned))
 
 
 @click.command()
@@ -52,15 +62,18 @@ def history(limit: int, db: str | None, fmt: str) -> None:
 @format_option("table", "md", "json")
 def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
     """Show one run again: RUN_ID or a unique prefix of it."""
+    from tokbench.core.records import BENCH_KINDS
     from tokbench.render.folder import run_document
     from tokbench.render.terminal import run_view
 
     store = open_store(db)
     run = store.run(run_id)
+    if fmt != "json" and store.orphaned([run]):  # shown so; JSON keeps the stored status
+        run = replace(run, status="interrupted?")
     if run.kind == "quant":
         _show_quant(store, run, fmt)
         return
-    if run.kind == "bench":
+    if run.kind in BENCH_KINDS:
         from tokbench.render import bench as render
         from tokbench.results.views import bench_summary
 
@@ -69,14 +82,14 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
         if fmt == "json":
             print_json(render.to_json(run, summary))  # the tune report is in run.config
         elif fmt == "md":
-            click.echo(render.markdown(run, summary), nl=False)
+            print_text(render.markdown(run, summary))
         else:
             stdout_console().print(render.table_view(run, summary))
         if tuned and tuned.get("report") and fmt != "json":
             from tokbench.render.tune import tune_markdown, tune_view
 
             if fmt == "md":
-                click.echo("\n" + tune_markdown(tuned), nl=False)
+                print_text("\n" + tune_markdown(tuned))
             else:
                 stdout_console().print(tune_view(tuned))
         return
@@ -90,7 +103,7 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
     if fmt == "md":
         from tokbench.render.markdown import run_markdown
 
-        click.echo(run_markdown(run, recs), nl=False)
+        print_text(run_markdown(run, recs))
         return
     console = stdout_console()
     console.print(run_view(run, recs))
@@ -108,7 +121,7 @@ def _show_quant(store: Any, run: Any, fmt: str) -> None:
     if fmt == "json":
         print_json(render.to_json(view))
     elif fmt == "md":
-        click.echo(render.markdown([view]), nl=False)
+        print_text(render.markdown([view]))
     else:
         stdout_console().print(render.table([view]))
 

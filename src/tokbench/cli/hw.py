@@ -15,6 +15,7 @@ from tokbench.cli.options import (
     format_option,
     open_store,
     print_json,
+    print_text,
     stderr_console,
     stdout_console,
 )
@@ -126,7 +127,7 @@ def hw(
     from tokbench.render.hardware import host_markdown, host_table
 
     if fmt == "md":
-        click.echo(host_markdown(info), nl=False)
+        print_text(host_markdown(info))
         return
     stdout_console().print(host_table(info))
 
@@ -208,7 +209,7 @@ def estimate(
     if fmt == "json":
         print_json(estimate_json(e))
     elif fmt == "md":
-        click.echo(estimate_markdown(e), nl=False)
+        print_text(estimate_markdown(e))
     else:
         c = stdout_console()
         for line in estimate_lines(e):
@@ -304,7 +305,7 @@ def plan(
     if fmt == "json":
         print_json(plan_json(p))
     elif fmt == "md":
-        click.echo(plan_markdown(p), nl=False)
+        print_text(plan_markdown(p))
     else:
         stdout_console().print(plan_table(p))
 

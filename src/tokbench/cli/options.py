@@ -106,6 +106,15 @@ def stderr_console() -> Any:
 
 
 def print_json(obj: Any) -> None:
-    import json
+    """JSON on stdout: exact, with no raw control character (`render.safe.json_text`)."""
+    from tokbench.render.safe import json_text
 
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+    click.echo(json_text(obj))
+
+
+def print_text(text: str, *, err: bool = False, nl: bool = False) -> None:
+    """A document (Markdown, CSV, a message) that may hold foreign text: its control
+    characters are written visibly (`render.safe.shown`), never emitted."""
+    from tokbench.render.safe import shown
+
+    click.echo(shown(text), err=err, nl=nl)

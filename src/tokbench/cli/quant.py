@@ -14,6 +14,7 @@ from tokbench.cli.options import (
     format_option,
     open_store,
     print_json,
+    print_text,
     stderr_console,
     stdout_console,
 )
@@ -158,15 +159,16 @@ def _show(view: Any, fmt: str) -> None:
     from tokbench.render import quant as render
 
     if view.run is None:
-        click.echo(
+        print_text(
             f"wrote the reference file {view.reference['file_path']} "
             f"({view.reference['scored_tokens']} scored tokens)",
             err=True,
+            nl=True,
         )
     if fmt == "json":
         print_json(render.to_json(view))
     elif fmt == "md":
-        click.echo(render.markdown([view]), nl=False)
+        print_text(render.markdown([view]))
     else:
         stdout_console().print(render.table([view]))
     if view.run is not None:
@@ -193,4 +195,4 @@ def _over_http(url: str, models: tuple[str, ...], reference_file: Path | None,
     _show(view, fmt)
     note = bounded_note(view)
     if note:
-        click.echo(note, err=True)
+        print_text(note, err=True, nl=True)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tokbench.cli.checks import output_path
-from tokbench.cli.options import db_option, format_option, open_store, print_json, stdout_console
+from tokbench.cli.options import (
+    db_option,
+    format_option,
+    open_store,
+    print_json,
+    print_text,
+    stdout_console,
+)
 
 last_option = click.option(
     "--last",
@@ -39,13 +47,17 @@ def report(
     run_ids: tuple[str, ...], last: int | None, output: Path, charts: Path | None, db: str | None
 ) -> None:
     """One self-contained HTML report (tables, charts, answers) that works offline."""
+    from tokbench.paths import atomic_output
     from tokbench.render.html import decode_chart, report_html, size_chart
+    from tokbench.render.safe import shown
     from tokbench.results.views import views
 
     store = open_store(db)
-    vs = views(store, run_ids, last)
+    # a run named twice (or by its id and a prefix) is reported once, where first named
+    vs = list({v.run.id: v for v in views(store, run_ids, last)}.values())
     quant = _quant_views(store, [v.run for v in vs])
-    output.write_text(report_html(vs, quant), "utf-8")
+    with atomic_output(output) as out:
+        out.write(shown(report_html(vs, quant)))
     click.echo(f"wrote {output} ({len(vs)} runs)", err=True)
     if charts:
         from tokbench.render.chart_files import write_charts
@@ -91,9 +103,9 @@ def compare(
         return
     rows, tests = compare_runs(vs), compare_tests(vs)
     if fmt == "md":
-        click.echo(render.markdown(rows) + render.tests_markdown(tests), nl=False)
+        print_text(render.markdown(rows) + render.tests_markdown(tests))
     elif fmt == "csv":
-        click.echo(render.to_csv(rows), nl=False)
+        print_text(render.to_csv(rows))
     elif fmt == "json":
         records = render.records(rows)
         by_run = render.test_records(tests)
@@ -121,9 +133,9 @@ def _print_quant(quant: list[Any], fmt: str) -> None:
     from tokbench.render import quant as qr
 
     if fmt == "md":
-        click.echo("\n" + qr.markdown(quant), nl=False)
+        print_text("\n" + qr.markdown(quant))
     elif fmt == "csv":
-        click.echo(qr.to_csv(quant), nl=False)
+        print_text(qr.to_csv(quant))
     elif fmt == "json":
         print_json([qr.to_json(q) for q in quant])
     else:
@@ -149,7 +161,7 @@ def _paired(store: object, run_ids: tuple[str, ...], ref: str, fmt: str) -> None
     if fmt == "json":
         print_json(paired_record(cand, reference, result))
     else:
-        click.echo(paired_markdown(cand, reference, result), nl=False)
+        print_text(paired_markdown(cand, reference, result))
 
 
 @click.command()
@@ -169,7 +181,7 @@ def answers(run_ids: tuple[str, ...], item_id: str, fmt: str, db: str | None) ->
     if not any(recs for _run, recs in rows):
         raise TokbenchError(f"no answers to item {item_id!r} in these runs")
     if fmt == "md":
-        click.echo(answers_markdown(item_id, rows), nl=False)
+        print_text(answers_markdown(item_id, rows))
     elif fmt == "json":
         print_json(answers_records(item_id, rows))
     else:
@@ -205,29 +217,36 @@ def export(
 ) -> None:
     """Every request with its metrics and run metadata (CSV or JSON lines), for pandas,
     DuckDB or a spreadsheet."""
-    import csv
-    import json
     import sys
 
     from tokbench.store import export as ex
 
     store = open_store(db)
-    runs = [store.run(r) for r in run_ids] if run_ids else store.runs(last)
+    if run_ids:  # a run named twice is exported once
+        runs = list({r.id: r for r in map(store.run, run_ids)}.values())
+    else:
+        runs = store.runs(last)
     columns: tuple[str, ...]
     if quant:
         rows, columns = ex.quant_rows(store, runs), ex.QUANT_COLUMNS
     else:
         rows = ex.bench_rows(store, runs) if bench else ex.request_rows(store, runs)
         columns = ex.columns(runs, bench)
-    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
-    try:
-        if fmt == "csv":
-            w = csv.DictWriter(out, fieldnames=list(columns))
-            w.writeheader()
-            w.writerows(rows)
-        else:
-            for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    finally:
-        if output:
-            out.close()
+    if output is None:
+        _write_rows(sys.stdout, fmt, columns, rows)
+        return
+    from tokbench.paths import atomic_output
+
+    with atomic_output(output, newline="") as out:
+        _write_rows(out, fmt, columns, rows)
+
+
+def _write_rows(out: Any, fmt: str, columns: tuple[str, ...], rows: Iterable[Any]) -> None:
+    """CSV with every cell made inert (`render.safe.csv_cell`), or exact JSON lines."""
+    from tokbench.render.safe import json_text, write_csv
+
+    if fmt == "csv":
+        write_csv(out, columns, rows)
+    else:
+        for row in rows:
+            out.write(json_text(row, indent=None) + "\n")

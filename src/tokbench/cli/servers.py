@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tokbench.cli.options import format_option, print_json, stdout_console
+from tokbench.cli.options import format_option, print_json, print_text, stdout_console
 
 
 @click.command()
@@ -33,7 +33,7 @@ def servers(hosts: tuple[str, ...], fmt: str) -> None:
         print_json({"servers": [asdict(s) for s in servers_], "not_llm": notes})
         return
     for note in notes:
-        click.echo(note, err=True)
+        print_text(note, err=True, nl=True)  # it quotes what the server answered
     if not servers_:
         click.echo(
             "No LLM server found on the default ports"

@@ -7,7 +7,14 @@ import sys
 import click
 
 from tokbench.cli.checks import seconds
-from tokbench.cli.options import db_option, format_option, open_store, print_json, stdout_console
+from tokbench.cli.options import (
+    db_option,
+    format_option,
+    open_store,
+    print_json,
+    print_text,
+    stdout_console,
+)
 
 
 @click.command()
@@ -108,7 +115,7 @@ def tune(
     if fmt == "json":
         print_json({"run_id": out.run.id, "status": out.run.status, **doc})
     elif fmt == "md":
-        click.echo(tune_markdown(doc), nl=False)
+        print_text(tune_markdown(doc))
     else:
         stdout_console().print(tune_view(doc))
     if out.run.status == "interrupted":

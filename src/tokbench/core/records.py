@@ -430,24 +430,29 @@ def stop_rules(run: RunInfo) -> dict[str, str]:
     return run.config.stop_rules if isinstance(run.config, BenchSettings) else {}
 
 
+# kinds whose measurements are bench samples (a tune's candidates are stored as a bench's
+# models; tunes stored before kind "tune" existed are "bench" runs with a tune report)
+BENCH_KINDS = ("bench", "tune")
+
+
 def settings_from_json(kind: str, d: dict[str, Any]) -> Settings:
     if kind == "quant":
         return QuantSettings.from_json(d)
     if kind == "converse":
         return ConverseSettings.from_json(d)
-    return BenchSettings.from_json(d) if kind == "bench" else RunSettings.from_json(d)
+    return BenchSettings.from_json(d) if kind in BENCH_KINDS else RunSettings.from_json(d)
 
 
 def targets_to_json(kind: str, targets: dict[str, Target]) -> dict[str, Any]:
     """A run keeps its one target flat, a bench (or quant comparison) one per model (the
     stored JSON shape)."""
-    if kind in ("bench", "quant"):
+    if kind in (*BENCH_KINDS, "quant"):
         return {name: t.to_json() for name, t in targets.items()}
     return next(iter(targets.values()), Target()).to_json()
 
 
 def targets_from_json(kind: str, model: str | None, d: dict[str, Any]) -> dict[str, Target]:
-    if kind in ("bench", "quant"):
+    if kind in (*BENCH_KINDS, "quant"):
         return {k: Target.from_json(v) for k, v in d.items() if isinstance(v, dict)}
     return {model or "": Target.from_json(d)} if d else {}
 
@@ -467,6 +472,9 @@ class RequestRecord:
     grade: Grade | None = None
     energy: RequestEnergy | None = None  # None: not measured (old runs, imports)
     host: HostWindow | None = None  # the host monitor's window over the request
+    # answer-health flags (results.quality.HEALTH_FLAGS), computed once when the answer is
+    # recorded; None: not computed (stores older than migration m008)
+    health: tuple[str, ...] | None = None
 
     @property
     def busy(self) -> bool | None:

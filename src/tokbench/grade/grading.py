@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tokbench.core.records import Grade
 from tokbench.grade.judge import judge_grade
-from tokbench.grade.pipeline import GradeSpec, run_pipeline
+from tokbench.grade.pipeline import GradeSpec, GradingTimeout, run_pipeline
 from tokbench.grade.registry import GRADERS
 
 
@@ -38,6 +38,8 @@ def grade_answer(
             if fn is None:
                 return Grade("error", None, f"unknown grader {grader!r}", grader)
             g = fn(answer)
+    except GradingTimeout as exc:
+        return Grade("error", None, str(exc), grader)
     except Exception as exc:  # a grader bug must not lose the run
         return Grade("error", None, f"grader {grader} failed: {type(exc).__name__}: {exc}", grader)
     return Grade(g.verdict, g.extracted, g.reason, grader)

@@ -14,14 +14,24 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import re
+from collections import deque
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import regex
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tokbench.core.records import Grade
+from tokbench.errors import TokbenchError
 from tokbench.grade import seed5
-from tokbench.grade.text import normalize
+from tokbench.grade.text import WINDOW_CHARS, normalize, opening, verdict_tail
+
+# A suite's own pattern runs with this deadline per answer: a pattern that backtracks
+# exponentially ("(a|aa)+c" on a run of a's) costs half a second, not hours. The `regex`
+# module checks the deadline while matching; Python's `re` cannot be interrupted (and
+# takes minutes on "(a+)+b" and a 32-character answer, issue 20).
+REGEX_TIMEOUT_S = 0.5
 
 Extract = Literal[
     "whole", "regex", "last_number", "choice_letter", "weekday", "larger_of", "json_field"
@@ -69,6 +79,43 @@ class GradeSpec(BaseModel):
     function: str | None = None  # python: "package.module:function"
     judge: Judge | None = None
 
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                regex.compile(pattern)
+            except (regex.error, OverflowError, RecursionError) as exc:
+                raise ValueError(f"not a regular expression ({exc})") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _complete(self) -> GradeSpec:
+        needs = {"regex": ("pattern", self.pattern), "json_field": ("field", self.field),
+                 "larger_of": ("numbers", self.numbers)}  # fmt: skip
+        if self.extract in needs and needs[self.extract][1] is None:
+            raise ValueError(f'extract = "{self.extract}" needs {needs[self.extract][0]}')
+        # found when the suite loads, not as an error on every answer
+        if self.extract == "larger_of" and not (
+            len(self.numbers or []) == 2 and all(_is_number(n) for n in self.numbers or [])
+        ):
+            raise ValueError('extract = "larger_of" needs numbers = two decimal numbers as text')
+        if self.score == "numeric" and not _is_number(self.expected):
+            raise ValueError('score = "numeric" needs a number as expected')
+        return self
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return not isinstance(value, bool) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+class GradingTimeout(TokbenchError):
+    """A suite's pattern ran past REGEX_TIMEOUT_S on one answer: that answer's grade is
+    an error that says so, and the run goes on."""
+
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
@@ -88,19 +135,16 @@ def _norm(value: str, steps: list[Normaliser]) -> str:
 
 
 def extract(spec: GradeSpec, answer: str) -> tuple[str | None, str]:
-    """(the value, how it was found); None when nothing could be extracted."""
-    text = normalize(answer)
+    """(the value, how it was found); None when nothing could be extracted. Every
+    extraction but "whole" takes the last value stated, so it reads the answer's end."""
     if spec.extract == "whole":
-        return text.strip(), "the whole answer"
+        return normalize(answer).strip(), "the whole answer"
+    text = normalize(verdict_tail(answer))
     if spec.extract == "regex":
-        matches = list(re.finditer(spec.pattern or "", text))
-        if not matches:
-            return None, f"pattern {spec.pattern!r} not found"
-        m = matches[-1]
-        return (m.group(1) if m.groups() else m.group(0)), "the last match of the pattern"
+        return _last_match(spec.pattern or "", text)
     if spec.extract == "last_number":
         # superscripts are exponents of units (m/s²), not digits of the answer
-        nums = _NUMBER.findall(normalize(re.sub("[⁰¹²³⁴⁵⁶⁷⁸⁹]", "", answer)))
+        nums = _NUMBER.findall(normalize(re.sub("[⁰¹²³⁴⁵⁶⁷⁸⁹]", "", verdict_tail(answer))))
         return (nums[-1].replace(",", "") if nums else None), "the last number"
     if spec.extract == "choice_letter":
         return seed5.extract_choice(answer)
@@ -121,6 +165,20 @@ def extract(spec: GradeSpec, answer: str) -> tuple[str | None, str]:
     return None, f"no JSON object with field {spec.field!r}"
 
 
+def _last_match(pattern: str, text: str) -> tuple[str | None, str]:
+    try:  # the last match, without keeping the others
+        last = deque(regex.finditer(pattern, text, timeout=REGEX_TIMEOUT_S), maxlen=1)
+    except TimeoutError:
+        raise GradingTimeout(
+            f"grading timed out: the suite's pattern {pattern!r} ran over "
+            f"{REGEX_TIMEOUT_S:g} s on this answer (it backtracks: simplify it)"
+        ) from None
+    if not last:
+        return None, f"pattern {pattern!r} not found"
+    m = last[0]
+    return (m.group(1) if m.groups() else m.group(0)), "the last match of the pattern"
+
+
 def _count(text: str, unit: str) -> int:
     if unit == "han":
         return len(re.findall(r"[\u4e00-\u9fff]", text))
@@ -130,9 +188,9 @@ def _count(text: str, unit: str) -> int:
 
 
 def run_pipeline(spec: GradeSpec, answer: str) -> Grade:
-    value, how = extract(spec, answer)
     if spec.score in ("length_range", "poem_form", "python", "judge"):
         return _whole_answer_score(spec, answer)
+    value, how = extract(spec, answer)
     if value is None:
         return Grade("fail", None, how)
     got = _norm(value, spec.normalize)
@@ -160,9 +218,15 @@ def run_pipeline(spec: GradeSpec, answer: str) -> Grade:
 
 def _whole_answer_score(spec: GradeSpec, answer: str) -> Grade:
     if spec.score == "length_range":
-        n = _count(normalize(answer), spec.unit)
+        # counted in the opening: past it the count is a lower bound, and says so
+        n = _count(normalize(opening(answer)), spec.unit)
         lo = spec.min if spec.min is not None else float("-inf")
         hi = spec.max if spec.max is not None else float("inf")
+        if len(answer) > WINDOW_CHARS:
+            why = f"{n} {spec.unit} in the first {WINDOW_CHARS:,} characters"
+            if n > hi:
+                return Grade("fail", str(n), f"at least {why}; wanted {lo:g}-{hi:g}")
+            return Grade("error", None, f"too long to count: {why}, and more after them")
         ok = lo <= n <= hi
         return Grade("pass" if ok else "fail", str(n), f"{n} {spec.unit}; wanted {lo:g}-{hi:g}")
     if spec.score == "poem_form":

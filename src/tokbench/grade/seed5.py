@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from tokbench.core.records import Grade
-from tokbench.grade.text import normalize
+from tokbench.grade.text import WINDOW_CHARS, normalize, opening, verdict_tail
 
 # ---------------------------------------------------------------------------- weekday
 _WD_ZH = {
@@ -69,7 +69,7 @@ def _day(m: re.Match[str]) -> int:
 
 def extract_weekday(answer: str) -> tuple[int | None, str]:
     """(day 1-7 or None, how it was found); a hedge between two days gives None."""
-    t = normalize(answer)
+    t = normalize(verdict_tail(answer))
     stated = list(_TODAY.finditer(t))
     if stated:
         last = stated[-1]
@@ -159,7 +159,7 @@ def _canon(num: str, a: str, b: str) -> str:
 
 def extract_larger(answer: str, a: str, b: str) -> str | None:
     """Which of a and b the answer's last comparison verdict calls the larger."""
-    t = normalize(answer)
+    t = normalize(verdict_tail(answer))
     spelled = "|".join(re.escape(x) + "0*" for x in sorted({a, b}, key=len, reverse=True))
     found: list[tuple[int, str]] = []
     for pattern, pick in _VERDICTS:
@@ -204,7 +204,7 @@ _LONE = re.compile(r"^\W*([A-J])\W*$")  # a final line that is just the letter
 
 def extract_choice(answer: str) -> tuple[str | None, str]:
     """(letter A-D or None, how it was found): the last stated choice."""
-    t = normalize(answer)
+    t = normalize(verdict_tail(answer))
     found = [(m.start(), m.group(1).upper()) for p in _CHOICES for m in p.finditer(t)]
     how = "the last stated choice"
     if not found:
@@ -238,7 +238,8 @@ _TITLE = re.compile(r"^\s*(?:#+\s*)?(?:题目[:：]?\s*)?《[^》]{1,30}》\s*$|
 def _essay_body(answer: str) -> str:
     lines = [ln for ln in answer.strip().splitlines() if ln.strip()]
     first = lines[0].strip() if lines else ""
-    short = len(first) <= 20 or len(first.split()) <= 10
+    # a title is short: ten words (and no paragraph of unspaced Chinese, one "word")
+    short = len(first) <= 20 or (len(first.split()) <= 10 and len(first) <= 80)
     if lines and (_TITLE.match(first) or (short and not re.search(r"[。！？.!?]$", first))):
         lines = lines[1:]  # the completed title does not count towards 450
     body = "\n".join(lines)
@@ -248,7 +249,10 @@ def _essay_body(answer: str) -> str:
 def essay_length(
     answer: str, target: int = 450, tolerance: float = 0.10, *, english: bool = False
 ) -> Grade:
-    body = _essay_body(answer)
+    # Counted in the opening only: past it the answer is far too long whatever the count
+    # (the counts are then lower bounds, and the reason says so).
+    body = _essay_body(opening(answer))
+    cut = f", in its first {WINDOW_CHARS:,} characters" if len(answer) > WINDOW_CHARS else ""
     lo, hi = target * (1 - tolerance), target * (1 + tolerance)
     if english:
         words = len(re.findall(r"[A-Za-z][A-Za-z'’-]*", body))
@@ -256,7 +260,7 @@ def essay_length(
         return Grade(
             "pass" if ok else "fail",
             str(words),
-            f"{words} words (target {target} ± {tolerance:.0%})",
+            f"{words} words{cut} (target {target} ± {tolerance:.0%})",
         )
     han = len(_HAN.findall(body))
     with_punct = han + len(_CJK_PUNCT.findall(body))
@@ -264,7 +268,8 @@ def essay_length(
     return Grade(
         "pass" if ok else "fail",
         f"{han}/{with_punct}",
-        f"{han} Han characters, {with_punct} with punctuation (target {target} ± {tolerance:.0%})",
+        f"{han} Han characters, {with_punct} with punctuation{cut} "
+        f"(target {target} ± {tolerance:.0%})",
     )
 
 
@@ -330,7 +335,7 @@ def _rhymes(a: str, b: str) -> bool:
 
 
 def quatrain(answer: str) -> Grade:
-    t = normalize(answer)
+    t = normalize(opening(answer))
     segments = [re.sub(r"[^\u4e00-\u9fff]", "", s) for s in _SPLIT.split(t)]
     segments = [s for s in segments if s]
     for i in range(len(segments) - 3):
@@ -365,7 +370,7 @@ def quatrain(answer: str) -> Grade:
 def poem_form(answer: str, lines: int = 4, chars: int = 5, rhyme: bool = True) -> Grade:
     """Just the form: `lines` consecutive verses of `chars` Han characters (and, for
     quatrains, lines 2 and 4 rhyming)."""
-    t = normalize(answer)
+    t = normalize(opening(answer))
     segments = [s for s in (re.sub(r"[^\u4e00-\u9fff]", "", x) for x in _SPLIT.split(t)) if s]
     for i in range(len(segments) - lines + 1):
         poem = segments[i : i + lines]

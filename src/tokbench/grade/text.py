@@ -81,3 +81,19 @@ def normalize(text: str) -> str:
     return _MD.sub("", t)
 
 
+# Graders and answer health look at a bounded window of an answer, so that their work is
+# bounded however long the answer (a 50 MB answer is a broken model, not an essay). The
+# seed graders take the *last* verdict an answer states, so they read its end; the form
+# graders (essay length, verse) read its opening. 32k characters is 60 times the longest
+# answer a seed question asks for.
+WINDOW_CHARS = 32_768
+
+
+def verdict_tail(text: str) -> str:
+    """The end of an answer, where its last verdict sits (the whole of a short one)."""
+    return text[-WINDOW_CHARS:]
+
+
+def opening(text: str) -> str:
+    """The start of an answer, where a poem or an essay is written (the whole of a short one)."""
+    return text[:WINDOW_CHARS]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokbench.core.records import RunInfo, stop_rules
+from tokbench.core.records import BENCH_KINDS, RunInfo, stop_rules
 from tokbench.errors import TokbenchError
 from tokbench.gguf.analysis import analyze
 from tokbench.gguf.reader import read_model
@@ -63,7 +63,7 @@ def measured_decode(store: Store, paths: list[str]) -> dict[str, tuple[float, st
 
 
 def _decode_of(store: Store, run: RunInfo, model: str) -> float | None:
-    if run.kind == "bench":
+    if run.kind in BENCH_KINDS:
         samples = store.bench_samples(run.id)
         summary = (summarize_imported(store.imported_tests(run.id), samples) if run.source
                    else summarize_bench(samples, stop_rules(run)))

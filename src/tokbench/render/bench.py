@@ -14,6 +14,7 @@ from tokbench.core.records import RunInfo
 from tokbench.hardware.calibration import decode_efficiency, efficiency
 from tokbench.render.energy import BUSY, joules, no_power_line, run_lines
 from tokbench.render.fmt import DASH, num
+from tokbench.render.safe import csv_cell, md, md_row
 from tokbench.results.bench import BenchSummary, TestRow
 
 
@@ -35,11 +36,36 @@ def _params(t: dict[str, Any]) -> str:
 
 
 def _bound(run: RunInfo, r: TestRow) -> tuple[float | None, float | None]:
-    """The test's model bound here (when a bandwidth was measured) and, for generation
-    tests, the share of it reached."""
+    """The test's decode bound here (when a bandwidth was measured) and the share of it
+    reached: generation tests only (`tg128`, `tg128 @ d512`), since the bound is one of
+    decoding; prompt processing is compute-bound and no prefill bound is computed."""
     target = run.targets.get(r.model)
-    bound = target.bound_tps if target else None
-    return bound, decode_efficiency(r.test, r.mean, bound)
+    if target is None or not r.test.startswith("tg"):
+        return None, None
+    return target.bound_tps, decode_efficiency(r.test, r.mean, target.bound_tps)
+
+
+WIDE_CI_PCT = 10.0  # a 95 % CI half-width above this share of the mean is marked
+
+
+def wide_ci(r: TestRow) -> bool:
+    """The row's 95 % CI is too wide to read the figure by (half-width > WIDE_CI_PCT % of
+    the mean)."""
+    if r.ci_low is None or r.ci_high is None or not r.mean:
+        return False
+    return (r.ci_high - r.ci_low) / 2 > WIDE_CI_PCT / 100 * abs(r.mean)
+
+
+def wide_ci_line(s: BenchSummary) -> str | None:
+    """One line under the table when any row is marked wide, saying how to narrow it."""
+    n = sum(wide_ci(r) for r in s.tests)
+    if not n:
+        return None
+    return (
+        f"{n} row(s) marked 'wide CI': the 95% CI half-width is over {WIDE_CI_PCT:.0f} % of "
+        "the mean; measure again with --until-ci 5 (repeats until the CI is within 5 %) or "
+        "more repetitions (-r 10)."
+    )
 
 
 def _pct(eta: float | None) -> str:
@@ -94,10 +120,25 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
     ]
     for r in s.tests:
         t = _target(run, r.model)
+        backend = t.get("backend_kind", run.backend)
+        threads = t.get("threads") or DASH
         lines.append(
-            f"| {r.model} | {_size(t)} | {_params(t)} | {t.get('backend_kind', run.backend)} | "
-            f"{t.get('threads') or DASH} | {r.test} | {_tps(r)} | {_ci(r)} | {r.n} |"
+            md_row(
+                [
+                    r.model,
+                    _size(t),
+                    _params(t),
+                    backend,
+                    threads,
+                    r.test,
+                    _tps(r),
+                    _ci(r) + (" (wide)" if wide_ci(r) else ""),
+                    r.n,
+                ]
+            )
         )
+    if line := wide_ci_line(s):
+        lines += ["", line]
     if s.concurrency:
         lines += [
             "",
@@ -107,21 +148,31 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
         ]
         for c in s.concurrency:
             lines.append(
-                f"| {c.model} | {c.test} | {c.concurrency} | {num(c.per_stream_tps, 2)} | "
-                f"{num(c.aggregate_tps, 2)} | {num(c.ttft_p50_ms, 0)} | {num(c.ttft_p90_ms, 0)} "
-                f"| {num(c.ttft_p99_ms, 0)} | {c.failed} |"
+                md_row(
+                    [
+                        c.model,
+                        c.test,
+                        c.concurrency,
+                        num(c.per_stream_tps, 2),
+                        num(c.aggregate_tps, 2),
+                        num(c.ttft_p50_ms, 0),
+                        num(c.ttft_p90_ms, 0),
+                        num(c.ttft_p99_ms, 0),
+                        c.failed,
+                    ]
+                )
             )
     for d in s.drift:
-        lines += ["", drift_sentence(d)]
+        lines += ["", md(drift_sentence(d))]
     if run.energy is not None and not run.energy.has_power:
-        lines += ["", f"- {no_power_line(run.energy)}"]
+        lines += ["", f"- {md(no_power_line(run.energy))}"]
     elif _energy_columns(run, s):
         lines += [
             "",
             "| model | test | " + " | ".join(ENERGY_HEAD) + " |",
             "| --- | ---: | ---: | ---: | --- |",
         ]
-        lines += ["| " + " | ".join([r.model, r.test, *energy_cells(r)]) + " |" for r in s.tests]
+        lines += [md_row([r.model, r.test, *energy_cells(r)]) for r in s.tests]
         if run.energy:
             lines += [""] + [f"- {line}" for line in run_lines(run.energy)]
         lines.append(
@@ -174,6 +225,8 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
             flags.append(f"{r.short} short")
         if r.errors:
             flags.append(f"{r.errors} failed")
+        if wide_ci(r):
+            flags.append("wide CI")
         bound, eta = _bound(run, r)
         if bound and eta is not None and (hint := efficiency(r.mean or 0, bound)[1]):
             flags.append(hint)
@@ -221,6 +274,8 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
                 str(row.failed),
             )
         parts.append(c)
+    if line := wide_ci_line(s):
+        parts.append(line)
     parts += [drift_sentence(d) for d in s.drift]
     return Group(*parts)
 
@@ -285,26 +340,29 @@ def to_csv(run: RunInfo, s: BenchSummary) -> str:
     for r in s.tests:
         t = _target(run, r.model)
         w.writerow(
-            [
-                run.id,
-                r.model,
-                t.get("gguf_bytes"),
-                t.get("n_params"),
-                t.get("backend_kind"),
-                t.get("threads"),
-                r.test,
-                r.mean,
-                r.sd,
-                r.ci_low,
-                r.ci_high,
-                r.n,
-                r.server_mean,
-                r.warmups,
-                r.short,
-                r.errors,
-                r.stop_rule,
-                *_bound(run, r),
-                *(_energy_values(run, r) if energy else ()),
-            ]
+            map(
+                csv_cell,
+                [
+                    run.id,
+                    r.model,
+                    t.get("gguf_bytes"),
+                    t.get("n_params"),
+                    t.get("backend_kind"),
+                    t.get("threads"),
+                    r.test,
+                    r.mean,
+                    r.sd,
+                    r.ci_low,
+                    r.ci_high,
+                    r.n,
+                    r.server_mean,
+                    r.warmups,
+                    r.short,
+                    r.errors,
+                    r.stop_rule,
+                    *_bound(run, r),
+                    *(_energy_values(run, r) if energy else ()),
+                ],
+            )
         )
     return buf.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokbench.errors import TokbenchError
+from tokbench.render.safe import shown
 
 
 def write_charts(folder: Path, charts: dict[str, str]) -> list[Path]:
@@ -12,6 +13,7 @@ def write_charts(folder: Path, charts: dict[str, str]) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise TokbenchError(f"cannot create {folder}: {exc}") from exc
+    charts = {name: shown(svg) for name, svg in charts.items()}  # labels are foreign text
     written = []
     for name, svg in charts.items():
         path = folder / f"{name}.svg"

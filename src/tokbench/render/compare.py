@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
 from tokbench.core.energy import RunEnergy
 from tokbench.render.energy import RUN_HEAD, run_cells
 from tokbench.render.fmt import DASH, mean_sd, num
+from tokbench.render.safe import md, md_row, write_csv
 from tokbench.results.views import CompareRow, TestCompareRow
 
 HEADER = [
@@ -64,17 +64,14 @@ def all_cells(rows: list[CompareRow]) -> list[list[str]]:
 
 
 def markdown(rows: list[CompareRow]) -> str:
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|")
-
     head = header(rows)
     lines = [
         "| " + " | ".join(head) + " |",
         "| " + " | ".join(["---"] * 4 + ["---:"] * (len(head) - 4)) + " |",
     ]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in all_cells(rows)]
+    lines += [md_row(row) for row in all_cells(rows)]
     if rows:
-        lines += ["", f"Δ and × are against the first run given ({rows_base(rows)})."]
+        lines += ["", f"Δ and × are against the first run given ({md(rows_base(rows))})."]
     if _with_energy(rows):
         lines += [
             "",
@@ -112,7 +109,7 @@ def tests_markdown(rows: list[TestCompareRow]) -> str:
         "| " + " | ".join(TEST_HEADER) + " |",
         "| " + " | ".join(["---"] * 4 + ["---:"] * 4) + " |",
     ]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in test_cells(r)) + " |" for r in rows]
+    lines += [md_row(test_cells(r)) for r in rows]
     lines += ["", "Test by test: Δ and × against the first run given that has the test."]
     return "\n".join(lines) + "\n"
 
@@ -206,9 +203,7 @@ def to_csv(rows: list[CompareRow]) -> str:
     recs = records(rows)
     buf = io.StringIO()
     if recs:
-        w = csv.DictWriter(buf, fieldnames=list(recs[0]))
-        w.writeheader()
-        w.writerows(recs)
+        write_csv(buf, list(recs[0]), recs)
     return buf.getvalue()
 
 

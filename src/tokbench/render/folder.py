@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from tokbench.core.records import RequestRecord, RunInfo
 from tokbench.errors import TokbenchError
 from tokbench.render.markdown import run_markdown
+from tokbench.render.safe import json_text, shown
 from tokbench.results.summary import RunSummary, summarize_run
 
 SCHEMA = 1
@@ -26,9 +26,15 @@ def run_document(run: RunInfo, recs: list[RequestRecord]) -> dict[str, Any]:
         "summary": doc_summary,
         "requests": [
             {
-                **{k: v for k, v in asdict(r).items() if k not in ("metrics", "energy", "host")},
+                **{
+                    k: v
+                    for k, v in asdict(r).items()
+                    if k not in ("metrics", "energy", "host", "health")
+                },
                 "metrics": r.metrics.as_dict() if r.metrics else None,
                 **_energy(r),
+                # stored since migration m008: old runs print exactly what they printed
+                **({"health": list(r.health)} if r.health is not None else {}),
             }
             for r in recs
         ],
@@ -80,9 +86,9 @@ def write_run_folder(folder: Path, run: RunInfo, recs: list[RequestRecord]) -> N
         folder.mkdir(parents=True, exist_ok=True)
         _atomic_write(
             folder / "results.json",
-            json.dumps(run_document(run, recs), ensure_ascii=False, indent=2) + "\n",
+            json_text(run_document(run, recs)) + "\n",
         )
-        _atomic_write(folder / "results.md", run_markdown(run, recs))
+        _atomic_write(folder / "results.md", shown(run_markdown(run, recs)))
     except OSError as exc:
         raise TokbenchError(
             f"cannot write the run folder {folder}: {exc.strerror or exc}; the run is kept in "

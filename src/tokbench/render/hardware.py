@@ -13,6 +13,7 @@ from tokbench.hardware.estimate import Estimate
 from tokbench.hardware.plan import Plan, RowPower
 from tokbench.hardware.speed import Prediction
 from tokbench.render.fmt import DASH
+from tokbench.render.safe import md, md_row
 
 
 def sig3(x: float) -> str:
@@ -125,7 +126,7 @@ def host_table(info: dict[str, Any]) -> Table:
 
 
 def host_markdown(info: dict[str, Any]) -> str:
-    rows = [f"| {k} | {v.replace('|', '/')} |" for k, v in _host_rows(info)]
+    rows = [md_row([k, v]) for k, v in _host_rows(info)]
     return "\n".join(["| item | value |", "| --- | --- |", *rows]) + "\n"
 
 
@@ -191,7 +192,8 @@ def estimate_lines(e: Estimate) -> list[str]:
 
 def estimate_markdown(e: Estimate) -> str:
     return "".join(
-        f"{line}\n" if line.startswith("  - ") else f"- {line}\n" for line in estimate_lines(e)
+        f"  - {md(line[4:])}\n" if line.startswith("  - ") else f"- {md(line)}\n"
+        for line in estimate_lines(e)
     )
 
 
@@ -305,14 +307,14 @@ def _power_notes(p: Plan) -> list[str]:
 def plan_markdown(p: Plan) -> str:
     head = plan_head(p)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(c) + " |" for c in plan_cells(p)]
+    lines += [md_row(c) for c in plan_cells(p)]
     lines += ["", "η: measured tok/s ÷ the weights-only bound at peak bandwidth; it rests on:"]
     for i, note in enumerate(calibration_notes(p.rows), 1):
         first, *points = note.split("\n")
-        lines += [f"{i}. {first}", *(f"   {pt.strip()}" for pt in points)]
+        lines += [f"{i}. {md(first)}", *(f"   {md(pt.strip())}" for pt in points)]
     if p.kwh_price is not None:  # with a cost, the sources of its watts follow the table
         lines += ["", "Power (J/token = typical wall watts / the tok/s range; ~ = estimate):"]
-        lines += [f"- {n}" for n in _power_notes(p)]
+        lines += [f"- {md(n)}" for n in _power_notes(p)]
     return "\n".join(lines) + "\n"
 
 

@@ -3,8 +3,11 @@ the tables llama.cpp's community pastes and its compare script reads."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tokbench.core.records import BenchSample, RunInfo
 from tokbench.interop.export_llama_bench import BenchRow, render_json, render_markdown
+from tokbench.render.safe import md
 from tokbench.results.bench import BenchSummary
 
 
@@ -47,7 +50,9 @@ def bench_rows(run: RunInfo, summary: BenchSummary, samples: list[BenchSample]) 
 
 
 def markdown(run: RunInfo, summary: BenchSummary, samples: list[BenchSample]) -> str:
-    return render_markdown(bench_rows(run, summary, samples))
+    """The table; its text cells (a server's model name) escaped for Markdown."""
+    rows = bench_rows(run, summary, samples)
+    return render_markdown([replace(r, model=md(r.model), backend=md(r.backend)) for r in rows])
 
 
 def json_records(run: RunInfo, summary: BenchSummary, samples: list[BenchSample]) -> str:

@@ -8,8 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tokbench.core.records import RequestRecord, RunInfo
-from tokbench.render.markdown import cell, fence
-from tokbench.results.quality import Paired, health, items_needed
+from tokbench.render.safe import fence, md
+from tokbench.results.quality import Paired, answer_health, items_needed
 
 
 def _label(run: RunInfo) -> str:
@@ -42,7 +42,7 @@ def paired_record(cand: RunInfo, ref: RunInfo, p: Paired) -> dict[str, Any]:
 def paired_markdown(cand: RunInfo, ref: RunInfo, p: Paired) -> str:
     agree = "–" if p.agreement is None else f"{p.agreement:.0%}"
     lines = [
-        f"**Candidate** {cell(_label(cand))} against **reference** {cell(_label(ref))}, "
+        f"**Candidate** {md(_label(cand))} against **reference** {md(_label(ref))}, "
         f"{p.n} paired answers:",
         "",
         "| | candidate | reference |",
@@ -53,12 +53,12 @@ def paired_markdown(cand: RunInfo, ref: RunInfo, p: Paired) -> str:
         f"- Difference: {p.diff:+.1%} (paired 95% CI {p.diff_low:+.1%} to {p.diff_high:+.1%})",
         f"- Exact McNemar test: p = {p.p_value:.3g}"
         + (" (not significant at 5%)" if p.p_value >= 0.05 else " (significant at 5%)"),
-        f"- Right → wrong: {', '.join(p.right_to_wrong) or 'none'}",
-        f"- Wrong → right: {', '.join(p.wrong_to_right) or 'none'}",
+        f"- Right → wrong: {md(', '.join(p.right_to_wrong) or 'none')}",
+        f"- Wrong → right: {md(', '.join(p.wrong_to_right) or 'none')}",
         f"- Same extracted answer: {agree}",
     ]
     if p.longer_thinking:
-        lines.append(f"- Thinking more than twice as long: {', '.join(p.longer_thinking)}")
+        lines.append(f"- Thinking more than twice as long: {md(', '.join(p.longer_thinking))}")
     needed = _needed(p)
     if needed:
         lines.append(
@@ -87,7 +87,7 @@ def answers_table(item_id: str, rows: list[tuple[RunInfo, list[RequestRecord]]])
                 cells.append(Text(""))
                 continue
             r = recs[i]
-            signs = ", ".join(health(r))
+            signs = ", ".join(answer_health(r))
             head = f"rep {r.rep + 1}: {_grade(r)}" + (f" [{signs}]" if signs else "")
             cells.append(Text(head + "\n\n", style="bold") + Text(r.answer or "(empty)"))
         t.add_row(*cells)
@@ -95,17 +95,17 @@ def answers_table(item_id: str, rows: list[tuple[RunInfo, list[RequestRecord]]])
 
 
 def answers_markdown(item_id: str, rows: list[tuple[RunInfo, list[RequestRecord]]]) -> str:
-    lines = [f"## {item_id}"]
+    lines = [f"## {md(item_id)}"]
     for run, recs in rows:
         for r in recs:
             lines += [
                 "",
-                f"### {_label(run)}, rep {r.rep + 1}: {_grade(r)}",
+                f"### {md(_label(run))}, rep {r.rep + 1}: {md(_grade(r))}",
                 "",
                 fence(r.answer or "(empty)"),
             ]
             if r.grade:
-                lines += ["", f"_{cell(r.grade.reason)}_"]
+                lines += ["", f"_{md(r.grade.reason)}_"]
     return "\n".join(lines) + "\n"
 
 

@@ -4,8 +4,8 @@ speed facts, as a terminal table, Markdown, JSON or CSV; several comparisons sid
 
 from __future__ import annotations
 
-import csv
 import io
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from rich.table import Table
 from tokbench.quant.view import QuantView
 from tokbench.render.charts import Point, scatter_linear
 from tokbench.render.fmt import DASH, human_bytes
+from tokbench.render.safe import md, md_row, write_csv
 
 HEADER = [
     "model",
@@ -111,13 +112,16 @@ def cells(rec: dict[str, Any]) -> list[str]:
     ]
 
 
-def caption(v: QuantView) -> str:
+def caption(v: QuantView, esc: Callable[[object], str] = str) -> str:
+    """The reference and the marks' meaning; `esc` escapes the reference's names and paths
+    (foreign text: a reference file's metadata) for the output at hand."""
     r = v.reference
     where = {"built": "built by this run", "cache": "from the cache", "file": "given"}.get(
         str(r.get("source")), str(r.get("source")))
     topk = any(row.get("kld_is_topk") for row in v.rows)
     lines = [
-        f"reference {r['model_name']} ({where}: {r.get('file_path')}), text {r['text_name']}, "
+        f"reference {esc(r['model_name'])} ({esc(where)}: {esc(r.get('file_path'))}), "
+        f"text {esc(r['text_name'])}, "
         f"ctx {r['n_ctx']}, {r['windows']} windows, {r['scored_tokens']} scored tokens",
     ]
     if topk:
@@ -165,8 +169,8 @@ def markdown(views: list[QuantView]) -> str:
              "|" + "|".join("---" if h in ("run", "model") else "---:" for h in head) + "|"]
     for run_id, rec in _rows(views):
         row = ([run_id or DASH] if many else []) + cells(rec)
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
-    notes = "\n\n".join(caption(v) for v in views)
+        lines.append(md_row(row))
+    notes = "\n\n".join(caption(v, md) for v in views)
     return "\n".join(lines) + "\n\n" + notes + "\n"
 
 
@@ -177,9 +181,7 @@ def to_csv(views: list[QuantView]) -> str:
     for rec in recs:
         names.update(dict.fromkeys(rec))
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(names))
-    w.writeheader()
-    w.writerows(recs)
+    write_csv(buf, list(names), recs)
     return buf.getvalue()
 
 

@@ -207,7 +207,10 @@ def run_view(run: RunInfo, recs: list[RequestRecord]) -> Group:
     return Group(*parts)
 
 
-def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Table:
+def history_table(
+    runs: list[RunInfo], counts: dict[str, tuple[int, int]], orphaned: set[str] | None = None
+) -> Table:
+    """`orphaned`: runs still marked running whose process is gone (`Store.orphaned`)."""
     t = Table(title="Runs (newest first)", title_justify="left")
     for col in ("id", "started (UTC)", "kind", "status", "backend", "model", "suite"):
         t.add_column(col)
@@ -226,12 +229,17 @@ def history_table(runs: list[RunInfo], counts: dict[str, tuple[int, int]]) -> Ta
             r.id,
             r.created_at[:19].replace("T", " "),
             r.kind,
-            r.status,
+            "interrupted?" if r.id in (orphaned or ()) else r.status,
             r.backend,
             r.model or DASH,
             r.suite or DASH,
             f"{ok}/{bad}",
             *extra,
+        )
+    if orphaned:
+        t.caption = (
+            "interrupted?: still marked running, but the process that ran it on this host is "
+            "gone (killed, or the machine went down); --resume RUN_ID continues it"
         )
     return t
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tokbench.render.fmt import DASH, num
+from tokbench.render.safe import md, md_row
 
 
 def _pairs(key: str) -> dict[str, str]:
@@ -32,25 +33,45 @@ def _ci(row: dict[str, Any]) -> str:
     return DASH if lo is None or hi is None else f"{lo:.2f} – {hi:.2f}"
 
 
+def _pct(ratio: float) -> str:
+    return f"{(ratio - 1) * 100:+.1f}".replace("-", "−")
+
+
 def _speedup(row: dict[str, Any]) -> str:
+    """`+8.5 % (−3.1 … +21.0)`: the ratio over the start with its 95 % interval."""
     s = row.get("speedup")
-    return DASH if s is None else f"{(s - 1) * 100:+.1f} %"
+    if s is None:
+        return DASH
+    lo, hi = row.get("speedup_low"), row.get("speedup_high")
+    if lo is None or hi is None or row.get("is_start"):
+        return f"{_pct(s)} %"
+    return f"{_pct(s)} % ({_pct(lo)} … {_pct(hi)})"
+
+
+VS_PICK = {
+    "pick": "← pick",
+    "same": "same (±2 %)",
+    "within noise": "within noise of the pick",
+    "slower": "slower",
+    "faster": "faster (undecided when time ran out)",
+}
 
 
 def ranked_rows(doc: dict[str, Any]) -> list[list[str]]:
-    """The ranking as table cells: rank, candidate, tok/s, CI, n, vs start, pp, predicted."""
+    """The ranking as table cells: rank, candidate, tok/s, CI, n, vs start, vs pick, pp,
+    predicted. Older stored reports have no vs-pick verdict: their pick is marked."""
     rep = doc["report"]
     prefill = doc.get("prefill_tps") or {}
     out = []
     for r in rep["rows"]:
         label = difference(r["key"], rep["start"])
-        if r["is_best"]:
-            label += "  ← best"
         if r["failure"] is not None:
             out.append(
-                ["failed", label, DASH, f"{r['failure'][:90]}", str(r["n"]), DASH, DASH, DASH]
-            )
+                ["failed", label, DASH, f"{r['failure'][:90]}", str(r["n"]), DASH, DASH, DASH,
+                 DASH]
+            )  # fmt: skip
             continue
+        verdict = r.get("vs_pick") or ("pick" if r["is_best"] else None)
         pp = prefill.get(r["key"])
         out.append(
             [
@@ -60,6 +81,7 @@ def ranked_rows(doc: dict[str, Any]) -> list[list[str]]:
                 _ci(r),
                 str(r["n"]),
                 _speedup(r),
+                VS_PICK.get(verdict, DASH) if verdict else DASH,
                 num(pp, 1) if pp is not None else DASH,
                 num(r["predicted_tps"], 1),
             ]
@@ -67,8 +89,52 @@ def ranked_rows(doc: dict[str, Any]) -> list[list[str]]:
     return out
 
 
-HEADERS = ("#", "candidate (change from start)", "tok/s", "95% CI", "n", "vs start", "pp t/s",
-           "bound t/s")  # fmt: skip
+HEADERS = ("#", "candidate (change from start)", "tok/s", "95% CI", "n",
+           "vs start (95% CI)", "vs pick", "pp t/s", "bound t/s")  # fmt: skip
+LEFT = (1, 3, 6)  # left-aligned columns
+
+
+def pick_lines(doc: dict[str, Any]) -> list[str]:
+    """How the pick was chosen, and why rows that look faster are not it."""
+    rep = doc["report"]
+    rows = rep["rows"]
+    pick = next((r for r in rows if r["is_best"] and r["failure"] is None), None)
+    if pick is None:
+        return ["no pick: no candidate was measured"]
+    if not any("vs_pick" in r for r in rows):
+        return []  # stored before the pick was settled against the ranking
+    out = [
+        "pick: the start unless a change measured faster (99 % interval of the ratio above 1, "
+        "by 1 % or more); every row that looks faster was measured against it"
+    ]
+    noisy = [r for r in rows if r.get("vs_pick") == "within noise" and
+             (r["mean_tps"] or 0) > (pick["mean_tps"] or 0)]  # fmt: skip
+    if noisy:
+        n = max(r["n"] for r in noisy)
+        out.append(
+            f"{len(noisy)} row(s) above the pick differ from it by less than the noise at "
+            f"n≤{n}: more repetitions (--max-reps) would tell them apart"
+        )
+    return out
+
+
+def drift_line(doc: dict[str, Any]) -> str | None:
+    d = doc["report"].get("drift")
+    if not d:
+        return None
+    if d.get("last_tps") is None:
+        return f"drift: {d.get('note') or 'the start was not measured again'}"
+    change = (
+        f"{d['first_tps']:.2f} tok/s at the start of the tune, {d['last_tps']:.2f} at the end "
+        f"({_pct(d['ratio'])} %, 95 % CI {_pct(d['ratio_low'])} … {_pct(d['ratio_high'])} %)"
+    )
+    if d["drifted"]:
+        return (
+            f"drift: the start ran {change}: the box's speed changed during the tune "
+            "(other load, heat), so differences of that size between candidates are not "
+            "the knobs' doing"
+        )
+    return f"drift: none beyond the noise; the start ran {change}"
 
 
 def summary_line(doc: dict[str, Any]) -> str:
@@ -77,6 +143,7 @@ def summary_line(doc: dict[str, Any]) -> str:
         "done": "the search finished",
         "converged": "the search converged",
         "max-time": "stopped by --max-time; --resume continues it",
+        "interrupted": "interrupted; --resume continues it",
     }.get(rep["stopped"], rep["stopped"])
     return (
         f"{rep['candidates_tried']} candidates measured of a grid of {rep['grid_size']} "
@@ -106,7 +173,7 @@ def sensitivity_lines(doc: dict[str, Any]) -> list[str]:
     out = []
     th = rep.get("threads")
     if th:
-        pts = ", ".join(f"{p['threads']}: {p['mean_tps']:.2f}" for p in th["points"])
+        pts = ", ".join(f"{p['threads']}: {p['mean_tps']:.2f}{_pm(p)}" for p in th["points"])
         out.append(f"decode tok/s by threads ({th['held'] or 'other knobs at the start'}): {pts}")
         line = (
             f"flattens at {th['flat_threads']} threads ({th['flat_tps']:.2f} tok/s, within 5 % "
@@ -123,21 +190,54 @@ def sensitivity_lines(doc: dict[str, Any]) -> list[str]:
     else:
         out.append("thread scaling: fewer than two thread counts measured")
     for e in rep.get("effects") or []:
-        out.append(
-            f"{e['knob']}: up to {e['change'] * 100:.1f} % ({e['fastest_value']} fastest, "
-            f"{e['slowest_value']} slowest, {e['values_measured']} values, with {e['held']})"
-        )
+        out.append(effect_line(e))
     return out
+
+
+def _pm(point: dict[str, Any]) -> str:
+    lo, hi = point.get("ci_low_tps"), point.get("ci_high_tps")
+    return "" if lo is None or hi is None else f" ± {(hi - lo) / 2:.2f}"
+
+
+def effect_line(e: dict[str, Any]) -> str:
+    """A knob's effect where its values' intervals separate; otherwise the interval the
+    change lies in, as noise (older stored reports carry no interval: shown as they were)."""
+    held = f"with {e['held']}" if e["held"] else "other knobs at the start"
+    if "measurable" not in e:
+        return (
+            f"{e['knob']}: up to {e['change'] * 100:.1f} % ({e['fastest_value']} fastest, "
+            f"{e['slowest_value']} slowest, {e['values_measured']} values, {held}; "
+            "stored without an interval)"
+        )
+    ns = f"n={e['n_fastest']}/{e['n_slowest']}"
+    ci = "no interval below two repetitions"
+    if e["change_low"] is not None and e["change_high"] is not None:
+        ci = f"95 % CI {_pct(1 + e['change_low'])} … {_pct(1 + e['change_high'])} %"
+    if e["measurable"]:
+        return (
+            f"{e['knob']}: {e['fastest_value']} is {_pct(1 + e['change'])} % faster than "
+            f"{e['slowest_value']} ({ci}, {ns}, {e['values_measured']} values, {held})"
+        )
+    return (
+        f"{e['knob']}: no effect measurable at {ns} ({e['values_measured']} values; "
+        f"{e['fastest_value']} vs {e['slowest_value']}: {ci}, {held})"
+    )
+
+
+def _notes(doc: dict[str, Any]) -> list[str]:
+    drift = drift_line(doc)
+    return [*pick_lines(doc), *([drift] if drift else [])]
 
 
 def tune_view(doc: dict[str, Any]) -> Group:
     """The terminal view: ranking, commands, sensitivity."""
     table = Table(title=f"tune: {doc.get('model', '')}", caption=summary_line(doc))
     for i, h in enumerate(HEADERS):
-        table.add_column(h, justify="left" if i in (1, 3) else "right")
+        table.add_column(h, justify="left" if i in LEFT else "right")
     for cells in ranked_rows(doc):
         table.add_row(*cells)
     parts: list[Any] = [Text(start_line(doc), style="dim"), table]
+    parts += [Text(ln, style="dim") for ln in _notes(doc)]
     for title, lines, left_out in command_blocks(doc):
         parts.append(Text(f"\n{title}:", style="bold"))
         parts += [Text("  " + ln) for ln in lines]
@@ -148,19 +248,19 @@ def tune_view(doc: dict[str, Any]) -> Group:
 
 
 def tune_markdown(doc: dict[str, Any]) -> str:
-    lines = [f"## tune: {doc.get('model', '')}", "", start_line(doc), ""]
+    lines = [f"## tune: {md(doc.get('model', ''))}", "", md(start_line(doc)), ""]
     lines.append("| " + " | ".join(HEADERS) + " |")
     lines.append(
-        "| " + " | ".join("---" if i in (1, 3) else "---:" for i in range(len(HEADERS))) + " |"
+        "| " + " | ".join("---" if i in LEFT else "---:" for i in range(len(HEADERS))) + " |"
     )
-    lines += [
-        "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in ranked_rows(doc)
-    ]
-    lines += ["", summary_line(doc), ""]
+    lines += [md_row(cells) for cells in ranked_rows(doc)]
+    lines += ["", md(summary_line(doc)), ""]
+    lines += [f"- {md(ln)}" for ln in _notes(doc)]
+    lines.append("")
     for title, cmd, left_out in command_blocks(doc):
         lines += [f"**{title}**", "", "```", *cmd, "```"]
-        lines += [f"- left out: {n}" for n in left_out]
+        lines += [f"- left out: {md(n)}" for n in left_out]
         lines.append("")
     lines += ["### Sensitivity", ""]
-    lines += [f"- {ln}" for ln in sensitivity_lines(doc)]
+    lines += [f"- {md(ln)}" for ln in sensitivity_lines(doc)]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from tokbench.core.records import Grade, RequestRecord
 from tokbench.core.stats import mcnemar_exact
+from tokbench.grade.text import opening, verdict_tail
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -22,7 +23,9 @@ def _han_share(text: str, min_chars: int) -> float | None:
 
 def repetition(text: str) -> bool:
     """A loop: the same line three times in a row, or the output's tail being one short
-    piece repeated at least four times."""
+    piece repeated at least four times. Looked for at the end (a loop runs to the token
+    limit), in a bounded window however long the text."""
+    text = verdict_tail(text)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if any(a == b == c for a, b, c in zip(lines, lines[1:], lines[2:], strict=False)):
         return True
@@ -35,7 +38,8 @@ def repetition(text: str) -> bool:
 
 
 def health(r: RequestRecord) -> tuple[str, ...]:
-    """Which failure signs this answer shows (empty tuple: healthy)."""
+    """Which failure signs this answer shows (empty tuple: healthy). Bounded work per
+    answer: each sign is read from a window of the text (`grade.text.WINDOW_CHARS`)."""
     flags = []
     text = r.answer or ""
     if repetition(text) or repetition(r.thinking or ""):
@@ -44,7 +48,7 @@ def health(r: RequestRecord) -> tuple[str, ...]:
         flags.append("length_limit")
     if r.metrics and r.metrics.answer_state in ("empty", "thinking_truncated"):
         flags.append("empty")
-    asked, said = _han_share(r.prompt, 5), _han_share(text, 20)
+    asked, said = _han_share(opening(r.prompt), 5), _han_share(opening(text), 20)
     if (
         asked is not None
         and said is not None
@@ -54,8 +58,13 @@ def health(r: RequestRecord) -> tuple[str, ...]:
     return tuple(flags)
 
 
+def answer_health(r: RequestRecord) -> tuple[str, ...]:
+    """The flags stored with the answer; computed only for answers stored without them."""
+    return r.health if r.health is not None else health(r)
+
+
 def health_counts(recs: list[RequestRecord]) -> dict[str, int]:
-    c: Counter[str] = Counter(f for r in recs if r.status == "ok" for f in health(r))
+    c: Counter[str] = Counter(f for r in recs if r.status == "ok" for f in answer_health(r))
     return {f: c.get(f, 0) for f in HEALTH_FLAGS}
 
 

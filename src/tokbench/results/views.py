@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tokbench.core.records import RequestRecord, RunInfo, stop_rules
+from tokbench.core.records import BENCH_KINDS, RequestRecord, RunInfo, stop_rules
 from tokbench.core.stats import Summary, summarize
 from tokbench.errors import TokbenchError
 from tokbench.results.bench import BenchSummary, summarize_bench, summarize_imported
@@ -61,7 +61,7 @@ def view(store: Store, run: RunInfo) -> RunView:
     t = _target(run)
     quant = t.get("quantization") or t.get("quant")
     label = f"{run.model or '?'} · {run.backend} · {run.id[-6:]}"
-    if run.kind == "bench":
+    if run.kind in BENCH_KINDS:
         bench = bench_summary(store, run)
         tg = next((r for r in bench.tests if r.test.startswith("tg") and r.mean), None)
         pp = next((r for r in bench.tests if r.test.startswith("pp") and r.mean), None)

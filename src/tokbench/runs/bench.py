@@ -336,7 +336,8 @@ def execute_bench(
                 [s.energy for s in measured if s.concurrency == 1], [s.host for s in measured]
             )
             session.stop()
-    return ledger.finish(status, totals)
+        finished = ledger.finish(status, totals)
+    return finished
 
 
 def with_defaults(cfg: BenchConfig) -> BenchConfig:

@@ -26,6 +26,7 @@ from tokbench.grade.grading import grade_answer
 from tokbench.hardware.bound import speed_bound
 from tokbench.hardware.host import physical_cores
 from tokbench.hardware.probe import probe
+from tokbench.results.quality import health
 from tokbench.store.connection import StoreError
 from tokbench.store.database import Store
 from tokbench.store.ledger import RunLedger, resumable, this_host
@@ -126,6 +127,7 @@ def execute(
                 energy=measured.energy if measured else None,
                 host=measured.host if measured else None,
             )
+            record = replace(record, health=health(record))  # once, stored with the answer
             ledger.add_request(record)
             if trace.error:
                 failed += 1

@@ -11,6 +11,8 @@ engines share; `Db` swaps placeholders and the two column types that differ.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -124,7 +126,10 @@ class Store:
 
     @staticmethod
     def _insert_run(db: Db, run: RunInfo) -> None:
-        insert(db, "runs", run_row(run))
+        row = run_row(run)
+        if run.status == "running":
+            row |= _owner()
+        insert(db, "runs", row)
 
     def update_run(
         self,
@@ -152,6 +157,8 @@ class Store:
             "energy_json": _json(energy),
         }
         sets = {k: v for k, v in values.items() if v is not None}
+        if status == "running":  # started or resumed here: this process owns it now
+            sets |= _owner()
         if clear_finished:
             sets["finished_at"] = None
         if not sets:
@@ -253,6 +260,28 @@ class Store:
         )
         return [test_stats_from_row(r) for r in _dicts(rows)]
 
+    def orphaned(self, runs: list[RunInfo]) -> set[str]:
+        """The ids of the `running` runs among `runs` whose process is gone: started on this
+        host by a pid that no longer exists (killed with -9, or the machine went down).
+        A run of another host, or of a store older than m008, is never claimed orphaned."""
+        ids = [r.id for r in runs if r.status == "running"]
+        if not ids:
+            return set()
+        marks = ", ".join("?" * len(ids))
+        rows = _dicts(
+            self.db.execute(
+                f"SELECT id, owner_host, owner_pid FROM runs WHERE id IN ({marks})", tuple(ids)
+            )
+        )
+        here = socket.gethostname()
+        return {
+            r["id"]
+            for r in rows
+            if r["owner_host"] == here
+            and r["owner_pid"] is not None
+            and not _process_alive(int(r["owner_pid"]))
+        }
+
     def request_counts(self) -> dict[str, tuple[int, int]]:
         """run id -> (ok, failed)."""
         out: dict[str, tuple[int, int]] = {}
@@ -266,6 +295,21 @@ class Store:
         ).fetchall():
             out[run_id] = (int(n_ok or 0), int(n_bad or 0))
         return out
+
+
+def _owner() -> dict[str, Any]:
+    return {"owner_host": socket.gethostname(), "owner_pid": os.getpid()}
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (another user's counts: it exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:
@@ -433,6 +477,7 @@ def request_row(rec: RequestRecord) -> dict[str, Any]:
         "grade_reason": g.reason if g else None,
         "grader": g.grader if g else None,
         **_energy_cols(rec.energy, rec.host),
+        "health": None if rec.health is None else ",".join(rec.health),
     }
 
 
@@ -456,6 +501,7 @@ def request_from_row(r: dict[str, Any]) -> RequestRecord:
             else None
         ),
         **_energy_fields(r),
+        health=None if r.get("health") is None else tuple(filter(None, r["health"].split(","))),
     )
 
 

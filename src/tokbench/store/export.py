@@ -7,7 +7,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from tokbench.core.energy import HostWindow, RequestEnergy
-from tokbench.core.records import BenchSample, RequestMetrics, RunInfo, Target
+from tokbench.core.records import BENCH_KINDS, BenchSample, RequestMetrics, RunInfo, Target
 from tokbench.store.database import Store
 from tokbench.store.quant import RESULT_COLUMNS, quant_reference, quant_results
 
@@ -29,7 +29,7 @@ METRIC_COLUMNS = tuple(f.name for f in fields(RequestMetrics))
 
 
 def _run_cols(run: RunInfo) -> dict[str, Any]:
-    target = run.target if run.kind != "bench" else Target()
+    target = run.target if run.kind not in BENCH_KINDS else Target()
     return {
         "run_id": run.id,
         "run_created_at": run.created_at,

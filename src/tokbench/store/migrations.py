@@ -212,3 +212,19 @@ def m007_quant_results(db: Db) -> None:
         )
         """
     )
+
+
+@migration
+def m008_run_owner(db: Db) -> None:
+    """The process that runs a run (its host and pid), set when the run starts or resumes:
+    a `running` run whose process is gone was killed (`kill -9`, a power cut) and
+    `tokbench history` says so."""
+    db.ddl("ALTER TABLE runs ADD COLUMN owner_host TEXT")
+    db.ddl("ALTER TABLE runs ADD COLUMN owner_pid INTEGER")
+
+
+@migration
+def m009_request_health(db: Db) -> None:
+    """Each answer's health flags, computed once when it is recorded (comma-separated, ""
+    when healthy; NULL for answers recorded before: computed when read)."""
+    db.ddl("ALTER TABLE requests ADD COLUMN health TEXT")

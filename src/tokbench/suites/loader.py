@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -71,10 +71,14 @@ class Suite:
     name: str
     description: str
     items: tuple[Item, ...]
-    source: str  # "builtin:NAME" or the file path
+    source: str  # "builtin:NAME" or the file path: for display only
+    # True only for the suites shipped in this package's own data. Trust follows this flag,
+    # never `source`: a user's file may well be named "builtin:seed5.toml".
+    builtin: bool = False
 
 
 DEFAULT_MAX_TOKENS = 1024
+MAX_SUITE_BYTES = 64 * 2**20  # a suite of multiple-choice items, not a data set's dump
 
 
 def load_suite(spec: str, overrides: dict[str, Any] | None = None) -> Suite:
@@ -83,23 +87,30 @@ def load_suite(spec: str, overrides: dict[str, Any] | None = None) -> Suite:
     `overrides` (from CLI flags) win over the file's suite-level and item-level values.
     """
     if spec == "seed5-variants":
-
-        return _build(seed5_variants(), "", "builtin:seed5-variants", spec, overrides or {})
+        suite = _build(seed5_variants(), "", "builtin:seed5-variants", spec, overrides or {})
+        return replace(suite, builtin=True)
     if spec in BUILTIN:
         text = resources.files("tokbench.suites").joinpath(f"{spec}.toml").read_text("utf-8")
-        return _parse(text, f"builtin:{spec}", spec, overrides or {})
+        return replace(_parse(text, f"builtin:{spec}", spec, overrides or {}), builtin=True)
     path = Path(spec)
+    if path.exists() and not path.is_file():  # a FIFO would block, a device never end
+        raise TokbenchError(f"{path}: not a regular file, so not a suite file")
     if not path.is_file():
         raise TokbenchError(
             f"no suite named {spec!r}: use one of {', '.join(BUILTIN)}, or the path of a TOML "
             "suite or a JSONL file of multiple-choice items"
         )
     try:
-        text = path.read_text("utf-8")
+        with path.open("rb") as f:  # counted as read: a file may grow, or lie in st_size
+            data = f.read(MAX_SUITE_BYTES + 1)
+        if len(data) > MAX_SUITE_BYTES:
+            raise TokbenchError(
+                f"{path}: over {MAX_SUITE_BYTES // 2**20} MiB, too big to be a suite file"
+            )
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TokbenchError(f"{path}: cannot read suite file ({exc})") from exc
     if path.suffix == ".jsonl":
-
         return _build(suite_from_jsonl(text, str(path)), "", str(path), path.stem, overrides or {})
     return _parse(text, str(path), path.stem, overrides or {})
 

@@ -27,6 +27,7 @@ from tokbench.core.records import Sample
 from tokbench.errors import TokbenchError
 from tokbench.net.http import Client, TransportError
 from tokbench.tune.flags import ServerDialect, dialect_from_help, llama_kwargs, server_command
+from tokbench.tune.processes import capture, start, stop_group
 from tokbench.tune.search import Measurement
 from tokbench.tune.space import Candidate
 
@@ -69,6 +70,8 @@ class CandidateMeasure:
         self.workload = workload
         self.sink = sink
         self.reps_done = reps_done  # candidate key -> repetitions stored (a resumed run's too)
+        self.recheck_sink: SampleSink | None = None
+        self.recheck_reps: dict[str, int] = {}
         self._current: Candidate | None = None
         self._engine: _Engine | None = None
 
@@ -97,17 +100,27 @@ class CandidateMeasure:
         return s.tps
 
     def __call__(self, candidate: Candidate, reps: int) -> Measurement:
+        return self._measure(candidate, reps, self.sink, self.reps_done)
+
+    def recheck(self, candidate: Candidate, reps: int) -> Measurement:
+        """The start measured again at the end, into `recheck_sink` (kept apart from its
+        first samples); without one, into the ordinary sink."""
+        return self._measure(candidate, reps, self.recheck_sink or self.sink, self.recheck_reps)
+
+    def _measure(
+        self, candidate: Candidate, reps: int, sink: SampleSink, reps_done: dict[str, int]
+    ) -> Measurement:
         engine = self._engine_for(candidate)
         decode: list[float] = []
         prefill: list[float] = []
         for _ in range(reps):
-            rep = self.reps_done.get(candidate.key, 0)
+            rep = reps_done.get(candidate.key, 0)
             for test in self.workload.tests:
                 s = engine.measure(test, rep)
                 tps = self._check(s, test)
-                self.sink(candidate, test, rep, s)
+                sink(candidate, test, rep, s)
                 (decode if test.kind == "tg" else prefill).append(tps)
-            self.reps_done[candidate.key] = rep + 1
+            reps_done[candidate.key] = rep + 1
         return Measurement(tuple(decode), tuple(prefill))
 
     def close(self) -> None:
@@ -144,17 +157,16 @@ class EmbeddedMeasure(CandidateMeasure):
         return EmbeddedBench(backend)
 
 
-def read_dialect(server_bin: Path) -> ServerDialect:
-    """The flag spelling of a llama-server binary; a TokbenchError if it is none."""
+HELP_TIMEOUT_S = 30.0
+
+
+def read_dialect(server_bin: Path, timeout_s: float = HELP_TIMEOUT_S) -> ServerDialect:
+    """The flag spelling of a llama-server binary; a TokbenchError if it is none (or its
+    --help hangs: ended with its process group after `timeout_s`)."""
     if not server_bin.is_file():
         raise TokbenchError(f"--server-bin {server_bin}: no such file")
-    try:
-        out = subprocess.run(
-            [str(server_bin), "--help"], capture_output=True, text=True, timeout=60
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise TokbenchError(f"--server-bin {server_bin} does not run: {exc}") from exc
-    return dialect_from_help(out.stdout + out.stderr)
+    text = capture([str(server_bin), "--help"], timeout_s, f"--server-bin {server_bin} --help")
+    return dialect_from_help(text)
 
 
 def free_port() -> int:
@@ -182,17 +194,7 @@ class _Server:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.bench.close()
-        stop(self.proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_group(self.proc)
 
 
 class ServerMeasure(CandidateMeasure):
@@ -207,12 +209,14 @@ class ServerMeasure(CandidateMeasure):
         server_bin: Path,
         dialect: ServerDialect,
         load_timeout_s: float = 600.0,
+        deadline: float | None = None,
     ) -> None:
         super().__init__(workload, sink, reps_done)
         self.model_path = model_path
         self.server_bin = server_bin
         self.dialect = dialect
         self.load_timeout_s = load_timeout_s
+        self.deadline = deadline  # time.monotonic() when --max-time ends: no wait goes past it
         self._dir = tempfile.TemporaryDirectory(prefix="tokbench-tune-")
         self._log: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -238,25 +242,31 @@ class ServerMeasure(CandidateMeasure):
             return f"llama-server exited ({self._proc.returncode}): {self._reason()}"
         return error
 
+    def _time_left(self, most: float) -> float:
+        """`most` seconds, or what is left of --max-time if that is less (at least 1 s)."""
+        if self.deadline is None:
+            return most
+        return max(1.0, min(most, self.deadline - time.monotonic()))
+
     def open(self, candidate: Candidate) -> _Engine:
         port = free_port()
         self._log = Path(self._dir.name) / "server.log"
-        with self._log.open("wb") as log:
-            proc = subprocess.Popen(
-                self.argv(candidate, port), stdout=log, stderr=subprocess.STDOUT
-            )
+        proc = start(self.argv(candidate, port), self._log)
         self._proc = proc
         try:
             self._wait_healthy(proc, port)
-            backend = LlamaServerBackend(f"http://127.0.0.1:{port}/v1", timeout_s=600)
+            backend = LlamaServerBackend(
+                f"http://127.0.0.1:{port}/v1", timeout_s=self._time_left(600.0)
+            )
             return _Server(proc, CompletionsBench(backend))
         except BaseException:
-            stop(proc)
+            stop_group(proc)
             raise
 
     def _wait_healthy(self, proc: subprocess.Popen[bytes], port: int) -> None:
         client = Client(f"http://127.0.0.1:{port}", timeout_s=5, connect_timeout_s=1)
-        deadline = time.monotonic() + self.load_timeout_s
+        wait_s = self._time_left(self.load_timeout_s)
+        deadline = time.monotonic() + wait_s
         try:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
@@ -271,7 +281,7 @@ class ServerMeasure(CandidateMeasure):
                 time.sleep(0.2)
         finally:
             client.close()
-        raise TokbenchError(f"llama-server did not answer /health in {self.load_timeout_s:.0f} s")
+        raise TokbenchError(f"llama-server did not answer /health in {wait_s:.0f} s")
 
     def cleanup(self) -> None:
         self.close()

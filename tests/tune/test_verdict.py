@@ -1,4 +1,4 @@
-"""t quantiles and the log-ratio test that decides each duel."""
+"""The log-ratio test that decides each duel (core.stats.ratio_ci plus the search's rule)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from tokbench.tune.tstats import compare, mean_ci95, t_quantile
+from tokbench.core.stats import ratio_ci, t_quantile
+from tokbench.tune.verdict import compare
 
 
 @pytest.mark.parametrize(
@@ -16,22 +17,18 @@ from tokbench.tune.tstats import compare, mean_ci95, t_quantile
      (60, 0.95, 2.0003), (120, 0.99, 2.6174), (math.inf, 0.95, 1.96)],
 )  # fmt: skip
 def test_t_quantiles_match_published_values(df: float, level: float, expected: float) -> None:
-    assert t_quantile(df, level) == pytest.approx(expected, abs=2e-3)
+    assert t_quantile(0.5 + level / 2, df) == pytest.approx(expected, abs=2e-3)
 
 
-def test_fractional_df_round_down_and_unknown_levels_fail() -> None:
-    assert t_quantile(4.9) == t_quantile(4) > t_quantile(5)
-    assert t_quantile(0.5) == math.inf
-    with pytest.raises(ValueError):
-        t_quantile(5, 0.9)
-
-
-def test_mean_ci95() -> None:
-    ci = mean_ci95([10.0, 12.0, 14.0])
-    assert ci.mean == 12.0 and ci.n == 3
-    assert ci.high is not None and ci.low is not None
-    assert ci.high - ci.mean == pytest.approx(4.303 * 2.0 / math.sqrt(3), rel=1e-3)
-    assert mean_ci95([5.0]).low is None
+def test_ratio_interval_matches_welch_on_the_logs() -> None:
+    a, b = [11.0, 11.5, 10.8, 11.2], [10.0, 10.3, 9.9]
+    r = ratio_ci(a, b)
+    la, lb = [math.log(x) for x in a], [math.log(x) for x in b]
+    assert r.ratio == pytest.approx(math.exp(sum(la) / 4 - sum(lb) / 3))
+    assert r.low < r.ratio < r.high and r.separates
+    assert not ratio_ci(a, a).separates
+    one = ratio_ci([10.0], b)
+    assert one.low == 0.0 and one.high == math.inf
 
 
 def test_compare_decides_clear_cases_and_waits_on_unclear_ones() -> None:

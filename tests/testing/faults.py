@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
-from tokbench.errors import TokbenchError
-from tokbench.testing.fault_table import (
+from tests.testing.fault_table import (
     DEFAULT_MODEL,
     FAULTS,
     FAULTS_BY_NAME,
@@ -45,6 +44,7 @@ from tokbench.testing.fault_table import (
     fault,
     faults_for,
 )
+from tokbench.errors import TokbenchError
 
 __all__ = [
     "FAULTS",
@@ -934,7 +934,7 @@ class FaultServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m tokbench.testing.faults --port 8099`: serve every mode until Ctrl-C."""
+    """`python -m tests.testing.faults --port 8099`: serve every mode until Ctrl-C."""
     import argparse
     import contextlib
 

@@ -4,7 +4,7 @@ Each `Fault` row names what breaks (an endpoint, a field, the framing, a bound) 
 what a correct client must conclude (`expect`): `error` (that request, or the setup,
 fails with a one-line reason that mentions `reason`), `ok` (completes normally) or
 `ok_partial` (completes and is kept, but flagged: a figure left out, text cleaned).
-`tokbench.testing.faults.FaultServer` serves them; `tests/testing/fault_cases.py`
+`tests.testing.faults.FaultServer` serves them; `tests/testing/fault_cases.py`
 turns them into `tokbench run`/`bench` cases.
 """
 
@@ -582,6 +582,17 @@ def _openai_faults() -> list[Fault]:
         Fault("openai.ok", p, "baseline", "a well-behaved OpenAI-compatible server", "ok"),
         *_openai_like_shapes(p),
         Fault(
+            "openai.models-deep-nesting",
+            p,
+            "shape",
+            "/v1/models is a list nested 50,000 deep: detection must not raise RecursionError",
+            "error",
+            where="models",
+            reason="not an LLM server",
+            status=200,
+            body=b"[" * 50_000 + b"]" * 50_000,
+        ),
+        Fault(
             "openai.models-429",
             p,
             "setup-status",
@@ -779,6 +790,17 @@ def _llama_faults() -> list[Fault]:
     ]
     props = "default_generation_settings"
     f += [
+        Fault(
+            "llama.props-deep-nesting",
+            p,
+            "shape",
+            "/props is a list nested 50,000 deep: not llama-server's /props, so detection "
+            "falls back to the OpenAI protocol, which works",
+            "ok",
+            where="props",
+            status=200,
+            body=b"[" * 50_000 + b"]" * 50_000,
+        ),
         _shape(
             p,
             "props-build-info-number",
@@ -1114,6 +1136,48 @@ def _ollama_faults() -> list[Fault]:
             ["x"],
             "name",
             where="tags",
+        ),
+        # issue 22: detection iterated whatever `models` held (a number: a traceback)
+        _shape(
+            p,
+            "tags-models-number",
+            "/api/tags models is the number 5",
+            "body",
+            ("models",),
+            5,
+            "/api/tags",
+            where="tags",
+        ),
+        _shape(
+            p,
+            "tags-models-true",
+            "/api/tags models is true",
+            "body",
+            ("models",),
+            True,
+            "/api/tags",
+            where="tags",
+        ),
+        _shape(
+            p,
+            "tags-models-null-names",
+            "/api/tags models lists objects whose name is a number",
+            "body",
+            ("models",),
+            [{"name": 5, "model": 5}],
+            "name",
+            where="tags",
+        ),
+        Fault(
+            "ollama.tags-deep-nesting",
+            p,
+            "shape",
+            "/api/tags is a list nested 50,000 deep (past the JSON parser's depth)",
+            "error",
+            where="tags",
+            reason="/api/tags",
+            status=200,
+            body=b"[" * 50_000 + b"]" * 50_000,
         ),
         Fault(
             "ollama.tags-500",

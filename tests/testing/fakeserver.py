@@ -235,7 +235,7 @@ class FakeServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m tokbench.testing.fakeserver --port 8099 --n-tokens 1000 --itl-ms 20`"""
+    """`python -m tests.testing.fakeserver --port 8099 --n-tokens 1000 --itl-ms 20`"""
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__)

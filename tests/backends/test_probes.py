@@ -1,0 +1,41 @@
+"""Every kind's detection probe reads through the tolerant boundary: whatever shape each
+endpoint answers with, a probe says "this kind" or "not this kind", and never raises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tokbench.backends import wire
+from tokbench.backends.registry import KINDS
+
+# what a hostile or broken server can put where a probe expects an object
+SHAPES: list[Any] = [
+    None, 5, True, "text", [], [1, 2], {},
+    {"models": 5}, {"models": True}, {"models": "abc"}, {"models": [5, None, {"name": 5}]},
+    {"models": {"name": "m"}}, {"data": 5}, {"data": [{"id": ["x"]}, 7]},
+    {"version": {"v": 1}}, {"version": [1]}, {"version": None}, {"version": True},
+    {"build_info": {"x": 1}}, {"default_generation_settings": 5}, {"model_path": []},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.probe is not None], ids=lambda k: k.name)
+@pytest.mark.parametrize("shape", SHAPES, ids=repr)
+def test_a_probe_never_raises_on_a_wrong_shape(kind: Any, shape: Any) -> None:
+    found = kind.probe(lambda _path: shape, "http://127.0.0.1:1")
+    if found is not None:  # whatever it found is typed: text, never a repr of a structure
+        assert found.version is None or isinstance(found.version, str)
+        assert all(isinstance(m, str) and m for m in found.models)
+        assert not (found.version or "").startswith(("{", "["))
+
+
+def test_the_readers_of_a_listing() -> None:
+    assert wire.names([{"name": "a"}, {"name": 5}, "b", {"name": ""}, {"name": "c"}], "name") == [
+        "a",
+        "c",
+    ]
+    assert wire.names(5, "name") == [] and wire.names({"name": "a"}, "name") == []
+    assert wire.label("0.6.2") == "0.6.2" and wire.label(6123) == "6123"
+    assert wire.label({"v": 1}) is None and wire.label(True) is None and wire.label("") is None
+    assert wire.loads(b"[" * 50_000 + b"]" * 50_000) is None and wire.loads(b"{no") is None
