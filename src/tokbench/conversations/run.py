@@ -251,7 +251,10 @@ def server_levels(
 
     def measure(load: int) -> LevelRun:
         n = max(load, math.ceil(max_requests / max(1, cfg.turns)))
-        level_cfg = replace(cfg, concurrency=load, conversations=n, arrival="closed")
+        # conversations of their own per level: none finds its prefix cached by another level
+        level_cfg = replace(
+            cfg, concurrency=load, conversations=n, arrival="closed", seed=cfg.seed + 1000 * load
+        )
         notify(f"capacity: measuring {load} conversation(s) at once")
         rule = LevelStop(slos)
         run = converse(level_cfg, store, notify=notify, stop_when=rule)
