@@ -135,13 +135,15 @@ def test_conversation_file_and_its_errors(tmp_path: Path) -> None:
         from_file(tmp_path / "missing.jsonl")
 
 
-def test_saturation_is_ttft_growing_with_time_not_a_slow_level() -> None:
+def test_saturation_is_ttft_growing_past_its_objective_not_a_slow_level() -> None:
     from tokbench.conversations.capacity import LevelStop, saturated
 
     growing = [_record(i, 200.0 + 150.0 * i + (40.0 if i % 2 else -40.0)) for i in range(12)]
     slow_but_steady = [_record(i, 3000.0 + (300.0 if i % 2 else -300.0)) for i in range(12)]
-    assert saturated(growing) and not saturated(slow_but_steady)
-    assert not saturated(growing[:5])  # too few points to call a trend
-    # the objective still looks met, but a level falling behind fails: saturation first
-    rule = LevelStop(parse_slos("ttft_p50=60s"))
+    assert saturated(growing, 1000.0) and not saturated(slow_but_steady, 1000.0)
+    assert not saturated(growing[:5], 1000.0)  # too few points to call a trend
+    # a trend still within the objective (a context growing turn by turn) is no reason
+    assert not saturated(growing, 5000.0) and not saturated(growing, None)
+    # past its objective: the level fails now, even though 90 % would need more requests
+    rule = LevelStop(parse_slos("ttft_p50=1s"))
     assert rule(growing) and rule.saturated

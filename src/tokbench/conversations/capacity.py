@@ -2,7 +2,7 @@
 in flight) doubled until one fails, then bisected. Each level is decided by its interval
 (`slo.Goodput.verdict`: meets / fails / undecided), never by a point estimate; a level
 stops as soon as its interval decides, or early when it is clearly over-saturated (TTFT
-growing with time: the server falls further behind with every request).
+growing with time past its objective: the server falls further behind with every request).
 
 Deciding a level as soon as its interval allows (sequential looks) makes the 95 %
 intervals somewhat optimistic; `min_requests` keeps the first looks from deciding on a
@@ -76,10 +76,16 @@ def _send_s(record: RequestRecord) -> float:
     return datetime.fromisoformat(record.started_at).timestamp()
 
 
-def saturated(records: Sequence[RequestRecord], min_points: int = 8) -> bool:
+def saturated(
+    records: Sequence[RequestRecord], ttft_bound_ms: float | None, min_points: int = 8
+) -> bool:
     """TTFT growing with time, the sign of a queue that never drains: the slope of TTFT
-    against send time is above 0 with 95 % confidence and the fitted TTFT at the end is
-    at least twice that at the start."""
+    against send time is above 0 with 95 % confidence, the fitted TTFT at the end is at
+    least twice that at the start, and it is past the TTFT objective's bound (a trend
+    that still meets the objective, e.g. a context growing turn by turn, is no reason to
+    stop; without a TTFT objective, never)."""
+    if ttft_bound_ms is None:
+        return False
     points = [
         (_send_s(r), r.metrics.ttft_ms)
         for r in records
@@ -94,7 +100,12 @@ def saturated(records: Sequence[RequestRecord], min_points: int = 8) -> bool:
         return False
     start = fit.intercept
     end = fit.intercept + fit.slope * max(xs)
-    return start > 0 and end >= 2 * start
+    return start > 0 and end >= 2 * start and end > ttft_bound_ms
+
+
+def ttft_bound_ms(slos: Sequence[Slo]) -> float | None:
+    """The tightest TTFT objective's bound, if any."""
+    return min((s.bound for s in slos if s.metric == "ttft"), default=None)
 
 
 class LevelStop:
@@ -109,7 +120,7 @@ class LevelStop:
     def __call__(self, records: list[RequestRecord]) -> bool:
         if len(records) < self.min_requests:
             return False
-        if saturated(records):
+        if saturated(records, ttft_bound_ms(self.slos)):
             self.saturated = True
             return True
         return goodput(self.slos, records).verdict != "undecided"

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from tokbench.backends.base import Backend
 from tokbench.backends.registry import open_backend
-from tokbench.conversations.capacity import LevelRun, LevelStop, saturated
+from tokbench.conversations.capacity import LevelRun, LevelStop, saturated, ttft_bound_ms
 from tokbench.conversations.plan import Conversation, arrival_offsets, conversations
 from tokbench.conversations.slo import Slo, parse_slos
 from tokbench.conversations.turns import item_id
@@ -259,6 +259,7 @@ def server_levels(
         rule = LevelStop(slos)
         run = converse(level_cfg, store, notify=notify, stop_when=rule)
         records = tuple(store.requests(run.id))
-        return LevelRun(records, rule.saturated or saturated(records), run.id)
+        over = rule.saturated or saturated(records, ttft_bound_ms(slos))
+        return LevelRun(records, over, run.id)
 
     return measure
