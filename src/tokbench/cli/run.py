@@ -158,7 +158,7 @@ def run(
     --watts and --power-cmd) and the host's load (other processes, swapping) are kept too.
     """
     from tokbench.cli.options import stderr_console, stdout_console
-    from tokbench.core.config import RunConfig
+    from tokbench.core.config import Connection, RunConfig, Sampling
     from tokbench.core.records import RunSettings
     from tokbench.paths import runs_dir
     from tokbench.render.folder import write_run_folder
@@ -166,27 +166,26 @@ def run(
 
     config = RunConfig(
         suite=suite,
-        url=url,
-        backend=None if backend == "auto" else backend,
-        model=model,
-        api_key_env=api_key_env,
-        model_path=model_path,
-        threads=threads,
-        n_ctx=n_ctx,
-        chat_format=chat_format,
+        connection=Connection(
+            url=url,
+            kind=None if backend == "auto" else backend,
+            model=model,
+            model_path=model_path,
+            api_key_env=api_key_env,
+            threads=threads,
+            n_ctx=n_ctx,
+            chat_format=chat_format,
+            timeout_s=timeout_s or 300.0,
+            keep_alive=keep_alive,
+            think=think,
+            prompt_cache=prompt_cache,
+            idle_timeout_s=idle_timeout_s,
+            max_response_mb=max_response_mb,
+        ),
+        sampling=Sampling(temperature=temperature, top_p=top_p, top_k=top_k, seed=seed),
         repeat=repeat,
-        timeout_s=timeout_s or 300.0,
-        idle_timeout_s=idle_timeout_s,
-        max_response_mb=max_response_mb,
         max_tokens=max_tokens,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=top_k,
-        seed=seed,
-        think=think,
         extra_body=_json_object(extra_body),
-        keep_alive=keep_alive,
-        prompt_cache=prompt_cache,
         gguf=gguf,
         allow_code=allow_code,
         allow_judge=allow_judge,

@@ -254,7 +254,7 @@ class RunSettings:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "run_config": {**asdict(self.run), "url": _redacted(self.run.url)},
+            "run_config": {**self.run.to_json(), "url": _redacted(self.run.url)},
             "suite_source": self.suite_source,
             "repeat": self.run.repeat,
             "threads": self.run.threads,
@@ -263,14 +263,12 @@ class RunSettings:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunSettings:
-        known, _ = _known(RunConfig, d.get("run_config") or {})
         items = tuple(
             ItemPlan(str(i["id"]), i.get("max_tokens"), Sampling(**(i.get("sampling") or {})))
             for i in d.get("items") or []
             if isinstance(i, dict) and "id" in i
         )
-        known = {k: tuple(v) if isinstance(v, list) else v for k, v in known.items()}
-        return cls(RunConfig(**known), d.get("suite_source"), items)
+        return cls(RunConfig.from_json(d.get("run_config") or {}), d.get("suite_source"), items)
 
 
 @dataclass(frozen=True, slots=True)
