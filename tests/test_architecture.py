@@ -26,6 +26,7 @@ LAYERS = (
     ("grade",),
     ("suites",),
     ("results",),
+    ("evals",),
     ("quant",),
     ("interop",),
     ("render",),
@@ -42,6 +43,8 @@ SMALL_MODULE_LINES = 60
 SMALL_MODULES = {
     "tokbench.__main__": "`python -m tokbench`",
     "tokbench.errors": "the one error type every layer raises, at the bottom",
+    "tokbench.tune.verdict": "the one rule for 'is a faster than b', shared by the search's "
+    "duels and the report's pick and sensitivity",
     "tokbench.core.redact": "the secret rule, used by net, store, records and cli alike",
     "tokbench.net.status": "what a server's HTTP error status means; the HTTP client knows "
     "no server",
@@ -62,8 +65,6 @@ SMALL_MODULES = {
     "llama-bench-md`",
     "tokbench.quant.text": "the evaluation text (its file, its hash), shared by engine and HTTP",
     "tokbench.quant.view": "the comparison as rendered, below quant.compare and quant.http",
-    "tokbench.tune.verdict": "the one comparison rule every duel, the pick and the "
-    "sensitivity use",
     # hardware/ and energy/: issue 21 merges their tiny modules (another branch)
     "tokbench.hardware.bound": "issue 21: merged on the planner's branch",
     "tokbench.hardware.host": "issue 21: merged on the planner's branch",

@@ -33,6 +33,7 @@ def cli() -> None:
     \b
     tokbench run                      the five seed questions on the embedded engine
     tokbench run --url URL            ... on any OpenAI-compatible server
+    tokbench eval gsm8k --url URL     GSM8K accuracy, estimated from 100 items (--max-time 8h)
     tokbench bench -p 512 -n 128      llama-bench-style pp/tg tests with confidence intervals
     tokbench report -o report.html    one self-contained HTML report with charts
     tokbench compare --last 3         runs side by side (--format md for a blog)
@@ -60,6 +61,7 @@ def _register() -> None:
     from tokbench.cli import (
         bench,
         db,
+        eval,
         fleet,
         gguf,
         history,
@@ -73,6 +75,7 @@ def _register() -> None:
     )
 
     cli.add_command(run.run)
+    cli.add_command(eval.eval_)
     cli.add_command(history.history)
     cli.add_command(history.show)
     cli.add_command(history.path)
