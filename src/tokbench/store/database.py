@@ -15,7 +15,7 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +130,20 @@ class Store:
         if run.status == "running":
             row |= _owner()
         insert(db, "runs", row)
+
+    def transaction(self) -> AbstractContextManager[Db]:
+        """One write transaction for a caller that stores a run with rows of its own
+        tables (a quant comparison): all of it is committed, or none."""
+        return self._tx()
+
+    @staticmethod
+    def insert_run(db: Db, run: RunInfo) -> None:
+        """The run's row, inside a caller's `transaction()`."""
+        Store._insert_run(db, run)
+
+    def fetch_dicts(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """The rows of a query as column name -> value (the same on both engines)."""
+        return _dicts(self.db.execute(sql, params))
 
     def update_run(
         self,
