@@ -3,12 +3,16 @@
 Same GGUF, same text (the built-in bilingual text), same context, chunks and threads. Each
 round runs, in fresh processes: `llama-perplexity` (plain perplexity mode), tokbench
 perplexity-only, and tokbench against a compact top-k reference of the same model (built
-once beforehand, not timed). Wall time includes loading and tokenizing on both sides; the
-ratio tokbench / llama-perplexity of scored tokens per second is printed (target >= 0.9).
-Run it on a quiet machine: a busy one measures the neighbours.
+once beforehand, its build time and file size printed). Wall time includes loading and
+tokenizing on both sides; the ratio tokbench / llama-perplexity of scored tokens per second
+is printed (target >= 0.9 for perplexity alone; scoring against the reference also
+computes the compact KLD and its bound). Run it on a quiet machine: a busy one measures the
+neighbours. To compare with an older tokbench, run it with PYTHONPATH pointing at that
+tree's src/ (the reference file's format may differ; this script only uses
+build_reference and evaluate).
 
-Usage: python bench/quant_speed.py [--model FILE] [--ctx 512] [--chunks 16] [--threads N]
-                                   [--rounds 2]
+Usage: python bench/quant_speed.py [--model FILE] [--text FILE] [--ctx 512] [--chunks 16]
+                                   [--threads N] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from pathlib import Path
 OURS = """
 import json, sys
 from tokbench.quant.evaluate import evaluate
-r = evaluate(sys.argv[1], n_ctx=int(sys.argv[2]), chunks=int(sys.argv[3]),
-             threads=int(sys.argv[4]), reference=sys.argv[5] or None)
+r = evaluate(sys.argv[1], text=sys.argv[2], n_ctx=int(sys.argv[3]), chunks=int(sys.argv[4]),
+             threads=int(sys.argv[5]), reference=sys.argv[6] or None)
 print(json.dumps({"scored": r.scored_tokens, "elapsed_s": r.elapsed_s, "ppl": r.perplexity}))
 """
 
@@ -53,6 +57,7 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path)
+    ap.add_argument("--text", type=Path, help="default: the built-in bilingual text")
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--chunks", type=int, default=16)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -67,9 +72,12 @@ def main() -> None:
     load1 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         text = Path(tmp) / "eval.txt"
-        text.write_text(builtin_text().text, encoding="utf-8")
+        text.write_text(a.text.read_text("utf-8") if a.text else builtin_text().text,
+                        encoding="utf-8")
         ref = Path(tmp) / "ref.npz"
-        build_reference(model, ref, n_ctx=a.ctx, chunks=a.chunks, threads=a.threads)
+        built = build_reference(model, ref, text=text, n_ctx=a.ctx, chunks=a.chunks,
+                                threads=a.threads)
+        ref_bytes = ref.stat().st_size
         scored = a.chunks * (a.ctx - 1 - a.ctx // 2)
         lp_cmd = [str(tool("llama-perplexity")), "-m", str(model), "-f", str(text),
                   "-c", str(a.ctx), "--chunks", str(a.chunks), "-t", str(a.threads)]
@@ -80,7 +88,7 @@ def main() -> None:
             w, _out = timed(lp_cmd)
             walls["llama-perplexity"].append(w)
             for name, reference in (("tokbench ppl", ""), ("tokbench vs ref", str(ref))):
-                w, out = timed([sys.executable, "-c", OURS, str(model), str(a.ctx),
+                w, out = timed([sys.executable, "-c", OURS, str(model), str(text), str(a.ctx),
                                 str(a.chunks), str(a.threads), reference])
                 walls[name].append(w)
                 engine[name].append(json.loads(out.strip().splitlines()[-1])["elapsed_s"])
@@ -95,6 +103,8 @@ def main() -> None:
         print(f"{name:18} {statistics.median(ws):16.2f} {tps:13.1f} {tps / base:7.3f}")
     for name, es in engine.items():
         print(f"{name:18} decode+score only: {scored / statistics.median(es):.1f} scored tok/s")
+    print(f"reference file: {ref_bytes / 1e6:.2f} MB, {ref_bytes / scored:.0f} bytes a "
+          f"position; built in {built.load_s + built.elapsed_s:.1f} s")
 
 
 if __name__ == "__main__":

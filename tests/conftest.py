@@ -19,6 +19,20 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A home for what runs before a test's own (module and session fixtures), so that no
+    test ever writes to the user's real results database."""
+    home = tmp_path_factory.mktemp("session-home")
+    old = os.environ.get("TOKBENCH_HOME")
+    os.environ["TOKBENCH_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("TOKBENCH_HOME", None)
+    else:
+        os.environ["TOKBENCH_HOME"] = old
+
+
 @pytest.fixture(autouse=True)
 def tb_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own database and run folders (the model cache stays shared)."""

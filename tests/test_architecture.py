@@ -26,6 +26,7 @@ LAYERS = (
     ("grade",),
     ("suites",),
     ("results",),
+    ("evals",),
     ("quant",),
     ("interop",),
     ("conversations",),
@@ -43,6 +44,8 @@ SMALL_MODULE_LINES = 60
 SMALL_MODULES = {
     "tokbench.__main__": "`python -m tokbench`",
     "tokbench.errors": "the one error type every layer raises, at the bottom",
+    "tokbench.tune.verdict": "the one rule for 'is a faster than b', shared by the search's "
+    "duels and the report's pick and sensitivity",
     "tokbench.core.redact": "the secret rule, used by net, store, records and cli alike",
     "tokbench.net.status": "what a server's HTTP error status means; the HTTP client knows "
     "no server",
@@ -61,10 +64,9 @@ SMALL_MODULES = {
     "tokbench.render.fmt": "number formatting every renderer shares",
     "tokbench.render.llama_bench": "llama-bench's own Markdown table, for `--format "
     "llama-bench-md`",
-    "tokbench.quant.text": "the evaluation text (its file, its hash), shared by engine and HTTP",
+    "tokbench.quant.rows": "the one `quant_results` row shape, written by quant.compare and "
+    "quant.http alike (http importing compare would lengthen the CLI's chain)",
     "tokbench.quant.view": "the comparison as rendered, below quant.compare and quant.http",
-    "tokbench.tune.verdict": "the one comparison rule every duel, the pick and the "
-    "sensitivity use",
     # hardware/ and energy/: issue 21 merges their tiny modules (another branch)
     "tokbench.hardware.bound": "issue 21: merged on the planner's branch",
     "tokbench.hardware.host": "issue 21: merged on the planner's branch",
@@ -72,14 +74,8 @@ SMALL_MODULES = {
     "tokbench.energy.ipmi": "one power source per module (RAPL, NVML, hwmon, IPMI, command)",
 }
 
-# Private names that still cross a module: issue 21 removes them on the quant branch.
-PRIVATE_CROSSINGS_BEING_FIXED = {
-    "tokbench.quant.evaluate -> tokbench.backends.embedded._quiet_llama_logs",
-    "tokbench.quant.http -> tokbench.quant.compare._row",
-    "tokbench.store.quant -> tokbench.store.database._dicts",
-    "tokbench.store.quant -> tokbench.store.database.Store._tx",
-    "tokbench.store.quant -> tokbench.store.database.Store._insert_run",
-}
+# Private names that still cross a module (none: keep it so).
+PRIVATE_CROSSINGS_BEING_FIXED: set[str] = set()
 
 
 def _modules() -> dict[str, Path]:

@@ -21,7 +21,7 @@ from tokbench.paths import default_db
 from tokbench.quant.text import load_text
 from tokbench.store.database import Store
 
-COMMON = ["--ctx", "128", "--chunks", "2", "--threads", "2"]
+COMMON = ["--ctx", "128", "--chunks", "2", "--threads", "2", "--no-speed"]
 
 
 @pytest.fixture
@@ -70,12 +70,15 @@ def test_gemma_against_itself_and_q2k(
     bench_id = _measured_bench(gemma_q2k, 123.0)
     g, q = str(gemma_path), str(gemma_q2k)
     doc = _json("quant", g, g, q, *COMMON, env=env)
+    created, finished = doc["created_at"], doc["finished_at"]
+    assert created < finished  # the comparison's own time, not one instant
     ref, itself, q2k = doc["models"]
     assert (ref["role"], itself["role"], q2k["role"]) == ("reference", "candidate", "candidate")
     assert doc["reference"]["source"] == "built" and doc["reference"]["scored_tokens"] == 126
     assert itself["kld_mean"] == 0.0 and itself["kld_max"] == 0.0
     assert itself["same_top"] == 1.0 and itself["perplexity"] == ref["perplexity"]
     assert q2k["kld_mean"] > 0.05 and q2k["same_top"] < 1.0 and q2k["kld_is_topk"]
+    assert q2k["kld_upper"] >= q2k["kld_mean"] and q2k["mass"] == 0.999
     for m in doc["models"]:  # the speed columns
         assert m["size_bytes"] == Path(m["model_path"]).stat().st_size
         assert 0.5 * m["size_bytes"] < m["bytes_per_token"] <= m["size_bytes"]
@@ -108,6 +111,40 @@ def test_gemma_against_itself_and_q2k(
     page = html.read_text()
     assert f'id="chart-quant-{run_id}"' in page and "KL divergence against decode speed" in page
     assert 'class="point front"' in page  # the Pareto front is marked
+
+
+def test_speed_is_measured_by_the_comparison(
+    gemma_path: Path, gemma_q2k: Path, env: dict[str, str]
+) -> None:
+    """--speed (the default): each GGUF's decode tok/s, stored with the run, so the table
+    and chart need no `tokbench bench`; the table says the KLD is ≈ with its bound."""
+    g, q = str(gemma_path), str(gemma_q2k)
+    common = [c for c in COMMON if c != "--no-speed"]
+    doc = _json("quant", g, q, *common, env=env)
+    ref, q2k = doc["models"]
+    run_id = doc["run_id"]
+    for m in (ref, q2k):
+        assert m["decode_tps"] > 0.0 and m["decode_run"] == run_id
+    shown = _json("show", run_id, env=env)["models"]
+    assert [m["decode_tps"] for m in shown] == [ref["decode_tps"], q2k["decode_tps"]]
+    table = _ok("show", run_id, env=env)
+    assert f"≈{q2k['kld_mean']:.4f}" in table and f"(≤ {q2k['kld_upper']:.4f})" in table
+
+
+def test_save_reference_path_is_checked_before_work(
+    gemma_path: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    g = str(gemma_path)
+    msg = _fail("quant", g, "--save-reference", str(tmp_path / "no" / "r.npz"), *COMMON,
+                env=env)
+    assert "does not exist" in msg
+    assert not (tmp_path / "cache" / "quant-references").exists()  # nothing was built
+
+
+def test_hostile_text_files_get_one_sentence(gemma_path: Path, env: dict[str, str]) -> None:
+    g = str(gemma_path)
+    assert "not a regular file" in _fail("quant", g, g, "--text", "/dev/zero", *COMMON,
+                                         env=env)
 
 
 def test_saved_reference_is_reused_not_rebuilt(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,41 +19,40 @@ from tokbench.quant.reference import (
     load_reference,
     save_reference,
 )
+from tokbench.quant.score import covering_rows
+
+N_VOCAB = 1000
 
 
-def _ref(n_windows: int = 2, per: int = 5, k: int = 4) -> Reference:
+def make_reference(n_windows: int = 2, n_ctx: int = 16, mass: float = 0.9,
+                   max_k: int = 64) -> Reference:
+    """A valid reference over random logits (shared with the hostile-file tests)."""
     rng = np.random.default_rng(0)
+    per = n_ctx - 1 - n_ctx // 2
     n = n_windows * per
-    meta = ReferenceMeta(FORMAT, "ab" * 32, "m.gguf", 123, "cd" * 32, "builtin", "ef" * 32,
-                         2 * per + 2, k, 1000, "f" * 32, n_windows, per)
-    return Reference(meta, -rng.random(n), rng.integers(0, 1000, (n, k)).astype(np.int32),
-                     -rng.random((n, k)).astype(np.float32), -rng.random(n).astype(np.float32))
+    x = (rng.standard_normal((n, N_VOCAB)) * 3).astype(np.float32)
+    rows = covering_rows(x, rng.integers(0, N_VOCAB, n).astype(np.int32), mass, max_k)
+    meta = ReferenceMeta(
+        format=FORMAT, model_sha256="ab" * 32, model_name="m.gguf", model_size_bytes=123,
+        text_sha256="cd" * 32, text_name="builtin", tokens_sha256="ef" * 32, n_ctx=n_ctx,
+        n_vocab=N_VOCAB, vocab_fingerprint="f" * 32, n_windows=n_windows,
+        scored_per_window=per, mass=mass, max_k=max_k,
+    )
+    return Reference(meta, rows)
 
 
 def test_round_trip_is_exact_and_head_cuts_windows(tmp_path: Path) -> None:
-    ref = _ref()
+    ref = make_reference()
     path = tmp_path / "sub" / "r.npz"
     size = save_reference(path, ref)
     assert size == path.stat().st_size and not list(path.parent.glob(".*tmp"))
     back = load_reference(path)
     assert back.meta == ref.meta
-    for name in ("actual_lp", "top_ids", "top_lp", "rest_lp"):
-        np.testing.assert_array_equal(getattr(back, name), getattr(ref, name))
-    assert back.head(1).top_ids.shape == (5, 4)
-
-
-def test_damaged_or_foreign_files_are_refused(tmp_path: Path) -> None:
-    ref = _ref()
-    wrong = tmp_path / "wrong.npz"
-    save_reference(wrong, replace(ref, meta=replace(ref.meta, n_windows=3)))
-    with pytest.raises(TokbenchError, match="damaged"):
-        load_reference(wrong)
-    other = tmp_path / "other.npz"
-    np.savez(other, meta=np.frombuffer(json.dumps({"format": "x"}).encode(), dtype=np.uint8))
-    with pytest.raises(TokbenchError, match="not a tokbench quant reference"):
-        load_reference(other)
-    with pytest.raises(TokbenchError, match="not found"):
-        load_reference(tmp_path / "none.npz")
+    for name in ("actual_lp", "counts", "ids", "lps", "rest_lp", "tail_plogp"):
+        np.testing.assert_array_equal(getattr(back.rows, name), getattr(ref.rows, name))
+    head = back.head(1).rows
+    assert head.counts.shape == (7,) and head.ids.shape == (int(head.counts.sum()),)
+    assert np.all(ref.rows.counts > 1)  # the mass rule kept several tokens, not a fixed k
 
 
 def test_file_hash_is_cached_by_path_size_and_mtime(tmp_path: Path) -> None:
@@ -67,3 +65,11 @@ def test_file_hash_is_cached_by_path_size_and_mtime(tmp_path: Path) -> None:
     f.write_bytes(b"y" * 100_000)  # same size: the new mtime must invalidate
     os.utime(f, ns=(1, 2))
     assert file_sha256(f, cache) == hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+def test_an_old_fixed_top_k_file_is_refused_with_the_reason(tmp_path: Path) -> None:
+    old = tmp_path / "old.npz"
+    meta = json.dumps({"format": "tokbench-quant-reference/1", "top_k": 32}).encode()
+    np.savez(old, meta=np.frombuffer(meta, dtype=np.uint8))
+    with pytest.raises(TokbenchError, match=r"older tokbench.*build it again"):
+        load_reference(old)

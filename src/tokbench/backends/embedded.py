@@ -44,7 +44,7 @@ class EmbeddedBackend:
 
         if not model_path.is_file():
             raise TokbenchError(f"model file not found: {model_path}")
-        _quiet_llama_logs()
+        quiet_llama_logs()
         self.model_path = model_path
         options: dict[str, Any] = {
             "n_threads": threads,
@@ -245,7 +245,7 @@ def _attach_threadpool(llm: Any, threads: int) -> _Threadpool | None:
         return None
 
 
-def _quiet_llama_logs() -> None:
+def quiet_llama_logs() -> None:
     """Keep llama.cpp's chatter off the user's terminal; only its errors get through."""
     global _log_callback
     import ctypes

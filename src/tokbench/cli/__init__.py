@@ -33,6 +33,7 @@ def cli() -> None:
     \b
     tokbench run                      the five seed questions on the embedded engine
     tokbench run --url URL            ... on any OpenAI-compatible server
+    tokbench eval gsm8k --url URL     GSM8K accuracy, estimated from 100 items (--max-time 8h)
     tokbench bench -p 512 -n 128      llama-bench-style pp/tg tests with confidence intervals
     tokbench converse --url URL       multi-turn conversations: prompt cache hit rate, SLOs
     tokbench report -o report.html    one self-contained HTML report with charts
@@ -62,6 +63,7 @@ def _register() -> None:
         bench,
         converse,
         db,
+        eval,
         fleet,
         gguf,
         history,
@@ -75,6 +77,7 @@ def _register() -> None:
     )
 
     cli.add_command(run.run)
+    cli.add_command(eval.eval_)
     cli.add_command(history.history)
     cli.add_command(history.show)
     cli.add_command(history.path)

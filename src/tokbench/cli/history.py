@@ -97,16 +97,28 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
     if run.kind == "converse":
         _show_conversation(store, run, recs, fmt)
         return
+    from tokbench.evals.summary import summarize_run  # an eval run: its accuracy table too
+
+    evals = summarize_run(run, recs)
     if fmt == "json":
-        print_json(run_document(run, recs))
+        from tokbench.render.evals import eval_json
+
+        extra = {"eval": eval_json(run, evals)} if evals else {}
+        print_json({**run_document(run, recs), **extra})
         return
     if fmt == "md":
+        from tokbench.render.evals import eval_markdown
         from tokbench.render.markdown import run_markdown
 
-        print_text(run_markdown(run, recs))
+        tail = eval_markdown(run, evals) if evals else ""
+        print_text(run_markdown(run, recs) + tail)
         return
     console = stdout_console()
     console.print(run_view(run, recs))
+    if evals:
+        from tokbench.render.evals import eval_table
+
+        console.print(eval_table(run, evals))
     if answers:
         from tokbench.render.terminal import answers_view
 

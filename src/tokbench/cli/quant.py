@@ -82,11 +82,20 @@ class _Progress:
     help="At most this many windows (default: the whole text).",
 )
 @click.option(
-    "--top-k",
-    type=Number(1, 4096, integer=True),
-    default=32,
+    "--mass",
+    type=Number(0.5, 1.0),
+    default=0.999,
     show_default=True,
-    help="Reference tokens kept per position in the reference file.",
+    help="The reference file keeps per position the reference's likeliest tokens until they "
+    "cover this much probability; the KLD against it is printed ≈ with its upper bound.",
+)
+@click.option(
+    "--max-k",
+    type=Number(1, 4096, integer=True),
+    default=2048,
+    show_default=True,
+    help="At most this many tokens per position in the reference file (a flat distribution "
+    "would need thousands to cover --mass).",
 )
 @click.option(
     "--reference",
@@ -107,6 +116,14 @@ class _Progress:
     "KLD (and the top-k KLD's error), instead of the reference file.",
 )
 @click.option(
+    "--speed/--no-speed",
+    default=True,
+    show_default=True,
+    help="Also measure each GGUF's decode tok/s (tg32, 3 repetitions after a warm-up, the "
+    "same engine and threads), for the table and the KLD/speed chart. On by default: it "
+    "costs a few seconds per model beside scoring the whole text.",
+)
+@click.option(
     "--threads", type=Number(1, 4096, integer=True), help="CPU threads (default: physical cores)."
 )
 @db_option
@@ -119,10 +136,12 @@ def quant(
     text: Path | None,
     n_ctx: int,
     chunks: int | None,
-    top_k: int,
+    mass: float,
+    max_k: int,
     reference_file: Path | None,
     save_reference: Path | None,
     full_kld: bool,
+    speed: bool,
     threads: int | None,
     db: str | None,
     fmt: str,
@@ -146,8 +165,10 @@ def quant(
             text=text,
             n_ctx=n_ctx,
             chunks=chunks,
-            top_k=top_k,
+            mass=mass,
+            max_k=max_k,
             full_kld=full_kld,
+            speed=speed,
             threads=threads,
             store=store,
             progress=progress,

@@ -48,7 +48,7 @@ def report(
 ) -> None:
     """One self-contained HTML report (tables, charts, answers) that works offline."""
     from tokbench.paths import atomic_output
-    from tokbench.render.html import decode_chart, report_html, size_chart
+    from tokbench.render.html import accuracy_chart, decode_chart, report_html, size_chart
     from tokbench.render.safe import shown
     from tokbench.results.views import views
 
@@ -63,6 +63,8 @@ def report(
         from tokbench.render.chart_files import write_charts
 
         svgs = {"decode": decode_chart(vs), "size": size_chart(vs)}
+        if accuracy := accuracy_chart(vs):
+            svgs["accuracy"] = accuracy
         if quant:
             from tokbench.render.quant import quant_chart
 

@@ -247,32 +247,56 @@ class ItemPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class EvalPlan:
+    """An eval run's own settings (`tokbench eval`): the benchmarks, where their items came
+    from, how they were asked and when the run stops. Kept so a resumed run asks the same."""
+
+    benchmarks: tuple[str, ...] = ()
+    data: dict[str, str] = field(default_factory=dict)  # benchmark -> the path given
+    populations: dict[str, int] = field(default_factory=dict)  # items in each full set
+    full: bool = False
+    limit: int | None = None  # the first N items of each benchmark's subset
+    style: str = "chat"  # chat | completion
+    shots: int = 0
+    max_time_s: float | None = None
+    until_ci_pts: float | None = None
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> EvalPlan:
+        known, _ = _known(cls, d)
+        known["benchmarks"] = tuple(known.get("benchmarks") or ())
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
 class RunSettings:
-    """A suite run's settings, as stored."""
+    """A suite run's settings, as stored (an eval run's too, with its `eval` plan)."""
 
     run: RunConfig
     suite_source: str | None = None
     items: tuple[ItemPlan, ...] = ()
+    eval: EvalPlan | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "run_config": {**asdict(self.run), "url": _redacted(self.run.url)},
+        out = {
+            "run_config": {**self.run.to_json(), "url": _redacted(self.run.url)},
             "suite_source": self.suite_source,
             "repeat": self.run.repeat,
             "threads": self.run.threads,
             "items": [asdict(i) for i in self.items],
         }
+        return out if self.eval is None else {**out, "eval": asdict(self.eval)}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunSettings:
-        known, _ = _known(RunConfig, d.get("run_config") or {})
         items = tuple(
             ItemPlan(str(i["id"]), i.get("max_tokens"), Sampling(**(i.get("sampling") or {})))
             for i in d.get("items") or []
             if isinstance(i, dict) and "id" in i
         )
-        known = {k: tuple(v) if isinstance(v, list) else v for k, v in known.items()}
-        return cls(RunConfig(**known), d.get("suite_source"), items)
+        plan = EvalPlan.from_json(d["eval"]) if isinstance(d.get("eval"), dict) else None
+        run = RunConfig.from_json(d.get("run_config") or {})
+        return cls(run, d.get("suite_source"), items, plan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +401,7 @@ class RunInfo:
     id: str
     created_at: str
     status: str  # running | done | interrupted | failed
-    kind: str  # run (suite questions) | bench
+    kind: str  # run (suite questions) | eval (benchmarks) | bench | quant
     tokbench_version: str
     backend: str
     url: str | None

@@ -255,3 +255,17 @@ def mcnemar_exact(b: int, c: int) -> float:
     k = min(b, c)
     tail: float = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
     return min(1.0, 2.0 * tail)
+
+
+# No machine measures a trillion tokens a second, or waits 30 years for one: beyond this a
+# figure is a broken file, and charts and tables could not scale to it anyway.
+MAX_MEASURE = 1e12
+
+
+def measured(value: object) -> float | None:
+    """A rate, duration or latency as shown and stored: None unless a finite number from 0
+    to MAX_MEASURE (an imported file's "inf", NaN or text is a missing value, not a figure)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    v = float(value)
+    return v if math.isfinite(v) and 0 <= v <= MAX_MEASURE else None

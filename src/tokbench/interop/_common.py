@@ -14,6 +14,10 @@ from tokbench.errors import TokbenchError
 MAX_BYTES = 256 * 1024 * 1024
 # Real reports nest about ten levels; anything far deeper is not one of them.
 MAX_DEPTH = 64
+# A llama-bench sweep of every thread count, batch size and flag of a big box has a few
+# thousand rows; far more is not a benchmark someone ran, and would make every view of the
+# run slow. Checked while reading, so a huge file is refused before it costs memory.
+MAX_TESTS = 100_000
 
 
 def sha256_text(text: str) -> str:
@@ -30,17 +34,33 @@ def check_size(text: str, what: str) -> None:
         raise TokbenchError(f"the {what} file is larger than {MAX_BYTES // 2**20} MiB")
 
 
-def check_depth(value: Any, what: str) -> None:
-    """Refuse data nested deeper than MAX_DEPTH, walking iteratively (no recursion to exhaust)."""
+def check_tests(n: int, what: str) -> None:
+    if n > MAX_TESTS:
+        raise TokbenchError(
+            f"the {what} holds more than {MAX_TESTS:,} tests, more than tokbench imports from "
+            "one file: split it, or import the rows you want to compare"
+        )
+
+
+def check_depth(value: Any, what: str, text_keys: bool = False) -> None:
+    """Refuse data nested deeper than MAX_DEPTH and, with `text_keys`, a key that is not a
+    string (YAML allows `1:` or `null:` as keys; JSON, and every tool's report, does not),
+    walking iteratively (no recursion to exhaust)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise TokbenchError(f"the {what} file nests deeper than {MAX_DEPTH} levels")
         if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+            odd = [k for k in item if not isinstance(k, str)] if text_keys else []
+            if odd:
+                raise TokbenchError(
+                    f"the {what} file has a key that is not text ({str(odd[0])[:40]!r}), "
+                    "which no benchmark tool writes"
+                )
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
 
 
 def load_json(text: str, what: str) -> Any:
@@ -54,6 +74,8 @@ def load_json(text: str, what: str) -> Any:
         raise TokbenchError(
             f"the {what} file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from exc
+    except ValueError as exc:  # an integer of thousands of digits (int_max_str_digits)
+        raise TokbenchError(f"the {what} file holds a number too long to read ({exc})") from exc
     check_depth(value, what)
     return value
 

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from tokbench.core.files import read_bounded
 from tokbench.errors import TokbenchError
 from tokbench.interop import guidellm, llama_bench, vllm_bench
 from tokbench.interop._common import MAX_BYTES, strip_bom
 from tokbench.interop.records import ImportedRun
+from tokbench.interop.validate import checked
 
 # Format names accepted by parse_file(fmt=...) and the `tokbench import --format` option.
 FORMATS: dict[str, Callable[[str], ImportedRun]] = {
@@ -41,6 +43,10 @@ def _json_kind(text: str) -> str | None:
             value = json.loads(first)
         except (json.JSONDecodeError, RecursionError):
             return None
+        except ValueError as exc:
+            raise TokbenchError(f"the file holds a number too long to read ({exc})") from exc
+    except ValueError as exc:  # valid JSON, but an integer of thousands of digits
+        raise TokbenchError(f"the file holds a number too long to read ({exc})") from exc
         if vllm_bench.looks_like(value):
             return "vllm-bench-serve"
         return "llama-bench-jsonl" if isinstance(value, dict) and "avg_ts" in value else None
@@ -61,7 +67,10 @@ def detect_format(text: str, filename: str = "") -> str:
     s = strip_bom(text).lstrip()
     kind: str | None = None
     if s.startswith(("{", "[")):
-        kind = _json_kind(s)
+        # llama-bench's JSON is told by its first keys; decoding a big file only to sniff
+        # it would double the work of the import.
+        quick = llama_bench.flavour(s)
+        kind = f"llama-bench-{quick}" if quick in ("json", "jsonl") else _json_kind(s)
     if kind is None:
         flavour = llama_bench.flavour(s)
         kind = f"llama-bench-{flavour}" if flavour else None
@@ -80,19 +89,13 @@ def parse_text(text: str, fmt: str | None = None, filename: str = "") -> Importe
     """Parse already read text; `fmt` forces a format name from FORMATS."""
     if fmt is not None and fmt not in FORMATS:
         raise TokbenchError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return FORMATS[fmt or detect_format(text, filename)](text)
+    return checked(FORMATS[fmt or detect_format(text, filename)](text))
 
 
 def parse_file(path: Path | str, fmt: str | None = None) -> ImportedRun:
     """Read, detect and parse one file; its sha256 is of the file's exact bytes."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise TokbenchError(f"{p} is larger than {MAX_BYTES // 2**20} MiB")
-        data = p.read_bytes()
-    except OSError as exc:
-        raise TokbenchError(f"cannot read {p}: {exc.strerror or exc}") from exc
+    data = read_bounded(p, MAX_BYTES, "benchmark file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -26,6 +26,7 @@ from tokbench.errors import TokbenchError
 from tokbench.interop._common import (
     check_depth,
     check_size,
+    check_tests,
     dumps,
     get_path,
     load_json,
@@ -38,6 +39,9 @@ from tokbench.interop._common import (
 from tokbench.interop.records import ImportedRun, ImportedTest, Summary
 
 TOOL = "guidellm"
+# YAML decodes about ten times slower than JSON and in several times the memory, even with
+# libyaml; above this a report imports faster as JSON, which GuideLLM writes as readily.
+MAX_YAML_BYTES = 32 * 2**20
 KNOWN_VERSIONS = (1, 2)
 _STATUS = ("successful", "errored", "incomplete", "total")
 
@@ -64,16 +68,23 @@ def _load_yaml(text: str) -> Any:
     try:
         # GuideLLM dumps fresh dicts, so its reports hold no aliases; refusing them stops a
         # small file from expanding without bound.
-        if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text, Loader=yaml.SafeLoader)):
+        # libyaml's loader where PyYAML was built with it: the pure-Python one took 349 s
+        # on a 17.8 MB report.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text, Loader=loader)):
             raise TokbenchError(
                 "the YAML file uses aliases, which GuideLLM reports do not; tokbench refuses them"
             )
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=loader)  # a safe loader, chosen above
     except RecursionError as exc:
         raise TokbenchError("the GuideLLM YAML report nests too deeply") from exc
     except yaml.YAMLError as exc:
         raise TokbenchError(f"the GuideLLM report is not valid YAML ({exc})") from exc
-    check_depth(value, "GuideLLM YAML")
+    except ValueError as exc:  # an integer of thousands of digits (int_max_str_digits)
+        raise TokbenchError(
+            f"the GuideLLM YAML report holds a number too long to read ({exc})"
+        ) from exc
+    check_depth(value, "GuideLLM YAML", text_keys=True)
     return value
 
 
@@ -128,7 +139,8 @@ def _name(strategy: dict[str, Any]) -> str:
 
 def _iso(epoch: Any) -> str | None:
     seconds = opt_float(epoch)
-    if seconds is None or seconds <= 0:
+    # Up to the year 9999: beyond, and NaN or infinity, are not times (marked missing).
+    if seconds is None or not 0 < seconds < 253402300800:
         return None
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 
@@ -235,6 +247,7 @@ def parse_value(report: Any, text: str, fmt: str) -> ImportedRun:
     benchmarks = report["benchmarks"]
     if not benchmarks:
         raise TokbenchError("the GuideLLM report holds no benchmarks")
+    check_tests(len(benchmarks), "GuideLLM report")
     for i, bench in enumerate(benchmarks):
         if not isinstance(bench, dict):
             raise TokbenchError(f"GuideLLM benchmark {i + 1} is not an object")
@@ -288,4 +301,10 @@ def parse(text: str) -> ImportedRun:
 def parse_yaml(text: str) -> ImportedRun:
     text = strip_bom(text)
     check_size(text, "GuideLLM")
+    if len(text) > MAX_YAML_BYTES:
+        raise TokbenchError(
+            f"the GuideLLM YAML report is larger than {MAX_YAML_BYTES // 2**20} MiB, which "
+            "tokbench reads too slowly: import its JSON report (GuideLLM's --output-path "
+            "benchmarks.json)"
+        )
     return parse_value(_load_yaml(text), text, "guidellm-yaml")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.interop.detect import parse_file
-from tokbench.interop.records import ImportedRun, ImportedTest
+from tokbench.interop.records import ImportedRun, ImportedTest, Summary
 from tokbench.store.database import Store, new_run_info
 
 
@@ -146,21 +146,24 @@ def _build(parsed: ImportedRun) -> str | None:
 
 
 def _stats(model: str, t: ImportedTest) -> TestStats:
-    raw = asdict(t)
-    for key in (
-        "name",
-        "kind",
-        "n_prompt",
-        "n_gen",
-        "depth",
-        "concurrency",
-        "mean_tps",
-        "sd_tps",
-        "n",
-        "samples_tps",
-    ):
-        raw.pop(key)
-    raw["extra"] = json.loads(t.extra)
+    # Built field by field: dataclasses.asdict deep-copies every params pair, which made a
+    # big import spend most of its time here.
+    stats = {
+        "ttft_ms": _summary(t.ttft_ms),
+        "tpot_ms": _summary(t.tpot_ms),
+        "itl_ms": _summary(t.itl_ms),
+        "e2el_ms": _summary(t.e2el_ms),
+        "request_throughput_rps": t.request_throughput_rps,
+        "output_throughput_tps": t.output_throughput_tps,
+        "total_throughput_tps": t.total_throughput_tps,
+        "request_rate_rps": _finite(t.request_rate_rps),
+        "completed": t.completed,
+        "failed": t.failed,
+        "duration_s": t.duration_s,
+        "summaries": [(name, _summary(s)) for name, s in t.summaries],
+        "params": t.params,  # pairs, as lists once stored
+        "extra": _finite(json.loads(t.extra)),
+    }
     return TestStats(
         model=model,
         test=t.name,
@@ -173,8 +176,22 @@ def _stats(model: str, t: ImportedTest) -> TestStats:
         sd_tps=t.sd_tps,
         n=t.n,
         samples_tps=t.samples_tps,
-        stats=_finite(raw),
+        stats=stats,
     )
+
+
+def _summary(s: Summary | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "mean": s.mean,
+        "median": s.median,
+        "sd": s.sd,
+        "min": s.min,
+        "max": s.max,
+        "count": s.count,
+        "percentiles": s.percentiles,
+    }
 
 
 def _finite(value: Any) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 from tokbench.errors import TokbenchError
 from tokbench.interop._common import (
     check_size,
+    check_tests,
     common_value,
     dumps,
     load_json,
@@ -68,6 +69,13 @@ _RESULT_FIELDS = frozenset(
     }
 )
 _REQUIRED = ("n_prompt", "n_gen", "avg_ts")
+_NOT_PARAMS = _RESULT_FIELDS | {"n_prompt", "n_gen", "n_depth"}
+# Fields that describe the file or the result, not a test's settings: they never tell two
+# rows apart (test_time differs on every row; the md table's size and params are display).
+_NOT_IDENTITY = _NOT_PARAMS | {
+    "build_commit", "build_number", "cpu_info", "gpu_info", "model_size", "model_n_params",
+    "size", "params",
+}  # fmt: skip
 
 # The markdown table's display names for the fields it shows (llama-bench's
 # get_field_display_name), so md params use the same keys as the other formats.
@@ -151,25 +159,61 @@ def _floats(value: Any, field: str, row: int) -> tuple[float, ...]:
     return tuple(float(v) for v in value)
 
 
-def _test(rec: Mapping[str, Any], row: int) -> ImportedTest:
-    """One llama-bench record (from json, jsonl, csv or sql) as an ImportedTest."""
+def _shape(rec: Mapping[str, Any], row: int) -> tuple[int, int, int]:
+    """(n_prompt, n_gen, depth) of a record, which name its test."""
     missing = [f for f in _REQUIRED if rec.get(f) in (None, "")]
     if missing:
         raise TokbenchError(f"llama-bench record {row} lacks {', '.join(missing)}")
     n_prompt, n_gen = opt_int(rec["n_prompt"]), opt_int(rec["n_gen"])
     depth = opt_int(rec.get("n_depth", 0)) if rec.get("n_depth") not in (None, "") else 0
+    if n_prompt is None or n_gen is None or depth is None:
+        raise TokbenchError(
+            f"llama-bench record {row} has a non-numeric n_prompt, n_gen or n_depth"
+        )
+    return n_prompt, n_gen, depth
+
+
+def _text(value: Any) -> str:
+    """A setting as its JSON text ("1", "true", "f16"): what params hold."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)
+
+
+def _test(
+    rec: Mapping[str, Any],
+    row: int,
+    shape: tuple[int, int, int],
+    name: str,
+    pairs: dict[tuple[str, type, Any], tuple[str, str]],
+) -> ImportedTest:
+    """One llama-bench record (from json, jsonl, csv, sql or md) as an ImportedTest.
+    `pairs` holds each (setting, value) once: a sweep of 100k rows repeats the same few.
+    Its keys carry the value's type, since 1, 1.0 and True are equal as keys."""
+    n_prompt, n_gen, depth = shape
     mean = opt_float(rec["avg_ts"])
-    if n_prompt is None or n_gen is None or depth is None or mean is None:
-        raise TokbenchError(f"llama-bench record {row} has a non-numeric n_prompt, n_gen or avg_ts")
+    if mean is None:
+        raise TokbenchError(f"llama-bench record {row} has a non-numeric avg_ts")
     samples = _floats(rec.get("samples_ts"), "samples_ts", row)
     extra = {k: rec[k] for k in ("avg_ns", "stddev_ns", "samples_ns") if k in rec}
-    params = tuple(
-        (k, v if isinstance(v, str) else json.dumps(v))
-        for k, v in rec.items()
-        if k not in _RESULT_FIELDS and k not in ("n_prompt", "n_gen", "n_depth")
-    )
+    params = []
+    for k, v in rec.items():
+        if k in _NOT_PARAMS:
+            continue
+        if isinstance(v, list | dict):  # unhashable, and rare (older builds' lists)
+            params.append((k, _text(v)))
+        elif (pair := pairs.get((k, type(v), v))) is not None:
+            params.append(pair)
+        else:
+            params.append(pairs.setdefault((k, type(v), v), (k, _text(v))))
     return ImportedTest(
-        name=test_name(n_prompt, n_gen, depth),
+        name=name,
         kind=_kind(n_prompt, n_gen),
         n_prompt=n_prompt,
         n_gen=n_gen,
@@ -178,9 +222,48 @@ def _test(rec: Mapping[str, Any], row: int) -> ImportedTest:
         sd_tps=opt_float(rec.get("stddev_ts")),
         samples_tps=samples,
         n=len(samples) if samples else opt_int(rec.get("tokbench_n")),
-        params=params,
-        extra=dumps(extra),
+        params=tuple(params),
+        extra=dumps(extra) if extra else "{}",
     )
+
+
+def _varying(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The settings given two values or more, in the file's field order: a sweep's axes
+    (-t 1,2, -fa 0,1, -b, -ctk ...), which tell its rows apart."""
+    fields = dict.fromkeys(k for rec in records for k in rec if k not in _NOT_IDENTITY)
+    varying = []
+    for k in fields:
+        given = (v for rec in records if (v := rec.get(k)) is not None)
+        first = next(given, None)
+        if any(v != first for v in given):
+            varying.append(k)
+    if "model_filename" in varying and "model_type" in varying:
+        varying.remove("model_type")  # the file names the model; its type says no more
+    return varying
+
+
+def _named(names: list[str], records: Sequence[Mapping[str, Any]], varying: list[str]) -> list[str]:
+    """Each test named by its shape and the sweep settings it ran with ("pp16 (threads=2)"),
+    so every row of a sweep is its own test; rows alike in every setting are numbered."""
+    display = {v: k for k, v in _MD_FIELD.items()}
+    seen: dict[str, int] = {}
+    out = []
+    for name, rec in zip(names, records, strict=True):
+        if varying:
+            shown = [f"{display.get(k, k)}={_setting(k, rec.get(k))}" for k in varying]
+            name = f"{name} ({', '.join(shown)})"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return out
+
+
+def _setting(field: str, value: Any) -> str:
+    if value is None:
+        return "?"
+    text = _text(value)
+    if field == "model_filename":
+        return text.replace("\\", "/").rsplit("/", 1)[-1]
+    return text
 
 
 def _drop_placeholders(rec: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -199,7 +282,8 @@ def _run(
     records = [_drop_placeholders(rec) for rec in records]
     if not records:
         raise TokbenchError(f"the llama-bench {fmt} output holds no test results")
-    tests = tuple(_test(rec, i + 1) for i, rec in enumerate(records))
+    shapes = [_shape(rec, i + 1) for i, rec in enumerate(records)]
+    names = [test_name(*shape) for shape in shapes]
 
     def common(field: str) -> Any:
         return common_value([rec.get(field) for rec in records])
@@ -209,9 +293,20 @@ def _run(
         notes.append(
             f"fields newer than this reader ({', '.join(unknown)}) were kept in each test's params"
         )
-    for field in ("model_type", "n_threads", "n_gpu_layers"):
-        if len({repr(rec.get(field)) for rec in records}) > 1:
-            notes.append(f"tests differ in {field}: see each test's params")
+    if len(set(names)) < len(names):  # a sweep: shapes alone do not tell its rows apart
+        varying = _varying(records)
+        if varying:
+            notes.append(f"a sweep over {', '.join(varying)}: each test's name gives its values")
+        names = _named(names, records, varying)
+    else:
+        for field in ("model_type", "n_threads", "n_gpu_layers"):
+            if len({repr(rec.get(field)) for rec in records}) > 1:
+                notes.append(f"tests differ in {field}: see each test's params")
+    pairs: dict[tuple[str, type, Any], tuple[str, str]] = {}
+    tests = tuple(
+        _test(rec, i + 1, shape, name, pairs)
+        for i, (rec, shape, name) in enumerate(zip(records, shapes, names, strict=True))
+    )
     times = sorted(t for t in (opt_str(rec.get("test_time")) for rec in records) if t)
     model_type = opt_str(common("model_type"))
     return ImportedRun(
@@ -240,6 +335,7 @@ def _run(
 def _records_of(value: Any, fmt: str) -> list[Mapping[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
         raise TokbenchError(f"the llama-bench {fmt} output is not a list of test records")
+    check_tests(len(value), f"llama-bench {fmt} output")
     return value
 
 
@@ -256,6 +352,7 @@ def parse_jsonl(text: str) -> ImportedRun:
         if line.strip():
             try:
                 records.append(load_json(line, "llama-bench jsonl"))
+                check_tests(len(records), "llama-bench jsonl output")
             except TokbenchError as exc:
                 raise TokbenchError(f"line {i + 1} of the llama-bench jsonl output: {exc}") from exc
     return _run(_records_of(records, "jsonl"), "jsonl", text, [])
@@ -265,7 +362,10 @@ def parse_csv(text: str) -> ImportedRun:
     text = strip_bom(text)
     check_size(text, "llama-bench csv")
     try:
-        rows = list(csv.DictReader(io.StringIO(text)))
+        rows = []
+        for row in csv.DictReader(io.StringIO(text)):
+            rows.append(row)
+            check_tests(len(rows), "llama-bench csv output")
     except csv.Error as exc:
         raise TokbenchError(f"the llama-bench csv output is not valid CSV ({exc})") from exc
     if any(None in row or any(v is None for v in row.values()) for row in rows):
@@ -335,6 +435,7 @@ def parse_sql(text: str) -> ImportedRun:
                 f"but {len(values)} values"
             )
         records.append(dict(zip(fields, values, strict=True)))
+        check_tests(len(records), "llama-bench sql output")
     return _run(records, "sql", text, [])
 
 
@@ -390,6 +491,7 @@ def parse_md(text: str) -> ImportedRun:
             raise TokbenchError("the llama-bench md table has a row before its header row")
         else:
             records.append(_md_record(header, cells, len(records) + 1))
+            check_tests(len(records), "llama-bench md table")
     if header is None:
         raise TokbenchError("the llama-bench md output has no table with 'test' and 't/s' columns")
     notes = ["the md table rounds t/s to two decimals and gives no per-repetition samples"]
@@ -418,14 +520,14 @@ _PARSERS = {
 def flavour(text: str) -> str | None:
     """Which llama-bench output this text looks like (json, jsonl, csv, sql, md), or None."""
     s = strip_bom(text).lstrip()
-    head = s[:4096]
+    head = s[:65536]
     if re.match(
         r"(CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+llama_bench|INSERT\s+INTO\s+llama_bench)",
         head,
         re.IGNORECASE,
     ):
         return "sql"
-    first = s.split("\n", 1)[0]
+    first = head.split("\n", 1)[0]
     if s.startswith("[") and '"avg_ts"' in head:
         return "json"
     if s.startswith("{") and '"avg_ts"' in first:
@@ -433,7 +535,7 @@ def flavour(text: str) -> str | None:
     fields = [f.strip().strip('"') for f in first.split(",")]
     if "avg_ts" in fields and "n_prompt" in fields:
         return "csv"
-    for line in s.splitlines()[:200]:
+    for line in head.splitlines()[:200]:
         cells = _md_cells(line) if line.strip().startswith("|") else []
         if "test" in cells and "t/s" in cells:
             return "md"

@@ -21,6 +21,7 @@ from typing import Any
 from tokbench.errors import TokbenchError
 from tokbench.interop._common import (
     check_size,
+    check_tests,
     dumps,
     load_json,
     opt_float,
@@ -38,6 +39,10 @@ _REQUIRED = ("model_id", "completed")
 # Per-request lists (ttfts, itls, latencies, input_lens ... in seconds or tokens) are kept as
 # given in the test's extra; the generated texts are the model's output, not measurements.
 _DROPPED = ("generated_texts",)
+# --save-detailed lists longer than this (one value per request; itls one list per
+# request) are left out: the summaries hold what views show, and a 75 MB result's lists
+# made every `show` of it decode them again (16 s). Smaller runs keep theirs in extra.
+MAX_DETAIL_VALUES = 10_000
 _MAPPED = frozenset(
     {"date", "request_rate", "max_concurrency", "duration", "completed", "failed",
      "request_throughput", "output_throughput", "total_token_throughput", "version",
@@ -76,6 +81,7 @@ def _results(text: str) -> list[dict[str, Any]]:
         values = [load_json(ln, "vLLM result") for ln in lines]
     if not values:
         raise TokbenchError("the vLLM result file holds no results")
+    check_tests(len(values), "vLLM result file")
     for i, v in enumerate(values):
         if not isinstance(v, dict):
             raise TokbenchError(f"vLLM result {i + 1} is not a JSON object")
@@ -84,6 +90,8 @@ def _results(text: str) -> list[dict[str, Any]]:
             raise TokbenchError(
                 f"vLLM result {i + 1} lacks {', '.join(missing) or 'throughput and latency fields'}"
             )
+        if not isinstance(v["model_id"], str) or not v["model_id"].strip():
+            raise TokbenchError(f"vLLM result {i + 1} has a model_id that is not a model's name")
     return values
 
 
@@ -148,7 +156,11 @@ def _test(result: dict[str, Any]) -> ImportedTest:
     extra = {
         k: v
         for k, v in result.items()
-        if k not in _MAPPED and k not in _PARAMS and k not in metric_keys and k not in _DROPPED
+        if k not in _MAPPED
+        and k not in _PARAMS
+        and k not in metric_keys
+        and k not in _DROPPED
+        and not _long_detail(v)
     }
     return ImportedTest(
         name=_name(rate, concurrency, result),
@@ -173,6 +185,10 @@ def _test(result: dict[str, Any]) -> ImportedTest:
     )
 
 
+def _long_detail(value: Any) -> bool:
+    return isinstance(value, list) and len(value) > MAX_DETAIL_VALUES
+
+
 def parse(text: str) -> ImportedRun:
     text = strip_bom(text)
     results = _results(text)
@@ -182,6 +198,14 @@ def parse(text: str) -> ImportedRun:
     dropped = sum(len(r[k]) for r in results for k in _DROPPED if isinstance(r.get(k), list))
     if dropped:
         notes.append(f"{dropped} generated texts were not imported (outputs, not measurements)")
+    long = sorted(
+        {k for r in results for k, v in r.items() if k not in _DROPPED and _long_detail(v)}
+    )
+    if long:
+        notes.append(
+            f"per-request lists of over {MAX_DETAIL_VALUES:,} values ({', '.join(long)}) were "
+            "not imported; their summaries were"
+        )
     models = {str(r["model_id"]) for r in results}
     if len(models) > 1:
         notes.append(f"results for {len(models)} models: see each test's params")

@@ -1,14 +1,15 @@
 """`tokbench quant` in one call: the reference (built once and cached, or a given file),
 each candidate scored against it, each model's speed facts, and the stored run of kind
 "quant". Everything is measured before anything is stored, so a bad candidate stores
-nothing. `load_quant` reads a stored comparison back in the same shape."""
+nothing; the run's created_at is when the comparison started, finished_at when it ended.
+`load_quant` reads a stored comparison back in the same shape."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +25,23 @@ from tokbench.paths import cache_dir
 from tokbench.quant import kld as m
 from tokbench.quant.evaluate import (
     DEFAULT_CTX,
-    DEFAULT_TOP_K,
-    QuantResult,
+    DEFAULT_MASS,
+    DEFAULT_MAX_K,
     build_reference,
+    check_coverage,
     evaluate,
     sha_cache_file,
 )
 from tokbench.quant.reference import (
     Reference,
     check_reference,
+    check_writable,
     file_sha256,
     load_reference,
 )
-from tokbench.quant.speed import speeds
-from tokbench.quant.text import load_text
+from tokbench.quant.rows import result_row
+from tokbench.quant.speed import measure_decode, speeds
+from tokbench.quant.text import EvalText, load_text
 from tokbench.quant.view import ModelSpeed, QuantView
 from tokbench.store.database import Store, new_run_info
 from tokbench.store.ledger import this_host
@@ -56,19 +60,21 @@ def is_gguf(path: Path) -> bool:
 
 
 def reference_cache_path(model: Path, model_sha: str, text_sha: str, n_ctx: int,
-                         chunks: int | None, top_k: int) -> Path:
+                         chunks: int | None, mass: float, max_k: int) -> Path:
     key = hashlib.sha256(
-        f"{model_sha}|{text_sha}|{n_ctx}|{chunks or 'all'}|{top_k}".encode()
+        f"{model_sha}|{text_sha}|{n_ctx}|{chunks or 'all'}|{mass!r}|{max_k}".encode()
     ).hexdigest()[:16]
     return cache_dir() / "quant-references" / f"{model.stem}-{key}.npz"
 
 
 def _copy(src: Path, dst: Path) -> int:
-    dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.tmp")
     try:
         shutil.copyfile(src, tmp)
         tmp.replace(dst)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TokbenchError(f"--save-reference {dst}: cannot write it ({exc.strerror})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -108,12 +114,13 @@ class _Ref:
 
 
 def _reference(
-    ref_model: Path | None, reference_file: Path | None, *, text: Any, n_ctx: int,
-    chunks: int | None, top_k: int, threads: int, progress: Progress | None,
+    ref_model: Path | None, reference_file: Path | None, *, text: EvalText, n_ctx: int,
+    chunks: int | None, mass: float, max_k: int, threads: int, progress: Progress | None,
 ) -> _Ref:
     sha_cache = sha_cache_file()
+    max_tokens = len(text.text.encode("utf-8")) + 1  # a token holds at least one byte
     if reference_file is not None:
-        ref = load_reference(reference_file)
+        ref = load_reference(reference_file, max_tokens=max_tokens)
         if ref_model is not None:
             sha = file_sha256(ref_model, sha_cache)
             if sha != ref.meta.model_sha256:
@@ -125,60 +132,19 @@ def _reference(
         return _Ref(reference_file, ref, "file", None)
     assert ref_model is not None
     sha = file_sha256(ref_model, sha_cache)
-    cached = reference_cache_path(ref_model, sha, text.sha256, n_ctx, chunks, top_k)
+    cached = reference_cache_path(ref_model, sha, text.sha256, n_ctx, chunks, mass, max_k)
     if cached.is_file():
         try:
-            ref = load_reference(cached)
+            ref = load_reference(cached, max_tokens=max_tokens)
             if ref.meta.model_sha256 == sha and ref.meta.text_sha256 == text.sha256:
                 return _Ref(cached, ref, "cache", None)
         except TokbenchError:
             pass  # damaged: built again below
     step = (lambda d, n: progress("reference", d, n)) if progress else None
     summary = build_reference(ref_model, cached, text=text, n_ctx=n_ctx, chunks=chunks,
-                              threads=threads, top_k=top_k, progress=step, sha_cache=sha_cache)
+                              threads=threads, mass=mass, max_k=max_k, progress=step,
+                              sha_cache=sha_cache)
     return _Ref(cached, load_reference(cached), "built", summary.load_s + summary.elapsed_s)
-
-
-def _row(position: int, r: QuantResult, sha: str, text_sha: str) -> dict[str, Any]:
-    k, topk = r.kld, r.kld_topk
-    return {
-        "position": position,
-        "model_path": r.model_path,
-        "model_sha256": sha,
-        "size_bytes": r.model_size_bytes,
-        "reference_kind": r.reference_kind,
-        "reference_name": r.reference_name,
-        "text_sha256": text_sha,
-        "n_ctx": r.n_ctx,
-        "windows": r.n_windows,
-        "scored_tokens": r.scored_tokens,
-        "top_k": r.top_k,
-        "threads": r.threads,
-        "perplexity": r.perplexity,
-        "perplexity_se": r.perplexity_se,
-        "reference_perplexity": r.reference_perplexity,
-        "ln_ppl_ratio": r.ln_ppl_ratio,
-        "ln_ppl_ratio_se": r.ln_ppl_ratio_se,
-        "kld_mean": k.mean if k else None,
-        "kld_se": k.se if k else None,
-        "kld_median": k.median if k else None,
-        "kld_p90": k.p90 if k else None,
-        "kld_p99": k.p99 if k else None,
-        "kld_max": k.max if k else None,
-        "kld_is_topk": r.reference_kind == "file",
-        "topk_kld_mean": topk.mean if topk else None,
-        "topk_rel_error": r.topk_error.mean_rel if r.topk_error else None,
-        "same_top": r.same_top_rate,
-        "same_top_se": r.same_top_se,
-        "delta_p_mean": r.delta_p_mean,
-        "delta_p_se": r.delta_p_se,
-        "delta_p_rms": r.delta_p_rms,
-        "delta_p_top_mean": r.delta_p_top_mean,
-        "delta_p_top_se": r.delta_p_top_se,
-        "load_s": r.load_s,
-        "elapsed_s": r.elapsed_s,
-        "scored_tps": r.scored_tps,
-    }
 
 
 def _target(s: ModelSpeed, n_ctx: int, threads: int) -> Target:
@@ -209,14 +175,17 @@ def compare_quants(
     text: Path | None = None,
     n_ctx: int = DEFAULT_CTX,
     chunks: int | None = None,
-    top_k: int = DEFAULT_TOP_K,
+    mass: float = DEFAULT_MASS,
+    max_k: int = DEFAULT_MAX_K,
     full_kld: bool = False,
+    speed: bool = True,
     threads: int | None = None,
     store: Store | None = None,
     progress: Progress | None = None,
 ) -> QuantView:
     """Score each candidate of `models` (the first is the reference GGUF or reference file)
     against the reference and store the comparison as a run of kind "quant" in `store`.
+    With `speed`, each GGUF's decode tok/s is measured too (same engine and threads).
     With no candidate, only the reference is built (and saved with `save_reference`)."""
     started_at = utc_now()
     ref_model, reference_file, cands = _split_models(models, reference_file)
@@ -225,22 +194,24 @@ def compare_quants(
     if full_kld and ref_model is None:
         raise TokbenchError("--full-kld runs the reference model beside each candidate: "
                             "give the reference GGUF, not only a reference file")
-    if top_k < 1:
-        raise TokbenchError(f"--top-k {top_k}: must be at least 1")
+    check_coverage(mass, max_k)
+    if save_reference is not None:
+        check_writable(save_reference)
     threads = threads or physical_cores()
     et = load_text(text)
     ref = _reference(ref_model, reference_file, text=et, n_ctx=n_ctx, chunks=chunks,
-                     top_k=top_k, threads=threads, progress=progress)
+                     mass=mass, max_k=max_k, threads=threads, progress=progress)
     meta = ref.ref.meta
     check_reference(ref.path, meta, text_sha256=et.sha256, text_name=et.name, n_ctx=n_ctx,
                     n_vocab=meta.n_vocab, vocab_fingerprint=meta.vocab_fingerprint,
                     n_windows=chunks)
     windows = min(chunks or meta.n_windows, meta.n_windows)
     used = ref.ref.head(windows)
-    ppl = m.perplexity(-used.actual_lp)
+    ppl = m.perplexity(-used.rows.actual_lp)
     file_bytes = ref.path.stat().st_size
     if save_reference is not None and ref.path.resolve() != save_reference.resolve():
         file_bytes = _copy(ref.path, save_reference)
+    ref_speed = measure_decode(ref_model, threads) if speed and ref_model and cands else None
     reference = {
         "model_path": str(ref_model) if ref_model else None,
         "model_name": meta.model_name,
@@ -252,22 +223,27 @@ def compare_quants(
         "text_name": et.name,
         "text_sha256": et.sha256,
         "n_ctx": n_ctx,
-        "top_k": meta.top_k,
+        "top_k": meta.max_k,
+        "mass": meta.mass,
+        "uncovered_mass": used.rows.uncovered_mass,
         "windows": windows,
         "scored_tokens": windows * meta.scored_per_window,
         "perplexity": ppl.mean,
         "perplexity_se": ppl.se,
         "build_s": ref.build_s,
+        "decode_tps": ref_speed.tps if ref_speed else None,
+        "decode_tps_se": ref_speed.se if ref_speed else None,
     }
     rows = []
     for i, cand in enumerate(cands):
         step = (lambda d, n, c=cand: progress(c.name, d, n)) if progress else None
         res = evaluate(cand, text=et, n_ctx=n_ctx, chunks=windows, threads=threads,
-                       reference=ref_model if full_kld else ref.path, top_k=meta.top_k,
-                       progress=step)
-        rows.append(_row(i, res, file_sha256(cand, sha_cache_file()), et.sha256))
+                       reference=ref_model if full_kld else ref.path, mass=meta.mass,
+                       max_k=meta.max_k, progress=step)
+        tps = measure_decode(cand, threads) if speed else None
+        rows.append(result_row(i, res, file_sha256(cand, sha_cache_file()), et.sha256, tps))
     paths = ([str(ref_model)] if ref_model else []) + [str(c) for c in cands]
-    sp = {s.path: s for s in speeds(store, list(dict.fromkeys(paths)))}
+    sp = _with_measured(speeds(store, list(dict.fromkeys(paths))), reference, rows, None)
     if not cands or store is None:
         return QuantView(None, reference, rows, sp)
     settings = QuantSettings(
@@ -275,7 +251,7 @@ def compare_quants(
         reference_sha256=meta.model_sha256, reference_name=meta.model_name,
         reference_file=str(save_reference or ref.path), reference_source=ref.source,
         text_name=et.name, text_sha256=et.sha256, n_ctx=n_ctx, chunks=chunks,
-        n_windows=windows, top_k=meta.top_k, full_kld=full_kld, threads=threads,
+        n_windows=windows, top_k=meta.max_k, full_kld=full_kld, threads=threads,
     )
     run = new_run_info(
         "quant", settings, this_host(), backend="embedded", model=Path(meta.model_name).stem,
@@ -283,7 +259,21 @@ def compare_quants(
         created_at=started_at, finished_at=utc_now(),
     )
     save_quant_run(store, run, reference, rows)
-    return QuantView(run, reference, rows, sp)
+    return QuantView(run, reference, rows, _with_measured(list(sp.values()), reference, rows,
+                                                          run.id))
+
+
+def _with_measured(found: list[ModelSpeed], reference: dict[str, Any],
+                   rows: list[dict[str, Any]], run_id: str | None) -> dict[str, ModelSpeed]:
+    """Each file's speed facts, with the decode tok/s the comparison measured itself
+    (`run_id`: the run that did) in place of one found in the store."""
+    own = {r["model_path"]: r.get("decode_tps") for r in [reference, *rows]
+           if r.get("model_path")}
+    out = {}
+    for s in found:
+        tps = own.get(s.path)
+        out[s.path] = s if tps is None else replace(s, decode_tps=tps, decode_run=run_id)
+    return out
 
 
 def load_quant(store: Store, run: RunInfo) -> QuantView:
@@ -296,7 +286,7 @@ def load_quant(store: Store, run: RunInfo) -> QuantView:
         r["model_path"] for r in rows
     ]
     paths = list(dict.fromkeys(paths))
-    found = {s.path: s for s in speeds(store, paths)}
+    found = _with_measured(speeds(store, paths), reference, rows, run.id)
     by_path = {t.gguf_path: t for t in run.targets.values() if t.gguf_path}
     out = {}
     for p in paths:

@@ -1,6 +1,7 @@
-"""Entry points: `build_reference()` writes a reference model's compact top-k file once;
-`evaluate()` scores a candidate GGUF alone (perplexity), against such a file (top-k KLD), or
-against a reference GGUF run alongside (full KLD, and the top-k KLD error beside it)."""
+"""Entry points: `build_reference()` writes a reference model's compact file once;
+`evaluate()` scores a candidate GGUF alone (perplexity), against such a file (the compact
+KLD with its bounds), or against a reference GGUF run alongside (full KLD, and the compact
+KLD's error beside it)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from tokbench.backends.embedded import _quiet_llama_logs
+from tokbench.backends.embedded import quiet_llama_logs
 from tokbench.errors import TokbenchError
 from tokbench.hardware.host import physical_cores
 from tokbench.paths import cache_dir
 from tokbench.quant import kld as m
 from tokbench.quant.reference import (
     FORMAT,
+    MAX_K,
     Reference,
     ReferenceMeta,
+    RefRows,
     check_reference,
     file_sha256,
     load_reference,
@@ -35,15 +38,14 @@ from tokbench.quant.score import (
     F32,
     I32,
     CandidateRows,
-    TopKRows,
     WindowDecoder,
     WindowPlan,
     candidate_rows,
+    covering_rows,
     full_kld_rows,
     plan_windows,
     row_blocks,
     tokenize,
-    topk_rows,
     vocab_info,
 )
 from tokbench.quant.text import EvalText, load_text
@@ -51,7 +53,11 @@ from tokbench.quant.text import EvalText, load_text
 Progress = Callable[[int, int], None]  # (windows done, windows in all)
 RefKind = Literal["none", "file", "live", "http"]
 DEFAULT_CTX = 512
-DEFAULT_TOP_K = 32
+# What a reference file keeps per position: the reference's most likely tokens until they
+# cover DEFAULT_MASS of the probability, at most DEFAULT_MAX_K (docs/metrics.md: on a flat
+# base-model distribution of Chinese text a fixed top 32 fell 29 % short of the full KLD)
+DEFAULT_MASS = 0.999
+DEFAULT_MAX_K = 2048
 
 
 def sha_cache_file() -> Path:
@@ -72,14 +78,18 @@ class QuantResult:
     perplexity_se: float
     reference_kind: RefKind
     reference_name: str | None  # the reference file, or the reference GGUF in live mode
-    top_k: int | None
+    mass: float | None  # the reference file's coverage rule: mass, at most max_k tokens
+    max_k: int | None
+    uncovered_mass: float | None  # the mean probability it leaves uncovered per position
     reference_perplexity: float | None
     reference_perplexity_se: float | None
     ln_ppl_ratio: float | None  # ln(PPL(Q)/PPL(ref)), paired standard error below
     ln_ppl_ratio_se: float | None
-    kld: m.KldStats | None  # full KLD in live mode, top-k KLD against a reference file
-    kld_topk: m.KldStats | None
-    topk_error: m.TopkKldError | None  # live mode only
+    kld: m.KldStats | None  # full KLD in live mode, compact KLD against a reference file
+    kld_exact: bool  # False: kld is the compact KLD, a lower bound
+    kld_upper: float | None  # the compact KLD's upper bound, mean over positions
+    kld_compact: m.KldStats | None
+    compact_error: m.CompactKldError | None  # live mode only
     same_top_rate: float | None
     same_top_se: float | None
     delta_p_mean: float | None  # llama-perplexity's Δp: Q(actual) - P(actual)
@@ -115,7 +125,7 @@ def _load(model_path: Path, n_ctx: int, threads: int) -> Any:
 
     if not model_path.is_file():
         raise TokbenchError(f"model file not found: {model_path}")
-    _quiet_llama_logs()
+    quiet_llama_logs()
     n_batch = min(n_ctx, 512)
     try:
         return Llama(
@@ -168,6 +178,13 @@ def _windows(plan: WindowPlan, progress: Progress | None) -> Iterator[int]:
             progress(i + 1, plan.n_windows)
 
 
+def check_coverage(mass: float, max_k: int) -> None:
+    if not 0.0 < mass <= 1.0:
+        raise TokbenchError(f"--mass {mass}: must be above 0 and at most 1")
+    if not 1 <= max_k <= MAX_K:
+        raise TokbenchError(f"--max-k {max_k}: must be between 1 and {MAX_K}")
+
+
 def build_reference(
     model_path: Path | str,
     out_path: Path | str,
@@ -175,15 +192,16 @@ def build_reference(
     n_ctx: int = DEFAULT_CTX,
     chunks: int | None = None,
     threads: int | None = None,
-    top_k: int = DEFAULT_TOP_K,
+    mass: float = DEFAULT_MASS,
+    max_k: int = DEFAULT_MAX_K,
     *,
     progress: Progress | None = None,
     sha_cache: Path | None = None,
 ) -> ReferenceSummary:
-    """Score `model_path` over the text and write its compact top-k reference to `out_path`."""
+    """Score `model_path` over the text and write its compact reference to `out_path`:
+    per position the most likely tokens until they cover `mass`, at most `max_k`."""
     model_path, out_path = Path(model_path), Path(out_path)
-    if top_k < 1:
-        raise TokbenchError(f"--top-k {top_k}: must be at least 1")
+    check_coverage(mass, max_k)
     et = _as_text(text)
     threads = threads or physical_cores()
     t0 = time.perf_counter()
@@ -192,11 +210,11 @@ def build_reference(
         dec = stack.enter_context(WindowDecoder(s.llm, s.llm.n_batch))
         pool = stack.enter_context(ThreadPoolExecutor(threads))
         t1 = time.perf_counter()
-        parts: list[TopKRows] = []
+        parts: list[RefRows] = []
         for i in _windows(s.plan, progress):
             nxt = _next_tokens(s.plan, s.tokens, i)
             for off, view in dec.decode(s.plan.window(s.tokens, i), s.plan.first):
-                job = partial(_ref_block, view, nxt, off, top_k)
+                job = partial(_ref_block, view, nxt, off, mass, max_k)
                 parts.extend(pool.map(job, row_blocks(view.shape[0])))
         t2 = time.perf_counter()
     meta = ReferenceMeta(
@@ -204,18 +222,12 @@ def build_reference(
         model_name=model_path.name,
         model_size_bytes=model_path.stat().st_size, text_sha256=et.sha256, text_name=et.name,
         tokens_sha256=tokens_sha256(s.tokens[: s.plan.n_windows * n_ctx]), n_ctx=n_ctx,
-        top_k=int(parts[0].top_ids.shape[1]), n_vocab=s.n_vocab, vocab_fingerprint=s.fingerprint,
-        n_windows=s.plan.n_windows, scored_per_window=s.plan.scored_per_window,
+        n_vocab=s.n_vocab, vocab_fingerprint=s.fingerprint, n_windows=s.plan.n_windows,
+        scored_per_window=s.plan.scored_per_window, mass=mass, max_k=max_k,
     )
-    ref = Reference(
-        meta,
-        np.concatenate([p.actual_lp for p in parts]),
-        np.concatenate([p.top_ids for p in parts]),
-        np.concatenate([p.top_lp for p in parts]),
-        np.concatenate([p.rest_lp for p in parts]),
-    )
+    ref = Reference(meta, RefRows.concat(parts))
     size = save_reference(out_path, ref)
-    ppl = m.perplexity(-ref.actual_lp)
+    ppl = m.perplexity(-ref.rows.actual_lp)
     return ReferenceSummary(str(out_path), size, meta, ppl.mean, ppl.se, t1 - t0, t2 - t1,
                             s.plan.scored_tokens / max(t2 - t1, 1e-9))
 
@@ -224,11 +236,8 @@ def build_reference(
 class _Acc:
     """Per-position records gathered window by window."""
 
-    actual: list[NDArray[np.float64]]
-    argmax: list[NDArray[np.int32]]
-    lp_at_ref: list[NDArray[np.float32]]
-    rest: list[NDArray[np.float32]]
-    ref: list[TopKRows]  # live mode: the reference's records
+    cand: list[CandidateRows]
+    ref: list[RefRows]  # live mode: the reference's records
     full: list[NDArray[np.float64]]  # live mode: exact KLD
 
 
@@ -240,20 +249,22 @@ def evaluate(
     threads: int | None = None,
     reference: Path | str | None = None,
     *,
-    top_k: int = DEFAULT_TOP_K,
+    mass: float = DEFAULT_MASS,
+    max_k: int = DEFAULT_MAX_K,
     progress: Progress | None = None,
 ) -> QuantResult:
     """Score `model_path`; `reference` is a reference file from `build_reference()` or a
-    reference GGUF evaluated alongside (then `top_k` sets the top-k KLD measured beside the
-    full one). Without a reference only perplexity is measured."""
+    reference GGUF evaluated alongside (then `mass` and `max_k` set the compact KLD measured
+    beside the full one). Without a reference only perplexity is measured."""
     model_path = Path(model_path)
+    check_coverage(mass, max_k)
     et = _as_text(text)
     threads = threads or physical_cores()
     ref_path = Path(reference) if reference is not None else None
     kind: RefKind = "none" if ref_path is None else "live" if _is_gguf(ref_path) else "file"
     ref_file: Reference | None = None
     if ref_path is not None and kind == "file":
-        ref_file = load_reference(ref_path)
+        ref_file = load_reference(ref_path, max_tokens=len(et.text.encode("utf-8")) + 1)
         check_reference(ref_path, ref_file.meta, text_sha256=et.sha256, text_name=et.name,
                         n_ctx=n_ctx, n_vocab=ref_file.meta.n_vocab,
                         vocab_fingerprint=ref_file.meta.vocab_fingerprint, n_windows=chunks)
@@ -288,28 +299,28 @@ def evaluate(
         # float64 full-vocabulary temporaries: fewer of them at once
         live_pool = stack.enter_context(ThreadPoolExecutor(min(threads, 4)))
         t1 = time.perf_counter()
-        acc = _Acc([], [], [], [], [], [])
+        acc = _Acc([], [], [])
         per = s.plan.scored_per_window
         for i in _windows(s.plan, progress):
             nxt = _next_tokens(s.plan, s.tokens, i)
             window = s.plan.window(s.tokens, i)
             if ref_dec is None:
                 for off, view in dec.decode(window, s.plan.first):
-                    ids = None if ref_file is None else ref_file.top_ids[i * per : (i + 1) * per]
-                    job = partial(_cand_block, view, nxt, off, ids)
-                    for cr in pool.map(job, row_blocks(view.shape[0])):
-                        _add(acc, cr)
+                    rows = None if ref_file is None else ref_file.rows.rows(i * per + off,
+                                                                            i * per + per)
+                    job = partial(_cand_block, view, nxt, off, rows)
+                    acc.cand.extend(pool.map(job, row_blocks(view.shape[0])))
             else:
                 steps = zip(ref_dec.decode(window, s.plan.first), dec.decode(window, s.plan.first),
                             strict=True)
                 for (off, rview), (_o, cview) in steps:
-                    live_job = partial(_live_block, rview, cview, nxt, off, top_k)
-                    for tk, cr, full in live_pool.map(live_job, row_blocks(rview.shape[0])):
-                        acc.ref.append(tk)
-                        _add(acc, cr)
+                    live_job = partial(_live_block, rview, cview, nxt, off, mass, max_k)
+                    for rr, cr, full in live_pool.map(live_job, row_blocks(rview.shape[0])):
+                        acc.ref.append(rr)
+                        acc.cand.append(cr)
                         acc.full.append(full)
         t2 = time.perf_counter()
-    return _result(model_path, et, s.plan, threads, kind, ref_path, ref_file, acc, top_k,
+    return _result(model_path, et, s.plan, threads, kind, ref_path, ref_file, acc, mass, max_k,
                    t1 - t0, t2 - t1)
 
 
@@ -317,46 +328,45 @@ def evaluate(
 # softmax over worker threads: one block's temporaries are ROWS full-vocabulary rows.
 
 
-def _ref_block(view: F32, nxt: I32, off: int, k: int, b: slice) -> TopKRows:
-    return topk_rows(view[b], nxt[off + b.start : off + b.stop], k)
+def _ref_block(view: F32, nxt: I32, off: int, mass: float, max_k: int, b: slice) -> RefRows:
+    return covering_rows(view[b], nxt[off + b.start : off + b.stop], mass, max_k)
 
 
-def _cand_block(view: F32, nxt: I32, off: int, ids: I32 | None, b: slice) -> CandidateRows:
+def _cand_block(view: F32, nxt: I32, off: int, ref: RefRows | None, b: slice) -> CandidateRows:
+    """`ref`: the reference's records from this decode step's first row on."""
     lo, hi = off + b.start, off + b.stop
-    ref_ids = np.zeros((hi - lo, 0), dtype=np.int32) if ids is None else ids[lo:hi]
-    return candidate_rows(view[b], nxt[lo:hi], ref_ids)
+    return candidate_rows(view[b], nxt[lo:hi],
+                          None if ref is None else ref.rows(b.start, b.stop))
 
 
 def _live_block(
-    rview: F32, cview: F32, nxt: I32, off: int, k: int, b: slice
-) -> tuple[TopKRows, CandidateRows, NDArray[np.float64]]:
-    tk = topk_rows(rview[b], nxt[off + b.start : off + b.stop], k)
-    cr = candidate_rows(cview[b], nxt[off + b.start : off + b.stop], tk.top_ids)
-    return tk, cr, full_kld_rows(rview[b], cview[b])
+    rview: F32, cview: F32, nxt: I32, off: int, mass: float, max_k: int, b: slice
+) -> tuple[RefRows, CandidateRows, NDArray[np.float64]]:
+    rr = covering_rows(rview[b], nxt[off + b.start : off + b.stop], mass, max_k)
+    cr = candidate_rows(cview[b], nxt[off + b.start : off + b.stop], rr)
+    return rr, cr, full_kld_rows(rview[b], cview[b])
 
 
-def _add(acc: _Acc, r: CandidateRows) -> None:
-    acc.actual.append(r.actual_lp)
-    acc.argmax.append(r.argmax)
-    acc.lp_at_ref.append(r.lp_at_ref)
-    acc.rest.append(r.rest_lp)
+def _cat(parts: list[NDArray[Any] | None]) -> NDArray[Any]:
+    return np.concatenate([p for p in parts if p is not None])
 
 
 def _result(
     model_path: Path, et: EvalText, plan: WindowPlan, threads: int, kind: RefKind,
-    ref_path: Path | None, ref_file: Reference | None, acc: _Acc, top_k: int,
+    ref_path: Path | None, ref_file: Reference | None, acc: _Acc, mass: float, max_k: int,
     load_s: float, elapsed_s: float,
 ) -> QuantResult:
-    actual = np.concatenate(acc.actual)
+    actual = _cat([c.actual_lp for c in acc.cand])
     ppl = m.perplexity(-actual)
     plain = QuantResult(
         model_path=str(model_path), model_size_bytes=model_path.stat().st_size,
         text_name=et.name, n_ctx=plan.n_ctx, n_windows=plan.n_windows,
         scored_tokens=plan.scored_tokens, threads=threads, perplexity=ppl.mean,
         perplexity_se=ppl.se, reference_kind=kind,
-        reference_name=str(ref_path) if ref_path else None, top_k=None,
-        reference_perplexity=None, reference_perplexity_se=None, ln_ppl_ratio=None,
-        ln_ppl_ratio_se=None, kld=None, kld_topk=None, topk_error=None, same_top_rate=None,
+        reference_name=str(ref_path) if ref_path else None, mass=None, max_k=None,
+        uncovered_mass=None, reference_perplexity=None, reference_perplexity_se=None,
+        ln_ppl_ratio=None, ln_ppl_ratio_se=None, kld=None, kld_exact=False, kld_upper=None,
+        kld_compact=None, compact_error=None, same_top_rate=None,
         same_top_se=None, delta_p_mean=None, delta_p_se=None, delta_p_rms=None,
         delta_p_top_mean=None, delta_p_top_se=None, load_s=load_s, elapsed_s=elapsed_s,
         scored_tps=plan.scored_tokens / max(elapsed_s, 1e-9),
@@ -364,44 +374,45 @@ def _result(
     if kind == "none":
         return plain
     if ref_file is not None:
-        ref_actual, ref_top_ids = ref_file.actual_lp, ref_file.top_ids
-        ref_top_lp, ref_rest = ref_file.top_lp, ref_file.rest_lp
-        k = ref_file.meta.top_k
+        rows, mass, max_k = ref_file.rows, ref_file.meta.mass, ref_file.meta.max_k
     else:
-        ref_actual = np.concatenate([r.actual_lp for r in acc.ref])
-        ref_top_ids = np.concatenate([r.top_ids for r in acc.ref])
-        ref_top_lp = np.concatenate([r.top_lp for r in acc.ref])
-        ref_rest = np.concatenate([r.rest_lp for r in acc.ref])
-        k = int(ref_top_ids.shape[1])
-    full_vals = np.concatenate(acc.full) if acc.full else None
-    return with_reference(plain, k, ref_actual, ref_top_ids, ref_top_lp, ref_rest, actual,
-                          np.concatenate(acc.argmax), np.concatenate(acc.lp_at_ref),
-                          np.concatenate(acc.rest), full_vals)
+        rows = RefRows.concat(acc.ref)
+    return with_reference(
+        plain, rows, mass, max_k, actual, _cat([c.argmax for c in acc.cand]),
+        _cat([c.lp_at_top for c in acc.cand]), _cat([c.kld_lower for c in acc.cand]),
+        _cat([c.kld_upper for c in acc.cand]), _cat(list(acc.full)) if acc.full else None,
+    )
 
 
 def with_reference(
-    plain: QuantResult, k: int, ref_actual: NDArray[np.float64], ref_top_ids: NDArray[np.int32],
-    ref_top_lp: NDArray[np.float32], ref_rest: NDArray[np.float32],
-    actual: NDArray[np.float64], argmax: NDArray[np.int32], lp_at_ref: NDArray[np.floating],
-    cand_rest: NDArray[np.floating], full_vals: NDArray[np.float64] | None = None,
+    plain: QuantResult, ref: RefRows, mass: float, max_k: int, actual: NDArray[np.float64],
+    argmax: NDArray[np.int32], lp_at_top: NDArray[np.float64], kld_lower: NDArray[np.float64],
+    kld_upper: NDArray[np.float64] | None, full_vals: NDArray[np.float64] | None = None,
 ) -> QuantResult:
     """`plain` (perplexity only) with the metrics against the reference's records: per
-    position the candidate's actual-token log-prob, argmax, log-probs on the reference's
-    top-k ids and its rest bucket (and the exact KLD, when the reference ran alongside)."""
-    topk_vals = m.topk_kld(ref_top_lp, ref_rest, lp_at_ref, cand_rest)
-    kld_topk = m.kld_stats(topk_vals)
+    position the candidate's actual-token log-prob, argmax, log-prob on the reference's top
+    token and the compact KLD's bounds (upper: None where unknown), and the exact KLD when
+    the reference ran alongside."""
+    compact = m.kld_stats(kld_lower)
+    ref_actual = ref.actual_lp
     ref_ppl = m.perplexity(-ref_actual)
     ratio = m.ln_ppl_ratio(-actual, -ref_actual)
-    same = m.same_top(ref_top_ids[:, 0], argmax)
+    same = m.same_top(ref.top_ids, argmax)
     dp = m.delta_p(actual, ref_actual)
     dp_all = np.exp(actual) - np.exp(ref_actual)
-    dpt = m.delta_p(lp_at_ref[:, 0].astype(np.float64), ref_top_lp[:, 0].astype(np.float64))
+    dpt = m.delta_p(lp_at_top, ref.top_lp.astype(np.float64))
+    exact = full_vals is not None
+    upper = None
+    if not exact and kld_upper is not None and kld_upper.size:
+        upper = max(float(np.mean(kld_upper)), compact.mean)
     return replace(
-        plain, top_k=k, reference_perplexity=ref_ppl.mean, reference_perplexity_se=ref_ppl.se,
+        plain, mass=mass, max_k=max_k,
+        uncovered_mass=ref.uncovered_mass,
+        reference_perplexity=ref_ppl.mean, reference_perplexity_se=ref_ppl.se,
         ln_ppl_ratio=ratio.mean, ln_ppl_ratio_se=ratio.se,
-        kld=m.kld_stats(full_vals) if full_vals is not None else kld_topk,
-        kld_topk=kld_topk,
-        topk_error=m.topk_error(topk_vals, full_vals) if full_vals is not None else None,
+        kld=m.kld_stats(full_vals) if full_vals is not None else compact, kld_exact=exact,
+        kld_upper=upper, kld_compact=compact,
+        compact_error=m.compact_error(kld_lower, full_vals) if full_vals is not None else None,
         same_top_rate=same.mean, same_top_se=same.se, delta_p_mean=dp.mean, delta_p_se=dp.se,
         delta_p_rms=float(np.sqrt(np.mean(dp_all * dp_all))),
         delta_p_top_mean=dpt.mean, delta_p_top_se=dpt.se,

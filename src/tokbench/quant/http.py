@@ -7,7 +7,8 @@ the text's next token and of the reference's top-k tokens: prompt-token log-prob
   actual one, `{token id: {"logprob", "rank", "decoded_token"}}`, capped by the server's
   `--max-logprobs` (20 by default). `measure_server` scores each window of a stored
   reference that way; a reference id outside the returned N gets the N-th log-prob, an
-  upper bound on its probability, and the KLD is then marked approximate.
+  upper bound on its probability. The KLD over HTTP is always approximate: the compact
+  KLD's lower bound (no upper bound: that needs the candidate's whole distribution).
 - llama-server (`/completion` `n_probs`, `/v1/completions` `logprobs`) returns
   probabilities for generated tokens only, never for the prompt's; Ollama and LM Studio
   at most generated-token log-probabilities: refused in one sentence.
@@ -31,9 +32,9 @@ from tokbench.core.records import QuantSettings, Target, utc_now
 from tokbench.errors import TokbenchError
 from tokbench.net.http import Client, TransportError, credentials
 from tokbench.quant import kld as m
-from tokbench.quant.compare import _row
 from tokbench.quant.evaluate import QuantResult, with_reference
 from tokbench.quant.reference import Reference, check_reference, load_reference, tokens_sha256
+from tokbench.quant.rows import result_row
 from tokbench.quant.score import WindowPlan
 from tokbench.quant.text import load_text
 from tokbench.quant.view import ModelSpeed, QuantView
@@ -80,7 +81,7 @@ class _Scored:
 
     actual: list[float]
     argmax: list[int]
-    lp_at_ref: list[list[float]]
+    lp_at_ref: list[float]  # flat, the reference's kept ids position by position
     substituted: int  # reference ids the server did not return (bounded, not read)
 
 
@@ -173,14 +174,12 @@ def _position(entry: Any, actual: int, ref_ids: np.ndarray, n: int,
     floor = min(lps[t] for t in top)  # the N-th most likely: no unreturned token is above it
     out.actual.append(lps[actual])
     out.argmax.append(order[0])
-    row = []
     for tid in ref_ids.tolist():
         if tid in lps:
-            row.append(lps[tid])
+            out.lp_at_ref.append(lps[tid])
         else:
-            row.append(floor)
+            out.lp_at_ref.append(floor)
             out.substituted += 1
-    out.lp_at_ref.append(row)
 
 
 def _score(srv: _Vllm, ref: Reference, plan: WindowPlan, tokens: list[int],
@@ -190,10 +189,12 @@ def _score(srv: _Vllm, ref: Reference, plan: WindowPlan, tokens: list[int],
     for i in range(plan.n_windows):
         window = plan.window(tokens, i)
         plp = srv.prompt_logprobs(window)
-        ids = ref.top_ids[i * per : (i + 1) * per]
+        rows = ref.rows.rows(i * per, (i + 1) * per)
+        off = rows.offsets
         for j, p in enumerate(range(plan.first, plan.n_ctx - 1)):
             # entry p + 1: the distribution of token p + 1 given tokens 0..p
-            _position(plp[p + 1], window[p + 1], ids[j], srv.top_n, out)
+            _position(plp[p + 1], window[p + 1], rows.ids[off[j] : off[j + 1]], srv.top_n,
+                      out)
         if progress is not None:
             progress(srv.model, i + 1, plan.n_windows)
     return out
@@ -226,13 +227,13 @@ def measure_server(
     if reference_file is None:
         raise TokbenchError("over HTTP the reference is a reference file: give --reference REF "
                             "(made by tokbench quant REF.gguf --save-reference REF)")
-    ref = load_reference(reference_file)
-    meta = ref.meta
     et = load_text(text)
+    ref = load_reference(reference_file, max_tokens=len(et.text.encode("utf-8")) + 1)
+    meta = ref.meta
     check_reference(reference_file, meta, text_sha256=et.sha256, text_name=et.name,
                     n_ctx=meta.n_ctx, n_vocab=meta.n_vocab,
                     vocab_fingerprint=meta.vocab_fingerprint, n_windows=chunks)
-    n = top_n or meta.top_k
+    n = top_n or int(ref.rows.counts.max())
     if n < 1:
         raise TokbenchError(f"--http-top-n {n}: must be at least 1")
     name = _pick_model(det, url, model)
@@ -264,25 +265,29 @@ def measure_server(
 def _result(name: str, url: str, reference_file: Path, text_name: str, plan: WindowPlan,
             ref: Reference, s: _Scored, load_s: float, elapsed_s: float) -> QuantResult:
     actual = np.asarray(s.actual, dtype=np.float64)
-    lp_at_ref = np.asarray(s.lp_at_ref, dtype=np.float64)
-    # the candidate's rest bucket: 1 - its mass on the reference's ids (kept above 0)
-    rest_p = 1.0 - np.exp(lp_at_ref).sum(axis=1)
+    rows = ref.rows
+    lq = np.asarray(s.lp_at_ref, dtype=np.float64)
+    pos = np.repeat(np.arange(rows.counts.size), rows.counts)
+    # the candidate's tail: 1 - its mass on the reference's ids (kept above 0)
+    rest_p = 1.0 - np.bincount(pos, np.exp(lq), minlength=rows.counts.size)
     cand_rest = np.log(np.maximum(rest_p, np.finfo(np.float64).tiny))
+    lower, _covered = m.compact_kld(rows.counts, rows.lps, rows.rest_lp, lq, cand_rest)
     ppl = m.perplexity(-actual)
     plain = QuantResult(
         model_path=name, model_size_bytes=0, text_name=text_name, n_ctx=plan.n_ctx,
         n_windows=plan.n_windows, scored_tokens=plan.scored_tokens, threads=0,
         perplexity=ppl.mean, perplexity_se=ppl.se, reference_kind="http",
-        reference_name=str(reference_file), top_k=None, reference_perplexity=None,
-        reference_perplexity_se=None, ln_ppl_ratio=None, ln_ppl_ratio_se=None, kld=None,
-        kld_topk=None, topk_error=None, same_top_rate=None, same_top_se=None,
+        reference_name=str(reference_file), mass=None, max_k=None, uncovered_mass=None,
+        reference_perplexity=None, reference_perplexity_se=None, ln_ppl_ratio=None,
+        ln_ppl_ratio_se=None, kld=None, kld_exact=False, kld_upper=None, kld_compact=None,
+        compact_error=None, same_top_rate=None, same_top_se=None,
         delta_p_mean=None, delta_p_se=None, delta_p_rms=None, delta_p_top_mean=None,
         delta_p_top_se=None, load_s=load_s, elapsed_s=elapsed_s,
         scored_tps=plan.scored_tokens / max(elapsed_s, 1e-9),
     )
-    return with_reference(plain, ref.meta.top_k, ref.actual_lp, ref.top_ids, ref.top_lp,
-                          ref.rest_lp, actual, np.asarray(s.argmax, dtype=np.int32),
-                          lp_at_ref, cand_rest)
+    return with_reference(plain, rows, ref.meta.mass, ref.meta.max_k, actual,
+                          np.asarray(s.argmax, dtype=np.int32), lq[rows.offsets[:-1]], lower,
+                          None)
 
 
 def _store(det: Detected, url: str, name: str, top_n: int, reference_file: Path,
@@ -290,22 +295,23 @@ def _store(det: Detected, url: str, name: str, top_n: int, reference_file: Path,
            scored: _Scored, store: Store | None, started_at: str) -> QuantView:
     meta = ref.meta
     used = ref.head(windows)
-    ref_ppl = m.perplexity(-used.actual_lp)
+    ref_ppl = m.perplexity(-used.rows.actual_lp)
     reference = {
         "model_path": None, "model_name": meta.model_name, "model_sha256": meta.model_sha256,
         "size_bytes": meta.model_size_bytes, "source": "file",
         "file_path": str(reference_file), "file_bytes": reference_file.stat().st_size,
         "text_name": et.name, "text_sha256": et.sha256, "n_ctx": meta.n_ctx,
-        "top_k": meta.top_k, "windows": windows,
+        "top_k": meta.max_k, "mass": meta.mass, "uncovered_mass": used.rows.uncovered_mass,
+        "windows": windows,
         "scored_tokens": windows * meta.scored_per_window, "perplexity": ref_ppl.mean,
         "perplexity_se": ref_ppl.se, "build_s": None,
     }
-    row = _row(0, res, "", et.sha256)
+    row = result_row(0, res, "", et.sha256)
     approx = scored.substituted > 0
     # stored: "http-approx" when some reference ids were bounded, not read
     row.update(size_bytes=None, model_sha256=None, threads=None, kld_is_topk=True,
                reference_kind="http-approx" if approx else "http")
-    total = max(len(scored.lp_at_ref) * meta.top_k, 1)
+    total = max(len(scored.lp_at_ref), 1)
     row.update(kld_approx=approx, bounded_ref_ids=scored.substituted,
                bounded_ref_share=scored.substituted / total, prompt_logprobs=top_n,
                server_url=det.url)
@@ -316,7 +322,7 @@ def _store(det: Detected, url: str, name: str, top_n: int, reference_file: Path,
         reference_model=None, reference_sha256=meta.model_sha256,
         reference_name=meta.model_name, reference_file=str(reference_file),
         reference_source="file", text_name=et.name, text_sha256=et.sha256, n_ctx=meta.n_ctx,
-        chunks=chunks, n_windows=windows, top_k=meta.top_k, full_kld=False, threads=None,
+        chunks=chunks, n_windows=windows, top_k=meta.max_k, full_kld=False, threads=None,
     )
     target = Target(backend_kind="vllm", server_kind="vllm", server_version=det.version,
                     base_url=det.url, n_ctx=meta.n_ctx,
@@ -336,9 +342,8 @@ def bounded_note(view: QuantView) -> str | None:
         if r.get("kld_approx") or r.get("reference_kind") == "http-approx":
             share = r.get("bounded_ref_share")
             pct = f" ({share:.1%} of them)" if isinstance(share, float) else ""
-            k = view.reference["top_k"]
             return (
-                f"KLD over HTTP is approximate: some of the reference's top-{k}"
+                "KLD over HTTP is approximate: some of the reference's kept"
                 f" ids were not among the server's top {r.get('prompt_logprobs') or 'N'}{pct} "
                 "and were bounded by its smallest returned log-prob; raise --http-top-n "
                 "(and vLLM's --max-logprobs) to read them"

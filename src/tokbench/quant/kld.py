@@ -5,9 +5,16 @@ Per scored position t, with P the reference's and Q the candidate's next-token d
 and x_t the actual next token:
 - perplexity: exp(mean(-ln Q(x_t))); its standard error is ppl * sd(-ln Q)/sqrt(n-1).
 - KLD_t = sum_v P(v) (ln P(v) - ln Q(v)); reported as mean (with SE), median, p90, p99, max.
-- top-k KLD_t: the same sum over the k+1 buckets {reference's top-k ids, rest}; the
-  candidate's rest is 1 - sum of its probabilities on the reference's top-k ids. By the
-  data-processing inequality it never exceeds the full KLD_t.
+- compact KLD_t (against a reference file, which keeps per position the reference's most
+  likely tokens K_t until they cover a probability mass, and the uncovered mass
+  P_tail = 1 - P(K_t)): the sum over K_t plus the tail as one bucket,
+  P_tail ln(P_tail / Q_tail). By the log-sum inequality it never exceeds KLD_t; it falls
+  short by P_tail times the KLD between the tail's conditional distributions.
+- its upper bound: the tail's true term is sum_tail P ln P - sum_tail P ln Q. The first
+  sum is stored (S_t); every tail token has P <= p_min, the smallest kept probability, so
+  -sum_tail P ln Q is at most what p_min on each of the m = P_tail/p_min least likely
+  tokens of Q (the remainder on the next) gives. So KLD_t lies between the two; the
+  reference file's KLD is printed as approximate with the mean gap as its bound.
 - same top: share of positions where argmax Q == argmax P, SE sqrt(p(1-p)/(n-1)).
 - delta-p (llama-perplexity's "Δp"): Q(x_t) - P(x_t), the change of the actual token's
   probability; delta-p top: Q(y_t) - P(y_t) for the reference's top token y_t.
@@ -42,13 +49,13 @@ class KldStats:
 
 
 @dataclass(frozen=True, slots=True)
-class TopkKldError:
-    """How far top-k KLD falls below full KLD over the same positions."""
+class CompactKldError:
+    """How far the compact KLD (a reference file's) falls below full KLD, same positions."""
 
     full_mean: float
-    topk_mean: float
-    mean_rel: float  # (full_mean - topk_mean) / full_mean; 0 when full_mean is 0
-    max_abs: float  # largest per-position full - top-k gap
+    compact_mean: float
+    mean_rel: float  # (full_mean - compact_mean) / full_mean; 0 when full_mean is 0
+    max_abs: float  # largest per-position full - compact gap
 
 
 def mean_se(values: F64) -> MeanSe:
@@ -89,18 +96,54 @@ def kld_stats(values: F64) -> KldStats:
                     int(values.size))
 
 
-def topk_kld(
-    ref_top_lp: NDArray[np.floating], ref_rest_lp: NDArray[np.floating],
-    cand_lp_at_ref: NDArray[np.floating], cand_rest_lp: NDArray[np.floating],
-) -> F64:
-    """Per-position KLD over the reference's top-k ids plus one rest bucket (n x k inputs)."""
-    rt = ref_top_lp.astype(np.float64)
+def compact_kld(
+    counts: NDArray[np.integer], ref_lps: NDArray[np.floating],
+    ref_rest_lp: NDArray[np.floating], cand_lq: NDArray[np.floating],
+    cand_rest_lq: NDArray[np.floating],
+) -> tuple[F64, F64]:
+    """(lower bound, covered part) of each position's KLD: the covered tokens' terms, and
+    those plus the tail as one bucket. Kept tokens are flat, `counts` per position."""
+    n = int(counts.size)
+    pos = np.repeat(np.arange(n), counts)
+    lp = ref_lps.astype(np.float64)
+    terms = np.exp(lp) * (lp - cand_lq.astype(np.float64))
+    covered = np.bincount(pos, terms, minlength=n).astype(np.float64)
     rr = ref_rest_lp.astype(np.float64)
-    terms = np.exp(rt) * (rt - cand_lp_at_ref.astype(np.float64))
     pr = np.exp(rr)
-    # a rest bucket the reference gives no mass contributes nothing, whatever Q says
-    rest = np.where(pr > 0.0, pr * (rr - cand_rest_lp.astype(np.float64)), 0.0)
-    out: F64 = terms.sum(axis=1) + rest
+    # a tail the reference gives no mass contributes nothing, whatever Q says
+    tail = np.where(pr > 0.0, pr * (rr - cand_rest_lq.astype(np.float64)), 0.0)
+    return covered + tail, covered
+
+
+def tail_upper(
+    tail_plogp: NDArray[np.floating], ref_rest_lp: NDArray[np.floating],
+    min_kept_lp: NDArray[np.floating], low_edges: F64, counts: NDArray[np.integer],
+) -> F64:
+    """Per position the most the tail's KLD term can be (module docstring). The candidate's
+    log-probs come as a histogram per position: `counts[t, b]` tokens at or above
+    `low_edges[t, b]` (ascending), so each sum of its least likely log-probs is bounded
+    from below by the bins' lower edges, which keeps the bound an upper bound."""
+    p_tail = np.exp(ref_rest_lp.astype(np.float64))
+    p_min = np.exp(min_kept_lp.astype(np.float64))
+    whole = np.floor(p_tail / p_min)
+    left = np.maximum(p_tail - whole * p_min, 0.0)
+    c = np.cumsum(counts, axis=1, dtype=np.float64)
+    sums = np.cumsum(counts * low_edges, axis=1)
+    rows = np.arange(c.shape[0])
+    last = c.shape[1] - 1
+
+    def least(j: F64) -> tuple[F64, F64]:
+        """(a lower bound of the sum of the j least likely log-probs, the j-th's bin edge)"""
+        b = np.minimum((c < j[:, None]).sum(axis=1), last)
+        c_before = np.where(b > 0, c[rows, b - 1], 0.0)
+        s_before = np.where(b > 0, sums[rows, b - 1], 0.0)
+        total: F64 = s_before + (j - c_before) * low_edges[rows, b]
+        return total, low_edges[rows, b]
+
+    whole_sum, _ = least(whole)
+    _, next_edge = least(whole + 1.0)
+    neg_q = p_min * -whole_sum + left * -next_edge
+    out: F64 = tail_plogp.astype(np.float64) + neg_q
     return out
 
 
@@ -117,9 +160,9 @@ def delta_p(lp_cand: F64, lp_ref: F64) -> MeanSe:
     return mean_se(np.exp(lp_cand) - np.exp(lp_ref))
 
 
-def topk_error(topk_values: F64, full_values: F64) -> TopkKldError:
+def compact_error(compact_values: F64, full_values: F64) -> CompactKldError:
     full_mean = float(full_values.mean()) if full_values.size else 0.0
-    topk_mean = float(topk_values.mean()) if topk_values.size else 0.0
-    rel = (full_mean - topk_mean) / full_mean if full_mean > 0 else 0.0
-    gap = float(np.max(full_values - topk_values)) if full_values.size else 0.0
-    return TopkKldError(full_mean, topk_mean, rel, gap)
+    compact_mean = float(compact_values.mean()) if compact_values.size else 0.0
+    rel = (full_mean - compact_mean) / full_mean if full_mean > 0 else 0.0
+    gap = float(np.max(full_values - compact_values)) if full_values.size else 0.0
+    return CompactKldError(full_mean, compact_mean, rel, gap)

@@ -5,6 +5,8 @@ the second half is scored (logits at positions first .. n_ctx-2 predict the toke
 them, first = n_ctx/2). Logits are requested for the scored half only, so the output
 projection runs on half the tokens, and they are read in place from the engine's buffer,
 ROWS rows at a time, never copied whole: Gemma's 262k vocabulary is 1 MB of f32 a row.
+A reference keeps per position its most likely tokens up to a probability mass
+(`covering_rows`); a candidate's rows are scored against them (`candidate_rows`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokbench.errors import TokbenchError
+from tokbench.quant import kld
+from tokbench.quant.reference import RefRows
 
 ROWS = 16  # logits rows turned into records per numpy pass (16 MB a temporary for Gemma)
 F32 = NDArray[np.float32]
@@ -156,69 +160,92 @@ def _normalise(x: F32) -> tuple[F64, I32, F32]:
 
 
 @dataclass(frozen=True, slots=True)
-class TopKRows:
-    """A reference's records: next-token log-prob, top-k ids and log-probs (descending,
-    ties by lower id so column 0 is argmax), log of the mass outside the top k."""
-
-    actual_lp: F64
-    top_ids: I32
-    top_lp: F32
-    rest_lp: F32
-
-
-@dataclass(frozen=True, slots=True)
 class CandidateRows:
-    """A candidate's records against a reference's top-k ids."""
+    """A candidate's records, and against a reference's kept tokens (else None): its
+    log-prob on the reference's top token and per position the compact KLD's lower and
+    upper bound (`kld.compact_kld`, `kld.tail_upper`)."""
 
     actual_lp: F64
     argmax: I32
-    lp_at_ref: F32  # log-prob of each of the reference's top-k ids
-    rest_lp: F32  # log of 1 - sum of its probabilities on those ids
+    lp_at_top: F64 | None
+    kld_lower: F64 | None
+    kld_upper: F64 | None
 
 
-def _log_rest(rest: F64, total: F64) -> F32:
-    # float64 sums of the excluded entries: no 1 - sum(top) cancellation near 0
-    out: F32 = (np.log(np.maximum(rest, np.finfo(np.float64).tiny)) - np.log(total)).astype(
+def _log_share(part: F64, total: F64) -> F32:
+    """log(part / total), part kept above 0."""
+    out: F32 = (np.log(np.maximum(part, np.finfo(np.float64).tiny)) - np.log(total)).astype(
         np.float32
     )
     return out
 
 
-def _gather_lp(x: F32, ids: I32, lse: F64) -> F32:
-    rows = np.arange(x.shape[0])[:, None]
-    out: F32 = (x[rows, ids].astype(np.float64) - lse[:, None]).astype(np.float32)
-    return out
+def _lse(mx: F64, e: F32) -> tuple[F64, F64]:
+    total = e.sum(axis=1, dtype=np.float64)
+    return total, mx + np.log(total)
 
 
-def topk_rows(x: F32, next_tokens: I32, k: int) -> TopKRows:
+def covering_rows(x: F32, next_tokens: I32, mass: float, max_k: int) -> RefRows:
+    """A reference's records: per row the most likely tokens (ties by lower id) until they
+    cover `mass` of the probability, at most `max_k` of them."""
     mx, _am, e = _normalise(x)
     n, v = x.shape
     rows = np.arange(n)[:, None]
-    k = min(k, v)
+    k = min(max_k, v)
     part = np.argpartition(x, v - k, axis=1)[:, v - k :]
-    vals = x[rows, part]
-    order = np.lexsort((part, -vals), axis=1)
+    order = np.lexsort((part, -x[rows, part]), axis=1)
     ids = part[rows, order].astype(np.int32)
-    e_top = e[rows, ids].astype(np.float64)
-    e[rows, ids] = 0.0
+    total, lse = _lse(mx, e)
+    p = e[rows, ids].astype(np.float64) / total[:, None]
+    # the first j with p_0 + ... + p_j >= mass, so the kept tokens cover it
+    counts = np.minimum((np.cumsum(p, axis=1) < mass).sum(axis=1) + 1, k).astype(np.int32)
+    keep = np.arange(k)[None, :] < counts[:, None]
+    kept = ids[keep]
+    lps = (x[rows, ids].astype(np.float64) - lse[:, None])[keep].astype(np.float32)
+    pos = np.repeat(np.arange(n), counts)
+    e[pos, kept] = 0.0
+    # float64 sums of the excluded entries: no 1 - sum(kept) cancellation near 0
     rest = e.sum(axis=1, dtype=np.float64)
-    total = rest + e_top.sum(axis=1)
-    lse = mx + np.log(total)
+    # the tail's sum of P ln P, for the upper bound (kld.tail_upper)
+    tail_plogp = (e * (x - lse[:, None].astype(np.float32))).sum(axis=1, dtype=np.float64)
+    tail_plogp /= total
     actual = x[np.arange(n), next_tokens].astype(np.float64) - lse
-    return TopKRows(actual, ids, _gather_lp(x, ids, lse), _log_rest(rest, total))
+    return RefRows(actual, counts, kept, lps, _log_share(rest, total), tail_plogp)
 
 
-def candidate_rows(x: F32, next_tokens: I32, ref_ids: I32) -> CandidateRows:
+def candidate_rows(x: F32, next_tokens: I32, ref: RefRows | None) -> CandidateRows:
     mx, am, e = _normalise(x)
     n = x.shape[0]
-    rows = np.arange(n)[:, None]
-    e_ref = e[rows, ref_ids].astype(np.float64)
-    e[rows, ref_ids] = 0.0
-    rest = e.sum(axis=1, dtype=np.float64)
-    total = rest + e_ref.sum(axis=1)
-    lse = mx + np.log(total)
+    total, lse = _lse(mx, e)
     actual = x[np.arange(n), next_tokens].astype(np.float64) - lse
-    return CandidateRows(actual, am, _gather_lp(x, ref_ids, lse), _log_rest(rest, total))
+    if ref is None:
+        return CandidateRows(actual, am, None, None, None)
+    pos = np.repeat(np.arange(n), ref.counts)
+    # rounded as the reference's stored log-probs are: a model against itself gives 0
+    lq = (x[pos, ref.ids].astype(np.float64) - lse[pos]).astype(np.float32).astype(np.float64)
+    e[pos, ref.ids] = 0.0
+    rest_lq = _log_share(e.sum(axis=1, dtype=np.float64), total).astype(np.float64)
+    lower, covered = kld.compact_kld(ref.counts, ref.lps, ref.rest_lp, lq, rest_lq)
+    edges, counts = _histogram(x, lse)
+    upper = covered + kld.tail_upper(ref.tail_plogp, ref.rest_lp, ref.lps[ref.offsets[1:] - 1],
+                                     edges, counts)
+    return CandidateRows(actual, am, lq[ref.offsets[:-1]], lower, upper)
+
+
+# The upper bound's histogram of each row's log-probs: bins by the top 16 bits of the
+# float32 distance from the row's least likely token (sign, exponent, 7 mantissa bits), so
+# a bin is under 1 % of that distance wide and binning is one shift and one bincount.
+BINS = 0x7F80  # the finite non-negative floats' top 16 bits
+_EDGES = (np.arange(BINS, dtype=np.int32) << 16).view(np.float32).astype(np.float64)
+
+
+def _histogram(x: F32, lse: F64) -> tuple[F64, NDArray[np.int64]]:
+    """Each row's log-probs as (lower edges, counts) of BINS bins, ascending."""
+    lo = x.min(axis=1)
+    counts = np.stack([np.bincount((x[i] - lo[i]).view(np.int32) >> 16, minlength=BINS)
+                       for i in range(x.shape[0])])
+    edges = _EDGES[None, :] + (lo.astype(np.float64) - lse)[:, None]
+    return edges, counts
 
 
 def full_kld_rows(ref_x: F32, cand_x: F32) -> F64:

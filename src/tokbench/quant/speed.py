@@ -1,22 +1,50 @@
 """The speed side of a quant's choice: its file size, the bytes it reads per generated
 token (GGUF analysis), the decode bound on this host (measured bandwidth / bytes per token,
-`hardware.bound`) and the decode tok/s the store measured for the same file, if any."""
+`hardware.bound`) and its decode tok/s: measured by the comparison itself (`measure_decode`,
+the embedded engine with the comparison's threads), else the newest run or bench of the
+same file in the store."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from tokbench.backends.embedded import EmbeddedBackend
+from tokbench.backends.embedded_bench import EmbeddedBench
+from tokbench.core.config import BenchTest
 from tokbench.core.records import BENCH_KINDS, RunInfo, stop_rules
 from tokbench.errors import TokbenchError
 from tokbench.gguf.analysis import analyze
 from tokbench.gguf.reader import read_model
 from tokbench.hardware.bound import speed_bound
-from tokbench.quant.view import ModelSpeed
+from tokbench.quant.view import DecodeSpeed, ModelSpeed
 from tokbench.results.bench import summarize_bench, summarize_imported
 from tokbench.results.summary import summarize_run
 from tokbench.store.database import Store
 
 RUNS_SEARCHED = 500  # the newest runs looked at for a measured decode speed
+DECODE_TEST = BenchTest("tg", 32)  # llama-bench's way: generated tokens, timed alone
+DECODE_REPS = 3
+
+
+def measure_decode(path: Path, threads: int) -> DecodeSpeed:
+    """Decode tok/s of `path` on the embedded engine: DECODE_REPS repetitions of
+    DECODE_TEST after one untimed warm-up, with `threads` threads."""
+    backend = EmbeddedBackend(path, threads=threads, n_ctx=DECODE_TEST.n + 16)
+    try:
+        bench = EmbeddedBench(backend)
+        bench.measure(DECODE_TEST, -1)  # warm-up: page the weights in
+        values = []
+        for rep in range(DECODE_REPS):
+            sample = bench.measure(DECODE_TEST, rep)
+            if sample.status != "ok" or sample.tps is None:
+                raise TokbenchError(f"could not measure the decode speed of {path.name}: "
+                                    f"{sample.note or sample.status}")
+            values.append(sample.tps)
+    finally:
+        backend.close()
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return DecodeSpeed(mean, (var / len(values)) ** 0.5)
 
 
 def _resolved(path: str | None) -> str | None:

@@ -10,6 +10,14 @@ from tokbench.core.records import RunInfo
 
 
 @dataclass(frozen=True, slots=True)
+class DecodeSpeed:
+    """Decode tok/s measured by a comparison (quant.speed.measure_decode)."""
+
+    tps: float  # mean of the repetitions
+    se: float  # its standard error
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSpeed:
     path: str
     size_bytes: int | None

@@ -162,6 +162,8 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
                     ]
                 )
             )
+    if s.more_tests:
+        lines += ["", more_tests_line(run, s)]
     for d in s.drift:
         lines += ["", md(drift_sentence(d))]
     if run.energy is not None and not run.energy.has_power:
@@ -180,6 +182,10 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
             "~ marks approximate energy."
         )
     return "\n".join(lines) + "\n"
+
+
+def more_tests_line(run: RunInfo, s: BenchSummary) -> str:
+    return f"{s.more_tests:,} more tests not shown (the file imported into {run.id} has them)."
 
 
 def drift_sentence(d: Any) -> str:
@@ -244,8 +250,11 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
             *(energy_cells(r) if energy else []),
             "; ".join([*flags, *r.notes]),
         )
-    if run.energy:
-        t.caption = "\n".join(run_lines(run.energy))
+    caption = run_lines(run.energy) if run.energy else []
+    if s.more_tests:
+        caption.append(more_tests_line(run, s))
+    if caption:
+        t.caption = "\n".join(caption)
     parts: list[Any] = [t]
     if s.concurrency:
         c = Table(title="Concurrency", title_justify="left")
@@ -292,6 +301,8 @@ def to_json(run: RunInfo, s: BenchSummary) -> dict[str, Any]:
         ],
         "concurrency": [asdict(c) for c in s.concurrency],
         "drift": [asdict(d) for d in s.drift],
+        # only where the view left tests out (a big imported run)
+        **({"more_tests": s.more_tests} if s.more_tests else {}),
     }
 
 

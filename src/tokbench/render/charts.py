@@ -44,7 +44,7 @@ def _short(label: str, n: int = 34) -> str:
 
 
 def _nice_max(v: float) -> float:
-    if v <= 0:
+    if not math.isfinite(v) or v <= 0:  # an axis cannot reach infinity; views drop such values
         return 1.0
     mag = 10.0 ** math.floor(math.log10(v))
     for step in (1.0, 2.0, 2.5, 5.0):
@@ -356,3 +356,69 @@ def scatter_linear(
     return _svg(width, height, body, title)
 
 
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalPoint:
+    label: str
+    x: float
+    y: float
+    y_low: float
+    y_high: float
+
+
+def interval_scatter(points: list[IntervalPoint], title: str, x_label: str, y_label: str) -> str:
+    """Points with vertical interval bars, x from zero, y a percentage (0-100): accuracy with
+    its 95 % interval against speed, one point per model or quant."""
+    width, height = 760, 420
+    left, right, top, bottom = 70, 30, 36, 56
+    pts = [p for p in points if p.x >= 0 and math.isfinite(p.x + p.y + p.y_low + p.y_high)]
+    xmax = _nice_max(max((p.x for p in pts), default=1.0) * 1.15)
+    pw, ph = width - left - right, height - top - bottom
+
+    def px(x: float) -> float:
+        return left + pw * x / xmax
+
+    def py(y: float) -> float:
+        return top + ph * (1 - min(max(y, 0.0), 100.0) / 100)
+
+    body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="{GRID}"/>']
+    for i in range(6):
+        x, y = xmax * i / 5, 20.0 * i
+        body.append(
+            f'<line x1="{px(x):.1f}" y1="{top}" x2="{px(x):.1f}" y2="{top + ph}" '
+            f'stroke="{GRID}"/><text x="{px(x):.1f}" y="{top + ph + 16}" '
+            f'text-anchor="middle">{x:g}</text>'
+            f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + pw}" y2="{py(y):.1f}" '
+            f'stroke="{GRID}"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
+            f'text-anchor="end">{y:g}</text>'
+        )
+    body.append(
+        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
+        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
+    )
+    labels = [_short(p.label, 28) for p in pts]
+    spots = place_labels([(px(p.x), py(p.y)) for p in pts], labels, (left, top, width, height))
+    for p, label, spot in zip(pts, labels, spots, strict=True):
+        x = px(p.x)
+        body.append(
+            f'<line class="interval" x1="{x:.1f}" y1="{py(p.y_low):.1f}" x2="{x:.1f}" '
+            f'y2="{py(p.y_high):.1f}" stroke="{ACCENT}" stroke-width="2"/>'
+            f'<circle class="point" cx="{x:.1f}" cy="{py(p.y):.1f}" r="5" fill="{ACCENT}">'
+            f"<title>{escape(p.label)}: {p.y:.1f} % (95 % interval {p.y_low:.1f}–"
+            f"{p.y_high:.1f}) at {p.x:.3g}</title></circle>"
+        )
+        if spot is not None:
+            tx, ty, anchor = spot
+            body.append(
+                f'<text class="label" x="{tx:.1f}" y="{ty:.1f}" font-size="11" '
+                f'text-anchor="{anchor}">{escape(label)}</text>'
+            )
+    if not pts:
+        body.append(
+            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">'
+            "no eval run with a measured speed</text>"
+        )
+    return _svg(width, height, body, title)

@@ -11,10 +11,13 @@ from tokbench import __version__
 from tokbench.conversations.turns import parse_item_id
 from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo, targets_to_json
 from tokbench.core.stats import Summary
+from tokbench.evals.summary import summarize_run
 from tokbench.render.charts import (
     Bar,
+    IntervalPoint,
     Point,
     bar_chart,
+    interval_scatter,
     line_chart,
     scatter_linear,
     scatter_loglog,
@@ -119,6 +122,28 @@ def _items(vs: list[RunView]) -> list[tuple[str, list[tuple[str, RequestRecord]]
     return [(item_id, rows) for (item_id, _prompt), rows in items.items()]
 
 
+def accuracy_chart(vs: list[RunView]) -> str:
+    """Eval runs: each benchmark's accuracy with its interval against decode tok/s ("" when
+    the report has no eval run)."""
+    pts = [
+        IntervalPoint(
+            f"{v.label} · {r.benchmark}",
+            r.decode_tps,
+            100 * r.estimate.accuracy,
+            100 * (r.estimate.low or 0.0),
+            100 * (r.estimate.high or 0.0),
+        )
+        for v in vs
+        for r in summarize_run(v.run, v.records)
+        if r.decode_tps is not None and r.estimate.accuracy is not None
+    ]
+    if not pts:
+        return ""
+    return interval_scatter(
+        pts, "Accuracy (95 % interval) against decode speed", "decode tok/s", "accuracy %"
+    )
+
+
 def report_html(vs: list[RunView], quant: list[Any] | None = None) -> str:
     """`quant`: the quant comparisons among the runs (`quant.compare.load_quants`)."""
     import jinja2
@@ -152,6 +177,7 @@ def report_html(vs: list[RunView], quant: list[Any] | None = None) -> str:
         energy_cells=run_cells,
         energy_lines=run_lines,
         quant_blocks=_quant_blocks(quant or []),
+        accuracy_svg=accuracy_chart(vs),
     )
 
 

@@ -67,6 +67,7 @@ def to_json(v: QuantView) -> dict[str, Any]:
         "run_id": v.run.id if v.run else None,
         "kind": "quant",
         "created_at": v.run.created_at if v.run else None,
+        "finished_at": v.run.finished_at if v.run else None,
         "host_name": v.run.host_name if v.run else None,
         "settings": asdict(cfg) if cfg is not None else None,
         "reference": v.reference,
@@ -86,11 +87,25 @@ def _pm(x: Any, se: Any, digits: int, scale: float = 1.0, suffix: str = "") -> s
     return f"{x * scale:.{digits}f} ± {se * scale:.{digits}f}{suffix}"
 
 
+def kld_cell(rec: dict[str, Any]) -> str:
+    """The mean KLD, saying in the cell whether it is exact: from a reference file it is
+    "≈" with the upper bound the uncovered mass allows; where no upper bound is known it is
+    "≥" (a lower bound), or "≈ (no bound)" over HTTP when the server left ids out."""
+    x = _pm(rec.get("kld_mean"), rec.get("kld_se"), 4)
+    if x == DASH or not rec.get("kld_is_topk"):
+        return x
+    upper = rec.get("kld_upper")
+    if upper is not None:
+        return f"≈{x} (≤ {upper:.4f})"
+    if rec.get("reference_kind") == "http-approx":
+        return f"≈{x} (no bound)"
+    old_topk = rec.get("mass") is None and rec.get("top_k")
+    return f"≥{x}" + (f" (top {rec['top_k']})" if old_topk else "")
+
+
 def cells(rec: dict[str, Any]) -> list[str]:
     ref = rec["role"] == "reference"
-    topk = "ᵏ" if rec.get("kld_is_topk") else ""
-    if rec.get("reference_kind") == "http-approx":
-        topk += "≈"
+    low = "≥" if rec.get("kld_is_topk") else ""  # per-position lower bounds: so are quantiles
     bpt = rec.get("bytes_per_token")
     return [
         rec["name"] + (" (ref)" if ref else ""),
@@ -100,16 +115,21 @@ def cells(rec: dict[str, Any]) -> list[str]:
         _f(rec.get("decode_tps"), 1),
         _pm(rec.get("perplexity"), rec.get("perplexity_se"), 3),
         "0 (ref)" if ref else _pm(rec.get("ln_ppl_ratio"), rec.get("ln_ppl_ratio_se"), 4),
-        "0 (ref)" if ref else _pm(rec.get("kld_mean"), rec.get("kld_se"), 4) + topk,
-        DASH if ref else _f(rec.get("kld_median"), 4),
-        DASH if ref else _f(rec.get("kld_p90"), 4),
-        DASH if ref else _f(rec.get("kld_p99"), 4),
-        DASH if ref else _f(rec.get("kld_max"), 4),
+        "0 (ref)" if ref else kld_cell(rec),
+        DASH if ref else _low(low, rec.get("kld_median")),
+        DASH if ref else _low(low, rec.get("kld_p90")),
+        DASH if ref else _low(low, rec.get("kld_p99")),
+        DASH if ref else _low(low, rec.get("kld_max")),
         "100 %" if ref else _pm(rec.get("same_top"), rec.get("same_top_se"), 1, 100, " %"),
         DASH if ref else _pm(rec.get("delta_p_mean"), rec.get("delta_p_se"), 2, 100, " %"),
         DASH if ref else _pm(rec.get("delta_p_top_mean"), rec.get("delta_p_top_se"), 2, 100,
                              " %"),
     ]
+
+
+def _low(mark: str, x: Any) -> str:
+    out = _f(x, 4)
+    return out if out == DASH else mark + out
 
 
 def caption(v: QuantView, esc: Callable[[object], str] = str) -> str:
@@ -118,22 +138,32 @@ def caption(v: QuantView, esc: Callable[[object], str] = str) -> str:
     r = v.reference
     where = {"built": "built by this run", "cache": "from the cache", "file": "given"}.get(
         str(r.get("source")), str(r.get("source")))
-    topk = any(row.get("kld_is_topk") for row in v.rows)
+    compact = any(row.get("kld_is_topk") for row in v.rows)
     lines = [
         f"reference {esc(r['model_name'])} ({esc(where)}: {esc(r.get('file_path'))}), "
         f"text {esc(r['text_name'])}, "
         f"ctx {r['n_ctx']}, {r['windows']} windows, {r['scored_tokens']} scored tokens",
     ]
-    if topk:
-        lines.append(f"ᵏ KLD over the reference's top {r['top_k']} tokens plus the rest "
-                     "(a lower bound of the full KLD; --full-kld measures it exactly)")
+    if compact and r.get("mass") is not None:
+        left = r.get("uncovered_mass")
+        lines.append(
+            f"KLD ≈: from the reference file, which keeps per position the likeliest tokens up "
+            f"to {r['mass']:.1%} of the probability (at most {r['top_k']}"
+            + (f"; {left:.2%} left uncovered on average" if left is not None else "")
+            + "): the KLD over them plus the rest as one bucket, a lower bound (≥), and (≤) "
+            "the most the uncovered mass allows; --full-kld measures it exactly")
+    elif compact:
+        lines.append(f"KLD ≥: over the reference's top {r['top_k']} tokens plus the rest, a "
+                     "lower bound of the full KLD; --full-kld measures it exactly")
     if any(row.get("reference_kind") == "http-approx" for row in v.rows):
-        lines.append("≈ over HTTP the server left out some of the reference's top tokens: their "
-                     "probability is bounded by its smallest one, so that KLD is approximate")
+        lines.append("≈ (no bound): over HTTP the server left out some of the reference's "
+                     "kept tokens; their probability is bounded by its smallest one, so that "
+                     "KLD is approximate")
     if not any(s.bound_tps for s in v.speeds.values()):
         lines.append("bound: run `tokbench hw --bandwidth` once to know this host's")
     if not any(s.decode_tps for s in v.speeds.values()):
-        lines.append("decode tok/s: none measured yet (`tokbench bench --model-path FILE`)")
+        lines.append("decode tok/s: none measured (`tokbench quant` measures it unless "
+                     "--no-speed)")
     return "\n".join(lines)
 
 

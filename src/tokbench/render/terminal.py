@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tokbench.core.records import RequestRecord, RunInfo, Target
-from tokbench.hardware.estimate import efficiency
+from tokbench.hardware.calibration import efficiency
 from tokbench.render.energy import (
     BUSY,
     REQUEST_HEAD,

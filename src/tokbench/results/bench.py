@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokbench.core.records import BenchSample, TestStats
-from tokbench.core.stats import linear_fit, percentile, rate_ci
+from tokbench.core.stats import linear_fit, measured, percentile, rate_ci
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,7 @@ class BenchSummary:
     tests: list[TestRow]
     concurrency: list[ConcurrencyRow]
     drift: list[Drift]
+    more_tests: int = 0  # tests of a big imported run left out of this view
 
 
 def summarize_bench(samples: list[BenchSample], stop_rules: dict[str, str]) -> BenchSummary:
@@ -179,19 +180,24 @@ def summarize_imported(stats: list[TestStats], samples: list[BenchSample]) -> Be
     """Another tool's results as the same rows: its mean and sd as given; a CI only where
     the file kept the repetitions; serving levels as concurrency rows."""
     tests, conc = [], []
+    by_test: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for s in samples:
+        if (tps := measured(s.tps)) is not None and tps > 0:
+            by_test[(s.model, s.test)].append(tps)
     for t in stats:
         if t.kind == "serve":
             conc.append(_serve_level(t))
             continue
-        reps = [s.tps for s in samples if s.test == t.test and s.model == t.model and s.tps]
+        reps = by_test.get((t.model, t.test), [])
         est = rate_ci(reps) if len(reps) > 1 else None
         tests.append(
             TestRow(
                 t.model,
                 t.test,
                 t.n if t.n is not None else len(reps),
-                t.mean_tps,
-                t.sd_tps,
+                # measured(): stores written before imports were checked may hold inf or NaN
+                measured(t.mean_tps),
+                measured(t.sd_tps),
                 est.ci_low if est else None,
                 est.ci_high if est else None,
                 None,
@@ -206,24 +212,31 @@ def summarize_imported(stats: list[TestStats], samples: list[BenchSample]) -> Be
 
 
 def _serve_level(t: TestStats) -> ConcurrencyRow:
+    # Every value through measured() or _count(): stores written before imports were
+    # checked may hold "inf", NaN or text where a number belongs.
     def pct(name: str, p: float) -> float | None:
-        summary = t.stats.get(name) or {}
-        for q, value in summary.get("percentiles") or []:
-            if abs(q - p) < 1e-9:
-                return float(value)
-        return float(summary["median"]) if p == 50 and summary.get("median") is not None else None
+        summary = t.stats.get(name)
+        summary = summary if isinstance(summary, dict) else {}
+        for pair in summary.get("percentiles") or []:
+            if isinstance(pair, list | tuple) and len(pair) == 2 and pair[0] == p:
+                return measured(pair[1])
+        return measured(summary.get("median")) if p == 50 else None
 
-    tpot = (t.stats.get("tpot_ms") or {}).get("mean")
-    completed, failed = t.stats.get("completed"), t.stats.get("failed")
+    tpot = measured((t.stats.get("tpot_ms") or {}).get("mean"))
+    concurrency = measured(t.concurrency)
     return ConcurrencyRow(
         t.model,
         t.test,
-        round(t.concurrency) if t.concurrency and t.concurrency != float("inf") else 0,
-        int(completed or 0),
-        int(failed or 0),
+        round(concurrency) if concurrency else 0,
+        _count(t.stats.get("completed")),
+        _count(t.stats.get("failed")),
         1000 / tpot if tpot else None,
-        t.stats.get("output_throughput_tps"),
+        measured(t.stats.get("output_throughput_tps")),
         pct("ttft_ms", 50),
         pct("ttft_ms", 90),
         pct("ttft_ms", 99),
     )
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tokbench.core.records import BENCH_KINDS, RequestRecord, RunInfo, stop_rules
@@ -50,11 +50,24 @@ def model_params(target: dict[str, Any]) -> float | None:
     return None
 
 
-def bench_summary(store: Store, run: RunInfo) -> BenchSummary:
-    """A bench run's rows: measured here, or imported from another tool's file."""
-    if run.source:
-        return summarize_imported(store.imported_tests(run.id), store.bench_samples(run.id))
-    return summarize_bench(store.bench_samples(run.id), stop_rules(run))
+# Show, compare and report give an imported run's first tests only: a file can hold up to
+# 100,000 (interop's MAX_TESTS), which no one reads in a table, and whose JSON alone took
+# a minute and a gigabyte to print. The file imported has them all.
+MAX_VIEW_TESTS = 500
+
+
+def bench_summary(store: Store, run: RunInfo, limit: int | None = MAX_VIEW_TESTS) -> BenchSummary:
+    """A bench run's rows: measured here, or imported from another tool's file (its first
+    `limit` tests, with the count of the others; all of them when `limit` is None)."""
+    if not run.source:
+        return summarize_bench(store.bench_samples(run.id), stop_rules(run))
+    tests = store.imported_tests(run.id, None if limit is None else limit + 1)
+    if limit is None or len(tests) <= limit:
+        return summarize_imported(tests, store.bench_samples(run.id))
+    tests = tests[:limit]
+    samples = store.bench_samples(run.id, [t.test for t in tests])
+    more = store.imported_test_count(run.id) - limit
+    return replace(summarize_imported(tests, samples), more_tests=more)
 
 
 def view(store: Store, run: RunInfo) -> RunView:

@@ -14,8 +14,8 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,6 +131,20 @@ class Store:
             row |= _owner()
         insert(db, "runs", row)
 
+    def transaction(self) -> AbstractContextManager[Db]:
+        """One write transaction for a caller that stores a run with rows of its own
+        tables (a quant comparison): all of it is committed, or none."""
+        return self._tx()
+
+    @staticmethod
+    def insert_run(db: Db, run: RunInfo) -> None:
+        """The run's row, inside a caller's `transaction()`."""
+        Store._insert_run(db, run)
+
+    def fetch_dicts(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """The rows of a query as column name -> value (the same on both engines)."""
+        return _dicts(self.db.execute(sql, params))
+
     def update_run(
         self,
         run_id: str,
@@ -222,11 +236,25 @@ class Store:
         key = ("run_id", "model", "test", "concurrency", "rep", "stream")
         db.execute(_upsert("bench_samples", list(row), key=key), tuple(row.values()))
 
-    def bench_samples(self, run_id: str) -> list[BenchSample]:
-        rows = self.db.execute(
-            "SELECT * FROM bench_samples WHERE run_id = ? ORDER BY id", (run_id,)
-        )
-        return [sample_from_row(r) for r in _dicts(rows)]
+    def bench_samples(self, run_id: str, tests: Sequence[str] | None = None) -> list[BenchSample]:
+        """The run's samples; only those of the named tests when `tests` is given (a view
+        of the first tests of a big imported run)."""
+        if tests is None:
+            rows = self.db.execute(
+                "SELECT * FROM bench_samples WHERE run_id = ? ORDER BY id", (run_id,)
+            )
+            return [sample_from_row(r) for r in _dicts(rows)]
+        out = []
+        names = list(dict.fromkeys(tests))
+        for i in range(0, len(names), 500):  # within every SQLite's limit on parameters
+            chunk = names[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT * FROM bench_samples WHERE run_id = ? AND test IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY id",
+                (run_id, *chunk),
+            )
+            out += [sample_from_row(r) for r in _dicts(rows)]
+        return out
 
     # whole runs -------------------------------------------------------------
     def add_run(
@@ -254,10 +282,13 @@ class Store:
                 insert(db, "imported_tests", test_stats_row(run.id, test))
         return True
 
-    def imported_tests(self, run_id: str) -> list[TestStats]:
-        rows = self.db.execute(
-            "SELECT * FROM imported_tests WHERE run_id = ? ORDER BY id", (run_id,)
-        )
+    def imported_tests(self, run_id: str, limit: int | None = None) -> list[TestStats]:
+        """The run's imported tests in file order; the first `limit` when given."""
+        sql = "SELECT * FROM imported_tests WHERE run_id = ? ORDER BY id"
+        if limit is None:
+            rows = self.db.execute(sql, (run_id,))
+        else:
+            rows = self.db.execute(sql + " LIMIT ?", (run_id, limit))
         return [test_stats_from_row(r) for r in _dicts(rows)]
 
     def orphaned(self, runs: list[RunInfo]) -> set[str]:
@@ -281,6 +312,10 @@ class Store:
             and r["owner_pid"] is not None
             and not _process_alive(int(r["owner_pid"]))
         }
+
+    def imported_test_count(self, run_id: str) -> int:
+        rows = self.db.execute("SELECT COUNT(*) FROM imported_tests WHERE run_id = ?", (run_id,))
+        return int(rows.fetchall()[0][0])
 
     def request_counts(self) -> dict[str, tuple[int, int]]:
         """run id -> (ok, failed)."""

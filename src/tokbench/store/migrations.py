@@ -228,3 +228,16 @@ def m009_request_health(db: Db) -> None:
     """Each answer's health flags, computed once when it is recorded (comma-separated, ""
     when healthy; NULL for answers recorded before: computed when read)."""
     db.ddl("ALTER TABLE requests ADD COLUMN health TEXT")
+
+
+@migration
+def m010_quant_coverage_and_speed(db: Db) -> None:
+    """Quant comparisons against a reference that keeps tokens up to a probability mass
+    (issue 22): the mass (NULL: an older fixed top-k reference, `top_k` then its k; now the
+    most tokens kept per position), the mean mass left uncovered, the compact KLD's upper
+    bound, and each model's decode tok/s measured by the comparison itself."""
+    for table in ("quant_results", "quant_references"):
+        for column in ("mass REAL", "uncovered_mass REAL", "decode_tps REAL",
+                       "decode_tps_se REAL"):
+            db.ddl(f"ALTER TABLE {table} ADD COLUMN {column}")
+    db.ddl("ALTER TABLE quant_results ADD COLUMN kld_upper REAL")

@@ -1,4 +1,4 @@
-"""Quant comparisons in the store (migration m007): a run of kind "quant" in `runs`, its
+"""Quant comparisons in the store (migrations m007, m008): a run of kind "quant" in `runs`, its
 reference in `quant_references` and one `quant_results` row per candidate model. Rows are
 plain dicts keyed by column name (the quant package maps its results to them), written in
 one transaction with the run, so a failed comparison stores nothing."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokbench.core.records import RunInfo
-from tokbench.store.database import Store, _dicts, insert
+from tokbench.store.database import Store, insert
 
 RESULT_COLUMNS = (
     "position",
@@ -21,7 +21,9 @@ RESULT_COLUMNS = (
     "n_ctx",
     "windows",
     "scored_tokens",
-    "top_k",
+    "top_k",  # the most tokens the reference keeps per position
+    "mass",  # the probability it keeps them up to (NULL: a fixed top-k reference)
+    "uncovered_mass",
     "threads",
     "perplexity",
     "perplexity_se",
@@ -34,8 +36,9 @@ RESULT_COLUMNS = (
     "kld_p90",
     "kld_p99",
     "kld_max",
-    "kld_is_topk",
-    "topk_kld_mean",
+    "kld_is_topk",  # the KLD is the compact one, from a reference file (not exact)
+    "kld_upper",  # its upper bound (NULL: exact, unknown, or a run before m008)
+    "topk_kld_mean",  # with --full-kld: the compact KLD beside the exact one
     "topk_rel_error",
     "same_top",
     "same_top_se",
@@ -47,6 +50,8 @@ RESULT_COLUMNS = (
     "load_s",
     "elapsed_s",
     "scored_tps",
+    "decode_tps",  # measured by the comparison (tokbench quant --speed)
+    "decode_tps_se",
 )
 REFERENCE_COLUMNS = (
     "model_path",
@@ -60,11 +65,15 @@ REFERENCE_COLUMNS = (
     "text_sha256",
     "n_ctx",
     "top_k",
+    "mass",
+    "uncovered_mass",
     "windows",
     "scored_tokens",
     "perplexity",
     "perplexity_se",
     "build_s",
+    "decode_tps",
+    "decode_tps_se",
 )
 
 
@@ -72,8 +81,8 @@ def save_quant_run(
     store: Store, run: RunInfo, reference: dict[str, Any], results: list[dict[str, Any]]
 ) -> None:
     """The run, its reference and its results, all or nothing."""
-    with store._tx() as db:
-        store._insert_run(db, run)
+    with store.transaction() as db:
+        store.insert_run(db, run)
         insert(
             db,
             "quant_references",
@@ -87,15 +96,13 @@ def save_quant_run(
 
 
 def quant_reference(store: Store, run_id: str) -> dict[str, Any] | None:
-    rows = _dicts(store.db.execute("SELECT * FROM quant_references WHERE run_id = ?", (run_id,)))
+    rows = store.fetch_dicts("SELECT * FROM quant_references WHERE run_id = ?", (run_id,))
     return {c: rows[0][c] for c in REFERENCE_COLUMNS} if rows else None
 
 
 def quant_results(store: Store, run_id: str) -> list[dict[str, Any]]:
-    rows = _dicts(
-        store.db.execute(
-            "SELECT * FROM quant_results WHERE run_id = ? ORDER BY position", (run_id,)
-        )
+    rows = store.fetch_dicts(
+        "SELECT * FROM quant_results WHERE run_id = ? ORDER BY position", (run_id,)
     )
     out = []
     for r in rows:
