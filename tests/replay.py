@@ -192,3 +192,11 @@ def vllm_routes(chat: Stream) -> dict[tuple[str, str], Reply]:
         ("GET", "/v1/models"): {"object": "list", "data": [{"id": "Qwen/Qwen3-8B"}]},
         ("POST", "/v1/chat/completions"): chat,
     }
+
+
+def sglang_routes(chat: Stream) -> dict[tuple[str, str], Reply]:
+    return {
+        ("GET", "/get_server_info"): {"version": "0.5.4", "model_path": "qwen/qwen2.5-7b-instruct"},
+        ("GET", "/v1/models"): {"object": "list", "data": [{"id": "qwen/qwen2.5-7b-instruct"}]},
+        ("POST", "/v1/chat/completions"): chat,
+    }

@@ -29,6 +29,7 @@ LAYERS = (
     ("evals",),
     ("quant",),
     ("interop",),
+    ("conversations",),
     ("render",),
     ("runs",),
     ("tune",),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tokbench
-from tokbench.core.config import RunConfig
+from tokbench.core.config import RunConfig, Sampling
 from tokbench.core.records import EvalPlan
 from tokbench.runs.eval import run_eval
 from tokbench.store.database import Store
@@ -38,7 +38,7 @@ def test_time_box_on_gemma_ends_within_ten_percent(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "t.db"))
     t0 = time.monotonic()
     result = run_eval(
-        RunConfig(max_tokens=8, temperature=0.0),
+        RunConfig(max_tokens=8, sampling=Sampling(temperature=0.0)),
         EvalPlan(benchmarks=("gsm8k",), max_time_s=box_s),
         store,
         tmp_path / "runs",

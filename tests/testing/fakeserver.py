@@ -33,6 +33,7 @@ class FakeConfig:
     api_key: str = "good"  # the key accepted in "unauthorized" mode
     auth_header: str | None = None  # or this exact Authorization header (HTTP Basic...)
     stall_after: int = 3
+    slots: int = 0  # streams served at once (0: any number); the rest queue: a known capacity
 
 
 def _text_chunk(model: str, text: str, finish: str | None = None) -> bytes:
@@ -117,6 +118,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(404, {"error": {"message": f"model {req.get('model')} not found"}})
         if cfg.mode == "no-stream":
             return self._json(200, {"choices": [{"message": {"content": "hi"}}]})
+        if self.server.slots is None:
+            return self._stream(req, t0)
+        with self.server.slots:  # queued until a slot frees: the wait shows in TTFT
+            self._stream(req, time.perf_counter())
+
+    def _stream(self, req: dict[str, Any], t0: float) -> None:
+        cfg = self.server.config
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -188,6 +196,7 @@ class _Server(ThreadingHTTPServer):
     config: FakeConfig
     requests: list[dict[str, Any]]
     closing: threading.Event
+    slots: threading.Semaphore | None
 
 
 class FakeServer:
@@ -198,6 +207,8 @@ class FakeServer:
         self._srv.config = config or FakeConfig()
         self._srv.requests = []
         self._srv.closing = threading.Event()
+        slots = self._srv.config.slots
+        self._srv.slots = threading.BoundedSemaphore(slots) if slots > 0 else None
         self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
 
     @property

@@ -7,7 +7,13 @@ from typing import Any
 
 from tokbench.backends import wire
 from tokbench.backends.base import Detected, Getter
-from tokbench.backends.openai import OpenAIBackend, ServerCounts, model_ids, usage_counts
+from tokbench.backends.openai import (
+    OpenAIBackend,
+    ServerCounts,
+    cached_prompt_tokens,
+    model_ids,
+    usage_counts,
+)
 from tokbench.core.trace import ChatRequest, Count, EngineTiming
 from tokbench.net.http import TransportError
 
@@ -53,7 +59,8 @@ class LlamaServerBackend(OpenAIBackend):
     ) -> ServerCounts:
         prompt_n, completion_n, thinking_n = usage_counts(usage)
         timings = final.get("timings")
-        engine = None
+        cached = cached_prompt_tokens(usage)  # newer builds also send it in `usage`
+        engine = EngineTiming(cached_prompt_tokens=cached) if cached is not None else None
         if isinstance(timings, dict):
             engine = timing(timings)
             if prompt_n is None and engine.prompt_tokens is not None:
@@ -100,4 +107,7 @@ def timing(t: dict[str, Any]) -> EngineTiming:
         decode_tokens=predicted - 1 if predicted else None,
         decode_ms=wire.opt_number(t.get("predicted_ms"), "timings.predicted_ms"),
         cached_prompt_tokens=wire.opt_count(t.get("cache_n"), "timings.cache_n"),
+        # present only when the server runs a draft model (`-md`)
+        draft_tokens=wire.opt_count(t.get("draft_n"), "timings.draft_n"),
+        draft_accepted_tokens=wire.opt_count(t.get("draft_n_accepted"), "timings.draft_n_accepted"),
     )

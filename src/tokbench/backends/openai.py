@@ -136,7 +136,9 @@ class OpenAIBackend:
         """Hook: counts and engine timing from `usage` and the server's extra fields of the
         stream (`final`: `timings`, `stats`, ... as sent)."""
         prompt_n, completion_n, thinking_n = usage_counts(usage)
-        return ServerCounts(prompt_n, completion_n, thinking_n, None, final or None)
+        cached = cached_prompt_tokens(usage)
+        engine = EngineTiming(cached_prompt_tokens=cached) if cached is not None else None
+        return ServerCounts(prompt_n, completion_n, thinking_n, engine, final or None)
 
     def _get_json(self, path: str) -> dict[str, Any]:
         """A best-effort GET for descriptive details: {} when unavailable."""
@@ -273,6 +275,19 @@ class OpenAIBackend:
             engine=counts.engine,
             server=counts.server,
         )
+
+
+def cached_prompt_tokens(usage: dict[str, Any] | None) -> int | None:
+    """Prompt tokens the server took from its prefix cache, from OpenAI's
+    `usage.prompt_tokens_details.cached_tokens`: vLLM sends it with
+    `--enable-prompt-tokens-details`, SGLang with `--enable-cache-report`; None (not
+    reported) when absent, never 0 by default."""
+    details = wire.opt_obj(
+        (usage or {}).get("prompt_tokens_details"), "usage.prompt_tokens_details"
+    )
+    return wire.opt_count(
+        (details or {}).get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens"
+    )
 
 
 def usage_counts(

@@ -35,6 +35,7 @@ def cli() -> None:
     tokbench run --url URL            ... on any OpenAI-compatible server
     tokbench eval gsm8k --url URL     GSM8K accuracy, estimated from 100 items (--max-time 8h)
     tokbench bench -p 512 -n 128      llama-bench-style pp/tg tests with confidence intervals
+    tokbench converse --url URL       multi-turn conversations: prompt cache hit rate, SLOs
     tokbench report -o report.html    one self-contained HTML report with charts
     tokbench compare --last 3         runs side by side (--format md for a blog)
     tokbench compare CAND --ref REF   paired quality comparison (McNemar, flipped items)
@@ -60,6 +61,7 @@ def cli() -> None:
 def _register() -> None:
     from tokbench.cli import (
         bench,
+        converse,
         db,
         eval,
         fleet,
@@ -81,6 +83,7 @@ def _register() -> None:
     cli.add_command(history.path)
     cli.add_command(servers.servers)
     cli.add_command(bench.bench)
+    cli.add_command(converse.converse)
     cli.add_command(report.report)
     cli.add_command(report.compare)
     cli.add_command(report.export)

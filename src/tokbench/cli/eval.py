@@ -264,7 +264,7 @@ def eval_(
     verdict is read from the answer after the thinking, never from the thinking.
     """
     from tokbench.cli.options import stderr_console
-    from tokbench.core.config import RunConfig
+    from tokbench.core.config import Connection, RunConfig, Sampling
     from tokbench.core.records import EvalPlan
     from tokbench.paths import runs_dir
     from tokbench.render.folder import write_run_folder
@@ -287,23 +287,22 @@ def eval_(
         return
     config = RunConfig(
         suite="eval:" + "+".join(names),
-        url=url,
-        backend=None if backend == "auto" else backend,
-        model=model,
-        api_key_env=api_key_env,
-        model_path=model_path,
-        threads=threads,
-        n_ctx=n_ctx,
-        chat_format=chat_format,
-        timeout_s=timeout_s or 600.0,
-        idle_timeout_s=idle_timeout_s,
-        max_response_mb=max_response_mb,
+        connection=Connection(
+            url=url,
+            kind=None if backend == "auto" else backend,
+            model=model,
+            api_key_env=api_key_env,
+            model_path=model_path,
+            threads=threads,
+            n_ctx=n_ctx,
+            chat_format=chat_format,
+            timeout_s=timeout_s or 600.0,
+            idle_timeout_s=idle_timeout_s,
+            max_response_mb=max_response_mb,
+            think=think,
+        ),
+        sampling=Sampling(temperature=temperature, top_p=top_p, top_k=top_k, seed=seed),
         max_tokens=max_tokens,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=top_k,
-        seed=seed,
-        think=think,
         extra_body=_extra_body(extra_body),
         gguf=gguf,
     )

@@ -86,6 +86,7 @@ class _Shown:
 SHOW_RUN: Outputs[_Shown] = Outputs()
 SHOW_BENCH: Outputs[_Shown] = Outputs()
 SHOW_QUANT: Outputs[_Shown] = Outputs()
+SHOW_CONVERSATION: Outputs[_Shown] = Outputs()  # detail: (requests, ConversationReport)
 
 
 @SHOW_RUN.add("table", "console")
@@ -170,6 +171,29 @@ def _quant_json(v: _Shown) -> Any:
     return to_json(v.detail)
 
 
+@SHOW_CONVERSATION.add("table", "console")
+def _conversation_table(v: _Shown) -> list[Any]:
+    from tokbench.render.conversation import conversation_view
+
+    return conversation_view(v.shown, v.detail[1])
+
+
+@SHOW_CONVERSATION.add("md", "text")
+def _conversation_markdown(v: _Shown) -> str:
+    from tokbench.render.conversation import conversation_markdown
+
+    return conversation_markdown(v.shown, v.detail[1])
+
+
+@SHOW_CONVERSATION.add("json", "json")
+def _conversation_json(v: _Shown) -> Any:
+    from tokbench.render.conversation import conversation_json
+    from tokbench.render.folder import run_document
+
+    recs, report = v.detail
+    return {**run_document(v.run, recs), **conversation_json(v.run, report)}
+
+
 @click.command()
 @click.argument("run_id")
 @click.option("--answers", is_flag=True, help="Also print every answer (and thinking).")
@@ -190,6 +214,11 @@ def show(run_id: str, answers: bool, db: str | None, fmt: str) -> None:
         from tokbench.results.views import bench_summary
 
         emit(SHOW_BENCH, fmt, _Shown(run, shown, bench_summary(store, run)))
+    elif run.kind == "converse":
+        from tokbench.conversations.turns import conversation_report
+
+        recs = store.requests(run.id)
+        emit(SHOW_CONVERSATION, fmt, _Shown(run, shown, (recs, conversation_report(store, run.id))))
     else:
         from tokbench.evals.summary import summarize_run  # an eval run: its accuracy too
 

@@ -85,6 +85,47 @@ def format_option(
     return decorate
 
 
+def grouped(target: str, build: Callable[..., Any], names: tuple[str, ...]) -> Callable[[F], F]:
+    """The named options' values handed to the command as ONE argument, `target`, made by
+    `build` (a `Connection`, a `Sampling`): commands take settings objects, not 14 loose
+    values. Put it below the options it gathers."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {n: kwargs.pop(n) for n in names}
+            return fn(*args, **{target: build(**values)}, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
+def _connection(*, backend: str, timeout_s: float | None, **rest: Any) -> Any:
+    from tokbench.core.config import Connection
+
+    kind = None if backend == "auto" else backend
+    return Connection(kind=kind, timeout_s=timeout_s or 300.0, **rest)  # the default wait
+
+
+def _sampling(**values: Any) -> Any:
+    from tokbench.core.config import Sampling
+
+    return Sampling(**values)
+
+
+# `--url`, `--backend`, `--model`... of `run`, as one `connection` argument
+connection_arg = grouped(
+    "connection",
+    _connection,
+    ("url", "backend", "model", "api_key_env", "model_path", "threads", "n_ctx",
+     "chat_format", "timeout_s", "idle_timeout_s", "max_response_mb", "think", "keep_alive",
+     "prompt_cache"),
+)  # fmt: skip
+# `--temperature`, `--top-p`, `--top-k`, `--seed`, as one `sampling` argument
+sampling_arg = grouped("sampling", _sampling, ("temperature", "top_p", "top_k", "seed"))
+
+
 def open_store(db: str | None) -> Any:
     from tokbench.paths import default_db
     from tokbench.store.database import Store

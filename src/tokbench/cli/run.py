@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tokbench.cli.checks import Number, timeout_options
 from tokbench.cli.energy_options import energy_options
-from tokbench.cli.options import backend_option, db_option, emit, format_option, open_store
+from tokbench.cli.options import (
+    backend_option,
+    connection_arg,
+    db_option,
+    emit,
+    format_option,
+    open_store,
+    sampling_arg,
+)
 from tokbench.render.outputs import Outputs
+
+if TYPE_CHECKING:
+    from tokbench.core.config import Connection, Sampling
 
 RUN: Outputs[Any] = Outputs()  # a finished suite run (`runs.suite.SuiteResult`)
 
@@ -136,29 +147,15 @@ def _run_json(result: Any) -> Any:
 )
 @db_option
 @format_option(*RUN.names)
+@connection_arg
+@sampling_arg
 def run(
-    url: str | None,
-    backend: str,
-    model: str | None,
-    api_key_env: str | None,
-    model_path: str | None,
-    threads: int | None,
-    n_ctx: int,
-    chat_format: str | None,
+    connection: Connection,
+    sampling: Sampling,
     suite: str,
     repeat: int,
     max_tokens: int | None,
-    temperature: float | None,
-    top_p: float | None,
-    top_k: int | None,
-    seed: int | None,
-    timeout_s: float | None,
-    idle_timeout_s: float | None,
-    max_response_mb: float,
     extra_body: str | None,
-    think: bool | None,
-    keep_alive: str | None,
-    prompt_cache: bool,
     gguf: str | None,
     resume: str | None,
     allow_code: bool,
@@ -183,27 +180,11 @@ def run(
 
     config = RunConfig(
         suite=suite,
-        url=url,
-        backend=None if backend == "auto" else backend,
-        model=model,
-        api_key_env=api_key_env,
-        model_path=model_path,
-        threads=threads,
-        n_ctx=n_ctx,
-        chat_format=chat_format,
+        connection=connection,
+        sampling=sampling,
         repeat=repeat,
-        timeout_s=timeout_s or 300.0,
-        idle_timeout_s=idle_timeout_s,
-        max_response_mb=max_response_mb,
         max_tokens=max_tokens,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=top_k,
-        seed=seed,
-        think=think,
         extra_body=_json_object(extra_body),
-        keep_alive=keep_alive,
-        prompt_cache=prompt_cache,
         gguf=gguf,
         allow_code=allow_code,
         allow_judge=allow_judge,

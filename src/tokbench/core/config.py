@@ -5,7 +5,7 @@ Stored with each run (as JSON, field by field) so that a run can be resumed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 
@@ -52,63 +52,67 @@ class Connection:
     max_response_mb: float = 64.0  # a response (and a line) larger than this is an error
 
 
+# Connection's fields by their stored (flat) names: `kind` was stored as `backend`.
+_STORED_AS = {"kind": "backend"}
+
+
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    """Everything `tokbench run` needs; stored with the run so it can be resumed."""
+    """Everything `tokbench run` needs, made of how to reach the model (`Connection`) and
+    how to sample (`Sampling`); stored with the run, whole, so it can be resumed. Stored
+    flat (one JSON object, as runs have always been stored)."""
 
     suite: str = "seed5"
-    url: str | None = None
-    backend: str | None = None  # None: detect the server kind
-    model: str | None = None
-    api_key_env: str | None = None
-    model_path: str | None = None
-    threads: int | None = None
-    n_ctx: int = 4096
-    chat_format: str | None = None
+    connection: Connection = field(default_factory=Connection)
+    sampling: Sampling = field(default_factory=Sampling)
     repeat: int = 1
-    timeout_s: float = 300.0
     max_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    seed: int | None = None
-    think: bool | None = None  # Ollama's `think` option; None: the server's default
-    keep_alive: str | None = None  # Ollama
-    prompt_cache: bool = False  # llama-server's cache_prompt
     gguf: str | None = None  # a server's model file, when it is on this machine (speed bound)
     extra_body: dict[str, Any] | None = None  # merged into every request body
-    idle_timeout_s: float | None = None
-    max_response_mb: float = 64.0
     allow_code: bool = False  # a suite file's Python graders may run (--allow-code)
     allow_judge: tuple[str, ...] = ()  # judges a suite file may ask (--allow-judge URL)
 
-    def connection(self) -> Connection:
-        return Connection(
-            url=self.url,
-            kind=self.backend,
-            model=self.model,
-            model_path=self.model_path,
-            api_key_env=self.api_key_env,
-            threads=self.threads,
-            n_ctx=self.n_ctx,
-            chat_format=self.chat_format,
-            timeout_s=self.timeout_s,
-            keep_alive=self.keep_alive,
-            think=self.think,
-            prompt_cache=self.prompt_cache,
-            idle_timeout_s=self.idle_timeout_s,
-            max_response_mb=self.max_response_mb,
-        )
+    @property
+    def url(self) -> str | None:
+        return self.connection.url
+
+    @property
+    def threads(self) -> int | None:
+        return self.connection.threads
 
     def overrides(self) -> dict[str, object]:
         return {
             "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "top_k": self.top_k,
-            "seed": self.seed,
+            **asdict(self.sampling),
             "extra_body": self.extra_body,
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """One flat object: the connection's, the sampling's and the run's own fields."""
+        own = {f.name: getattr(self, f.name) for f in fields(self)}
+        own.pop("connection"), own.pop("sampling")
+        conn = {_STORED_AS.get(k, k): v for k, v in asdict(self.connection).items()}
+        return {**own, **conn, **asdict(self.sampling), "allow_judge": list(self.allow_judge)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunConfig:
+        """A stored config (any version's: fields it lacks take their defaults, fields
+        this version does not know are dropped)."""
+
+        def pick(names: list[str], rename: dict[str, str] | None = None) -> dict[str, Any]:
+            rename = rename or {}
+            out = {}
+            for name in names:
+                key = rename.get(name, name)
+                if key in d:
+                    v = d[key]
+                    out[name] = tuple(v) if isinstance(v, list) else v
+            return out
+
+        conn = Connection(**pick([f.name for f in fields(Connection)], _STORED_AS))
+        sampling = Sampling(**pick([f.name for f in fields(Sampling)]))
+        own = [f.name for f in fields(cls) if f.name not in ("connection", "sampling")]
+        return cls(connection=conn, sampling=sampling, **pick(own))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +152,35 @@ class BenchConfig:
             out += [BenchTest("pp", n, d) for n in self.n_prompt if n > 0]
             out += [BenchTest("tg", n, d) for n in self.n_gen if n > 0]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConverseConfig:
+    """`tokbench converse`: conversations sent turn by turn, each turn carrying the whole
+    history; stored with the run so it can be resumed."""
+
+    url: str | None = None
+    backend: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = 300.0
+    source: str = "synthetic"  # synthetic | seed5 | a JSONL file of message lists
+    conversations: int = 4
+    turns: int = 4
+    system_tokens: int = 64  # synthetic: the system prompt's length (about, in words)
+    shared_prefix_tokens: int = 0  # synthetic: a prefix every conversation's system shares
+    user_tokens: int = 32  # synthetic: each user message
+    max_tokens: int = 32  # each answer
+    concurrency: int = 1  # conversations in flight at once
+    think_time_s: float = 0.0  # a user's pause between an answer and the next question
+    arrival: str = "closed"  # closed | constant | poisson | burst (conversations' starts)
+    rate: float | None = None  # conversations started per second (constant, poisson, burst)
+    prompt_cache: bool = True  # llama-server's `cache_prompt`
+    seed: int = 0
+    temperature: float = 0.0
+    slo: str | None = None  # e.g. "ttft_p90=3s,itl_p90=250ms"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ConverseConfig:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})

@@ -112,6 +112,8 @@ def request_metrics(trace: Trace) -> RequestMetrics:
         prefill_gap_pct=_gap(prefill_tps, engine_prefill),
         count_gap_pct=count_gap,
         crosscheck=",".join(flags) or None,
+        draft_tokens=engine.draft_tokens if engine else None,
+        draft_accepted_tokens=engine.draft_accepted_tokens if engine else None,
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tokbench.core.config import BenchConfig, RunConfig, Sampling
+from tokbench.core.config import BenchConfig, ConverseConfig, RunConfig, Sampling
 from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.core.redact import redact_url
 
@@ -60,6 +60,8 @@ class RequestMetrics:
     prefill_gap_pct: float | None = None
     count_gap_pct: float | None = None
     crosscheck: str | None = None  # "decode", "count", "decode,count" when beyond tolerance
+    draft_tokens: int | None = None  # speculative decoding, as the server reported it
+    draft_accepted_tokens: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -277,7 +279,7 @@ class RunSettings:
 
     def to_json(self) -> dict[str, Any]:
         out = {
-            "run_config": {**asdict(self.run), "url": _redacted(self.run.url)},
+            "run_config": {**self.run.to_json(), "url": _redacted(self.run.url)},
             "suite_source": self.suite_source,
             "repeat": self.run.repeat,
             "threads": self.run.threads,
@@ -287,15 +289,14 @@ class RunSettings:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunSettings:
-        known, _ = _known(RunConfig, d.get("run_config") or {})
         items = tuple(
             ItemPlan(str(i["id"]), i.get("max_tokens"), Sampling(**(i.get("sampling") or {})))
             for i in d.get("items") or []
             if isinstance(i, dict) and "id" in i
         )
-        known = {k: tuple(v) if isinstance(v, list) else v for k, v in known.items()}
         plan = EvalPlan.from_json(d["eval"]) if isinstance(d.get("eval"), dict) else None
-        return cls(RunConfig(**known), d.get("suite_source"), items, plan)
+        run = RunConfig.from_json(d.get("run_config") or {})
+        return cls(run, d.get("suite_source"), items, plan)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +358,21 @@ class QuantSettings:
         return cls(**known)
 
 
-Settings = RunSettings | BenchSettings | QuantSettings
+@dataclass(frozen=True, slots=True)
+class ConverseSettings:
+    """A conversation run's settings (`tokbench converse`); each turn is a request."""
+
+    converse: ConverseConfig
+
+    def to_json(self) -> dict[str, Any]:
+        return {"converse": {**asdict(self.converse), "url": _redacted(self.converse.url)}}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ConverseSettings:
+        return cls(ConverseConfig.from_dict(d.get("converse") or {}))
+
+
+Settings = RunSettings | BenchSettings | QuantSettings | ConverseSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +444,8 @@ class RunInfo:
             return self.config.run.threads
         if isinstance(self.config, QuantSettings):
             return self.config.threads
+        if isinstance(self.config, ConverseSettings):
+            return None
         return self.config.bench.threads
 
 
@@ -445,6 +462,8 @@ BENCH_KINDS = ("bench", "tune")
 def settings_from_json(kind: str, d: dict[str, Any]) -> Settings:
     if kind == "quant":
         return QuantSettings.from_json(d)
+    if kind == "converse":
+        return ConverseSettings.from_json(d)
     return BenchSettings.from_json(d) if kind in BENCH_KINDS else RunSettings.from_json(d)
 
 

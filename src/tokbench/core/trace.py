@@ -45,6 +45,8 @@ class EngineTiming:
     decode_ms: float | None = None
     load_ms: float | None = None
     cached_prompt_tokens: int | None = None  # prompt tokens served from the server's cache
+    draft_tokens: int | None = None  # speculative decoding: tokens the draft model proposed
+    draft_accepted_tokens: int | None = None  # ... and those the target model kept
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from importlib import resources
+from statistics import median
 from typing import Any
 
 from tokbench import __version__
-from tokbench.core.records import RequestRecord, RunInfo, targets_to_json
+from tokbench.conversations.turns import parse_item_id
+from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo, targets_to_json
 from tokbench.core.stats import Summary
 from tokbench.evals.summary import summarize_run
 from tokbench.render.charts import (
@@ -70,6 +72,27 @@ def thread_chart(run: RunInfo) -> str | None:
         (p["threads"], p["mean_tps"], p["ci_low_tps"], p["ci_high_tps"]) for p in scaling["points"]
     ]
     return line_chart(pts, f"Decode speed against threads ({run.id})", "threads", "decode tok/s")
+
+
+def turn_chart(v: RunView) -> str | None:
+    """A conversation run's TTFT by turn: the median, whiskers the range over its
+    conversations (None for other runs)."""
+    if v.run.kind != "converse":
+        return None
+    by_turn: dict[int, list[float]] = {}
+    for r in v.records:
+        key = parse_item_id(r.item_id)
+        if key and r.status == "ok" and r.metrics and r.metrics.ttft_ms is not None:
+            by_turn.setdefault(key[1] + 1, []).append(r.metrics.ttft_ms)
+    if not by_turn:
+        return None
+    pts: list[tuple[float, float, float | None, float | None]] = [
+        (float(t), median(ms), min(ms), max(ms)) for t, ms in sorted(by_turn.items())
+    ]
+    config = v.run.config
+    cache = config.converse.prompt_cache if isinstance(config, ConverseSettings) else True
+    title = f"TTFT by turn, cache {'on' if cache else 'off'} ({v.run.id})"
+    return line_chart(pts, title, "turn", "TTFT ms (median; whiskers: range)")
 
 
 def _flat_target(run: RunInfo) -> dict[str, Any]:
@@ -144,6 +167,7 @@ def report_html(vs: list[RunView], quant: list[Any] | None = None) -> str:
         flat_target=_flat_target,
         human=_human,
         thread_chart=thread_chart,
+        turn_chart=turn_chart,
         energy_any=any(v.run.energy for v in vs),
         # the chart only when a run measured power: no chart of nothing
         energy_svg=energy_chart(vs)

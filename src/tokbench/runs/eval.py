@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tokbench.backends.registry import open_backend
-from tokbench.core.config import RunConfig, Sampling
+from tokbench.core.config import RunConfig
 from tokbench.core.metrics import request_metrics
 from tokbench.core.records import (
     EvalPlan,
@@ -195,11 +195,12 @@ def run_eval(
     if not items:
         raise TokbenchError("no items to ask")
     max_tokens = config.max_tokens or DEFAULT_MAX_TOKENS
-    sampling = Sampling(config.temperature, config.top_p, config.top_k, config.seed)
-    backend = open_backend(config.connection(), notify)
+    sampling = config.sampling
+    backend = open_backend(config.connection, notify)
     try:
         if not config.url:
-            config = replace(config, threads=config.threads or physical_cores())
+            threads = config.threads or physical_cores()
+            config = replace(config, connection=replace(config.connection, threads=threads))
         described = backend.describe()
         target = described.with_bound(speed_bound(config.gguf or described.gguf_path))
         suite = "eval:" + "+".join(plan.benchmarks)

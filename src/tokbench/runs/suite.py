@@ -192,10 +192,11 @@ def run_suite(
         config = old.run
     suite = load_suite(config.suite, config.overrides())
     check_trust(suite, Trust(config.allow_code, tuple(config.allow_judge)))
-    backend = open_backend(config.connection(), notify)
+    backend = open_backend(config.connection, notify)
     try:
         if not config.url:
-            config = replace(config, threads=config.threads or physical_cores())
+            threads = config.threads or physical_cores()
+            config = replace(config, connection=replace(config.connection, threads=threads))
         described = backend.describe()
         target = described.with_bound(speed_bound(config.gguf or described.gguf_path))
         ledger = RunLedger.open(

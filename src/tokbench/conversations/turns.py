@@ -1,0 +1,142 @@
+"""A conversation run's figures per turn and overall, from its stored requests (ids
+`c003.t01`: conversation 3, turn 1, 0-based), with its objectives' goodput."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import median
+
+from tokbench.conversations.cache import CacheReading, acceptance_rate, cache_reading, hit_rate
+from tokbench.conversations.slo import Goodput, goodput, parse_slos
+from tokbench.core.config import ConverseConfig
+from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo
+from tokbench.errors import TokbenchError
+from tokbench.store.database import Store
+
+_ITEM = re.compile(r"c(\d+)\.t(\d+)")
+
+
+def item_id(conversation: int, turn: int) -> str:
+    return f"c{conversation:03d}.t{turn:02d}"
+
+
+def parse_item_id(item: str) -> tuple[int, int] | None:
+    m = _ITEM.fullmatch(item)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRow:
+    """Turn `turn` (0-based) over every conversation: medians and cache sums."""
+
+    turn: int
+    requests: int
+    failed: int
+    ttft_ms: float | None  # median
+    context_tokens: float | None  # median prompt length (cached + computed)
+    computed_tokens: int | None  # summed prefill tokens the server computed
+    cached_tokens: int | None  # summed tokens it reused
+    hit_rate: float | None
+    decode_tps: float | None  # median
+    cache_source: str  # server | inferred | none | not reported
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    turns: tuple[TurnRow, ...]
+    hit_rate: float | None
+    cached_tokens: int | None
+    computed_tokens: int | None
+    draft_acceptance: float | None
+    cache_source: str
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return median(present) if present else None
+
+
+def _sum(values: Sequence[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _source(readings: Sequence[CacheReading]) -> str:
+    sources = {r.source for r in readings}
+    return sources.pop() if len(sources) == 1 else "mixed" if sources else "not reported"
+
+
+def _context(r: CacheReading, prompt_tokens: int | None) -> float | None:
+    if r.cached_tokens is not None and r.computed_tokens is not None:
+        return float(r.cached_tokens + r.computed_tokens)
+    return float(prompt_tokens) if prompt_tokens is not None else None
+
+
+def summarize(server_kind: str, records: Sequence[RequestRecord]) -> ConversationSummary:
+    by_turn: dict[int, list[RequestRecord]] = {}
+    for r in records:
+        key = parse_item_id(r.item_id)
+        if key is not None:
+            by_turn.setdefault(key[1], []).append(r)
+    rows = []
+    every: list[CacheReading] = []
+    for turn in sorted(by_turn):
+        recs = by_turn[turn]
+        ok = [r for r in recs if r.status == "ok"]
+        readings = [cache_reading(server_kind, r.metrics) for r in ok]
+        every += readings
+        rows.append(
+            TurnRow(
+                turn=turn,
+                requests=len(recs),
+                failed=len(recs) - len(ok),
+                ttft_ms=_median([r.metrics.ttft_ms if r.metrics else None for r in ok]),
+                context_tokens=_median(
+                    [
+                        _context(c, r.metrics.prompt_tokens if r.metrics else None)
+                        for c, r in zip(readings, ok, strict=True)
+                    ]
+                ),
+                computed_tokens=_sum([c.computed_tokens for c in readings]),
+                cached_tokens=_sum([c.cached_tokens for c in readings]),
+                hit_rate=hit_rate(readings),
+                decode_tps=_median([r.metrics.decode_tps if r.metrics else None for r in ok]),
+                cache_source=_source(readings),
+            )
+        )
+    ok_all = [r for r in records if r.status == "ok"]
+    return ConversationSummary(
+        turns=tuple(rows),
+        hit_rate=hit_rate(every),
+        cached_tokens=_sum([c.cached_tokens for c in every]),
+        computed_tokens=_sum([c.computed_tokens for c in every]),
+        draft_acceptance=acceptance_rate([r.metrics for r in ok_all]),
+        cache_source=_source(every),
+    )
+
+
+def config_of(run: RunInfo) -> ConverseConfig:
+    if not isinstance(run.config, ConverseSettings):
+        raise TokbenchError(f"run {run.id} is a {run.kind} run, not a conversation run")
+    return run.config.converse
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationReport:
+    config: ConverseConfig
+    summary: ConversationSummary
+    goodput: Goodput | None
+
+
+def conversation_report(store: Store, run_id: str) -> ConversationReport:
+    run = store.run(run_id)
+    cfg = config_of(run)
+    records = store.requests(run_id)
+    slos = parse_slos(cfg.slo)
+    return ConversationReport(
+        cfg,
+        summarize(run.target.backend_kind or run.backend, records),
+        goodput(slos, records) if slos and records else None,
+    )

@@ -1,0 +1,206 @@
+"""A conversation run on the terminal and as JSON: per turn TTFT, context, prefill
+computed, cached, hit rate and decode speed; then the run's hit rate and goodput."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rich.table import Table
+
+from tokbench.conversations.capacity import Capacity
+from tokbench.conversations.slo import Goodput
+from tokbench.conversations.turns import ConversationReport, ConversationSummary
+from tokbench.core.records import RunInfo
+from tokbench.core.stats import wilson
+from tokbench.render.fmt import num
+from tokbench.render.safe import md, md_row
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def _count(value: int | None, source: str) -> str:
+    return "not reported" if value is None and source == "not reported" else num(value, 0)
+
+
+def turns_table(summary: ConversationSummary, title: str) -> Table:
+    t = Table(title=title)
+    for name in (
+        "turn",
+        "requests",
+        "failed",
+        "TTFT ms (median)",
+        "context tok",
+        "prefill computed",
+        "cached",
+        "hit rate",
+        "decode tok/s",
+    ):
+        t.add_column(name, justify="left" if name == "turn" else "right")
+    for row in summary.turns:
+        t.add_row(
+            str(row.turn + 1),
+            str(row.requests),
+            str(row.failed),
+            num(row.ttft_ms, 0),
+            num(row.context_tokens, 0),
+            _count(row.computed_tokens, row.cache_source),
+            _count(row.cached_tokens, row.cache_source),
+            _pct(row.hit_rate),
+            num(row.decode_tps, 1),
+        )
+    return t
+
+
+def summary_lines(summary: ConversationSummary, good: Goodput | None) -> list[str]:
+    lines = []
+    if summary.hit_rate is None:
+        lines.append(f"prompt cache: {summary.cache_source} by this server")
+    else:
+        lines.append(
+            f"prompt cache hit rate: {_pct(summary.hit_rate)} "
+            f"({summary.cached_tokens} cached of "
+            f"{(summary.cached_tokens or 0) + (summary.computed_tokens or 0)} prompt tokens, "
+            f"{summary.cache_source} counters)"
+        )
+    if summary.draft_acceptance is not None:
+        lines.append(f"speculative decoding: {_pct(summary.draft_acceptance)} of drafts accepted")
+    if good is not None:
+        for a in good.attainments:
+            lines.append(
+                f"SLO {a.slo.label}: {a.met}/{a.judged} met "
+                f"({_pct(a.share)}, 95 % CI {_pct(a.low)}-{_pct(a.high)}): {a.verdict}"
+            )
+        lines.append(
+            f"goodput: {good.rps:.3f} requests/s meeting every SLO "
+            f"(95 % CI {good.low_rps:.3f}-{good.high_rps:.3f}; {good.good}/{good.total} "
+            f"requests over {good.span_s:.1f} s)"
+        )
+    return lines
+
+
+def summary_json(summary: ConversationSummary, good: Goodput | None) -> dict[str, Any]:
+    out: dict[str, Any] = asdict(summary)
+    if good is not None:
+        out["goodput"] = {
+            **{k: v for k, v in asdict(good).items() if k != "attainments"},
+            "verdict": good.verdict,
+            "slos": [
+                {
+                    "slo": a.slo.label,
+                    "met": a.met,
+                    "judged": a.judged,
+                    "share": a.share,
+                    "ci95": [a.low, a.high],
+                    "verdict": a.verdict,
+                }
+                for a in good.attainments
+            ],
+        }
+    return out
+
+
+def conversation_view(run: RunInfo, report: ConversationReport) -> list[Table | str]:
+    """What `converse` and `show` print for a conversation run."""
+    cache = "cache on" if report.config.prompt_cache else "cache off"
+    title = f"{run.id}: {run.backend} {run.model} ({cache})"
+    return [turns_table(report.summary, title), *summary_lines(report.summary, report.goodput)]
+
+
+def conversation_markdown(run: RunInfo, report: ConversationReport) -> str:
+    """The per-turn table and the run's cache and goodput lines, as Markdown."""
+    cache = "cache on" if report.config.prompt_cache else "cache off"
+    head = [
+        "turn",
+        "requests",
+        "failed",
+        "TTFT ms (median)",
+        "context tok",
+        "prefill computed",
+        "cached",
+        "hit rate",
+        "decode tok/s",
+    ]
+    lines = [
+        f"### {md(run.id)}: {md(run.backend)} {md(run.model or '')} ({cache})",
+        "",
+        md_row(head),
+        "|---|" + "---:|" * (len(head) - 1),
+    ]
+    for row in report.summary.turns:
+        lines.append(md_row([
+            row.turn + 1, row.requests, row.failed, num(row.ttft_ms, 0),
+            num(row.context_tokens, 0), _count(row.computed_tokens, row.cache_source),
+            _count(row.cached_tokens, row.cache_source), _pct(row.hit_rate),
+            num(row.decode_tps, 1),
+        ]))  # fmt: skip
+    lines += ["", *(f"- {md(x)}" for x in summary_lines(report.summary, report.goodput))]
+    return "\n".join(lines) + "\n"
+
+
+def conversation_json(run: RunInfo, report: ConversationReport) -> dict[str, Any]:
+    return {"run_id": run.id, "status": run.status, **summary_json(report.summary, report.goodput)}
+
+
+def capacity_view(cap: Capacity) -> list[Table | str]:
+    t = Table(title="capacity search: each level decided by its 95 % interval")
+    for name in ("conversations at once", "verdict", "met all", "95 % CI", "goodput req/s", "run"):
+        t.add_column(name, justify="right" if name != "verdict" else "left")
+    for lv in cap.levels:
+        g = lv.goodput
+        low, high = wilson(g.good, g.total) if g.total else (0.0, 1.0)
+        t.add_row(
+            str(lv.load),
+            lv.verdict + (" (over-saturated: TTFT kept growing)" if lv.saturated else ""),
+            f"{g.good}/{g.total}",
+            f"{_pct(low)}-{_pct(high)}",
+            f"{g.rps:.3f}",
+            lv.run_id or "-",
+        )
+    return [t, cap.sentence]
+
+
+def capacity_markdown(cap: Capacity) -> str:
+    head = ["conversations at once", "verdict", "met all", "95 % CI", "goodput req/s", "run"]
+    lines = [md_row(head), "|---:|---|---:|---:|---:|---|"]
+    for lv in cap.levels:
+        g = lv.goodput
+        low, high = wilson(g.good, g.total) if g.total else (0.0, 1.0)
+        verdict = lv.verdict + (" (over-saturated: TTFT kept growing)" if lv.saturated else "")
+        lines.append(
+            md_row(
+                [
+                    lv.load,
+                    verdict,
+                    f"{g.good}/{g.total}",
+                    f"{_pct(low)}-{_pct(high)}",
+                    f"{g.rps:.3f}",
+                    lv.run_id or "-",
+                ]
+            )
+        )
+    return "\n".join([*lines, "", md(cap.sentence)]) + "\n"
+
+
+def capacity_json(cap: Capacity) -> dict[str, Any]:
+    return {
+        "capacity": cap.load,
+        "outcome": cap.outcome,
+        "undecided_at": cap.undecided_at,
+        "sentence": cap.sentence,
+        "slos": [s.label for s in cap.slos],
+        "levels": [
+            {
+                "load": lv.load,
+                "verdict": lv.verdict,
+                "saturated": lv.saturated,
+                "run_id": lv.run_id,
+                "good": lv.goodput.good,
+                "total": lv.goodput.total,
+                "goodput_rps": lv.goodput.rps,
+            }
+            for lv in cap.levels
+        ],
+    }
