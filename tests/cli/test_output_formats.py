@@ -11,7 +11,7 @@ import click
 import pytest
 
 from tests.cli.golden_outputs import COMMANDS, GOLDEN, fresh_store, invoke, name
-from tokbench.cli import bench, gguf, history, hw, quant, report, run, servers, tune
+from tokbench.cli import bench, converse, gguf, history, hw, quant, report, run, servers, tune
 from tokbench.cli import eval as eval_
 from tokbench.cli.options import emit
 from tokbench.render.outputs import Outputs
@@ -38,7 +38,10 @@ def _format_choices(command: click.Command) -> tuple[str, ...]:
     ("command", "registries"),
     [
         (history.history, [history.HISTORY]),
-        (history.show, [history.SHOW_RUN, history.SHOW_BENCH, history.SHOW_QUANT]),
+        (
+            history.show,
+            [history.SHOW_RUN, history.SHOW_BENCH, history.SHOW_QUANT, history.SHOW_CONVERSATION],
+        ),
         (report.compare, [report.COMPARE, report.QUANTS, report.PAIRED]),
         (report.answers, [report.ANSWERS]),
         (report.export, [report.ROW_WRITERS]),
@@ -47,6 +50,7 @@ def _format_choices(command: click.Command) -> tuple[str, ...]:
         (hw.plan, [hw.PLAN]),
         (bench.bench, [bench.BENCH]),
         (run.run, [run.RUN]),
+        (converse.converse, [converse.CONVERSE, converse.CAPACITY]),
         (eval_.eval_, [eval_.EVAL, eval_.TIME]),
         (tune.tune, [tune.TUNE]),
         (quant.quant, [quant.QUANT]),
