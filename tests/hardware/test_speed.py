@@ -131,16 +131,14 @@ def test_a_gguf_file_and_its_bound(tb_home: Path, gemma_path: Path) -> None:
     load = gguf_load(gemma_path)
     assert not load.moe and load.expert_bytes_per_token == 0
     assert load.bytes_per_token == 246_587_904 and load.kv_bytes_per_ctx_token > 0
-    assert speed_bound(str(gemma_path)) == {}  # no bandwidth measured yet
+    assert speed_bound(str(gemma_path)) is None  # no bandwidth measured yet
     tb_home.mkdir(parents=True)
     (tb_home / "hw.json").write_text(json.dumps({"bandwidth_gbs": 20.0}))
     b = speed_bound(str(gemma_path))
-    assert b == {
-        "bandwidth_gbs": 20.0,
-        "bytes_per_token": 246_587_904,
-        "bound_tps": 20e9 / 246_587_904,
-    }
+    assert b is not None
+    assert (b.bandwidth_gbs, b.bytes_per_token) == (20.0, 246_587_904)
+    assert b.bound_tps == 20e9 / 246_587_904
     e = estimate(str(gemma_path), context=0, ssd_gbs=2.0)
     assert e.box.bandwidth_source == "measured" and e.box.ssd_source == "given"
-    assert e.prediction.bound_tps == pytest.approx(b["bound_tps"])
+    assert e.prediction.bound_tps == pytest.approx(b.bound_tps)
     assert e.prediction.prefill_tps and e.prediction.prefill_tps > 0

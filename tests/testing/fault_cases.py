@@ -41,6 +41,7 @@ grader = "seed5.physics-choice"
 """
 
 TIMEOUT_S = 3  # --timeout for every case: the deadline and stall modes must end by it
+SIZE_BOUND_TIMEOUT_S = 40  # ... but the size-bound modes, which --max-response must end
 BACKEND_FLAG = {"openai": "openai", "llama-server": "llama-server", "ollama": "ollama"}
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2  # done, no request succeeded, TokbenchError
 
@@ -69,7 +70,10 @@ class FaultCase:
 
 def _args(f: Fault, command: Command) -> tuple[str, ...]:
     backend = () if f.detect else ("--backend", BACKEND_FLAG[f.protocol])
-    common = ("--url", "{url}", *backend, "--timeout", str(TIMEOUT_S), "--no-progress")
+    # a mode that only the size bound ends gets a deadline it cannot reach first, even on
+    # a loaded box (64 MB at a few MB/s)
+    timeout_s = SIZE_BOUND_TIMEOUT_S if f.reason == "--max-response" else TIMEOUT_S
+    common = ("--url", "{url}", *backend, "--timeout", str(timeout_s), "--no-progress")
     if command == "run":
         return ("run", *common, "-s", "{suite}")
     # one pp and one tg measurement, no warm-up: two requests per case
