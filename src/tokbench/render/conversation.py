@@ -25,32 +25,39 @@ def _count(value: int | None, source: str) -> str:
     return "not reported" if value is None and source == "not reported" else num(value, 0)
 
 
+TURN_HEAD = (
+    "turn",
+    "requests",
+    "failed",
+    "TTFT ms (median)",
+    "context tok",
+    "prefill computed",
+    "cached",
+    "hit rate",
+    "decode tok/s",
+)
+
+
+def _turn_cells(row: Any) -> list[str]:
+    return [
+        str(row.turn + 1),
+        str(row.requests),
+        str(row.failed),
+        num(row.ttft_ms, 0),
+        num(row.context_tokens, 0),
+        _count(row.computed_tokens, row.cache_source),
+        _count(row.cached_tokens, row.cache_source),
+        _pct(row.hit_rate),
+        num(row.decode_tps, 1),
+    ]
+
+
 def turns_table(summary: ConversationSummary, title: str) -> Table:
     t = Table(title=title)
-    for name in (
-        "turn",
-        "requests",
-        "failed",
-        "TTFT ms (median)",
-        "context tok",
-        "prefill computed",
-        "cached",
-        "hit rate",
-        "decode tok/s",
-    ):
+    for name in TURN_HEAD:
         t.add_column(name, justify="left" if name == "turn" else "right")
     for row in summary.turns:
-        t.add_row(
-            str(row.turn + 1),
-            str(row.requests),
-            str(row.failed),
-            num(row.ttft_ms, 0),
-            num(row.context_tokens, 0),
-            _count(row.computed_tokens, row.cache_source),
-            _count(row.cached_tokens, row.cache_source),
-            _pct(row.hit_rate),
-            num(row.decode_tps, 1),
-        )
+        t.add_row(*_turn_cells(row))
     return t
 
 
@@ -112,30 +119,13 @@ def conversation_view(run: RunInfo, report: ConversationReport) -> list[Table | 
 def conversation_markdown(run: RunInfo, report: ConversationReport) -> str:
     """The per-turn table and the run's cache and goodput lines, as Markdown."""
     cache = "cache on" if report.config.prompt_cache else "cache off"
-    head = [
-        "turn",
-        "requests",
-        "failed",
-        "TTFT ms (median)",
-        "context tok",
-        "prefill computed",
-        "cached",
-        "hit rate",
-        "decode tok/s",
-    ]
     lines = [
         f"### {md(run.id)}: {md(run.backend)} {md(run.model or '')} ({cache})",
         "",
-        md_row(head),
-        "|---|" + "---:|" * (len(head) - 1),
+        md_row(TURN_HEAD),
+        "|---|" + "---:|" * (len(TURN_HEAD) - 1),
     ]
-    for row in report.summary.turns:
-        lines.append(md_row([
-            row.turn + 1, row.requests, row.failed, num(row.ttft_ms, 0),
-            num(row.context_tokens, 0), _count(row.computed_tokens, row.cache_source),
-            _count(row.cached_tokens, row.cache_source), _pct(row.hit_rate),
-            num(row.decode_tps, 1),
-        ]))  # fmt: skip
+    lines += [md_row(_turn_cells(row)) for row in report.summary.turns]
     lines += ["", *(f"- {md(x)}" for x in summary_lines(report.summary, report.goodput))]
     return "\n".join(lines) + "\n"
 
@@ -144,43 +134,34 @@ def conversation_json(run: RunInfo, report: ConversationReport) -> dict[str, Any
     return {"run_id": run.id, "status": run.status, **summary_json(report.summary, report.goodput)}
 
 
+CAPACITY_HEAD = ("conversations at once", "verdict", "met all", "95 % CI", "goodput req/s", "run")
+
+
+def _level_cells(lv: Any) -> list[str]:
+    g = lv.goodput
+    low, high = wilson(g.good, g.total) if g.total else (0.0, 1.0)
+    return [
+        str(lv.load),
+        lv.verdict + (" (over-saturated: TTFT kept growing)" if lv.saturated else ""),
+        f"{g.good}/{g.total}",
+        f"{_pct(low)}-{_pct(high)}",
+        f"{g.rps:.3f}",
+        lv.run_id or "-",
+    ]
+
+
 def capacity_view(cap: Capacity) -> list[Table | str]:
     t = Table(title="capacity search: each level decided by its 95 % interval")
-    for name in ("conversations at once", "verdict", "met all", "95 % CI", "goodput req/s", "run"):
+    for name in CAPACITY_HEAD:
         t.add_column(name, justify="right" if name != "verdict" else "left")
     for lv in cap.levels:
-        g = lv.goodput
-        low, high = wilson(g.good, g.total) if g.total else (0.0, 1.0)
-        t.add_row(
-            str(lv.load),
-            lv.verdict + (" (over-saturated: TTFT kept growing)" if lv.saturated else ""),
-            f"{g.good}/{g.total}",
-            f"{_pct(low)}-{_pct(high)}",
-            f"{g.rps:.3f}",
-            lv.run_id or "-",
-        )
+        t.add_row(*_level_cells(lv))
     return [t, cap.sentence]
 
 
 def capacity_markdown(cap: Capacity) -> str:
-    head = ["conversations at once", "verdict", "met all", "95 % CI", "goodput req/s", "run"]
-    lines = [md_row(head), "|---:|---|---:|---:|---:|---|"]
-    for lv in cap.levels:
-        g = lv.goodput
-        low, high = wilson(g.good, g.total) if g.total else (0.0, 1.0)
-        verdict = lv.verdict + (" (over-saturated: TTFT kept growing)" if lv.saturated else "")
-        lines.append(
-            md_row(
-                [
-                    lv.load,
-                    verdict,
-                    f"{g.good}/{g.total}",
-                    f"{_pct(low)}-{_pct(high)}",
-                    f"{g.rps:.3f}",
-                    lv.run_id or "-",
-                ]
-            )
-        )
+    lines = [md_row(CAPACITY_HEAD), "|---:|---|---:|---:|---:|---|"]
+    lines += [md_row(_level_cells(lv)) for lv in cap.levels]
     return "\n".join([*lines, "", md(cap.sentence)]) + "\n"
 
 
