@@ -33,7 +33,7 @@ from tokbench.backends.openai import OpenAIBackend
 from tokbench.core.config import Sampling
 from tokbench.core.metrics import request_metrics
 from tokbench.core.trace import ChatRequest
-from tokbench.hardware.host import physical_cores
+from tokbench.hardware.probe import physical_cores
 
 PROMPT = "Write a long story about a lighthouse keeper who finds a map. Use many details."
 

@@ -24,7 +24,7 @@ from tokbench.core.config import BenchTest
 from tokbench.gguf.analysis import analyze
 from tokbench.gguf.reader import read_model
 from tokbench.gguf.synth import shape_for, synthesize
-from tokbench.hardware.host import physical_cores
+from tokbench.hardware.probe import physical_cores
 from tokbench.hardware.survey import measure
 
 

@@ -22,7 +22,7 @@ from tokbench.backends.embedded import EmbeddedBackend
 from tokbench.backends.embedded_bench import EmbeddedBench
 from tokbench.core.config import BenchTest
 from tokbench.gguf.tools import find_tool
-from tokbench.hardware.host import physical_cores
+from tokbench.hardware.probe import physical_cores
 
 
 def llama_bench(

@@ -61,7 +61,7 @@ SMALL_MODULES = {
     "tokbench.grade.grading": "the graders' entry point, above the registry it dispatches to",
     "tokbench.grade.registry": "graders by name, imported by suites without the graders",
     "tokbench.render.chart_files": "chart files written beside a report, apart from drawing",
-    "tokbench.render.fmt": "number formatting every renderer shares",
+    "tokbench.render.numbers": "number formatting every renderer shares",
     "tokbench.render.outputs": "the formats' registry, imported by every command at start-up "
     "without rich or any renderer",
     "tokbench.render.llama_bench": "llama-bench's own Markdown table, for `--format "
@@ -70,9 +70,6 @@ SMALL_MODULES = {
     "quant.http alike (http importing compare would lengthen the CLI's chain)",
     "tokbench.quant.view": "the comparison as rendered, below quant.compare and quant.http",
     # hardware/ and energy/: issue 21 merges their tiny modules (another branch)
-    "tokbench.hardware.bound": "issue 21: merged on the planner's branch",
-    "tokbench.hardware.host": "issue 21: merged on the planner's branch",
-    "tokbench.hardware.saved": "issue 21: merged on the planner's branch",
     "tokbench.energy.ipmi": "one power source per module (RAPL, NVML, hwmon, IPMI, command)",
 }
 

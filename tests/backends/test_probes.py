@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tokbench.backends import wire
+from tokbench.backends import replies
 from tokbench.backends.registry import KINDS
 
 # what a hostile or broken server can put where a probe expects an object
@@ -31,11 +31,13 @@ def test_a_probe_never_raises_on_a_wrong_shape(kind: Any, shape: Any) -> None:
 
 
 def test_the_readers_of_a_listing() -> None:
-    assert wire.names([{"name": "a"}, {"name": 5}, "b", {"name": ""}, {"name": "c"}], "name") == [
+    listing = [{"name": "a"}, {"name": 5}, "b", {"name": ""}, {"name": "c"}]
+    assert replies.names(listing, "name") == [
         "a",
         "c",
     ]
-    assert wire.names(5, "name") == [] and wire.names({"name": "a"}, "name") == []
-    assert wire.label("0.6.2") == "0.6.2" and wire.label(6123) == "6123"
-    assert wire.label({"v": 1}) is None and wire.label(True) is None and wire.label("") is None
-    assert wire.loads(b"[" * 50_000 + b"]" * 50_000) is None and wire.loads(b"{no") is None
+    assert replies.names(5, "name") == [] and replies.names({"name": "a"}, "name") == []
+    assert replies.label("0.6.2") == "0.6.2" and replies.label(6123) == "6123"
+    assert replies.label({"v": 1}) is None and replies.label(True) is None
+    assert replies.label("") is None
+    assert replies.loads(b"[" * 50_000 + b"]" * 50_000) is None and replies.loads(b"{no") is None

@@ -125,7 +125,7 @@ def test_bad_input_is_one_sentence() -> None:
 
 
 def test_a_gguf_file_and_its_bound(tb_home: Path, gemma_path: Path) -> None:
-    from tokbench.hardware.bound import speed_bound
+    from tokbench.hardware.bandwidth import speed_bound
     from tokbench.hardware.speed import gguf_load
 
     load = gguf_load(gemma_path)

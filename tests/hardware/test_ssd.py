@@ -31,7 +31,7 @@ def test_disk_errors_are_one_sentence(tmp_path: Path) -> None:
 
 
 def test_saved_figures_keep_each_other_and_old_files_still_read(tb_home: Path) -> None:
-    from tokbench.hardware.saved import load_bandwidth, load_disk, save_bandwidth, save_disk
+    from tokbench.hardware.bandwidth import load_bandwidth, load_disk, save_bandwidth, save_disk
 
     assert load_bandwidth() is None and load_disk() is None
     tb_home.mkdir(parents=True)

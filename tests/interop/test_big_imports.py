@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from tests.interop.test_vllm_bench import current_result
 from tokbench.cli import cli
 from tokbench.errors import TokbenchError
-from tokbench.interop import _common, guidellm, vllm_bench
+from tokbench.interop import guidellm, parsing, vllm_bench
 from tokbench.interop.detect import parse_text
 from tokbench.results.views import MAX_VIEW_TESTS
 
@@ -44,10 +44,10 @@ def md_table(n: int) -> str:
     ids=["json", "jsonl", "md"],
 )
 def test_more_tests_than_imported_are_refused(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_common, "MAX_TESTS", 10)
+    monkeypatch.setattr(parsing, "MAX_TESTS", 10)
     with pytest.raises(TokbenchError, match="more than 10 tests"):
         parse_text(text)
-    monkeypatch.setattr(_common, "MAX_TESTS", 11)
+    monkeypatch.setattr(parsing, "MAX_TESTS", 11)
     assert len(parse_text(text).tests) == 11
 
 

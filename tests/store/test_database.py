@@ -13,7 +13,7 @@ from tokbench.core.records import BenchSample, HostInfo, RequestRecord, RunInfo,
 from tokbench.core.redact import redact_url
 from tokbench.core.trace import Count, Recorder
 from tokbench.errors import TokbenchError
-from tokbench.render.folder import write_run_folder
+from tokbench.render.run_folder import write_run_folder
 from tokbench.store.copy import copy_runs
 from tokbench.store.database import Store
 from tokbench.store.migrations import MIGRATIONS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokbench.tune.facts import GpuFacts, HostFacts, ModelFacts
+from tokbench.tune.inputs import GpuFacts, HostFacts, ModelFacts
 from tokbench.tune.predict import (
     cpu_bandwidth_gb_s,
     fitted_start,

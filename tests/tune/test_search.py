@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-from tokbench.tune.facts import HostFacts, ModelFacts
+from tokbench.tune.inputs import HostFacts, ModelFacts
 from tokbench.tune.search import Failure, Measurement, SearchConfig, resume_state, search
 from tokbench.tune.space import Candidate, Knob, search_space
 
@@ -242,7 +242,7 @@ def test_single_valued_knobs_are_not_searched() -> None:
 
 
 def test_gpu_placement_search_finds_the_fastest_fitting_expert_split() -> None:
-    from tokbench.tune.facts import GpuFacts
+    from tokbench.tune.inputs import GpuFacts
     from tokbench.tune.predict import predict
 
     host = HostFacts(

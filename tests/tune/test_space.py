@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tokbench.errors import TokbenchError
-from tokbench.tune.facts import GpuFacts, HostFacts, ModelFacts
+from tokbench.tune.inputs import GpuFacts, HostFacts, ModelFacts
 from tokbench.tune.space import (
     Candidate,
     conflict,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tokbench.backends import wire
+from tokbench.backends import replies
 from tokbench.backends.base import Detected, ServerKind
 from tokbench.errors import TokbenchError
 from tokbench.net.http import Client, TransportError, credentials, root_url
@@ -33,7 +33,7 @@ def _get(client: Client, path: str, failures: list[int]) -> Any:
         if status == 429 or status >= 500:
             failures.append(status)
         return None
-    return wire.loads(body)
+    return replies.loads(body)
 
 
 def detect(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokbench.backends import wire
+from tokbench.backends import replies
 from tokbench.backends.base import Detected, Getter
 from tokbench.backends.openai import (
     OpenAIBackend,
@@ -23,7 +23,7 @@ def probe(get: Getter, root: str) -> Detected | None:
     if isinstance(props, dict) and (
         "build_info" in props or "default_generation_settings" in props
     ):
-        version = wire.label(props.get("build_info"))
+        version = replies.label(props.get("build_info"))
         return Detected(root, "llama-server", version, model_ids(get))
     return None
 
@@ -39,15 +39,15 @@ class LlamaServerBackend(OpenAIBackend):
         props = self._get_json("/props")
         meta = next((m.get("meta") for m in self._models_raw if m.get("id") == self.model), None)
         return {
-            "server_version": wire.scalar(props.get("build_info")),
-            "gguf_path": wire.scalar(props.get("model_path")),
-            "quantization": wire.scalar(props.get("model_ftype")),
-            "n_params": wire.scalar(wire.field(meta, "n_params")),
-            "gguf_bytes": wire.scalar(wire.field(meta, "size")),
-            "n_ctx": wire.scalar(
-                wire.field(props, "default_generation_settings", "n_ctx") or props.get("n_ctx")
+            "server_version": replies.scalar(props.get("build_info")),
+            "gguf_path": replies.scalar(props.get("model_path")),
+            "quantization": replies.scalar(props.get("model_ftype")),
+            "n_params": replies.scalar(replies.field(meta, "n_params")),
+            "gguf_bytes": replies.scalar(replies.field(meta, "size")),
+            "n_ctx": replies.scalar(
+                replies.field(props, "default_generation_settings", "n_ctx") or props.get("n_ctx")
             ),
-            "total_slots": wire.scalar(props.get("total_slots")),
+            "total_slots": replies.scalar(props.get("total_slots")),
             "prompt_cache": self.prompt_cache,
         }
 
@@ -67,7 +67,7 @@ class LlamaServerBackend(OpenAIBackend):
                 prompt_n = Count(
                     engine.prompt_tokens + (engine.cached_prompt_tokens or 0), "server"
                 )
-            predicted = wire.opt_count(timings.get("predicted_n"), "timings.predicted_n")
+            predicted = replies.opt_count(timings.get("predicted_n"), "timings.predicted_n")
             if completion_n is None and predicted is not None:
                 completion_n = Count(predicted, "server")
         if prompt_n is None:
@@ -81,12 +81,15 @@ class LlamaServerBackend(OpenAIBackend):
             messages = [{"role": r, "content": c} for r, c in request.messages]
             try:
                 with self.client.request("POST", "/apply-template", {"messages": messages}) as r:
-                    prompt = wire.field(wire.loads(r.read()), "prompt") if r.status < 400 else None
+                    body = replies.loads(r.read()) if r.status < 400 else None
+                    prompt = replies.field(body, "prompt")
                 if isinstance(prompt, str):
                     payload = {"content": prompt, "add_special": True, "parse_special": True}
                     with self.client.request("POST", "/tokenize", payload) as r:
                         tokens = (
-                            wire.field(wire.loads(r.read()), "tokens") if r.status < 400 else None
+                            replies.field(replies.loads(r.read()), "tokens")
+                            if r.status < 400
+                            else None
                         )
                     n = len(tokens) if isinstance(tokens, list) else None
             except (TransportError, ValueError):
@@ -100,14 +103,16 @@ def timing(t: dict[str, Any]) -> EngineTiming:
     """llama-server's `timings`. Its decode clock (`predicted_ms`) runs from the first
     generated token to the last: `predicted_n` tokens are `predicted_n - 1` intervals, which
     is what its own `predicted_per_second` divides by (docs/metrics.md)."""
-    predicted = wire.opt_count(t.get("predicted_n"), "timings.predicted_n")
+    predicted = replies.opt_count(t.get("predicted_n"), "timings.predicted_n")
     return EngineTiming(
-        prompt_tokens=wire.opt_count(t.get("prompt_n"), "timings.prompt_n"),
-        prompt_ms=wire.opt_number(t.get("prompt_ms"), "timings.prompt_ms"),
+        prompt_tokens=replies.opt_count(t.get("prompt_n"), "timings.prompt_n"),
+        prompt_ms=replies.opt_number(t.get("prompt_ms"), "timings.prompt_ms"),
         decode_tokens=predicted - 1 if predicted else None,
-        decode_ms=wire.opt_number(t.get("predicted_ms"), "timings.predicted_ms"),
-        cached_prompt_tokens=wire.opt_count(t.get("cache_n"), "timings.cache_n"),
+        decode_ms=replies.opt_number(t.get("predicted_ms"), "timings.predicted_ms"),
+        cached_prompt_tokens=replies.opt_count(t.get("cache_n"), "timings.cache_n"),
         # present only when the server runs a draft model (`-md`)
-        draft_tokens=wire.opt_count(t.get("draft_n"), "timings.draft_n"),
-        draft_accepted_tokens=wire.opt_count(t.get("draft_n_accepted"), "timings.draft_n_accepted"),
+        draft_tokens=replies.opt_count(t.get("draft_n"), "timings.draft_n"),
+        draft_accepted_tokens=replies.opt_count(
+            t.get("draft_n_accepted"), "timings.draft_n_accepted"
+        ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokbench.backends import wire
+from tokbench.backends import replies
 from tokbench.backends.base import Detected, Getter
 from tokbench.backends.openai import OpenAIBackend, ServerCounts, model_ids, usage_counts
 from tokbench.core.trace import ChatRequest, EngineTiming
@@ -23,11 +23,11 @@ class LMStudioBackend(OpenAIBackend):
     def describe_server(self) -> dict[str, Any]:
         m = self._get_json(f"/api/v0/models/{self.model}")
         return {
-            "architecture": wire.scalar(m.get("arch")),
-            "quantization": wire.scalar(m.get("quantization")),
-            "context_length": wire.scalar(m.get("max_context_length")),
-            "format": wire.scalar(m.get("compatibility_type")),
-            "model_state": wire.scalar(m.get("state")),
+            "architecture": replies.scalar(m.get("arch")),
+            "quantization": replies.scalar(m.get("quantization")),
+            "context_length": replies.scalar(m.get("max_context_length")),
+            "format": replies.scalar(m.get("compatibility_type")),
+            "model_state": replies.scalar(m.get("state")),
         }
 
     def server_counts(
@@ -41,10 +41,10 @@ class LMStudioBackend(OpenAIBackend):
 
 def timing(stats: dict[str, Any], usage: dict[str, Any]) -> EngineTiming:
     """LM Studio reports tokens/s, TTFT and generation time (seconds), not counts."""
-    tps = wire.opt_number(stats.get("tokens_per_second"), "stats.tokens_per_second")
-    ttft_s = wire.opt_number(stats.get("time_to_first_token"), "stats.time_to_first_token")
-    out = wire.opt_count(usage.get("completion_tokens"), "usage.completion_tokens")
-    prompt = wire.opt_count(usage.get("prompt_tokens"), "usage.prompt_tokens")
+    tps = replies.opt_number(stats.get("tokens_per_second"), "stats.tokens_per_second")
+    ttft_s = replies.opt_number(stats.get("time_to_first_token"), "stats.time_to_first_token")
+    out = replies.opt_count(usage.get("completion_tokens"), "usage.completion_tokens")
+    prompt = replies.opt_count(usage.get("prompt_tokens"), "usage.prompt_tokens")
     decode_ms = out / tps * 1000 if tps and out is not None else None
     return EngineTiming(
         prompt_tokens=prompt,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokbench import __version__
-from tokbench.backends import wire
+from tokbench.backends import replies
 from tokbench.backends.base import Detected, Getter, OnToken
 from tokbench.core.records import Target
 from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
@@ -25,12 +25,12 @@ from tokbench.net.status import error_detail, explain_status
 
 
 def probe(get: Getter, root: str) -> Detected | None:
-    version = wire.label(wire.field(get("/api/version"), "version"))
+    version = replies.label(replies.field(get("/api/version"), "version"))
     if version is None:
         return None
     # a malformed /api/tags lists nothing here; opening the server says what is wrong
     return Detected(
-        root, "ollama", version, wire.names(wire.field(get("/api/tags"), "models"), "name")
+        root, "ollama", version, replies.names(replies.field(get("/api/tags"), "models"), "name")
     )
 
 
@@ -59,36 +59,36 @@ class Final:
 
 def read_record(line: bytes, generate: bool = False) -> Record:
     """The one reader of Ollama's stream records, for runs and benches alike."""
-    obj = wire.obj(json.loads(line), "a stream record")
+    obj = replies.obj(json.loads(line), "a stream record")
     if obj.get("error") is not None:
         return Record(None, None, f"Ollama reported an error: {error_detail(line)}", None)
     if generate:
         # /api/generate's `response` is /api/chat's `message.content`
-        text, thinking = wire.opt_text(obj.get("response"), "response (content)"), None
+        text, thinking = replies.opt_text(obj.get("response"), "response (content)"), None
     else:
-        msg = wire.opt_obj(obj.get("message"), "message") or {}
-        text = wire.opt_text(msg.get("content"), "message.content")
-        thinking = wire.opt_text(msg.get("thinking"), "message.thinking")
+        msg = replies.opt_obj(obj.get("message"), "message") or {}
+        text = replies.opt_text(msg.get("content"), "message.content")
+        thinking = replies.opt_text(msg.get("thinking"), "message.thinking")
     done = obj.get("done")
     if done is not None and not isinstance(done, bool):
-        raise wire.WireError(f"done is {json.dumps(done)[:20]}, expected true or false")
+        raise replies.WireError(f"done is {json.dumps(done)[:20]}, expected true or false")
     final = None
     if done:
         final = Final(
-            wire.opt_count(obj.get("prompt_eval_count"), "prompt_eval_count"),
+            replies.opt_count(obj.get("prompt_eval_count"), "prompt_eval_count"),
             _ms(obj.get("prompt_eval_duration"), "prompt_eval_duration"),
-            wire.opt_count(obj.get("eval_count"), "eval_count"),
+            replies.opt_count(obj.get("eval_count"), "eval_count"),
             _ms(obj.get("eval_duration"), "eval_duration"),
             _ms(obj.get("load_duration"), "load_duration"),
             _ms(obj.get("total_duration"), "total_duration"),
-            wire.opt_text(obj.get("done_reason"), "done_reason"),
+            replies.opt_text(obj.get("done_reason"), "done_reason"),
         )
     return Record(text, thinking, None, final)
 
 
 def _ms(ns: Any, where: str) -> float | None:
     """Ollama's nanoseconds as milliseconds; 0 (not measured) is None."""
-    value = wire.opt_number(ns, where)
+    value = replies.opt_number(ns, where)
     return value / 1e6 if value else None
 
 
@@ -126,16 +126,16 @@ class OllamaBackend:
         self.limits = Limits(
             max_line_bytes=max_response_bytes, max_response_bytes=max_response_bytes
         )
-        self.version = wire.scalar(self._get("/api/version", strict=False).get("version"))
+        self.version = replies.scalar(self._get("/api/version", strict=False).get("version"))
         try:
-            tags = wire.items(self._get("/api/tags").get("models") or [], "models")
+            tags = replies.items(self._get("/api/tags").get("models") or [], "models")
             self.models = [
-                wire.opt_text(wire.obj(m, f"models[{i}]").get("name"), f"models[{i}].name")
-                or wire.opt_text(m.get("model"), f"models[{i}].model")
+                replies.opt_text(replies.obj(m, f"models[{i}]").get("name"), f"models[{i}].name")
+                or replies.opt_text(m.get("model"), f"models[{i}].model")
                 or ""
                 for i, m in enumerate(tags)
             ]
-        except wire.WireError as exc:
+        except replies.WireError as exc:
             raise TokbenchError(
                 f"{self.base_url}/api/tags did not answer like Ollama: {exc}"
             ) from None
@@ -176,7 +176,7 @@ class OllamaBackend:
                 body = resp.read()
         except TransportError:
             return {}
-        obj = wire.loads(body) if resp.status < 400 else {}
+        obj = replies.loads(body) if resp.status < 400 else {}
         return obj if isinstance(obj, dict) else {}
 
     def close(self) -> None:
@@ -188,20 +188,20 @@ class OllamaBackend:
     def facts(self) -> dict[str, Any]:
         """What the engine says of itself and the model, as stored with the run."""
         show = self._show
-        arch = wire.scalar(wire.field(show, "model_info", "general.architecture"))
+        arch = replies.scalar(replies.field(show, "model_info", "general.architecture"))
         caps = show.get("capabilities")
         return {
             "base_url": self.base_url,
             "server_kind": "ollama",
             "server_version": self.version,
             "served_models": self.models,
-            "family": wire.scalar(wire.field(show, "details", "family")),
-            "parameter_size": wire.scalar(wire.field(show, "details", "parameter_size")),
-            "quantization": wire.scalar(wire.field(show, "details", "quantization_level")),
-            "format": wire.scalar(wire.field(show, "details", "format")),
+            "family": replies.scalar(replies.field(show, "details", "family")),
+            "parameter_size": replies.scalar(replies.field(show, "details", "parameter_size")),
+            "quantization": replies.scalar(replies.field(show, "details", "quantization_level")),
+            "format": replies.scalar(replies.field(show, "details", "format")),
             "architecture": arch,
-            "context_length": wire.scalar(
-                wire.field(show, "model_info", f"{arch}.context_length") if arch else None
+            "context_length": replies.scalar(
+                replies.field(show, "model_info", f"{arch}.context_length") if arch else None
             ),
             "capabilities": [c for c in caps if isinstance(c, str)]
             if isinstance(caps, list)
@@ -263,7 +263,7 @@ class OllamaBackend:
                 error = "the stream ended before Ollama's final record (done: true)"
         except TransportError as exc:
             error = str(exc)
-        except wire.WireError as exc:
+        except replies.WireError as exc:
             error, final = f"Ollama sent a malformed message: {exc}", None
         except StreamLimitError as exc:
             error, final = str(exc), None

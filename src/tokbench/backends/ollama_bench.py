@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 
-from tokbench.backends import wire
+from tokbench.backends import replies
 from tokbench.backends.base import WORDS, generation_sample
 from tokbench.backends.ollama import Final, OllamaBackend, read_record
 from tokbench.core.config import BenchTest
@@ -69,7 +69,7 @@ class OllamaBench:
             return final, times, t0, None
         except TransportError as exc:
             return None, [], t0, str(exc)
-        except wire.WireError as exc:
+        except replies.WireError as exc:
             return None, [], t0, f"Ollama sent a malformed message: {exc}"
         except StreamLimitError as exc:
             return None, [], t0, str(exc)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokbench import __version__
-from tokbench.backends import wire
+from tokbench.backends import replies
 from tokbench.backends.base import Detected, Getter, OnToken
 from tokbench.core.records import Target
 from tokbench.core.trace import ANSWER, THINKING, ChatRequest, Count, EngineTiming, Recorder, Trace
@@ -33,7 +33,7 @@ def not_streaming(content_type: str) -> str:
 
 
 def model_ids(get: Getter, path: str = "/v1/models") -> list[str]:
-    return wire.names(wire.field(get(path), "data"), "id")
+    return replies.names(replies.field(get(path), "data"), "id")
 
 
 def probe(get: Getter, root: str) -> Detected | None:
@@ -146,7 +146,7 @@ class OpenAIBackend:
             status, _ctype, body = self.client.get(path)
         except TransportError:
             return {}
-        obj = wire.loads(body) if status < 400 else {}
+        obj = replies.loads(body) if status < 400 else {}
         return obj if isinstance(obj, dict) else {}
 
     def _list_models(self, model: str | None) -> list[str]:
@@ -159,11 +159,12 @@ class OpenAIBackend:
         if status >= 400:
             raise TokbenchError(explain_status(status, body, self.api_key_env, None))
         try:
-            listed = wire.items(wire.obj(json.loads(body), "the model list")["data"], "data")
-            self._models_raw = [wire.obj(m, f"data[{i}]") for i, m in enumerate(listed)]
-            ids = [wire.opt_text(m["id"], f"data[{i}].id") for i, m in enumerate(self._models_raw)]
+            listed = replies.items(replies.obj(json.loads(body), "the model list")["data"], "data")
+            self._models_raw = [replies.obj(m, f"data[{i}]") for i, m in enumerate(listed)]
+            raw = self._models_raw
+            ids = [replies.opt_text(m["id"], f"data[{i}].id") for i, m in enumerate(raw)]
             return [str(i) for i in ids if i]
-        except wire.WireError as exc:
+        except replies.WireError as exc:
             raise TokbenchError(f"{self.base_url}/models: {exc}; check --url") from None
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise TokbenchError(
@@ -221,32 +222,32 @@ class OpenAIBackend:
                     if data == b"[DONE]":
                         done = True
                         continue
-                    chunk = wire.obj(json.loads(data), "a stream chunk")
+                    chunk = replies.obj(json.loads(data), "a stream chunk")
                     if chunk.get("error") is not None:
                         detail = error_detail(data)
                         error = f"the server reported an error mid-stream: {detail}"
                         continue
                     choices = chunk.get("choices")
-                    if choices is not None and wire.items(choices, "choices"):
-                        choice = wire.obj(choices[0], "choices[0]")
-                        delta = wire.opt_obj(choice.get("delta"), "choices[0].delta") or {}
-                        think = wire.opt_text(
+                    if choices is not None and replies.items(choices, "choices"):
+                        choice = replies.obj(choices[0], "choices[0]")
+                        delta = replies.opt_obj(choice.get("delta"), "choices[0].delta") or {}
+                        think = replies.opt_text(
                             delta.get("reasoning_content"), "delta.reasoning_content"
-                        ) or wire.opt_text(delta.get("reasoning"), "delta.reasoning")
+                        ) or replies.opt_text(delta.get("reasoning"), "delta.reasoning")
                         if think:
                             add(t, THINKING, think)
-                        text = wire.opt_text(delta.get("content"), "delta.content")
+                        text = replies.opt_text(delta.get("content"), "delta.content")
                         if text:
                             add(t, ANSWER, text)
                         reason = choice.get("finish_reason")
-                        finish = wire.opt_text(reason, "choices[0].finish_reason") or finish
+                        finish = replies.opt_text(reason, "choices[0].finish_reason") or finish
                         if on_token is not None and (think or text):
                             on_token()
                     if chunk.get("usage") is not None:
-                        usage = wire.obj(chunk["usage"], "usage")
+                        usage = replies.obj(chunk["usage"], "usage")
                     for key in SERVER_FIELDS:
                         if chunk.get(key) is not None:
-                            final[key] = wire.obj(chunk[key], key)
+                            final[key] = replies.obj(chunk[key], key)
             if not error and not rec.times_ns and finish is None:
                 error = "the stream ended without any chunk: is this an OpenAI-compatible server?"
             elif not error and not done and finish is None:
@@ -254,7 +255,7 @@ class OpenAIBackend:
             counts = self.server_counts(request, usage, final) if not error else None
         except TransportError as exc:
             error = str(exc)
-        except wire.WireError as exc:
+        except replies.WireError as exc:
             error = f"the server sent a malformed message: {exc}"
         except StreamLimitError as exc:
             error = str(exc)
@@ -282,10 +283,10 @@ def cached_prompt_tokens(usage: dict[str, Any] | None) -> int | None:
     `usage.prompt_tokens_details.cached_tokens`: vLLM sends it with
     `--enable-prompt-tokens-details`, SGLang with `--enable-cache-report`; None (not
     reported) when absent, never 0 by default."""
-    details = wire.opt_obj(
+    details = replies.opt_obj(
         (usage or {}).get("prompt_tokens_details"), "usage.prompt_tokens_details"
     )
-    return wire.opt_count(
+    return replies.opt_count(
         (details or {}).get("cached_tokens"), "usage.prompt_tokens_details.cached_tokens"
     )
 
@@ -295,12 +296,12 @@ def usage_counts(
 ) -> tuple[Count | None, Count | None, Count | None]:
     """(prompt, completion, thinking) counts from an OpenAI `usage` object."""
     usage = usage or {}
-    details = wire.opt_obj(
+    details = replies.opt_obj(
         usage.get("completion_tokens_details"), "usage.completion_tokens_details"
     )
 
     def server(key: str, value: Any) -> Count | None:
-        n = wire.opt_count(value, key)
+        n = replies.opt_count(value, key)
         return Count(n, "server") if n is not None else None
 
     return (

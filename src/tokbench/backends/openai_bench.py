@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tokbench.backends import wire
+from tokbench.backends import replies
 from tokbench.backends.base import WORDS, generation_sample
 from tokbench.backends.openai import OpenAIBackend, not_streaming, usage_counts
 from tokbench.core.config import BenchTest
@@ -40,11 +40,11 @@ class Final:
         return cls(
             prompt.value if prompt else None,
             completion.value if completion else None,
-            wire.opt_count(timings.get("prompt_n"), "timings.prompt_n"),
-            wire.opt_number(timings.get("prompt_ms"), "timings.prompt_ms"),
-            wire.opt_count(timings.get("cache_n"), "timings.cache_n"),
-            wire.opt_count(timings.get("predicted_n"), "timings.predicted_n"),
-            wire.opt_number(timings.get("predicted_ms"), "timings.predicted_ms"),
+            replies.opt_count(timings.get("prompt_n"), "timings.prompt_n"),
+            replies.opt_number(timings.get("prompt_ms"), "timings.prompt_ms"),
+            replies.opt_count(timings.get("cache_n"), "timings.cache_n"),
+            replies.opt_count(timings.get("predicted_n"), "timings.predicted_n"),
+            replies.opt_number(timings.get("predicted_ms"), "timings.predicted_ms"),
         )
 
 
@@ -76,7 +76,7 @@ class CompletionsBench:
             data = resp.read()
             if resp.status >= 400:
                 return None
-        return wire.loads(data)
+        return replies.loads(data)
 
     def _find_tokenizer(self) -> str | None:
         for path in ("/tokenize", "/extras/tokenize"):
@@ -154,26 +154,27 @@ class CompletionsBench:
                     if data == b"[DONE]":
                         ended = True
                         continue
-                    chunk = wire.obj(json.loads(data), "a stream chunk")
+                    chunk = replies.obj(json.loads(data), "a stream chunk")
                     if chunk.get("error") is not None:
                         detail = error_detail(data)
                         return Final(), times, t0, f"the server reported an error: {detail}"
-                    for i, choice in enumerate(wire.items(chunk.get("choices") or [], "choices")):
-                        choice = wire.obj(choice, f"choices[{i}]")
+                    choices = replies.items(chunk.get("choices") or [], "choices")
+                    for i, choice in enumerate(choices):
+                        choice = replies.obj(choice, f"choices[{i}]")
                         # the completions endpoint's `text` is the chat endpoint's `content`
-                        if wire.opt_text(choice.get("text"), f"choices[{i}].text (content)"):
+                        if replies.opt_text(choice.get("text"), f"choices[{i}].text (content)"):
                             times.append(t)
-                        reason = choice.get("finish_reason")
-                        ended = bool(wire.opt_text(reason, f"choices[{i}].finish_reason")) or ended
+                        where = f"choices[{i}].finish_reason"
+                        ended = bool(replies.opt_text(choice.get("finish_reason"), where)) or ended
                     for key in ("usage", "timings"):
                         if chunk.get(key) is not None:
-                            raw_final[key] = wire.obj(chunk[key], key)
+                            raw_final[key] = replies.obj(chunk[key], key)
             if not ended:
                 return Final(), times, t0, "the stream ended early (no finish_reason, no [DONE])"
             return Final.of(raw_final), times, t0, None
         except TransportError as exc:
             return Final(), times, t0, str(exc)
-        except wire.WireError as exc:
+        except replies.WireError as exc:
             return Final(), times, t0, f"the server sent a malformed message: {exc}"
         except StreamLimitError as exc:
             return Final(), times, t0, str(exc)

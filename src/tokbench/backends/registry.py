@@ -21,7 +21,7 @@ from tokbench.backends.openai import OpenAIBackend
 from tokbench.backends.openai_bench import CompletionsBench
 from tokbench.core.config import BenchConfig, Connection
 from tokbench.errors import TokbenchError
-from tokbench.hardware.host import physical_cores
+from tokbench.hardware.probe import physical_cores
 
 
 def _openai_family(cls: type[OpenAIBackend]) -> Callable[[Connection, str | None], Backend]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokbench.backends import wire
+from tokbench.backends import replies
 from tokbench.backends.base import Detected, Getter
 from tokbench.backends.openai import OpenAIBackend, model_ids
 
 
 def probe(get: Getter, root: str) -> Detected | None:
-    version = wire.label(wire.field(get("/version"), "version"))
+    version = replies.label(replies.field(get("/version"), "version"))
     return None if version is None else Detected(root, "vllm", version, model_ids(get))
 
 
@@ -18,4 +18,4 @@ class VLLMBackend(OpenAIBackend):
     kind = "vllm"
 
     def describe_server(self) -> dict[str, Any]:
-        return {"server_version": wire.scalar(self._get_json("/version").get("version"))}
+        return {"server_version": replies.scalar(self._get_json("/version").get("version"))}

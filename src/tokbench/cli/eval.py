@@ -267,7 +267,7 @@ def eval_(
     from tokbench.core.config import Connection, RunConfig, Sampling
     from tokbench.core.records import EvalPlan
     from tokbench.paths import runs_dir
-    from tokbench.render.folder import write_run_folder
+    from tokbench.render.run_folder import write_run_folder
 
     names = tuple(b.lower() for b in benchmarks)
     if not names and not resume:

@@ -113,7 +113,7 @@ def _run_markdown(v: _Shown) -> str:
 @SHOW_RUN.add("json", "json")
 def _run_json(v: _Shown) -> Any:
     from tokbench.render.evals import eval_json
-    from tokbench.render.folder import run_document
+    from tokbench.render.run_folder import run_document
 
     extra = {"eval": eval_json(v.run, v.evals)} if v.evals else {}
     return {**run_document(v.run, v.detail), **extra}
@@ -188,7 +188,7 @@ def _conversation_markdown(v: _Shown) -> str:
 @SHOW_CONVERSATION.add("json", "json")
 def _conversation_json(v: _Shown) -> Any:
     from tokbench.render.conversation import conversation_json
-    from tokbench.render.folder import run_document
+    from tokbench.render.run_folder import run_document
 
     recs, report = v.detail
     return {**run_document(v.run, recs), **conversation_json(v.run, report)}

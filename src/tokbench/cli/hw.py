@@ -356,7 +356,7 @@ def plan(
 
 def _own_efficiency(db: str | None) -> Any:
     """This host's benched efficiency, from the store if there is one (none is no error)."""
-    from tokbench.hardware.host import host_name
+    from tokbench.hardware.probe import host_name
     from tokbench.paths import default_db
     from tokbench.results.efficiency import own_efficiency
 

@@ -35,7 +35,7 @@ def _run_table(result: Any) -> list[Any]:
 
 @RUN.add("json", "json")
 def _run_json(result: Any) -> Any:
-    from tokbench.render.folder import run_document
+    from tokbench.render.run_folder import run_document
 
     return run_document(result.run, result.records)
 
@@ -175,7 +175,7 @@ def run(
     from tokbench.core.config import RunConfig
     from tokbench.core.records import RunSettings
     from tokbench.paths import runs_dir
-    from tokbench.render.folder import write_run_folder
+    from tokbench.render.run_folder import write_run_folder
     from tokbench.runs.suite import run_suite
 
     config = RunConfig(

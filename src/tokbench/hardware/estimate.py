@@ -11,6 +11,7 @@ from typing import Any
 import psutil
 
 from tokbench.errors import TokbenchError
+from tokbench.hardware.bandwidth import load_bandwidth, load_disk
 from tokbench.hardware.calibration import (
     LOW_EFFICIENCY_HINT,
     MeasuredEfficiency,
@@ -19,7 +20,6 @@ from tokbench.hardware.calibration import (
 )
 from tokbench.hardware.presets import SHAPES, SSD_SATA_GBS, described_box, preset_box, shape_load
 from tokbench.hardware.probe import probe
-from tokbench.hardware.saved import load_bandwidth, load_disk
 from tokbench.hardware.speed import (
     DEFAULT_CONTEXT,
     BoxFacts,

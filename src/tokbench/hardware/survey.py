@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tokbench.hardware.bandwidth import save_bandwidth, save_disk
 from tokbench.hardware.probe import caches, probe
-from tokbench.hardware.saved import save_bandwidth, save_disk
 from tokbench.hardware.ssd import DEFAULT_FILE_BYTES, measure_disk
 from tokbench.paths import data_dir
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from tokbench.core.files import read_bounded
 from tokbench.errors import TokbenchError
 from tokbench.interop import guidellm, llama_bench, vllm_bench
-from tokbench.interop._common import MAX_BYTES, strip_bom
+from tokbench.interop.parsing import MAX_BYTES, strip_bom
 from tokbench.interop.records import ImportedRun
 from tokbench.interop.validate import checked
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from tokbench.errors import TokbenchError
-from tokbench.interop._common import (
+from tokbench.interop.parsing import (
     check_depth,
     check_size,
     check_tests,

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from tokbench.errors import TokbenchError
-from tokbench.interop._common import (
+from tokbench.interop.parsing import (
     check_size,
     check_tests,
     common_value,

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from tokbench.errors import TokbenchError
-from tokbench.interop._common import (
+from tokbench.interop.parsing import (
     check_size,
     check_tests,
     dumps,

@@ -20,7 +20,7 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.errors import TokbenchError
-from tokbench.hardware.host import physical_cores
+from tokbench.hardware.probe import physical_cores
 from tokbench.paths import cache_dir
 from tokbench.quant import kld as m
 from tokbench.quant.evaluate import (

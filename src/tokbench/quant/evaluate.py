@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from tokbench.backends.embedded import quiet_llama_logs
 from tokbench.errors import TokbenchError
-from tokbench.hardware.host import physical_cores
+from tokbench.hardware.probe import physical_cores
 from tokbench.paths import cache_dir
 from tokbench.quant import kld as m
 from tokbench.quant.reference import (

@@ -1,6 +1,6 @@
 """The speed side of a quant's choice: its file size, the bytes it reads per generated
 token (GGUF analysis), the decode bound on this host (measured bandwidth / bytes per token,
-`hardware.bound`) and its decode tok/s: measured by the comparison itself (`measure_decode`,
+`hardware.bandwidth`) and its decode tok/s: measured by the comparison itself (`measure_decode`,
 the embedded engine with the comparison's threads), else the newest run or bench of the
 same file in the store."""
 
@@ -15,7 +15,7 @@ from tokbench.core.records import BENCH_KINDS, RunInfo, stop_rules
 from tokbench.errors import TokbenchError
 from tokbench.gguf.analysis import analyze
 from tokbench.gguf.reader import read_model
-from tokbench.hardware.bound import speed_bound
+from tokbench.hardware.bandwidth import speed_bound
 from tokbench.quant.view import DecodeSpeed, ModelSpeed
 from tokbench.results.bench import summarize_bench, summarize_imported
 from tokbench.results.summary import summarize_run

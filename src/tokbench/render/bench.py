@@ -13,7 +13,7 @@ from rich.table import Table
 from tokbench.core.records import RunInfo
 from tokbench.hardware.calibration import decode_efficiency, efficiency
 from tokbench.render.energy import BUSY, joules, no_power_line, run_lines
-from tokbench.render.fmt import DASH, num
+from tokbench.render.numbers import DASH, num
 from tokbench.render.safe import csv_cell, md, md_row
 from tokbench.results.bench import BenchSummary, TestRow
 

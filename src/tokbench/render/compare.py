@@ -7,7 +7,7 @@ from typing import Any
 
 from tokbench.core.energy import RunEnergy
 from tokbench.render.energy import RUN_HEAD, run_cells
-from tokbench.render.fmt import DASH, mean_sd, num
+from tokbench.render.numbers import DASH, mean_sd, num
 from tokbench.render.safe import md, md_row, write_csv
 from tokbench.results.views import CompareRow, TestCompareRow
 

@@ -13,7 +13,7 @@ from tokbench.conversations.slo import Goodput
 from tokbench.conversations.turns import ConversationReport, ConversationSummary
 from tokbench.core.records import RunInfo
 from tokbench.core.stats import wilson
-from tokbench.render.fmt import num
+from tokbench.render.numbers import num
 from tokbench.render.safe import md, md_row
 
 

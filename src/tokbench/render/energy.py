@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from tokbench.core.energy import NO_POWER_SOURCE, HostWindow, RequestEnergy, RunEnergy
 
-DASH = "–"  # as render.fmt's; not imported, to keep this leaf module's import chain short
+DASH = "–"  # as render.numbers's; not imported, to keep this leaf module's import chain short
 
 BUSY = "⚠ busy host"
 

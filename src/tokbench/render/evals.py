@@ -10,7 +10,7 @@ from rich.text import Text
 
 from tokbench.core.records import RequestRecord, RunInfo
 from tokbench.evals.summary import BenchmarkResult, Published, TimeEstimate, published_for
-from tokbench.render.fmt import num
+from tokbench.render.numbers import num
 from tokbench.render.safe import plain
 from tokbench.render.terminal import run_header
 

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from tokbench.gguf.analysis import CLASSES, Analysis, kv_bytes_per_token
 from tokbench.gguf.reader import Model
-from tokbench.render.fmt import human_bytes
+from tokbench.render.numbers import human_bytes
 
 
 def inspect_view(model: Model, a: Analysis, kv_cache: str, show_tensors: bool) -> Group:

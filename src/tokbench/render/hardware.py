@@ -12,7 +12,7 @@ from rich.table import Table
 from tokbench.hardware.estimate import Estimate
 from tokbench.hardware.plan import Plan, RowPower
 from tokbench.hardware.speed import Prediction
-from tokbench.render.fmt import DASH
+from tokbench.render.numbers import DASH
 from tokbench.render.safe import md, md_row
 
 

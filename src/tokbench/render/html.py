@@ -23,7 +23,7 @@ from tokbench.render.charts import (
     scatter_loglog,
 )
 from tokbench.render.energy import RUN_HEAD, run_cells, run_lines
-from tokbench.render.fmt import human_bytes, mean_sd
+from tokbench.render.numbers import human_bytes, mean_sd
 from tokbench.render.quant import html_blocks
 from tokbench.results.views import RunView
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from tokbench.quant.view import QuantView
 from tokbench.render.charts import Point, scatter_linear
-from tokbench.render.fmt import DASH, human_bytes
+from tokbench.render.numbers import DASH, human_bytes
 from tokbench.render.safe import md, md_row, write_csv
 
 HEADER = [

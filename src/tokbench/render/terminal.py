@@ -17,7 +17,7 @@ from tokbench.render.energy import (
     run_lines,
     shows_energy,
 )
-from tokbench.render.fmt import DASH, count, gib, mean_sd, num, pass_rate, target_label
+from tokbench.render.numbers import DASH, count, gib, mean_sd, num, pass_rate, target_label
 from tokbench.results.summary import summarize_run
 
 

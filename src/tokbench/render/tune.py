@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from tokbench.render.fmt import DASH, num
+from tokbench.render.numbers import DASH, num
 from tokbench.render.safe import md, md_row
 
 

@@ -26,7 +26,7 @@ from tokbench.core.records import (
 )
 from tokbench.core.stats import rate_ci
 from tokbench.errors import TokbenchError
-from tokbench.hardware.bound import speed_bound
+from tokbench.hardware.bandwidth import speed_bound
 from tokbench.store.database import Store
 from tokbench.store.ledger import RunLedger
 

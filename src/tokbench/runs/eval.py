@@ -41,9 +41,8 @@ from tokbench.evals.summary import (
     latest,
     summarize,
 )
-from tokbench.hardware.bound import speed_bound
-from tokbench.hardware.host import physical_cores
-from tokbench.hardware.probe import probe
+from tokbench.hardware.bandwidth import speed_bound
+from tokbench.hardware.probe import physical_cores, probe
 from tokbench.store.connection import StoreError
 from tokbench.store.database import Store
 from tokbench.store.ledger import RunLedger, resumable, this_host

@@ -8,7 +8,7 @@ from tokbench.backends.registry import open_engine_for
 from tokbench.core.config import BenchConfig
 from tokbench.core.records import HostInfo, RunInfo
 from tokbench.energy.session import EnergyOptions, EnergySession
-from tokbench.hardware.host import host_summary
+from tokbench.hardware.probe import host_summary
 from tokbench.runs.bench import BenchObserver, execute_bench
 from tokbench.runs.ray import RayConcurrency
 from tokbench.store.database import Store

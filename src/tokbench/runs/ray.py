@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tokbench.core.config import BenchTest
 from tokbench.core.records import Sample
 from tokbench.errors import TokbenchError
-from tokbench.hardware.host import host_name
+from tokbench.hardware.probe import host_name
 from tokbench.runs.bench import bench_settings, concurrency_levels, measure_streams
 
 if TYPE_CHECKING:

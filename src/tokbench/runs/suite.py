@@ -23,9 +23,8 @@ from tokbench.core.records import (
 from tokbench.energy.session import EnergyOptions, EnergySession
 from tokbench.errors import TokbenchError
 from tokbench.grade.grading import grade_answer
-from tokbench.hardware.bound import speed_bound
-from tokbench.hardware.host import physical_cores
-from tokbench.hardware.probe import probe
+from tokbench.hardware.bandwidth import speed_bound
+from tokbench.hardware.probe import physical_cores, probe
 from tokbench.results.quality import health
 from tokbench.store.connection import StoreError
 from tokbench.store.database import Store

@@ -41,7 +41,7 @@ from tokbench.core.records import (
 )
 from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
-from tokbench.hardware.host import host_name
+from tokbench.hardware.probe import host_name
 from tokbench.store.connection import Db, StoreError
 from tokbench.store.migrations import MIGRATION_LOCK, MIGRATIONS
 

@@ -19,7 +19,7 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.errors import TokbenchError
-from tokbench.hardware.host import host_summary
+from tokbench.hardware.probe import host_summary
 from tokbench.store.database import Store, new_run_info
 
 

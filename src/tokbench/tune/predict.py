@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tokbench.errors import TokbenchError
-from tokbench.tune.facts import HostFacts, ModelFacts
+from tokbench.tune.inputs import HostFacts, ModelFacts
 from tokbench.tune.space import Candidate, Knob, conflict, default_candidate
 
 KNEE_SHARPNESS = 4.0

@@ -8,10 +8,9 @@ from pathlib import Path
 from tokbench.errors import TokbenchError
 from tokbench.gguf.analysis import analyze, kv_bytes_per_token
 from tokbench.gguf.reader import read_model
-from tokbench.hardware.host import physical_cores
-from tokbench.hardware.probe import gpus, sockets_and_cores
-from tokbench.hardware.saved import load_bandwidth
-from tokbench.tune.facts import GpuFacts, HostFacts, ModelFacts
+from tokbench.hardware.bandwidth import load_bandwidth
+from tokbench.hardware.probe import gpus, physical_cores, sockets_and_cores
+from tokbench.tune.inputs import GpuFacts, HostFacts, ModelFacts
 
 # nvidia-smi reports no memory bandwidth; a mid-range figure only orders the search
 DEFAULT_GPU_BANDWIDTH_GB_S = 500.0

@@ -32,7 +32,7 @@ from tokbench.core.records import (
 )
 from tokbench.errors import TokbenchError
 from tokbench.gguf.tools import find_tool
-from tokbench.hardware.bound import speed_bound
+from tokbench.hardware.bandwidth import speed_bound
 from tokbench.store.database import Store
 from tokbench.store.ledger import RunLedger
 from tokbench.tune.engines import (
@@ -43,8 +43,8 @@ from tokbench.tune.engines import (
     Workload,
     read_dialect,
 )
-from tokbench.tune.facts import HostFacts, ModelFacts
 from tokbench.tune.flags import CURRENT, ServerDialect
+from tokbench.tune.inputs import HostFacts, ModelFacts
 from tokbench.tune.predict import check_box
 from tokbench.tune.probe import host_facts, model_facts
 from tokbench.tune.processes import resolve_binary

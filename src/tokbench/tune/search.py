@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from tokbench.tune.facts import HostFacts, ModelFacts
+from tokbench.tune.inputs import HostFacts, ModelFacts
 from tokbench.tune.predict import fitted_start, order_values, predict, predicted_spread
 from tokbench.tune.space import Candidate, Knob, conflict, grid_size
 from tokbench.tune.verdict import compare

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tokbench.errors import TokbenchError
-from tokbench.tune.facts import HostFacts, ModelFacts
+from tokbench.tune.inputs import HostFacts, ModelFacts
 
 AppliesTo = Literal["embedded", "server", "both"]
 Target = Literal["embedded", "server"]
