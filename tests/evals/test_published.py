@@ -30,6 +30,12 @@ def test_every_row_is_sourced() -> None:
         ("gemma-3-4b-it-qat-q4_0", "gsm8k", "Gemma 3 4B Instruct"),
         ("Qwen2.5-32B-Instruct-Q4_K_M.gguf", "gsm8k", "Qwen2.5 32B Instruct"),
         ("qwen2.5-3b-instruct", "gsm8k", "Qwen2.5 3B Instruct"),  # not 32B's row
+        # Ollama library names: the checkpoint the tag stands for
+        ("qwen2.5:7b", "gsm8k", "Qwen2.5 7B Instruct"),
+        ("qwen2.5:72b-instruct-q4_K_M", "gsm8k", "Qwen2.5 72B Instruct"),
+        ("llama3.1:8b", "mmlu", "Llama 3.1 8B Instruct"),
+        ("gemma3:27b", "gsm8k", "Gemma 3 27B Instruct"),
+        ("hf.co/unsloth/DeepSeek-R1-GGUF:UD-IQ2_XXS", "mmlu", "DeepSeek-R1"),  # a repo's name
     ],
 )
 def test_matches(name: str, bench: str, model: str) -> None:
@@ -49,6 +55,12 @@ def test_matches(name: str, bench: str, model: str) -> None:
         ("Qwen2.5-7B-Instruct-1M", "gsm8k"),
         ("Qwen2.5-7B-Instruct", "mmlu"),  # the blog gives its instruct models no MMLU
         (None, "mmlu"),
+        # Ollama's deepseek-r1 tags are R1-0528 (671b) and distills, not January's R1
+        ("deepseek-r1:671b", "mmlu"),
+        ("deepseek-r1:7b", "mmlu"),
+        ("deepseek-r1:latest", "ceval"),
+        ("qwen2.5:7b-text-q4_K_M", "gsm8k"),  # the pre-trained model
+        ("qwen2.5:latest", "gsm8k"),  # the size is not in the name
     ],
 )
 def test_no_false_match(name: str | None, bench: str) -> None:

@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from tokbench.core.records import EvalPlan, RequestRecord, RunInfo, RunSettings
 from tokbench.evals.answers import THINKING_ONLY, TRUNCATED
@@ -105,8 +106,19 @@ class Published:
 
 
 @cache
-def published_scores() -> tuple[Published, ...]:
+def _published_doc() -> dict[str, Any]:
     text = resources.files("tokbench.evals").joinpath("data/published.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+@cache
+def ollama_libraries() -> dict[str, str]:
+    """Ollama library name -> the checkpoint its size tags stand for ('' for none measured)."""
+    return {o["library"]: o["means"] for o in _published_doc().get("ollama", [])}
+
+
+@cache
+def published_scores() -> tuple[Published, ...]:
     return tuple(
         Published(
             s["model"],
@@ -117,7 +129,7 @@ def published_scores() -> tuple[Published, ...]:
             tuple(s["match"]),
             tuple(s.get("exclude", ())),
         )
-        for s in tomllib.loads(text)["score"]
+        for s in _published_doc()["score"]
     )
 
 
@@ -127,11 +139,27 @@ def normalized(name: str) -> str:
     return re.sub(r"[\s_]+", "-", base.removesuffix(".gguf"))
 
 
+def checkpoint_name(model: str) -> str | None:
+    """The name published rows are matched against: an Ollama library name (`qwen2.5:7b`)
+    becomes the checkpoint its tag stands for (`qwen2.5-7b-instruct`); None where Ollama's
+    tag stands for no measured checkpoint (a pre-trained `-text` tag, an unknown size, a
+    library whose tags are later checkpoints or distills)."""
+    name = normalized(model)
+    library, colon, tag = name.partition(":")
+    if not colon or "/" in model or library not in ollama_libraries():
+        return name
+    size = tag.split("-")[0]
+    means = ollama_libraries()[library]
+    if not means or not re.fullmatch(r"\d+(\.\d+)?[bm]", size) or re.search(r"-(text|base)\b", tag):
+        return None
+    return means.format(size=size)
+
+
 def published_for(model: str | None, benchmark: str) -> Published | None:
     """The row whose longest `match` the model name contains, unless an `exclude` word is in it."""
-    if not model:
+    name = checkpoint_name(model) if model else None
+    if not name:
         return None
-    name = normalized(model)
     best: tuple[int, Published] | None = None
     for p in published_scores():
         if p.benchmark != benchmark or any(x in name for x in p.exclude):
