@@ -5,8 +5,7 @@ status, real finish time and energy; a run known whole is written in one transac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from tokbench.core.energy import RunEnergy
 from tokbench.core.records import (
@@ -19,14 +18,14 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.errors import TokbenchError
-from tokbench.hardware.probe import host_summary
+from tokbench.hardware.probe import HostProbe, host_summary
 from tokbench.store.database import Store, new_run_info
 
 
-def this_host(hw: dict[str, Any] | None = None) -> HostInfo:
+def this_host(hw: HostProbe | None = None) -> HostInfo:
     """The machine measuring now: its summary, and the full probe (`tokbench hw`) when
-    given."""
-    return HostInfo.from_json({**host_summary(), "hw": hw or {}})
+    given, kept as its JSON."""
+    return replace(host_summary(), hw=hw.to_json() if hw else {})
 
 
 def resumable(store: Store, run_id: str, kinds: tuple[str, ...], command: str) -> RunInfo:
