@@ -265,3 +265,18 @@ def test_hw_table_in_human_units() -> None:
         "16,000",
     ]
     assert binary_size(512) == "512 B" and binary_size(1.5 * 2**40) == "1.5 TiB"
+
+
+def test_the_probe_as_json_keeps_its_keys_and_exact_values() -> None:
+    from tokbench.hardware.probe import Gpu, HostProbe, parse_dmidecode
+
+    mods = parse_dmidecode(_dmi(("CPU1_DIMM_A1", "NODE 1", "32 GB")))
+    d = HostProbe(ram_total_bytes=25276194816, memory_modules=mods, gpus=(Gpu("A", 2**30),))
+    out = json.loads(json.dumps(d.to_json()))
+    assert out["ram_total_bytes"] == 25276194816 and out["gpus"] == [
+        {"name": "A", "memory_bytes": 2**30}
+    ]
+    assert out["memory_modules"][0]["configured_mts"] == 2400
+    assert out["memory_modules"][0]["channel"] == "1:A"
+    why = "unknown: dmidecode needs root (or pass --channels and --mts)"
+    assert HostProbe(memory_modules=why).to_json()["memory_modules"] == why
