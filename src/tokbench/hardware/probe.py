@@ -1,5 +1,5 @@
-"""The host: a short summary stored with every run (`host_summary`), and the probe of
-what decides how fast a box can decode (memory first, then cores).
+"""The host: what a run stores of it (`store.ledger.this_host`), and the probe of what
+decides how fast a box can decode (memory first, then cores).
 
 Everything unknown is said to be unknown; `--channels/--mts` fill in what the machine
 cannot tell (DIMM layout needs dmidecode as root)."""
@@ -12,13 +12,10 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-from tokbench.core.records import HostInfo
 
 
 def cpu_model() -> str:
@@ -41,22 +38,6 @@ def physical_cores() -> int:
 def host_name() -> str:
     """`TOKBENCH_HOST` if set (a container's name means little), else the hostname."""
     return os.environ.get("TOKBENCH_HOST") or socket.gethostname()
-
-
-def host_summary() -> HostInfo:
-    """The machine measuring now, as stored with every run (without the full probe)."""
-    import psutil
-
-    return HostInfo(
-        hostname=host_name(),
-        cpu_model=cpu_model(),
-        physical_cores=physical_cores(),
-        logical_cpus=os.cpu_count(),
-        ram_bytes=psutil.virtual_memory().total,
-        os=f"{platform.system()} {platform.release()}",
-        machine=platform.machine(),
-        python=sys.version.split()[0],
-    )
 
 
 @dataclass(frozen=True, slots=True)
