@@ -41,3 +41,10 @@ def test_the_readers_of_a_listing() -> None:
     assert replies.label({"v": 1}) is None and replies.label(True) is None
     assert replies.label("") is None
     assert replies.loads(b"[" * 50_000 + b"]" * 50_000) is None and replies.loads(b"{no") is None
+
+
+def test_a_descriptive_count_is_a_whole_number_or_unknown() -> None:
+    # what a target's n_params, gguf_bytes and n_ctx hold: never text, a flag or a fraction
+    assert replies.whole(4096) == 4096 and replies.whole(4096.0) == 4096
+    for wrong in ("4096", True, 1.5, float("nan"), float("inf"), [1], {"n": 1}, None):
+        assert replies.whole(wrong) is None, wrong

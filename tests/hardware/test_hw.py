@@ -158,7 +158,7 @@ def test_channels_are_inferred_from_dimm_locators() -> None:
     )
     mods = parse_dmidecode(seed)
     assert len(mods) == 4 and populated_channels(mods) == 4
-    assert {m["configured_mts"] for m in mods} == {2400}
+    assert isinstance(mods, tuple) and {m.configured_mts for m in mods} == {2400}
     # its one-channel state: four modules, all in channel A
     one = _dmi(*[(f"P1-DIMMA{i}", "", "64 GB") for i in (1, 2, 3, 4)])
     assert populated_channels(parse_dmidecode(one)) == 1
@@ -223,21 +223,28 @@ def test_bad_box_descriptions_are_one_sentence(args: tuple[str, ...], message: s
 
 
 def test_hw_table_in_human_units() -> None:
+    from tokbench.hardware.probe import Gpu, HostProbe
+    from tokbench.hardware.survey import Bandwidth, HostSurvey
     from tokbench.render.hardware import binary_size, host_markdown, sig3
 
-    info: dict[str, Any] = {
-        "cpu_model": "AMD EPYC 7502P",
-        "isa": {"avx2": True, "avx512f": False, "fma": True},
-        "caches": {"L1d": 32768, "L2": 1048576, "L3": 134217728},
-        "ram_total_bytes": 25276194816,
-        "peak_bandwidth_gbs": 204.8,
-        "measured_bandwidth": {
-            "one_thread_gbs": 16.5440564761952, "all_cores_gbs": 30.26, "threads": 2,
-            "working_set_bytes": 536870912, "reps": 5,
-        },
-        "gpus": [{"name": "RTX 4090", "memory_bytes": 24564 * 2**20}],
-        "memory_modules": [],
-    }  # fmt: skip
+    info = HostSurvey(
+        HostProbe(
+            cpu_model="AMD EPYC 7502P",
+            isa={"avx2": True, "avx512f": False, "fma": True},
+            caches={"L1d": 32768, "L2": 1048576, "L3": 134217728},
+            ram_total_bytes=25276194816,
+            peak_bandwidth_gbs=204.8,
+            gpus=(Gpu("RTX 4090", 24564 * 2**20),),
+            memory_modules=(),
+        ),
+        Bandwidth(
+            one_thread_gbs=16.5440564761952,
+            all_cores_gbs=30.26,
+            threads=2,
+            working_set_bytes=536870912,
+            reps=5,
+        ),
+    )
     md = host_markdown(info)
     for cell in (
         "| ISA | avx2, fma |",
@@ -258,3 +265,18 @@ def test_hw_table_in_human_units() -> None:
         "16,000",
     ]
     assert binary_size(512) == "512 B" and binary_size(1.5 * 2**40) == "1.5 TiB"
+
+
+def test_the_probe_as_json_keeps_its_keys_and_exact_values() -> None:
+    from tokbench.hardware.probe import Gpu, HostProbe, parse_dmidecode
+
+    mods = parse_dmidecode(_dmi(("CPU1_DIMM_A1", "NODE 1", "32 GB")))
+    d = HostProbe(ram_total_bytes=25276194816, memory_modules=mods, gpus=(Gpu("A", 2**30),))
+    out = json.loads(json.dumps(d.to_json()))
+    assert out["ram_total_bytes"] == 25276194816 and out["gpus"] == [
+        {"name": "A", "memory_bytes": 2**30}
+    ]
+    assert out["memory_modules"][0]["configured_mts"] == 2400
+    assert out["memory_modules"][0]["channel"] == "1:A"
+    why = "unknown: dmidecode needs root (or pass --channels and --mts)"
+    assert HostProbe(memory_modules=why).to_json()["memory_modules"] == why

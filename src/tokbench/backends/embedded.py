@@ -92,29 +92,28 @@ class EmbeddedBackend:
         return lcf.format_chatml, "chatml (guessed: the GGUF has no chat template)"
 
     def describe(self) -> Target:
-        return Target.described(self.kind, self.facts())
-
-    def facts(self) -> dict[str, Any]:
         """What the engine says of itself and the model, as stored with the run."""
-        meta = self._meta
-        return {
-            "gguf_path": str(self.model_path),
-            "gguf_bytes": self.model_path.stat().st_size,
-            "model_desc": self.llm._model.desc(),
-            "quantization": _quant(self),
-            "architecture": meta.get("general.architecture"),
-            "n_params": self.llm._model.n_params(),
-            "n_ctx": self.llm.n_ctx(),
-            "chat_format": self.chat_format,
-            "default_sampling": {  # used where the suite sets nothing
-                "temperature": DEFAULT_TEMPERATURE,
-                "top_p": DEFAULT_TOP_P,
-                "top_k": DEFAULT_TOP_K,
+        return Target(
+            backend_kind=self.kind,
+            gguf_path=str(self.model_path),
+            gguf_bytes=self.model_path.stat().st_size,
+            quantization=_quant(self),
+            n_params=self.llm._model.n_params(),
+            n_ctx=self.llm.n_ctx(),
+            details={
+                "model_desc": self.llm._model.desc(),
+                "architecture": self._meta.get("general.architecture"),
+                "chat_format": self.chat_format,
+                "default_sampling": {  # used where the suite sets nothing
+                    "temperature": DEFAULT_TEMPERATURE,
+                    "top_p": DEFAULT_TOP_P,
+                    "top_k": DEFAULT_TOP_K,
+                },
+                "threadpool": "persistent" if self._threadpool else "ggml default",
+                "flash_attn": self.llm.context_params.flash_attn_type == 1,
+                "llama_cpp_python": self._llama_cpp.__version__,
             },
-            "threadpool": "persistent" if self._threadpool else "ggml default",
-            "flash_attn": self.llm.context_params.flash_attn_type == 1,
-            "llama_cpp_python": self._llama_cpp.__version__,
-        }
+        )
 
     def close(self) -> None:
         self.llm.close()

@@ -14,6 +14,7 @@ from tokbench.backends.openai import (
     model_ids,
     usage_counts,
 )
+from tokbench.core.records import Target
 from tokbench.core.trace import ChatRequest, Count, EngineTiming
 from tokbench.net.http import TransportError
 
@@ -35,21 +36,23 @@ class LlamaServerBackend(OpenAIBackend):
         super().__init__(url, model, **options)
         self._prompt_counts: dict[tuple[tuple[str, str], ...], int | None] = {}
 
-    def describe_server(self) -> dict[str, Any]:
+    def describe_server(self) -> Target:
         props = self._get_json("/props")
         meta = next((m.get("meta") for m in self._models_raw if m.get("id") == self.model), None)
-        return {
-            "server_version": replies.scalar(props.get("build_info")),
-            "gguf_path": replies.scalar(props.get("model_path")),
-            "quantization": replies.scalar(props.get("model_ftype")),
-            "n_params": replies.scalar(replies.field(meta, "n_params")),
-            "gguf_bytes": replies.scalar(replies.field(meta, "size")),
-            "n_ctx": replies.scalar(
+        return Target(
+            server_version=replies.label(props.get("build_info")),
+            gguf_path=replies.label(props.get("model_path")),
+            quantization=replies.label(props.get("model_ftype")),
+            n_params=replies.whole(replies.field(meta, "n_params")),
+            gguf_bytes=replies.whole(replies.field(meta, "size")),
+            n_ctx=replies.whole(
                 replies.field(props, "default_generation_settings", "n_ctx") or props.get("n_ctx")
             ),
-            "total_slots": replies.scalar(props.get("total_slots")),
-            "prompt_cache": self.prompt_cache,
-        }
+            details={
+                "total_slots": replies.scalar(props.get("total_slots")),
+                "prompt_cache": self.prompt_cache,
+            },
+        )
 
     def request_fields(self) -> dict[str, Any]:
         return {"cache_prompt": self.prompt_cache}

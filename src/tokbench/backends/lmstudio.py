@@ -8,6 +8,7 @@ from typing import Any
 from tokbench.backends import replies
 from tokbench.backends.base import Detected, Getter
 from tokbench.backends.openai import OpenAIBackend, ServerCounts, model_ids, usage_counts
+from tokbench.core.records import Target
 from tokbench.core.trace import ChatRequest, EngineTiming
 
 
@@ -20,15 +21,17 @@ class LMStudioBackend(OpenAIBackend):
     kind = "lmstudio"
     chat_path = "/api/v0/chat/completions"
 
-    def describe_server(self) -> dict[str, Any]:
+    def describe_server(self) -> Target:
         m = self._get_json(f"/api/v0/models/{self.model}")
-        return {
-            "architecture": replies.scalar(m.get("arch")),
-            "quantization": replies.scalar(m.get("quantization")),
-            "context_length": replies.scalar(m.get("max_context_length")),
-            "format": replies.scalar(m.get("compatibility_type")),
-            "model_state": replies.scalar(m.get("state")),
-        }
+        return Target(
+            quantization=replies.label(m.get("quantization")),
+            details={
+                "architecture": replies.scalar(m.get("arch")),
+                "context_length": replies.scalar(m.get("max_context_length")),
+                "format": replies.scalar(m.get("compatibility_type")),
+                "model_state": replies.scalar(m.get("state")),
+            },
+        )
 
     def server_counts(
         self, request: ChatRequest, usage: dict[str, Any] | None, final: dict[str, Any]

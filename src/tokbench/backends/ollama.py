@@ -183,32 +183,32 @@ class OllamaBackend:
         self.client.close()
 
     def describe(self) -> Target:
-        return Target.described(self.kind, self.facts())
-
-    def facts(self) -> dict[str, Any]:
         """What the engine says of itself and the model, as stored with the run."""
         show = self._show
         arch = replies.scalar(replies.field(show, "model_info", "general.architecture"))
         caps = show.get("capabilities")
-        return {
-            "base_url": self.base_url,
-            "server_kind": "ollama",
-            "server_version": self.version,
-            "served_models": self.models,
-            "family": replies.scalar(replies.field(show, "details", "family")),
-            "parameter_size": replies.scalar(replies.field(show, "details", "parameter_size")),
-            "quantization": replies.scalar(replies.field(show, "details", "quantization_level")),
-            "format": replies.scalar(replies.field(show, "details", "format")),
-            "architecture": arch,
-            "context_length": replies.scalar(
-                replies.field(show, "model_info", f"{arch}.context_length") if arch else None
-            ),
-            "capabilities": [c for c in caps if isinstance(c, str)]
-            if isinstance(caps, list)
-            else None,
-            "keep_alive": self.keep_alive,
-            "think": self.think,
-        }
+        return Target(
+            backend_kind=self.kind,
+            base_url=self.base_url,
+            server_kind="ollama",
+            server_version=replies.label(self.version),
+            quantization=replies.label(replies.field(show, "details", "quantization_level")),
+            details={
+                "served_models": self.models,
+                "family": replies.scalar(replies.field(show, "details", "family")),
+                "parameter_size": replies.scalar(replies.field(show, "details", "parameter_size")),
+                "format": replies.scalar(replies.field(show, "details", "format")),
+                "architecture": arch,
+                "context_length": replies.scalar(
+                    replies.field(show, "model_info", f"{arch}.context_length") if arch else None
+                ),
+                "capabilities": [c for c in caps if isinstance(c, str)]
+                if isinstance(caps, list)
+                else None,
+                "keep_alive": self.keep_alive,
+                "think": self.think,
+            },
+        )
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         s = request.sampling

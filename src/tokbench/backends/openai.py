@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tokbench import __version__
@@ -112,19 +112,18 @@ class OpenAIBackend:
         self.client.close()
 
     def describe(self) -> Target:
-        return Target.described(
-            self.kind,
-            {
-                "base_url": self.base_url,
-                "server_kind": self.kind,
-                "served_models": self.models,
-                **self.describe_server(),
-            },
+        server = self.describe_server()
+        return replace(
+            server,
+            backend_kind=self.kind,
+            server_kind=self.kind,
+            base_url=self.base_url,
+            details={"served_models": self.models, **server.details},
         )
 
-    def describe_server(self) -> dict[str, Any]:
+    def describe_server(self) -> Target:
         """Hook: what this server kind says about itself and the model."""
-        return {}
+        return Target()
 
     def request_fields(self) -> dict[str, Any]:
         """Hook: fields this server kind adds to every request body."""

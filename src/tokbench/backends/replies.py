@@ -111,6 +111,14 @@ def names(value: Any, key: str) -> list[str]:
     return [n for m in value if isinstance(n := field(m, key), str) and n]
 
 
+def whole(value: Any) -> int | None:
+    """A descriptive count (parameters, bytes, context length): a whole number, else None."""
+    v = scalar(value)
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return int(v) if float(v).is_integer() else None
+
+
 def label(value: Any) -> str | None:
     """A version or a name for display: a plain value as text, else None."""
     v = scalar(value)

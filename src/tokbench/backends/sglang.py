@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tokbench.backends import replies
 from tokbench.backends.base import Detected, Getter
 from tokbench.backends.openai import OpenAIBackend, model_ids
+from tokbench.core.records import Target
 
 
 def probe(get: Getter, root: str) -> Detected | None:
@@ -19,5 +18,6 @@ def probe(get: Getter, root: str) -> Detected | None:
 class SGLangBackend(OpenAIBackend):
     kind = "sglang"
 
-    def describe_server(self) -> dict[str, Any]:
-        return {"server_version": replies.scalar(self._get_json("/get_server_info").get("version"))}
+    def describe_server(self) -> Target:
+        info = self._get_json("/get_server_info")
+        return Target(server_version=replies.label(info.get("version")))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tokbench.backends import replies
 from tokbench.backends.base import Detected, Getter
 from tokbench.backends.openai import OpenAIBackend, model_ids
+from tokbench.core.records import Target
 
 
 def probe(get: Getter, root: str) -> Detected | None:
@@ -17,5 +16,5 @@ def probe(get: Getter, root: str) -> Detected | None:
 class VLLMBackend(OpenAIBackend):
     kind = "vllm"
 
-    def describe_server(self) -> dict[str, Any]:
-        return {"server_version": replies.scalar(self._get_json("/version").get("version"))}
+    def describe_server(self) -> Target:
+        return Target(server_version=replies.label(self._get_json("/version").get("version")))

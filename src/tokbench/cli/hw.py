@@ -41,7 +41,7 @@ def _host_markdown(info: Any) -> str:
 
 @HOST.add("json", "json")
 def _host_json(info: Any) -> Any:
-    return info
+    return info.to_json()
 
 
 @ESTIMATE.add("table", "console")

@@ -181,12 +181,6 @@ class Target:
         known.pop("details", None)
         return cls(**known, details=rest)
 
-    @classmethod
-    def described(cls, backend_kind: str, facts: dict[str, Any]) -> Target:
-        """A backend's description of its model (`Backend.describe`): the fields a target
-        has, and the rest kept in `details`."""
-        return cls.from_json({**facts, "backend_kind": backend_kind})
-
     def with_facts(self, **facts: Any) -> Target:
         """This target with more of what the backend said (fields or details)."""
         return Target.from_json({**self.to_json(), **facts})

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -19,7 +18,7 @@ from tokbench.hardware.calibration import (
     efficiency,
 )
 from tokbench.hardware.presets import SHAPES, SSD_SATA_GBS, described_box, preset_box, shape_load
-from tokbench.hardware.probe import probe
+from tokbench.hardware.probe import HostProbe, probe
 from tokbench.hardware.speed import (
     DEFAULT_CONTEXT,
     BoxFacts,
@@ -39,12 +38,12 @@ class Estimate:
     prediction: Prediction
 
 
-def peak_gflops(host: dict[str, Any]) -> float:
+def peak_gflops(host: HostProbe) -> float:
     """Peak FP32 throughput from the probe: cores x GHz x FLOP a cycle (two FMA units:
     AVX2 32, AVX-512 64; 8 without AVX2)."""
-    isa = host.get("isa") or {}
+    isa = host.isa
     per_cycle = 64 if isa.get("avx512f") else 32 if isa.get("avx2") else 8
-    return float((host.get("cores") or 1) * (host.get("mhz") or 2000) / 1000 * per_cycle)
+    return float((host.cores or 1) * (host.mhz or 2000) / 1000 * per_cycle)
 
 
 def host_box(
@@ -62,20 +61,17 @@ def host_box(
         )
     disk = None if ssd_gbs else load_disk()
     host = probe()
-    isa = host.get("isa")
     return BoxFacts(
         name="this host",
         bandwidth_gbs=bw,
         ram_bytes=float(psutil.virtual_memory().total),
         ssd_read_gbs=ssd_gbs or (disk.sequential_read_gbs if disk else SSD_SATA_GBS),
-        cpu_class=cpu_class_of(
-            str(host.get("cpu_model") or ""), isa if isinstance(isa, dict) else None
-        ),
-        description=str(host.get("cpu_model") or ""),
+        cpu_class=cpu_class_of(host.cpu_model or "", host.isa),
+        description=host.cpu_model or "",
         bandwidth_source="given" if bandwidth_gbs else "measured",
         ssd_source="given" if ssd_gbs else "measured" if disk else "assumed: a SATA SSD",
         compute_gflops=peak_gflops(host),
-        sockets=int(host.get("sockets") or 1),
+        sockets=host.sockets or 1,
         ram_source="this host",
         measured_efficiency=() if bandwidth_gbs else tuple(measured),
     )

@@ -1,5 +1,5 @@
-"""The host: a short summary stored with every run (`host_summary`), and the probe of
-what decides how fast a box can decode (memory first, then cores).
+"""The host: what a run stores of it (`store.ledger.this_host`), and the probe of what
+decides how fast a box can decode (memory first, then cores).
 
 Everything unknown is said to be unknown; `--channels/--mts` fill in what the machine
 cannot tell (DIMM layout needs dmidecode as root)."""
@@ -12,7 +12,8 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +40,56 @@ def host_name() -> str:
     return os.environ.get("TOKBENCH_HOST") or socket.gethostname()
 
 
-def host_summary() -> dict[str, Any]:
-    import psutil
+@dataclass(frozen=True, slots=True)
+class MemoryModule:
+    """One populated slot as dmidecode lists it."""
 
-    return {
-        "hostname": host_name(),
-        "cpu_model": cpu_model(),
-        "physical_cores": physical_cores(),
-        "logical_cpus": os.cpu_count(),
-        "ram_bytes": psutil.virtual_memory().total,
-        "os": f"{platform.system()} {platform.release()}",
-        "machine": platform.machine(),
-        "python": sys.version.split()[0],
-    }
+    locator: str | None
+    bank_locator: str | None
+    size: str
+    type: str | None
+    configured_mts: int | None
+    channel: str | None  # "socket:channel" from the locators; None when they name none
+
+
+@dataclass(frozen=True, slots=True)
+class Gpu:
+    name: str
+    memory_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostProbe:
+    """What decides how fast this box can decode, as the machine tells it (None: unknown).
+    `to_json` is `tokbench hw --json` and what a run keeps as its host's `hw`."""
+
+    cpu_model: str | None = None
+    sockets: int | None = None
+    cores: int | None = None
+    threads: int | None = None
+    mhz: float | None = None
+    isa: dict[str, bool] = field(default_factory=dict)  # flag -> present
+    caches: dict[str, int] = field(default_factory=dict)  # L1d, L2, ... -> bytes
+    numa_nodes: int | None = None
+    numa_balancing: str | None = None
+    ram_total_bytes: int | None = None
+    ram_available_bytes: int | None = None
+    memory_modules: tuple[MemoryModule, ...] | str = ()  # a str says why they are unknown
+    channels: int | None = None
+    channels_source: str | None = None
+    mts: int | None = None
+    peak_bandwidth_gbs: float | None = None
+    gpus: tuple[Gpu, ...] = ()
+    os: str | None = None
+    governor: str | None = None
+    transparent_hugepages: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        mods = self.memory_modules
+        out["memory_modules"] = mods if isinstance(mods, str) else [asdict(m) for m in mods]
+        out["gpus"] = [asdict(g) for g in self.gpus]
+        return out
 
 
 def _read(path: str) -> str | None:
@@ -94,7 +132,7 @@ def sockets_and_cores() -> tuple[int | None, int | None]:
     return (len(sockets) or None, psutil.cpu_count(logical=False) or (len(cores) or None))
 
 
-def dimms() -> list[dict[str, Any]] | str:
+def dimms() -> tuple[MemoryModule, ...] | str:
     """Populated memory modules from dmidecode, or why they are unknown."""
     if shutil.which("dmidecode") is None:
         return "unknown: dmidecode is not installed"
@@ -109,32 +147,32 @@ def dimms() -> list[dict[str, Any]] | str:
     return parse_dmidecode(text) or "unknown: dmidecode lists no modules (a virtual machine?)"
 
 
-def parse_dmidecode(text: str) -> list[dict[str, Any]]:
+def parse_dmidecode(text: str) -> tuple[MemoryModule, ...]:
     """Populated modules from `dmidecode -t memory` output, each with the channel its
     locators name (None when they name none)."""
-    mods = []
+    mods: list[MemoryModule] = []
     for block in text.split("Memory Device")[1:]:
 
-        def field(name: str, block: str = block) -> str | None:
+        def value(name: str, block: str = block) -> str | None:
             m = re.search(rf"^\s*{name}:\s*(.+)$", block, re.MULTILINE)
             return m.group(1).strip() if m else None
 
-        size = field("Size")
+        size = value("Size")
         if not size or "No Module" in size or size.startswith("0"):
             continue
-        speed = field("Configured Memory Speed") or field("Configured Clock Speed")
+        speed = value("Configured Memory Speed") or value("Configured Clock Speed")
         mts = re.match(r"(\d+)", speed or "")
         mods.append(
-            {
-                "locator": field("Locator"),
-                "bank_locator": field("Bank Locator"),
-                "size": size,
-                "type": field("Type"),
-                "configured_mts": int(mts.group(1)) if mts else None,
-                "channel": channel_of(field("Locator") or "", field("Bank Locator") or ""),
-            }
+            MemoryModule(
+                locator=value("Locator"),
+                bank_locator=value("Bank Locator"),
+                size=size,
+                type=value("Type"),
+                configured_mts=int(mts.group(1)) if mts else None,
+                channel=channel_of(value("Locator") or "", value("Bank Locator") or ""),
+            )
         )
-    return mods
+    return tuple(mods)
 
 
 def channel_of(locator: str, bank: str) -> str | None:
@@ -151,15 +189,15 @@ def channel_of(locator: str, bank: str) -> str | None:
     return f"{socket.group(1) if socket else 0}:{chan.group(1)}"
 
 
-def populated_channels(mods: list[dict[str, Any]]) -> int | None:
+def populated_channels(mods: Sequence[MemoryModule]) -> int | None:
     """Distinct channels holding a module, when every module's locator names one."""
-    chans = [m.get("channel") for m in mods]
+    chans = [m.channel for m in mods]
     return len(set(chans)) if chans and all(chans) else None
 
 
-def gpus() -> list[dict[str, Any]]:
+def gpus() -> tuple[Gpu, ...]:
     if shutil.which("nvidia-smi") is None:
-        return []
+        return ()
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
@@ -168,20 +206,20 @@ def gpus() -> list[dict[str, Any]]:
             timeout=10,
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
-        return []
+        return ()
     rows = [line.rsplit(",", 1) for line in out.strip().splitlines() if "," in line]
-    return [{"name": n.strip(), "memory_bytes": int(float(m)) * 2**20} for n, m in rows]
+    return tuple(Gpu(n.strip(), int(float(m)) * 2**20) for n, m in rows)
 
 
-def probe(channels: int | None = None, mts: int | None = None) -> dict[str, Any]:
+def probe(channels: int | None = None, mts: int | None = None) -> HostProbe:
     import psutil
 
     flags = cpu_flags()
     sockets, cores = sockets_and_cores()
     mods = dimms()
     channels_source = "given" if channels else None
-    if isinstance(mods, list):
-        speeds = [m["configured_mts"] for m in mods if m["configured_mts"]]
+    if not isinstance(mods, str):
+        speeds = [m.configured_mts for m in mods if m.configured_mts]
         mts = mts or (min(speeds) if speeds else None)
         if channels is None and (channels := populated_channels(mods)):
             channels_source = "dmidecode locators"
@@ -189,13 +227,13 @@ def probe(channels: int | None = None, mts: int | None = None) -> dict[str, Any]
     thp = _read("/sys/kernel/mm/transparent_hugepage/enabled")
     vm = psutil.virtual_memory()
     peak = channels * mts * 1e6 * 8 / 1e9 if channels and mts else None  # GB/s
-    return {
-        "cpu_model": cpu_model(),
-        "sockets": sockets,
-        "cores": cores,
-        "threads": os.cpu_count(),
-        "mhz": _mhz(),
-        "isa": {
+    return HostProbe(
+        cpu_model=cpu_model(),
+        sockets=sockets,
+        cores=cores,
+        threads=os.cpu_count(),
+        mhz=_mhz(),
+        isa={
             f: f in flags
             for f in (
                 "avx2",
@@ -208,25 +246,25 @@ def probe(channels: int | None = None, mts: int | None = None) -> dict[str, Any]
                 "amx_int8",
             )
         },
-        "caches": caches(),
-        "numa_nodes": len(nodes) or None,
-        "numa_balancing": _read("/proc/sys/kernel/numa_balancing"),
-        "ram_total_bytes": vm.total,
-        "ram_available_bytes": vm.available,
-        "memory_modules": mods,
-        "channels": channels,
-        "channels_source": channels_source,
-        "mts": mts,
-        "peak_bandwidth_gbs": peak,
-        "gpus": gpus(),
-        "os": f"{platform.system()} {platform.release()}",
-        "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
-        "transparent_hugepages": (
+        caches=caches(),
+        numa_nodes=len(nodes) or None,
+        numa_balancing=_read("/proc/sys/kernel/numa_balancing"),
+        ram_total_bytes=vm.total,
+        ram_available_bytes=vm.available,
+        memory_modules=mods,
+        channels=channels,
+        channels_source=channels_source,
+        mts=mts,
+        peak_bandwidth_gbs=peak,
+        gpus=gpus(),
+        os=f"{platform.system()} {platform.release()}",
+        governor=_read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        transparent_hugepages=(
             re.search(r"\[(\w+)\]", thp).group(1)  # type: ignore[union-attr]
             if thp and "[" in thp
             else thp
         ),
-    }
+    )
 
 
 def _mhz() -> float | None:

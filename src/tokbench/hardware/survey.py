@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tokbench.hardware.bandwidth import save_bandwidth, save_disk
-from tokbench.hardware.probe import caches, probe
-from tokbench.hardware.ssd import DEFAULT_FILE_BYTES, measure_disk
+from tokbench.hardware.probe import HostProbe, caches, probe
+from tokbench.hardware.ssd import DEFAULT_FILE_BYTES, DiskBandwidth, measure_disk
 from tokbench.paths import data_dir
 
 
@@ -57,6 +57,24 @@ def measure(
     return Bandwidth(one, every, threads, size, reps)
 
 
+@dataclass(frozen=True, slots=True)
+class HostSurvey:
+    """`tokbench hw`: the probe, and the bandwidths measured on request."""
+
+    probe: HostProbe
+    bandwidth: Bandwidth | None = None
+    disk: DiskBandwidth | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The probe's keys, then `measured_bandwidth` and `disk_bandwidth` when measured."""
+        out = self.probe.to_json()
+        if self.bandwidth is not None:
+            out["measured_bandwidth"] = asdict(self.bandwidth)
+        if self.disk is not None:
+            out["disk_bandwidth"] = asdict(self.disk)
+        return out
+
+
 def survey(
     channels: int | None = None,
     mts: int | None = None,
@@ -64,16 +82,16 @@ def survey(
     measure_bandwidth: bool = False,
     disk: Path | None = None,
     disk_bytes: int = DEFAULT_FILE_BYTES,
-) -> dict[str, Any]:
+) -> HostSurvey:
     """The probe; with `measure_bandwidth`, also memory read bandwidth and, unless
     `disk_bytes` is 0, the read bandwidth of the disk holding `disk` (a folder or a model
     file; default the tokbench data dir). Measured figures are saved."""
     info = probe(channels, mts)
     if not measure_bandwidth:
-        return info
+        return HostSurvey(info)
     bw = measure()
-    info["measured_bandwidth"] = asdict(bw)
     save_bandwidth(bw.all_cores_gbs)
+    d = None
     if disk_bytes > 0:
         if disk is None:
             folder = data_dir()
@@ -81,6 +99,5 @@ def survey(
         else:
             folder = disk.parent if disk.is_file() else disk
         d = measure_disk(folder, disk_bytes)
-        info["disk_bandwidth"] = asdict(d)
         save_disk(d)
-    return info
+    return HostSurvey(info, bw, d)

@@ -203,9 +203,9 @@ def _sampled_requests(bench: dict[str, Any]) -> int:
     return sum(len(v) for v in requests.values() if isinstance(v, list))
 
 
-def _backend(report: dict[str, Any], bench: dict[str, Any]) -> dict[str, Any]:
-    """Model and target, wherever this schema version put them."""
-    found: dict[str, Any] = {}
+def _backend(report: dict[str, Any], bench: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Model and target (the server's URL), wherever this schema version put them."""
+    found: dict[str, str] = {}
     for source in (
         get_path(bench, "config", "backend"),
         {
@@ -220,7 +220,7 @@ def _backend(report: dict[str, Any], bench: dict[str, Any]) -> dict[str, Any]:
             for key in ("model", "target"):
                 if found.get(key) is None and opt_str(source.get(key)):
                     found[key] = str(source[key])
-    return found
+    return found.get("model"), found.get("target")
 
 
 def _schema(report: dict[str, Any], notes: list[str]) -> str:
@@ -258,8 +258,8 @@ def parse_value(report: Any, text: str, fmt: str) -> ImportedRun:
     if sampled:
         notes.append(f"{sampled} per-request records were not imported; summaries were")
     backends = [_backend(report, b) for b in benchmarks]
-    models = {b.get("model") for b in backends}
-    targets = {b.get("target") for b in backends}
+    models = {model for model, _ in backends}
+    targets = {target for _, target in backends}
     starts = sorted(
         t
         for t in (

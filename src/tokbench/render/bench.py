@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
-from tokbench.core.records import RunInfo
+from tokbench.core.records import RunInfo, Target
 from tokbench.hardware.calibration import decode_efficiency, efficiency
 from tokbench.render.energy import BUSY, joules, no_power_line, run_lines
 from tokbench.render.numbers import DASH, num
@@ -18,20 +18,19 @@ from tokbench.render.safe import csv_cell, md, md_row
 from tokbench.results.bench import BenchSummary, TestRow
 
 
-def _target(run: RunInfo, model: str) -> dict[str, Any]:
-    t = run.targets.get(model)
-    return t.to_json() if t else {}
+def _target(run: RunInfo, model: str) -> Target:
+    return run.targets.get(model) or Target()
 
 
-def _size(t: dict[str, Any]) -> str:
-    b = t.get("gguf_bytes")
+def _size(t: Target) -> str:
+    b = t.gguf_bytes
     return f"{b / 2**30:.2f} GiB" if b else DASH
 
 
-def _params(t: dict[str, Any]) -> str:
-    p = t.get("n_params")
+def _params(t: Target) -> str:
+    p = t.n_params
     if not p:
-        return str(t.get("parameter_size") or DASH)
+        return str(t.details.get("parameter_size") or DASH)
     return f"{p / 1e9:.2f} B" if p >= 1e9 else f"{p / 1e6:.2f} M"
 
 
@@ -120,8 +119,8 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
     ]
     for r in s.tests:
         t = _target(run, r.model)
-        backend = t.get("backend_kind", run.backend)
-        threads = t.get("threads") or DASH
+        backend = run.backend if t.backend_kind is None else t.backend_kind
+        threads = t.threads or DASH
         lines.append(
             md_row(
                 [
@@ -356,10 +355,10 @@ def to_csv(run: RunInfo, s: BenchSummary) -> str:
                 [
                     run.id,
                     r.model,
-                    t.get("gguf_bytes"),
-                    t.get("n_params"),
-                    t.get("backend_kind"),
-                    t.get("threads"),
+                    t.gguf_bytes,
+                    t.n_params,
+                    t.backend_kind,
+                    t.threads,
                     r.test,
                     r.mean,
                     r.sd,

@@ -11,7 +11,10 @@ from rich.table import Table
 
 from tokbench.hardware.estimate import Estimate
 from tokbench.hardware.plan import Plan, RowPower
+from tokbench.hardware.probe import Gpu, MemoryModule
 from tokbench.hardware.speed import Prediction
+from tokbench.hardware.ssd import DiskBandwidth
+from tokbench.hardware.survey import Bandwidth, HostSurvey
 from tokbench.render.numbers import DASH
 from tokbench.render.safe import md, md_row
 
@@ -35,98 +38,90 @@ def binary_size(n: float) -> str:
 
 
 def _unknown(v: Any) -> bool:
-    return v is None or (isinstance(v, str | list | dict) and not v)
+    return v is None or (isinstance(v, str | tuple | dict) and not v)
 
 
-def _modules(mods: Any) -> str:
+def _modules(mods: tuple[MemoryModule, ...] | str) -> str:
     if isinstance(mods, str):
         return mods  # why they are unknown
     return "; ".join(
-        f"{m.get('locator') or '?'}: {m.get('size') or '?'} {m.get('type') or ''}"
-        + (f" at {m['configured_mts']} MT/s" if m.get("configured_mts") else "")
+        f"{m.locator or '?'}: {m.size or '?'} {m.type or ''}"
+        + (f" at {m.configured_mts} MT/s" if m.configured_mts else "")
         for m in mods
     )
 
 
-def _host_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
+def _bandwidth(b: Bandwidth) -> str:
+    return (
+        f"{sig3(b.all_cores_gbs)} GB/s all cores ({b.threads} threads), "
+        f"{sig3(b.one_thread_gbs)} GB/s one thread; "
+        f"{binary_size(b.working_set_bytes)} read, best of {b.reps}"
+    )
+
+
+def _disk(d: DiskBandwidth) -> str:
+    return (
+        f"{sig3(d.sequential_read_gbs)} GB/s sequential, "
+        f"{sig3(d.random_4k_iops)} IOPS random 4 KiB "
+        f"({sig3(d.random_4k_read_gbs * 1000)} MB/s); {d.path} on "
+        f"{d.device or '?'} ({d.fstype or '?'}), cache bypass {d.cache_bypass}"
+    )
+
+
+def _host_rows(survey: HostSurvey) -> list[tuple[str, str]]:
     """`tokbench hw` in human units: the JSON keeps the exact values under the same keys."""
     rows: list[tuple[str, str]] = []
+    info = survey.probe
 
     def add(label: str, value: Any, show: Callable[[Any], str] = str) -> None:
         rows.append((label, "unknown" if _unknown(value) else show(value)))
 
-    isa: dict[str, bool] = info.get("isa") or {}
+    isa = info.isa
     has = [name for name, present in isa.items() if present]
-    add("CPU", info.get("cpu_model"))
-    add("sockets", info.get("sockets"))
-    add("cores / threads", info.get("cores"), lambda c: f"{c} / {info.get('threads') or '?'}")
-    add("clock", info.get("mhz"), lambda m: f"{m:,.0f} MHz")
+    add("CPU", info.cpu_model)
+    add("sockets", info.sockets)
+    add("cores / threads", info.cores, lambda c: f"{c} / {info.threads or '?'}")
+    add("clock", info.mhz, lambda m: f"{m:,.0f} MHz")
     add("ISA", ", ".join(has) if has else isa and "none of " + ", ".join(isa))
-    add(
-        "caches",
-        info.get("caches"),
-        lambda c: ", ".join(f"{k} {binary_size(v)}" for k, v in c.items()),
-    )
-    add("NUMA nodes", info.get("numa_nodes"))
-    add("NUMA balancing", info.get("numa_balancing"), lambda b: {"0": "off", "1": "on"}.get(b, b))
-    add("RAM", info.get("ram_total_bytes"), binary_size)
-    add("RAM available", info.get("ram_available_bytes"), binary_size)
-    add("memory modules", info.get("memory_modules"), _modules)
-    add("channels", info.get("channels"), lambda c: f"{c} ({info.get('channels_source') or '?'})")
-    add("memory speed", info.get("mts"), lambda m: f"{m} MT/s")
-    add("peak bandwidth", info.get("peak_bandwidth_gbs"), lambda g: f"{sig3(g)} GB/s")
-    bw = info.get("measured_bandwidth")
-    if bw:
-        add(
-            "measured bandwidth",
-            bw,
-            lambda b: (
-                f"{sig3(b['all_cores_gbs'])} GB/s all cores ({b['threads']} threads), "
-                f"{sig3(b['one_thread_gbs'])} GB/s one thread; "
-                f"{binary_size(b['working_set_bytes'])} read, best of {b['reps']}"
-            ),
-        )
-    disk = info.get("disk_bandwidth")
-    if disk:
-        add(
-            "disk read",
-            disk,
-            lambda d: (
-                f"{sig3(d['sequential_read_gbs'])} GB/s sequential, "
-                f"{sig3(d['random_4k_iops'])} IOPS random 4 KiB "
-                f"({sig3(d['random_4k_read_gbs'] * 1000)} MB/s); {d['path']} on "
-                f"{d.get('device') or '?'} ({d.get('fstype') or '?'}), cache bypass "
-                f"{d['cache_bypass']}"
-            ),
-        )
-    add("GPUs", info.get("gpus") or "none", _gpus)
-    add("OS", info.get("os"))
-    add("CPU governor", info.get("governor"))
-    add("transparent hugepages", info.get("transparent_hugepages"))
+    add("caches", info.caches, lambda c: ", ".join(f"{k} {binary_size(v)}" for k, v in c.items()))
+    add("NUMA nodes", info.numa_nodes)
+    add("NUMA balancing", info.numa_balancing, lambda b: {"0": "off", "1": "on"}.get(b, b))
+    add("RAM", info.ram_total_bytes, binary_size)
+    add("RAM available", info.ram_available_bytes, binary_size)
+    add("memory modules", info.memory_modules, _modules)
+    add("channels", info.channels, lambda c: f"{c} ({info.channels_source or '?'})")
+    add("memory speed", info.mts, lambda m: f"{m} MT/s")
+    add("peak bandwidth", info.peak_bandwidth_gbs, lambda g: f"{sig3(g)} GB/s")
+    if survey.bandwidth:
+        add("measured bandwidth", survey.bandwidth, _bandwidth)
+    if survey.disk:
+        add("disk read", survey.disk, _disk)
+    add("GPUs", info.gpus or "none", _gpus)
+    add("OS", info.os)
+    add("CPU governor", info.governor)
+    add("transparent hugepages", info.transparent_hugepages)
     return rows
 
 
-def _gpus(v: Any) -> str:
+def _gpus(v: tuple[Gpu, ...] | str) -> str:
     if isinstance(v, str):
         return v
     return "; ".join(
-        f"{g.get('name')}"
-        + (f" ({binary_size(g['memory_bytes'])})" if g.get("memory_bytes") else "")
-        for g in v
+        g.name + (f" ({binary_size(g.memory_bytes)})" if g.memory_bytes else "") for g in v
     )
 
 
-def host_table(info: dict[str, Any]) -> Table:
+def host_table(survey: HostSurvey) -> Table:
     t = Table(show_header=False, box=None)
     t.add_column(style="dim")
     t.add_column()
-    for label, value in _host_rows(info):
+    for label, value in _host_rows(survey):
         t.add_row(label, value)
     return t
 
 
-def host_markdown(info: dict[str, Any]) -> str:
-    rows = [md_row([k, v]) for k, v in _host_rows(info)]
+def host_markdown(survey: HostSurvey) -> str:
+    rows = [md_row([k, v]) for k, v in _host_rows(survey)]
     return "\n".join(["| item | value |", "| --- | --- |", *rows]) + "\n"
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from tokbench.core.records import BenchSample, TestStats
 from tokbench.core.stats import linear_fit, measured, percentile, rate_ci
@@ -34,20 +33,22 @@ class TestRow:
     host_monitored: int = 0
 
 
-def _energy_fields(real: list[BenchSample]) -> dict[str, Any]:
+def _with_energy(row: TestRow, real: list[BenchSample]) -> TestRow:
+    """The row with its samples' energy and host-load counts."""
     ok = [s for s in real if s.status == "ok"]
     measured = [s.energy for s in ok if s.energy is not None and s.energy.energy_j is not None]
     joules = sum(e.energy_j or 0.0 for e in measured)
     tokens = sum(e.output_tokens or 0 for e in measured)
     seconds = sum(e.duration_s for e in measured)
-    return {
-        "j_per_token": joules / tokens if measured and tokens else None,
-        "avg_power_w": joules / seconds if measured and seconds else None,
-        "energy_n": len(measured),
-        "energy_approximate": sum(1 for e in measured if e.approximate),
-        "busy": sum(1 for s in real if s.host is not None and s.host.busy),
-        "host_monitored": sum(1 for s in real if s.host is not None),
-    }
+    return replace(
+        row,
+        j_per_token=joules / tokens if measured and tokens else None,
+        avg_power_w=joules / seconds if measured and seconds else None,
+        energy_n=len(measured),
+        energy_approximate=sum(1 for e in measured if e.approximate),
+        busy=sum(1 for s in real if s.host is not None and s.host.busy),
+        host_monitored=sum(1 for s in real if s.host is not None),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,24 +103,22 @@ def summarize_bench(samples: list[BenchSample], stop_rules: dict[str, str]) -> B
         notes = tuple(dict.fromkeys(s.note for s in real if s.note))
         if est is not None and est.unstable:
             notes += ("unstable: the 95% CI is wider than the mean (a busy box?)",)
-        tests.append(
-            TestRow(
-                model,
-                test,
-                len(ok),
-                est.mean if est else None,
-                est.sd if est else None,
-                est.ci_low if est else None,
-                est.ci_high if est else None,
-                sum(servers) / len(servers) if servers else None,
-                sum(1 for s in group if s.rep < 0),
-                sum(1 for s in real if s.status == "short"),
-                sum(1 for s in real if s.status == "error"),
-                stop_rules.get(f"{model} | {test}"),
-                notes,
-                **_energy_fields(real),
-            )
+        row = TestRow(
+            model,
+            test,
+            len(ok),
+            est.mean if est else None,
+            est.sd if est else None,
+            est.ci_low if est else None,
+            est.ci_high if est else None,
+            sum(servers) / len(servers) if servers else None,
+            sum(1 for s in group if s.rep < 0),
+            sum(1 for s in real if s.status == "short"),
+            sum(1 for s in real if s.status == "error"),
+            stop_rules.get(f"{model} | {test}"),
+            notes,
         )
+        tests.append(_with_energy(row, real))
         if test.startswith("soak "):
             drift.append(_drift(model, test, [s for s in real if s.status == "ok" and s.tps]))
     conc = [_level(model, test, c, group) for (model, test, c), group in levels.items()]

@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 from tokbench.backends.registry import open_engine_for
 from tokbench.core.config import BenchConfig
-from tokbench.core.records import HostInfo, RunInfo
+from tokbench.core.records import RunInfo
 from tokbench.energy.session import EnergyOptions, EnergySession
-from tokbench.hardware.probe import host_summary
 from tokbench.runs.bench import BenchObserver, execute_bench
 from tokbench.runs.ray import RayConcurrency
 from tokbench.store.database import Store
+from tokbench.store.ledger import this_host
 
 
 def run_bench(
@@ -38,7 +38,7 @@ def run_bench(
         open_engine_for(cfg, notify),
         resume=resume,
         observer=observer,
-        host=HostInfo.from_json(host_summary()),
+        host=this_host(),
         concurrency_runner=runner,
         energy=EnergySession(energy, notify=notify, server_url=cfg.url) if energy else None,
     )

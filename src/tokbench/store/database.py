@@ -517,6 +517,7 @@ def request_row(rec: RequestRecord) -> dict[str, Any]:
 
 
 def request_from_row(r: dict[str, Any]) -> RequestRecord:
+    energy, host = _energy_of(r)
     return RequestRecord(
         run_id=r["run_id"],
         item_id=r["item_id"],
@@ -535,7 +536,8 @@ def request_from_row(r: dict[str, Any]) -> RequestRecord:
             if r["grade"]
             else None
         ),
-        **_energy_fields(r),
+        energy=energy,
+        host=host,
         health=None if r.get("health") is None else tuple(filter(None, r["health"].split(","))),
     )
 
@@ -553,13 +555,13 @@ def _energy_cols(energy: RequestEnergy | None, host: HostWindow | None) -> dict[
     }
 
 
-def _energy_fields(r: dict[str, Any]) -> dict[str, Any]:
+def _energy_of(r: dict[str, Any]) -> tuple[RequestEnergy | None, HostWindow | None]:
     """Back from the columns (absent or NULL in stores older than migration m004)."""
     e, h = r.get("energy_json"), r.get("host_window_json")
-    return {
-        "energy": RequestEnergy.from_json(json.loads(e)) if e else None,
-        "host": HostWindow.from_json(json.loads(h)) if h else None,
-    }
+    return (
+        RequestEnergy.from_json(json.loads(e)) if e else None,
+        HostWindow.from_json(json.loads(h)) if h else None,
+    )
 
 
 _SAMPLE_COLUMNS = tuple(f.name for f in fields(BenchSample) if f.name not in ("energy", "host"))
@@ -570,4 +572,5 @@ def sample_row(s: BenchSample) -> dict[str, Any]:
 
 
 def sample_from_row(r: dict[str, Any]) -> BenchSample:
-    return BenchSample(**{n: r[n] for n in _SAMPLE_COLUMNS}, **_energy_fields(r))
+    energy, host = _energy_of(r)
+    return BenchSample(**{n: r[n] for n in _SAMPLE_COLUMNS}, energy=energy, host=host)

@@ -5,8 +5,10 @@ status, real finish time and energy; a run known whole is written in one transac
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 from tokbench.core.energy import RunEnergy
 from tokbench.core.records import (
@@ -19,14 +21,26 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.errors import TokbenchError
-from tokbench.hardware.probe import host_summary
+from tokbench.hardware.probe import HostProbe, cpu_model, host_name, physical_cores
 from tokbench.store.database import Store, new_run_info
 
 
-def this_host(hw: dict[str, Any] | None = None) -> HostInfo:
+def this_host(hw: HostProbe | None = None) -> HostInfo:
     """The machine measuring now: its summary, and the full probe (`tokbench hw`) when
-    given."""
-    return HostInfo.from_json({**host_summary(), "hw": hw or {}})
+    given, kept as its JSON."""
+    import psutil
+
+    return HostInfo(
+        hostname=host_name(),
+        cpu_model=cpu_model(),
+        physical_cores=physical_cores(),
+        logical_cpus=os.cpu_count(),
+        ram_bytes=psutil.virtual_memory().total,
+        os=f"{platform.system()} {platform.release()}",
+        machine=platform.machine(),
+        python=sys.version.split()[0],
+        hw=hw.to_json() if hw else {},
+    )
 
 
 def resumable(store: Store, run_id: str, kinds: tuple[str, ...], command: str) -> RunInfo:

@@ -28,9 +28,9 @@ def host_facts() -> HostFacts:
     physical = min(physical_cores(), logical)
     sockets, _ = sockets_and_cores()
     cards = tuple(
-        GpuFacts(str(g["name"]), int(g["memory_bytes"]), DEFAULT_GPU_BANDWIDTH_GB_S)
+        GpuFacts(g.name, g.memory_bytes, DEFAULT_GPU_BANDWIDTH_GB_S)
         for g in gpus()
-        if int(g.get("memory_bytes") or 0) > 0
+        if g.memory_bytes > 0
     )
     return HostFacts(
         logical_cores=logical,
