@@ -13,6 +13,7 @@ from typing import Any
 from tokbench.backends import replies
 from tokbench.backends.base import WORDS, generation_sample
 from tokbench.backends.openai import OpenAIBackend, not_streaming, usage_counts
+from tokbench.backends.vllm import no_cache_fields
 from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
 from tokbench.core.records import Sample, Target
@@ -132,6 +133,8 @@ class CompletionsBench:
         }
         if self.kind == "llama-server":
             body["cache_prompt"] = cache
+        elif self.kind == "vllm" and not cache:
+            body.update(no_cache_fields())  # else a rerun's prompts hit its prefix cache
         if force:
             body.update(ignore_eos=True, min_tokens=max_tokens)
         raw_final: dict[str, Any] = {}
