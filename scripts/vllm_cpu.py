@@ -177,6 +177,10 @@ def _convert(gguf: Path, out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
+def write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
 def setup(venv: Path, model_dir: Path, gguf: Path | None, pip_args: list[str]) -> None:
     python = str(venv_python(venv))
     pip = [python, "-m", "pip", "install", *pip_args]
@@ -217,7 +221,7 @@ def setup(venv: Path, model_dir: Path, gguf: Path | None, pip_args: list[str]) -
     step(
         "write a Gemma chat template",
         lambda: template.is_file() and template.read_text(encoding="utf-8") == CHAT_TEMPLATE,
-        lambda: template.write_text(CHAT_TEMPLATE, encoding="utf-8") and None,
+        lambda: write_text(template, CHAT_TEMPLATE),
     )
     say(f"vLLM is set up: python {__file__} serve --venv {venv} --model-dir {model_dir}")
 
