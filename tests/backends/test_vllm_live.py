@@ -26,10 +26,12 @@ import pytest
 from tests.conftest import tokbench
 from tokbench.backends.vllm import VLLMBackend
 from tokbench.core.metrics import request_metrics
+from tokbench.core.records import RequestMetrics
 from tokbench.core.trace import ChatRequest
 from tokbench.store.database import Store
 
 LIVE = os.environ.get("TOKBENCH_LIVE_VLLM")
+SERVED = "gemma-3-270m"  # the name scripts/vllm_cpu.py serves the model under
 pytestmark = pytest.mark.skipif(
     not LIVE,
     reason="set TOKBENCH_LIVE_VLLM=URL of a vLLM started by scripts/vllm_cpu.py serve",
@@ -84,25 +86,31 @@ def _raw_usage(url: str, model: str, prompt: str) -> dict[str, Any]:
     return usage
 
 
-def test_cached_tokens_read_as_vllm_sent_them() -> None:
-    url = _url()
-    backend = VLLMBackend(url)
+def _stream(url: str, prompt: str, prompt_cache: bool) -> RequestMetrics:
+    backend = VLLMBackend(url, prompt_cache=prompt_cache)
     try:
-        prompt = "hello " * 200  # about 200 tokens: several of vLLM's 16-token blocks
-        _raw_usage(url, backend.model, prompt)  # fills the cache
-        raw = _raw_usage(url, backend.model, prompt)
-        details = raw.get("prompt_tokens_details")
-        assert details and details["cached_tokens"] > 0, (
-            f"vLLM sent no cached_tokens ({raw}): start it with --enable-prompt-tokens-details"
-        )
         trace = backend.stream(ChatRequest((("user", prompt),), 4))
     finally:
         backend.close()
     assert trace.error is None
-    m = request_metrics(trace)
+    return request_metrics(trace)
+
+
+def test_cached_tokens_read_as_vllm_sent_them() -> None:
+    url = _url()
+    prompt = f"{time.time_ns()} " + "hello " * 300  # several KV blocks, never sent before
+    _raw_usage(url, SERVED, prompt)  # fills the cache
+    raw = _raw_usage(url, SERVED, prompt)
+    details = raw.get("prompt_tokens_details")
+    assert details and details["cached_tokens"] > 0, (
+        f"vLLM sent no cached_tokens ({raw}): start it with --enable-prompt-tokens-details"
+    )
+    m = _stream(url, prompt, prompt_cache=True)
     assert m.prompt_tokens == raw["prompt_tokens"]
     assert m.cached_prompt_tokens == details["cached_tokens"]  # the same prompt: the same hit
     assert m.cached_prompt_tokens < m.prompt_tokens  # vLLM always recomputes the last token
+    # without the prompt cache (run's default) a fresh cache_salt finds nothing
+    assert _stream(url, prompt, prompt_cache=False).cached_prompt_tokens == 0
 
 
 def _converse(url: str, db: Path, seed: str, *extra: str) -> tuple[dict[str, Any], float, float]:

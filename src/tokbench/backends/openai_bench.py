@@ -13,7 +13,6 @@ from typing import Any
 from tokbench.backends import replies
 from tokbench.backends.base import WORDS, generation_sample
 from tokbench.backends.openai import OpenAIBackend, not_streaming, usage_counts
-from tokbench.backends.vllm import no_cache_fields
 from tokbench.core.config import BenchTest
 from tokbench.core.metrics import per_second
 from tokbench.core.records import Sample, Target
@@ -131,10 +130,7 @@ class CompletionsBench:
             "temperature": 0,
             "stream_options": {"include_usage": True},
         }
-        if self.kind == "llama-server":
-            body["cache_prompt"] = cache
-        elif self.kind == "vllm" and not cache:
-            body.update(no_cache_fields())  # else a rerun's prompts hit its prefix cache
+        body.update(self.backend.cache_fields(cache))  # vLLM: else reruns hit its cache
         if force:
             body.update(ignore_eos=True, min_tokens=max_tokens)
         raw_final: dict[str, Any] = {}

@@ -11,14 +11,6 @@ from tokbench.backends.base import Detected, Getter
 from tokbench.backends.openai import OpenAIBackend, model_ids
 
 
-def no_cache_fields() -> dict[str, Any]:
-    """vLLM reuses its prefix cache for any request that starts like an earlier one (on by
-    default since v1) and has no per-request switch to skip it: a salt never used before
-    (`cache_salt`, vLLM >= 0.9; older versions ignore the field) gives the request a cache
-    of its own, so it pays its whole prefill, like llama-server's `cache_prompt: false`."""
-    return {"cache_salt": uuid.uuid4().hex}
-
-
 def probe(get: Getter, root: str) -> Detected | None:
     version = replies.label(replies.field(get("/version"), "version"))
     return None if version is None else Detected(root, "vllm", version, model_ids(get))
@@ -30,5 +22,10 @@ class VLLMBackend(OpenAIBackend):
     def describe_server(self) -> dict[str, Any]:
         return {"server_version": replies.scalar(self._get_json("/version").get("version"))}
 
-    def request_fields(self) -> dict[str, Any]:
-        return {} if self.prompt_cache else no_cache_fields()
+    def cache_fields(self, reuse: bool) -> dict[str, Any]:
+        """vLLM reuses its prefix cache for any request that starts like an earlier one (on
+        by default since v1) and has no per-request switch to skip it: a salt never used
+        before (`cache_salt`, vLLM >= 0.9; older versions ignore the field) gives the request
+        a cache of its own, so it pays its whole prefill, like llama-server's
+        `cache_prompt: false`."""
+        return {} if reuse else {"cache_salt": uuid.uuid4().hex}
