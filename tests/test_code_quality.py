@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_ruff_clean() -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "src", "tests", "bench"],
+        [sys.executable, "-m", "ruff", "check", "src", "tests", "bench", "scripts"],
         cwd=ROOT,
         capture_output=True,
         text=True,

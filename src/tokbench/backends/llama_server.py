@@ -54,8 +54,8 @@ class LlamaServerBackend(OpenAIBackend):
             },
         )
 
-    def request_fields(self) -> dict[str, Any]:
-        return {"cache_prompt": self.prompt_cache}
+    def cache_fields(self, reuse: bool) -> dict[str, Any]:
+        return {"cache_prompt": reuse}
 
     def server_counts(
         self, request: ChatRequest, usage: dict[str, Any] | None, final: dict[str, Any]

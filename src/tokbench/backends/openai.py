@@ -58,7 +58,7 @@ class ServerCounts:
 
 class OpenAIBackend:
     """The OpenAI chat protocol: `usage` and `reasoning_content`. Server kinds subclass it
-    and override the hooks `chat_path`, `request_fields`, `describe_server` and
+    and override the hooks `chat_path`, `request_fields`, `cache_fields`, `describe_server` and
     `server_counts`."""
 
     kind = "openai"
@@ -127,6 +127,11 @@ class OpenAIBackend:
 
     def request_fields(self) -> dict[str, Any]:
         """Hook: fields this server kind adds to every request body."""
+        return self.cache_fields(self.prompt_cache)
+
+    def cache_fields(self, reuse: bool) -> dict[str, Any]:
+        """Hook: fields that let a request reuse the server's prompt cache, or keep it from
+        doing so (`run`, `converse --no-cache` and `bench` ask per request)."""
         return {}
 
     def server_counts(

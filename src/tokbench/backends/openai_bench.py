@@ -130,8 +130,7 @@ class CompletionsBench:
             "temperature": 0,
             "stream_options": {"include_usage": True},
         }
-        if self.kind == "llama-server":
-            body["cache_prompt"] = cache
+        body.update(self.backend.cache_fields(cache))  # vLLM: else reruns hit its cache
         if force:
             body.update(ignore_eos=True, min_tokens=max_tokens)
         raw_final: dict[str, Any] = {}

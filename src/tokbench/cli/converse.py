@@ -124,8 +124,8 @@ def _capacity_json(cap: Any) -> Any:
 @click.option(
     "--no-cache",
     is_flag=True,
-    help="Ask llama-server not to reuse its prompt cache (cache_prompt: false): "
-    "every turn pays its whole history's prefill.",
+    help="Ask the server not to reuse its prompt cache (llama-server: cache_prompt: false; "
+    "vLLM: a fresh cache_salt per turn): every turn pays its whole history's prefill.",
 )
 @click.option(
     "--slo",

@@ -117,7 +117,7 @@ def _run_json(result: Any) -> Any:
 @click.option(
     "--prompt-cache",
     is_flag=True,
-    help="llama-server: allow prompt-cache reuse (off by default, so repeated runs pay "
+    help="llama-server, vLLM: allow prompt-cache reuse (off by default, so repeated runs pay "
     "their full prefill).",
 )
 @click.option(
