@@ -24,7 +24,7 @@ from tokbench.render.charts import (
 )
 from tokbench.render.energy import RUN_HEAD, run_cells, run_lines
 from tokbench.render.numbers import human_bytes, mean_sd
-from tokbench.render.quant import html_blocks
+from tokbench.render.quant import QuantBlock, html_blocks
 from tokbench.results.views import RunView
 
 
@@ -181,7 +181,7 @@ def report_html(vs: list[RunView], quant: list[Any] | None = None) -> str:
     )
 
 
-def _quant_blocks(quant: list[Any]) -> list[dict[str, Any]]:
+def _quant_blocks(quant: list[Any]) -> list[QuantBlock]:
     if not quant:
         return []
     return html_blocks(quant)
