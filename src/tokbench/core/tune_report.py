@@ -14,16 +14,18 @@ VsPick = Literal["pick", "same", "within noise", "slower", "faster"]
 _R = TypeVar("_R")
 
 
-def _stored(cls: type[_R], d: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of `cls` found in stored `d`: a missing field takes its
-    default, or None where it has none (a report stored before it existed)."""
-    out = {}
+def _read(cls: type[_R], d: dict[str, Any], **parsed: Any) -> _R:
+    """A `cls` from its stored JSON `d` (fields given `parsed` taken from there): a missing
+    field takes its default, or None where it has none (a report stored before it existed)."""
+    kw = {}
     for f in fields(cls):  # type: ignore[arg-type]
-        if f.name in d:
-            out[f.name] = d[f.name]
+        if f.name in parsed:
+            kw[f.name] = parsed[f.name]
+        elif f.name in d:
+            kw[f.name] = d[f.name]
         elif f.default is MISSING and f.default_factory is MISSING:
-            out[f.name] = None
-    return out
+            kw[f.name] = None
+    return cls(**kw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +34,6 @@ class Advice:
 
     lines: tuple[str, ...]
     left_out: tuple[str, ...] = ()
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Advice:
-        return cls(tuple(d.get("lines") or ()), tuple(d.get("left_out") or ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +76,6 @@ class ThreadScaling:
     flat_bandwidth_gb_s: float
     measured_bandwidth_gb_s: float | None
     bandwidth_share: float | None  # flat bandwidth / measured bandwidth
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> ThreadScaling:
-        kw = _stored(cls, d)
-        kw["points"] = tuple(ThreadPoint(**_stored(ThreadPoint, p)) for p in d["points"])
-        return cls(**kw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,16 +134,23 @@ class TuneReport:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TuneReport:
-        kw = _stored(cls, d)
-        kw["rows"] = tuple(RankedRow(**_stored(RankedRow, r)) for r in d.get("rows") or ())
-        kw["effects"] = tuple(
-            KnobEffect(**_stored(KnobEffect, e)) for e in d.get("effects") or ()
-        )
-        for name in ("tokbench_run", "ollama"):
-            kw[name] = Advice.from_json(d[name]) if d.get(name) else None
-        kw["threads"] = ThreadScaling.from_json(d["threads"]) if d.get("threads") else None
-        kw["drift"] = DriftCheck(**_stored(DriftCheck, d["drift"])) if d.get("drift") else None
-        return cls(**kw)
+        advice = {
+            name: Advice(tuple(a["lines"]), tuple(a.get("left_out") or ()))
+            if (a := d.get(name)) else None
+            for name in ("tokbench_run", "ollama")
+        }  # fmt: skip
+        th = d.get("threads")
+        threads = None
+        if th:
+            threads = _read(
+                ThreadScaling, th, points=tuple(_read(ThreadPoint, p) for p in th["points"])
+            )
+        return _read(
+            cls, d, **advice, threads=threads,
+            rows=tuple(_read(RankedRow, r) for r in d.get("rows") or ()),
+            effects=tuple(_read(KnobEffect, e) for e in d.get("effects") or ()),
+            drift=_read(DriftCheck, d["drift"]) if d.get("drift") else None,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +197,7 @@ class TuneDocument:
             params=dict(d.get("params") or {}),
             report=TuneReport.from_json(report) if report else None,
             knobs=tuple(
-                TunedKnob(k["name"], tuple(k["values"]), k["default"])
-                for k in d.get("knobs") or ()
+                TunedKnob(k["name"], tuple(k["values"]), k["default"]) for k in d.get("knobs") or ()
             ),
             objective=d.get("objective") or "decode",
             engine=d.get("engine") or "?",

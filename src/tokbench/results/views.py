@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
 
-from tokbench.core.records import BENCH_KINDS, RequestRecord, RunInfo, stop_rules
+from tokbench.core.records import BENCH_KINDS, RequestRecord, RunInfo, Target, stop_rules
 from tokbench.core.stats import Summary, summarize
 from tokbench.errors import TokbenchError
 from tokbench.results.bench import BenchSummary, summarize_bench, summarize_imported
@@ -32,19 +31,14 @@ class RunView:
     health: dict[str, int] | None = None
 
 
-def _target(run: RunInfo) -> dict[str, Any]:
-    """A run's target details (a bench's first model)."""
-    return run.target.to_json()
-
-
 _SIZE = re.compile(r"^\s*([\d.]+)\s*([KMBT])", re.IGNORECASE)
 
 
-def model_params(target: dict[str, Any]) -> float | None:
-    n = target.get("n_params")
+def model_params(target: Target) -> float | None:
+    n = target.n_params
     if isinstance(n, int | float) and n > 0:
         return float(n)
-    m = _SIZE.match(str(target.get("parameter_size") or ""))
+    m = _SIZE.match(str(target.details.get("parameter_size") or ""))
     if m:
         return float(m.group(1)) * {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}[m.group(2).upper()]
     return None
@@ -71,8 +65,8 @@ def bench_summary(store: Store, run: RunInfo, limit: int | None = MAX_VIEW_TESTS
 
 
 def view(store: Store, run: RunInfo) -> RunView:
-    t = _target(run)
-    quant = t.get("quantization") or t.get("quant")
+    t = run.target  # a bench's first model
+    quant = t.quantization or t.details.get("quant")
     label = f"{run.model or '?'} · {run.backend} · {run.id[-6:]}"
     if run.kind in BENCH_KINDS:
         bench = bench_summary(store, run)
