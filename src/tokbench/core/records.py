@@ -327,7 +327,7 @@ class RayReport:
     workers: tuple[RayWorker, ...] | None = None  # None: not spawned yet
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"levels": [asdict(lv) for lv in self.levels]}
+        out = {"levels": [asdict(lv) for lv in self.levels]}
         if self.workers is not None:
             out["workers"] = [asdict(w) for w in self.workers]
         return out
