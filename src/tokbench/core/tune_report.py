@@ -15,8 +15,8 @@ _R = TypeVar("_R")
 
 
 def _read(cls: type[_R], d: dict[str, Any], **parsed: Any) -> _R:
-    """A `cls` from its stored JSON `d` (fields given `parsed` taken from there): a missing
-    field takes its default, or None where it has none (a report stored before it existed)."""
+    """A `cls` from its stored JSON `d`, with the nested records already read (`parsed`):
+    a missing field takes its default, or None where it has none (stored before it existed)."""
     kw = {}
     for f in fields(cls):  # type: ignore[arg-type]
         if f.name in parsed:
