@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from tokbench.core.records import BenchSample, TestStats
 from tokbench.core.stats import linear_fit, measured, percentile, rate_ci
@@ -34,20 +33,32 @@ class TestRow:
     host_monitored: int = 0
 
 
-def _energy_fields(real: list[BenchSample]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _EnergyFigures:
+    """A test's energy and host-load counts, as TestRow carries them."""
+
+    j_per_token: float | None
+    avg_power_w: float | None
+    energy_n: int
+    energy_approximate: int
+    busy: int
+    host_monitored: int
+
+
+def _energy_figures(real: list[BenchSample]) -> _EnergyFigures:
     ok = [s for s in real if s.status == "ok"]
     measured = [s.energy for s in ok if s.energy is not None and s.energy.energy_j is not None]
     joules = sum(e.energy_j or 0.0 for e in measured)
     tokens = sum(e.output_tokens or 0 for e in measured)
     seconds = sum(e.duration_s for e in measured)
-    return {
-        "j_per_token": joules / tokens if measured and tokens else None,
-        "avg_power_w": joules / seconds if measured and seconds else None,
-        "energy_n": len(measured),
-        "energy_approximate": sum(1 for e in measured if e.approximate),
-        "busy": sum(1 for s in real if s.host is not None and s.host.busy),
-        "host_monitored": sum(1 for s in real if s.host is not None),
-    }
+    return _EnergyFigures(
+        j_per_token=joules / tokens if measured and tokens else None,
+        avg_power_w=joules / seconds if measured and seconds else None,
+        energy_n=len(measured),
+        energy_approximate=sum(1 for e in measured if e.approximate),
+        busy=sum(1 for s in real if s.host is not None and s.host.busy),
+        host_monitored=sum(1 for s in real if s.host is not None),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,7 @@ def summarize_bench(samples: list[BenchSample], stop_rules: dict[str, str]) -> B
         notes = tuple(dict.fromkeys(s.note for s in real if s.note))
         if est is not None and est.unstable:
             notes += ("unstable: the 95% CI is wider than the mean (a busy box?)",)
+        energy = _energy_figures(real)
         tests.append(
             TestRow(
                 model,
@@ -117,7 +129,12 @@ def summarize_bench(samples: list[BenchSample], stop_rules: dict[str, str]) -> B
                 sum(1 for s in real if s.status == "error"),
                 stop_rules.get(f"{model} | {test}"),
                 notes,
-                **_energy_fields(real),
+                j_per_token=energy.j_per_token,
+                avg_power_w=energy.avg_power_w,
+                energy_n=energy.energy_n,
+                energy_approximate=energy.energy_approximate,
+                busy=energy.busy,
+                host_monitored=energy.host_monitored,
             )
         )
         if test.startswith("soak "):
