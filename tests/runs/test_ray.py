@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,7 +19,7 @@ from tokbench.backends.openai import OpenAIBackend
 from tokbench.backends.openai_bench import CompletionsBench
 from tokbench.backends.registry import open_engine_for
 from tokbench.core.config import BenchConfig
-from tokbench.core.records import BenchSettings, RunInfo, Sample
+from tokbench.core.records import BenchSettings, RayReport, RunInfo, Sample
 from tokbench.results.bench import summarize_bench
 from tokbench.runs.bench import execute_bench
 from tokbench.runs.ray import RayConcurrency, assign_streams, measure_offset, to_driver_clock
@@ -36,7 +35,7 @@ def ray_cluster() -> Iterator[None]:
     ray.shutdown()
 
 
-def ray_report(run: RunInfo) -> dict[str, Any]:
+def ray_report(run: RunInfo) -> RayReport:
     assert isinstance(run.config, BenchSettings) and run.config.ray is not None
     return run.config.ray
 
@@ -76,10 +75,10 @@ def test_ray_workers_match_a_single_process_run(tmp_path: Path, ray_cluster: Non
     for metric in ("aggregate_tps", "per_stream_tps", "ttft_p50_ms", "ttft_p90_ms"):
         a, b = getattr(single, metric), getattr(merged, metric)
         assert b == pytest.approx(a, rel=0.05), metric
-    workers = ray_report(run)["workers"]
-    assert len({w["pid"] for w in workers}) == 2 and os.getpid() not in {w["pid"] for w in workers}
-    (lv,) = ray_report(run)["levels"]
-    assert lv["workers"] == 2 and 0 < lv["clock_uncertainty_ms"] < 50
+    workers = ray_report(run).workers or ()
+    assert len({w.pid for w in workers}) == 2 and os.getpid() not in {w.pid for w in workers}
+    (lv,) = ray_report(run).levels
+    assert lv.workers == 2 and 0 < lv.clock_uncertainty_ms < 50
 
 
 def test_a_killed_worker_marks_its_streams_failed(tmp_path: Path, ray_cluster: None) -> None:
@@ -88,10 +87,10 @@ def test_a_killed_worker_marks_its_streams_failed(tmp_path: Path, ray_cluster: N
         rc = RayConcurrency(cfg, None, 2, open_engine_for)
 
         def kill_worker_1() -> None:
-            while "workers" not in rc.report:
+            while rc.workers is None:
                 time.sleep(0.05)
             time.sleep(2.0)  # the 1 s scheduled start, then mid-stream
-            os.kill(rc.report["workers"][1]["pid"], signal.SIGKILL)
+            os.kill(rc.workers[1].pid, signal.SIGKILL)
 
         killer = threading.Thread(target=kill_worker_1)
         killer.start()

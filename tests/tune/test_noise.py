@@ -5,12 +5,13 @@ comparison is decided. Synthetic, seeded measurements: every outcome is determin
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
+import json
 import math
 import random
 from collections.abc import Iterator
 
+from tokbench.core.tune_report import TunedKnob, TuneDocument
 from tokbench.render.tune import drift_line, effect_line, pick_lines, ranked_rows
 from tokbench.tune.report import build_report, drift_check, knob_effects, ranking
 from tokbench.tune.search import Measurement, SearchConfig, search
@@ -33,9 +34,11 @@ class Sequences:
         return Measurement(tuple(next(self.next[c["kv"]]) for _ in range(reps)))
 
 
-def _doc(result) -> dict:  # type: ignore[no-untyped-def]
+def _doc(result) -> TuneDocument:  # type: ignore[no-untyped-def]
+    """The report as a run stores it (JSON) and the renderers read it back."""
     rep = build_report(result, "/m/g.gguf", bytes_per_token=4e9, target="server")
-    return {"report": dataclasses.asdict(rep), "model": "g"}
+    stored = json.loads(json.dumps(TuneDocument({"model_path": "/m/g.gguf"}, rep).to_json()))
+    return TuneDocument.from_json(stored)
 
 
 def test_a_noisy_faster_looking_candidate_is_marked_within_noise_of_the_pick() -> None:
@@ -106,13 +109,41 @@ def test_sensitivity_reports_only_knobs_whose_intervals_separate() -> None:
 def test_an_unmeasurable_knob_reads_as_noise_with_its_interval() -> None:
     result = search(KNOBS, Box(noise=0.05, seed=3), host=HOST, model=MODEL)
     doc = _doc(result)
-    lines = {e["knob"]: effect_line(e) for e in doc["report"]["effects"]}
+    assert doc.report is not None
+    lines = {e.knob: effect_line(e) for e in doc.report.effects}
     assert lines["batch"].startswith("batch: no effect measurable at n=")
     assert "95 % CI" in lines["batch"] and "up to" not in lines["batch"]
-    # a report stored before intervals existed still renders, and says so
-    old = {"knob": "batch", "change": 0.275, "fastest_value": "512", "slowest_value": "2048",
-           "values_measured": 2, "held": "threads=1"}  # fmt: skip
-    assert "stored without an interval" in effect_line(old)
+
+
+def test_a_stored_document_reads_back_whole() -> None:
+    result = search(KNOBS, Box(noise=0.05, seed=3), host=HOST, model=MODEL)
+    rep = build_report(result, "/m/g.gguf", bytes_per_token=4e9, target="server")
+    knobs = (TunedKnob("threads", ("1", "2"), "2"),)
+    doc = TuneDocument({"model_path": "/m/g.gguf", "only": None}, rep, knobs, "decode",
+                       "embedded", "g", 4e9, {"threads=1": 50.5})  # fmt: skip
+    stored = json.loads(json.dumps(doc.to_json()))
+    back = TuneDocument.from_json(stored)
+    assert back == doc and back.to_json() == doc.to_json()
+    assert TuneDocument.from_json({"params": {}, "report": None}).to_json() == {
+        "params": {}, "report": None}  # fmt: skip
+
+
+def test_a_report_stored_before_intervals_still_renders() -> None:
+    old_row = {"rank": 1, "key": "threads=2,batch=512", "n": 3, "mean_tps": 10.0,
+               "ci_low_tps": 9.5, "ci_high_tps": 10.5, "speedup": 1.0, "predicted_tps": 12.0,
+               "is_start": True, "is_best": True, "failure": None}  # fmt: skip
+    old_effect = {"knob": "batch", "change": 0.275, "fastest_value": "512",
+                  "slowest_value": "2048", "values_measured": 2, "held": "threads=1"}  # fmt: skip
+    stored = {"params": {}, "report": {
+        "rows": [old_row], "best": old_row["key"], "start": old_row["key"], "best_speedup": 1.0,
+        "llama_server": "llama-server -m g.gguf", "tokbench_run": None, "ollama": None,
+        "threads": None, "effects": [old_effect], "candidates_tried": 1, "grid_size": 4,
+        "measure_calls": 1, "stopped": "done"}, "model": "g"}  # fmt: skip
+    doc = TuneDocument.from_json(stored)
+    assert doc.report is not None
+    assert "stored without an interval" in effect_line(doc.report.effects[0])
+    assert ranked_rows(doc)[0][6] == "← pick" and pick_lines(doc) == []
+    assert drift_line(doc) is None
 
 
 def test_drift_of_the_start_is_measured_at_the_end() -> None:

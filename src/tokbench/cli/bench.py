@@ -319,10 +319,10 @@ def bench(
         err.print(f"No measurement succeeded{plain(why)}", style="red", highlight=False)
         sys.exit(1)
     if isinstance(run.config, BenchSettings) and (ray := run.config.ray):
-        for lv in ray["levels"]:
+        for lv in ray.levels:
             err.print(
-                f"c={lv['concurrency']}: {lv['workers']} Ray workers, clock offset "
-                f"uncertainty <= {lv['clock_uncertainty_ms']:.2f} ms",
+                f"c={lv.concurrency}: {lv.workers} Ray workers, clock offset "
+                f"uncertainty <= {lv.clock_uncertainty_ms:.2f} ms",
                 highlight=False,
             )
     err.print(f"run {run.id}", style="dim", highlight=False)

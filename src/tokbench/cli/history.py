@@ -122,7 +122,7 @@ def _run_json(v: _Shown) -> Any:
 def _tuned(run: Any) -> Any:
     """The tune report a bench run made by `tokbench tune` carries, if any."""
     tuned = getattr(run.config, "tune", None)
-    return tuned if tuned and tuned.get("report") else None
+    return tuned if tuned is not None and tuned.report is not None else None
 
 
 @SHOW_BENCH.add("table", "console")

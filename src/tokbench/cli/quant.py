@@ -4,7 +4,7 @@ GGUFs against a reference, beside their speed; stored as a run of kind "quant"."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from tokbench.cli.options import (
     stderr_console,
 )
 from tokbench.render.outputs import Outputs
+
+if TYPE_CHECKING:  # rich loads only when a bar is drawn
+    from rich.progress import TaskID
 
 _file = click.Path(dir_okay=False, path_type=Path)
 
@@ -36,7 +39,7 @@ class _Progress:
             console=stderr_console(),
             transient=True,
         )
-        self.tasks: dict[str, Any] = {}
+        self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, what: str, done: int, total: int) -> None:
         from tokbench.render.safe import plain
@@ -203,8 +206,8 @@ def quant(
 def _show(view: Any, fmt: str) -> None:
     if view.run is None:
         print_text(
-            f"wrote the reference file {view.reference['file_path']} "
-            f"({view.reference['scored_tokens']} scored tokens)",
+            f"wrote the reference file {view.reference.file_path} "
+            f"({view.reference.scored_tokens} scored tokens)",
             err=True,
             nl=True,
         )

@@ -35,7 +35,7 @@ def _tune_markdown(out: Any) -> str:
 
 @TUNE.add("json", "json")
 def _tune_json(out: Any) -> Any:
-    return {"run_id": out.run.id, "status": out.run.status, **out.document}
+    return {"run_id": out.run.id, "status": out.run.status, **out.document.to_json()}
 
 
 @click.command()

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from tokbench.core.config import BenchConfig, ConverseConfig, RunConfig, Sampling
 from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.core.redact import redact_url
+from tokbench.core.tune_report import TuneDocument
 
 
 def new_run_id(host_name: str) -> str:
@@ -294,13 +295,54 @@ class RunSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RayWorker:
+    """One Ray actor of a `--ray` bench: its process and node."""
+
+    pid: int
+    host: str
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RayLevel:
+    """One concurrency level run on Ray: its workers and their clock offsets."""
+
+    concurrency: int
+    workers: int
+    clock_offsets_ms: dict[str, float]  # worker index -> its clock minus the driver's
+    clock_uncertainty_ms: float  # the largest half round trip
+
+
+@dataclass(frozen=True, slots=True)
+class RayReport:
+    """What a `--ray` bench learnt on the way: its workers and each level's offsets."""
+
+    levels: tuple[RayLevel, ...] = ()
+    workers: tuple[RayWorker, ...] | None = None  # None: not spawned yet
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"levels": [asdict(lv) for lv in self.levels]}
+        if self.workers is not None:
+            out["workers"] = [asdict(w) for w in self.workers]
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RayReport:
+        workers = d.get("workers")
+        return cls(
+            tuple(RayLevel(**lv) for lv in d.get("levels") or []),
+            None if workers is None else tuple(RayWorker(**w) for w in workers),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class BenchSettings:
     """A bench's settings, as stored, with what the run learnt on the way."""
 
     bench: BenchConfig
     stop_rules: dict[str, str] = field(default_factory=dict)  # test -> why it stopped
-    ray: dict[str, Any] | None = None  # workers and clock offsets of a `--ray` run
-    tune: dict[str, Any] | None = None  # a `tokbench tune` run: its settings and report
+    ray: RayReport | None = None  # workers and clock offsets of a `--ray` run
+    tune: TuneDocument | None = None  # a `tokbench tune` run: its settings and report
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -309,9 +351,9 @@ class BenchSettings:
         if self.stop_rules:
             out["stop_rules"] = self.stop_rules
         if self.ray is not None:
-            out["ray"] = self.ray
+            out["ray"] = self.ray.to_json()
         if self.tune is not None:
-            out["tune"] = self.tune
+            out["tune"] = self.tune.to_json()
         return out
 
     @classmethod
@@ -319,8 +361,8 @@ class BenchSettings:
         return cls(
             BenchConfig.from_dict(d.get("bench_config") or {}),
             dict(d.get("stop_rules") or {}),
-            d.get("ray"),
-            d.get("tune"),
+            RayReport.from_json(d["ray"]) if d.get("ray") is not None else None,
+            TuneDocument.from_json(d["tune"]) if d.get("tune") is not None else None,
         )
 
 

@@ -11,7 +11,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from tokbench.core.records import (
     QuantSettings,
@@ -45,7 +44,13 @@ from tokbench.quant.text import EvalText, load_text
 from tokbench.quant.view import ModelSpeed, QuantView
 from tokbench.store.database import Store, new_run_info
 from tokbench.store.ledger import this_host
-from tokbench.store.quant import quant_reference, quant_results, save_quant_run
+from tokbench.store.quant import (
+    QuantReference,
+    QuantRow,
+    quant_reference,
+    quant_results,
+    save_quant_run,
+)
 
 # (what: "reference" or a candidate's file name, windows done, windows in all)
 Progress = Callable[[str, int, int], None]
@@ -212,28 +217,28 @@ def compare_quants(
     if save_reference is not None and ref.path.resolve() != save_reference.resolve():
         file_bytes = _copy(ref.path, save_reference)
     ref_speed = measure_decode(ref_model, threads) if speed and ref_model and cands else None
-    reference = {
-        "model_path": str(ref_model) if ref_model else None,
-        "model_name": meta.model_name,
-        "model_sha256": meta.model_sha256,
-        "size_bytes": meta.model_size_bytes,
-        "source": ref.source,
-        "file_path": str(save_reference or ref.path),
-        "file_bytes": file_bytes,
-        "text_name": et.name,
-        "text_sha256": et.sha256,
-        "n_ctx": n_ctx,
-        "top_k": meta.max_k,
-        "mass": meta.mass,
-        "uncovered_mass": used.rows.uncovered_mass,
-        "windows": windows,
-        "scored_tokens": windows * meta.scored_per_window,
-        "perplexity": ppl.mean,
-        "perplexity_se": ppl.se,
-        "build_s": ref.build_s,
-        "decode_tps": ref_speed.tps if ref_speed else None,
-        "decode_tps_se": ref_speed.se if ref_speed else None,
-    }
+    reference = QuantReference(
+        model_path=str(ref_model) if ref_model else None,
+        model_name=meta.model_name,
+        model_sha256=meta.model_sha256,
+        size_bytes=meta.model_size_bytes,
+        source=ref.source,
+        file_path=str(save_reference or ref.path),
+        file_bytes=file_bytes,
+        text_name=et.name,
+        text_sha256=et.sha256,
+        n_ctx=n_ctx,
+        top_k=meta.max_k,
+        mass=meta.mass,
+        uncovered_mass=used.rows.uncovered_mass,
+        windows=windows,
+        scored_tokens=windows * meta.scored_per_window,
+        perplexity=ppl.mean,
+        perplexity_se=ppl.se,
+        build_s=ref.build_s,
+        decode_tps=ref_speed.tps if ref_speed else None,
+        decode_tps_se=ref_speed.se if ref_speed else None,
+    )
     rows = []
     for i, cand in enumerate(cands):
         step = (lambda d, n, c=cand: progress(c.name, d, n)) if progress else None
@@ -263,12 +268,12 @@ def compare_quants(
                                                           run.id))
 
 
-def _with_measured(found: list[ModelSpeed], reference: dict[str, Any],
-                   rows: list[dict[str, Any]], run_id: str | None) -> dict[str, ModelSpeed]:
+def _with_measured(found: list[ModelSpeed], reference: QuantReference,
+                   rows: list[QuantRow], run_id: str | None) -> dict[str, ModelSpeed]:
     """Each file's speed facts, with the decode tok/s the comparison measured itself
     (`run_id`: the run that did) in place of one found in the store."""
-    own = {r["model_path"]: r.get("decode_tps") for r in [reference, *rows]
-           if r.get("model_path")}
+    own = {reference.model_path: reference.decode_tps} if reference.model_path else {}
+    own.update((r.model_path, r.decode_tps) for r in rows)
     out = {}
     for s in found:
         tps = own.get(s.path)
@@ -282,8 +287,8 @@ def load_quant(store: Store, run: RunInfo) -> QuantView:
     if run.kind != "quant" or reference is None:
         raise TokbenchError(f"run {run.id} is not a quant comparison")
     rows = quant_results(store, run.id)
-    paths = ([reference["model_path"]] if reference.get("model_path") else []) + [
-        r["model_path"] for r in rows
+    paths = ([reference.model_path] if reference.model_path else []) + [
+        r.model_path for r in rows
     ]
     paths = list(dict.fromkeys(paths))
     found = _with_measured(speeds(store, paths), reference, rows, run.id)

@@ -20,7 +20,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,10 @@ from tokbench.quant.reference import Reference, check_reference, load_reference,
 from tokbench.quant.rows import result_row
 from tokbench.quant.score import WindowPlan
 from tokbench.quant.text import load_text
-from tokbench.quant.view import ModelSpeed, QuantView
+from tokbench.quant.view import HttpScoring, ModelSpeed, QuantView
 from tokbench.store.database import Store, new_run_info
 from tokbench.store.ledger import this_host
-from tokbench.store.quant import save_quant_run
+from tokbench.store.quant import QuantReference, save_quant_run
 
 _NAMES = {
     "llama-server": "llama-server",
@@ -296,28 +296,28 @@ def _store(det: Detected, url: str, name: str, top_n: int, reference_file: Path,
     meta = ref.meta
     used = ref.head(windows)
     ref_ppl = m.perplexity(-used.rows.actual_lp)
-    reference = {
-        "model_path": None, "model_name": meta.model_name, "model_sha256": meta.model_sha256,
-        "size_bytes": meta.model_size_bytes, "source": "file",
-        "file_path": str(reference_file), "file_bytes": reference_file.stat().st_size,
-        "text_name": et.name, "text_sha256": et.sha256, "n_ctx": meta.n_ctx,
-        "top_k": meta.max_k, "mass": meta.mass, "uncovered_mass": used.rows.uncovered_mass,
-        "windows": windows,
-        "scored_tokens": windows * meta.scored_per_window, "perplexity": ref_ppl.mean,
-        "perplexity_se": ref_ppl.se, "build_s": None,
-    }
-    row = result_row(0, res, "", et.sha256)
+    reference = QuantReference(
+        model_path=None, model_name=meta.model_name, model_sha256=meta.model_sha256,
+        size_bytes=meta.model_size_bytes, source="file",
+        file_path=str(reference_file), file_bytes=reference_file.stat().st_size,
+        text_name=et.name, text_sha256=et.sha256, n_ctx=meta.n_ctx,
+        top_k=meta.max_k, mass=meta.mass, uncovered_mass=used.rows.uncovered_mass,
+        windows=windows,
+        scored_tokens=windows * meta.scored_per_window, perplexity=ref_ppl.mean,
+        perplexity_se=ref_ppl.se, build_s=None,
+    )
     approx = scored.substituted > 0
     # stored: "http-approx" when some reference ids were bounded, not read
-    row.update(size_bytes=None, model_sha256=None, threads=None, kld_is_topk=True,
-               reference_kind="http-approx" if approx else "http")
+    row = replace(result_row(0, res, "", et.sha256), size_bytes=None, model_sha256=None,
+                  threads=None, kld_is_topk=True,
+                  reference_kind="http-approx" if approx else "http")
     total = max(len(scored.lp_at_ref), 1)
-    row.update(kld_approx=approx, bounded_ref_ids=scored.substituted,
-               bounded_ref_share=scored.substituted / total, prompt_logprobs=top_n,
-               server_url=det.url)
+    how = HttpScoring(kld_approx=approx, bounded_ref_ids=scored.substituted,
+                      bounded_ref_share=scored.substituted / total, prompt_logprobs=top_n,
+                      server_url=det.url)
     speed = {name: ModelSpeed(name, None, None, None, None, None, None)}
     if store is None:
-        return QuantView(None, reference, [row], speed)
+        return QuantView(None, reference, [row], speed, how)
     settings = QuantSettings(
         reference_model=None, reference_sha256=meta.model_sha256,
         reference_name=meta.model_name, reference_file=str(reference_file),
@@ -333,21 +333,23 @@ def _store(det: Detected, url: str, name: str, top_n: int, reference_file: Path,
         targets={name: target}, status="done", created_at=started_at, finished_at=utc_now(),
     )
     save_quant_run(store, run, reference, [row])
-    return QuantView(run, reference, [row], speed)
+    return QuantView(run, reference, [row], speed, how)
 
 
 def bounded_note(view: QuantView) -> str | None:
     """The sentence that says a KLD over HTTP is approximate, or None when it is not."""
-    for r in view.rows:
-        if r.get("kld_approx") or r.get("reference_kind") == "http-approx":
-            share = r.get("bounded_ref_share")
-            pct = f" ({share:.1%} of them)" if isinstance(share, float) else ""
-            return (
-                "KLD over HTTP is approximate: some of the reference's kept"
-                f" ids were not among the server's top {r.get('prompt_logprobs') or 'N'}{pct} "
-                "and were bounded by its smallest returned log-prob; raise --http-top-n "
-                "(and vLLM's --max-logprobs) to read them"
-            )
+    how = view.http  # None: read back from the store, which keeps only the kind
+    if (how is not None and how.kld_approx) or any(
+        r.reference_kind == "http-approx" for r in view.rows
+    ):
+        pct = f" ({how.bounded_ref_share:.1%} of them)" if how is not None else ""
+        top = (how.prompt_logprobs if how is not None else None) or "N"
+        return (
+            "KLD over HTTP is approximate: some of the reference's kept"
+            f" ids were not among the server's top {top}{pct} "
+            "and were bounded by its smallest returned log-prob; raise --http-top-n "
+            "(and vLLM's --max-logprobs) to read them"
+        )
     return None
 
 

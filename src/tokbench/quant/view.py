@@ -4,9 +4,9 @@ the renderers take without importing the engine."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from tokbench.core.records import RunInfo
+from tokbench.store.quant import QuantReference, QuantRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +29,25 @@ class ModelSpeed:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpScoring:
+    """How a candidate served over HTTP was read (shown by the comparison that measured it;
+    not stored: a stored run keeps only its `reference_kind`)."""
+
+    kld_approx: bool  # some reference ids were not returned: bounded, not read
+    bounded_ref_ids: int
+    bounded_ref_share: float  # of the reference's kept ids
+    prompt_logprobs: int  # the top-N log-probs asked for per position
+    server_url: str
+
+
+@dataclass(frozen=True, slots=True)
 class QuantView:
-    """One comparison: its run (None when nothing was stored), the reference (the
-    `quant_references` row's shape), one `quant_results`-shaped row per candidate, and
-    the speed facts of every model file by path."""
+    """One comparison: its run (None when nothing was stored), the reference, one row per
+    candidate, the speed facts of every model file by path, and (a fresh comparison over
+    HTTP) how the server's candidate was read."""
 
     run: RunInfo | None
-    reference: dict[str, Any]
-    rows: list[dict[str, Any]]
+    reference: QuantReference
+    rows: list[QuantRow]
     speeds: dict[str, ModelSpeed] = field(default_factory=dict)
+    http: HttpScoring | None = None

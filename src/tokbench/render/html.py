@@ -9,7 +9,13 @@ from typing import Any
 
 from tokbench import __version__
 from tokbench.conversations.turns import parse_item_id
-from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo, targets_to_json
+from tokbench.core.records import (
+    BenchSettings,
+    ConverseSettings,
+    RequestRecord,
+    RunInfo,
+    targets_to_json,
+)
 from tokbench.core.stats import Summary
 from tokbench.evals.summary import summarize_run
 from tokbench.render.charts import (
@@ -24,7 +30,7 @@ from tokbench.render.charts import (
 )
 from tokbench.render.energy import RUN_HEAD, run_cells, run_lines
 from tokbench.render.numbers import human_bytes, mean_sd
-from tokbench.render.quant import html_blocks
+from tokbench.render.quant import QuantBlock, html_blocks
 from tokbench.results.views import RunView
 
 
@@ -64,12 +70,12 @@ def energy_chart(vs: list[RunView]) -> str:
 
 def thread_chart(run: RunInfo) -> str | None:
     """A tune run's decode speed against threads (None for other runs)."""
-    tuned = getattr(run.config, "tune", None)
-    scaling = ((tuned or {}).get("report") or {}).get("threads")
+    tuned = run.config.tune if isinstance(run.config, BenchSettings) else None
+    scaling = tuned.report.threads if tuned is not None and tuned.report is not None else None
     if not scaling:
         return None
-    pts = [
-        (p["threads"], p["mean_tps"], p["ci_low_tps"], p["ci_high_tps"]) for p in scaling["points"]
+    pts: list[tuple[float, float, float | None, float | None]] = [
+        (p.threads, p.mean_tps, p.ci_low_tps, p.ci_high_tps) for p in scaling.points
     ]
     return line_chart(pts, f"Decode speed against threads ({run.id})", "threads", "decode tok/s")
 
@@ -181,7 +187,7 @@ def report_html(vs: list[RunView], quant: list[Any] | None = None) -> str:
     )
 
 
-def _quant_blocks(quant: list[Any]) -> list[dict[str, Any]]:
+def _quant_blocks(quant: list[Any]) -> list[QuantBlock]:
     if not quant:
         return []
     return html_blocks(quant)

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from tokbench.quant.view import QuantView
+from tokbench.quant.view import ModelSpeed, QuantView
 from tokbench.render.charts import Point, scatter_linear
 from tokbench.render.numbers import DASH, human_bytes
 from tokbench.render.safe import md, md_row, write_csv
+from tokbench.store.quant import QuantRow
 
 HEADER = [
     "model",
@@ -36,28 +37,69 @@ HEADER = [
 ]
 
 
-def model_records(v: QuantView) -> list[dict[str, Any]]:
-    """The reference first, then each candidate: metrics and speed facts, flat."""
-    out: list[dict[str, Any]] = []
+@dataclass(frozen=True, slots=True)
+class ModelLine:
+    """One model of a comparison as shown: the reference (no row) or a candidate, with the
+    speed facts of its file."""
+
+    name: str
+    model_path: str
+    size_bytes: int | None  # the run's, else the file's now
+    perplexity: float | None
+    perplexity_se: float | None
+    row: QuantRow | None  # None: the reference
+    speed: ModelSpeed | None
+
+    @property
+    def decode_tps(self) -> float | None:
+        return self.speed.decode_tps if self.speed else None
+
+    @property
+    def bound_tps(self) -> float | None:
+        return self.speed.bound_tps if self.speed else None
+
+
+def model_lines(v: QuantView) -> list[ModelLine]:
+    """The reference first, then each candidate."""
     ref = v.reference
-    if ref.get("model_path"):
-        out.append({"name": Path(ref["model_path"]).name, "role": "reference",
-                    "model_path": ref["model_path"], "size_bytes": ref.get("size_bytes"),
-                    "perplexity": ref.get("perplexity"),
-                    "perplexity_se": ref.get("perplexity_se")})
+    out = []
+    if ref.model_path:
+        out.append(ModelLine(Path(ref.model_path).name, ref.model_path, ref.size_bytes,
+                             ref.perplexity, ref.perplexity_se, None,
+                             v.speeds.get(ref.model_path)))
     for r in v.rows:
-        out.append({"name": Path(r["model_path"]).name, "role": "candidate", **r})
-    for rec in out:
-        s = v.speeds.get(rec["model_path"])
+        out.append(ModelLine(Path(r.model_path).name, r.model_path, r.size_bytes,
+                             r.perplexity, r.perplexity_se, r, v.speeds.get(r.model_path)))
+    return [
+        replace(m, size_bytes=m.speed.size_bytes)
+        if m.size_bytes is None and m.speed is not None else m
+        for m in out
+    ]
+
+
+def model_records(v: QuantView) -> list[dict[str, Any]]:
+    """The models as flat JSON records: the reference's own fields, or a candidate's row
+    (and, fresh over HTTP, how the server was read), then the speed facts."""
+    out: list[dict[str, Any]] = []
+    for m in model_lines(v):
+        rec: dict[str, Any] = {"name": m.name}
+        if m.row is None:
+            rec.update(role="reference", model_path=m.model_path, size_bytes=m.size_bytes,
+                       perplexity=m.perplexity, perplexity_se=m.perplexity_se)
+        else:
+            rec.update(role="candidate", **asdict(m.row))
+            rec["size_bytes"] = m.size_bytes
+            if v.http is not None:
+                rec.update(asdict(v.http))
+        s = m.speed
         rec.update(
             bytes_per_token=s.bytes_per_token if s else None,
-            bound_tps=s.bound_tps if s else None,
+            bound_tps=m.bound_tps,
             bandwidth_gbs=s.bandwidth_gbs if s else None,
-            decode_tps=s.decode_tps if s else None,
+            decode_tps=m.decode_tps,
             decode_run=s.decode_run if s else None,
         )
-        if rec.get("size_bytes") is None and s is not None:
-            rec["size_bytes"] = s.size_bytes
+        out.append(rec)
     return out
 
 
@@ -70,7 +112,7 @@ def to_json(v: QuantView) -> dict[str, Any]:
         "finished_at": v.run.finished_at if v.run else None,
         "host_name": v.run.host_name if v.run else None,
         "settings": asdict(cfg) if cfg is not None else None,
-        "reference": v.reference,
+        "reference": asdict(v.reference),
         "models": model_records(v),
     }
 
@@ -87,43 +129,46 @@ def _pm(x: Any, se: Any, digits: int, scale: float = 1.0, suffix: str = "") -> s
     return f"{x * scale:.{digits}f} ± {se * scale:.{digits}f}{suffix}"
 
 
-def kld_cell(rec: dict[str, Any]) -> str:
+def kld_cell(row: QuantRow) -> str:
     """The mean KLD, saying in the cell whether it is exact: from a reference file it is
     "≈" with the upper bound the uncovered mass allows; where no upper bound is known it is
     "≥" (a lower bound), or "≈ (no bound)" over HTTP when the server left ids out."""
-    x = _pm(rec.get("kld_mean"), rec.get("kld_se"), 4)
-    if x == DASH or not rec.get("kld_is_topk"):
+    x = _pm(row.kld_mean, row.kld_se, 4)
+    if x == DASH or not row.kld_is_topk:
         return x
-    upper = rec.get("kld_upper")
-    if upper is not None:
-        return f"≈{x} (≤ {upper:.4f})"
-    if rec.get("reference_kind") == "http-approx":
+    if row.kld_upper is not None:
+        return f"≈{x} (≤ {row.kld_upper:.4f})"
+    if row.reference_kind == "http-approx":
         return f"≈{x} (no bound)"
-    old_topk = rec.get("mass") is None and rec.get("top_k")
-    return f"≥{x}" + (f" (top {rec['top_k']})" if old_topk else "")
+    old_topk = row.mass is None and row.top_k
+    return f"≥{x}" + (f" (top {row.top_k})" if old_topk else "")
 
 
-def cells(rec: dict[str, Any]) -> list[str]:
-    ref = rec["role"] == "reference"
-    low = "≥" if rec.get("kld_is_topk") else ""  # per-position lower bounds: so are quantiles
-    bpt = rec.get("bytes_per_token")
-    return [
-        rec["name"] + (" (ref)" if ref else ""),
-        human_bytes(rec["size_bytes"]) if rec.get("size_bytes") else DASH,
+def cells(m: ModelLine) -> list[str]:
+    s, r = m.speed, m.row
+    bpt = s.bytes_per_token if s else None
+    head = [
+        m.name + (" (ref)" if r is None else ""),
+        human_bytes(m.size_bytes) if m.size_bytes else DASH,
         human_bytes(bpt) if bpt else DASH,
-        _f(rec.get("bound_tps"), 1),
-        _f(rec.get("decode_tps"), 1),
-        _pm(rec.get("perplexity"), rec.get("perplexity_se"), 3),
-        "0 (ref)" if ref else _pm(rec.get("ln_ppl_ratio"), rec.get("ln_ppl_ratio_se"), 4),
-        "0 (ref)" if ref else kld_cell(rec),
-        DASH if ref else _low(low, rec.get("kld_median")),
-        DASH if ref else _low(low, rec.get("kld_p90")),
-        DASH if ref else _low(low, rec.get("kld_p99")),
-        DASH if ref else _low(low, rec.get("kld_max")),
-        "100 %" if ref else _pm(rec.get("same_top"), rec.get("same_top_se"), 1, 100, " %"),
-        DASH if ref else _pm(rec.get("delta_p_mean"), rec.get("delta_p_se"), 2, 100, " %"),
-        DASH if ref else _pm(rec.get("delta_p_top_mean"), rec.get("delta_p_top_se"), 2, 100,
-                             " %"),
+        _f(m.bound_tps, 1),
+        _f(m.decode_tps, 1),
+        _pm(m.perplexity, m.perplexity_se, 3),
+    ]
+    if r is None:
+        return [*head, "0 (ref)", "0 (ref)", DASH, DASH, DASH, DASH, "100 %", DASH, DASH]
+    low = "≥" if r.kld_is_topk else ""  # per-position lower bounds: so are quantiles
+    return [
+        *head,
+        _pm(r.ln_ppl_ratio, r.ln_ppl_ratio_se, 4),
+        kld_cell(r),
+        _low(low, r.kld_median),
+        _low(low, r.kld_p90),
+        _low(low, r.kld_p99),
+        _low(low, r.kld_max),
+        _pm(r.same_top, r.same_top_se, 1, 100, " %"),
+        _pm(r.delta_p_mean, r.delta_p_se, 2, 100, " %"),
+        _pm(r.delta_p_top_mean, r.delta_p_top_se, 2, 100, " %"),
     ]
 
 
@@ -137,25 +182,25 @@ def caption(v: QuantView, esc: Callable[[object], str] = str) -> str:
     (foreign text: a reference file's metadata) for the output at hand."""
     r = v.reference
     where = {"built": "built by this run", "cache": "from the cache", "file": "given"}.get(
-        str(r.get("source")), str(r.get("source")))
-    compact = any(row.get("kld_is_topk") for row in v.rows)
+        str(r.source), str(r.source))
+    compact = any(row.kld_is_topk for row in v.rows)
     lines = [
-        f"reference {esc(r['model_name'])} ({esc(where)}: {esc(r.get('file_path'))}), "
-        f"text {esc(r['text_name'])}, "
-        f"ctx {r['n_ctx']}, {r['windows']} windows, {r['scored_tokens']} scored tokens",
+        f"reference {esc(r.model_name)} ({esc(where)}: {esc(r.file_path)}), "
+        f"text {esc(r.text_name)}, "
+        f"ctx {r.n_ctx}, {r.windows} windows, {r.scored_tokens} scored tokens",
     ]
-    if compact and r.get("mass") is not None:
-        left = r.get("uncovered_mass")
+    if compact and r.mass is not None:
+        left = r.uncovered_mass
         lines.append(
             f"KLD ≈: from the reference file, which keeps per position the likeliest tokens up "
-            f"to {r['mass']:.1%} of the probability (at most {r['top_k']}"
+            f"to {r.mass:.1%} of the probability (at most {r.top_k}"
             + (f"; {left:.2%} left uncovered on average" if left is not None else "")
             + "): the KLD over them plus the rest as one bucket, a lower bound (≥), and (≤) "
             "the most the uncovered mass allows; --full-kld measures it exactly")
     elif compact:
-        lines.append(f"KLD ≥: over the reference's top {r['top_k']} tokens plus the rest, a "
+        lines.append(f"KLD ≥: over the reference's top {r.top_k} tokens plus the rest, a "
                      "lower bound of the full KLD; --full-kld measures it exactly")
-    if any(row.get("reference_kind") == "http-approx" for row in v.rows):
+    if any(row.reference_kind == "http-approx" for row in v.rows):
         lines.append("≈ (no bound): over HTTP the server left out some of the reference's "
                      "kept tokens; their probability is bounded by its smallest one, so that "
                      "KLD is approximate")
@@ -167,10 +212,9 @@ def caption(v: QuantView, esc: Callable[[object], str] = str) -> str:
     return "\n".join(lines)
 
 
-def _rows(views: list[QuantView]) -> list[tuple[str | None, dict[str, Any]]]:
+def _rows(views: list[QuantView]) -> list[tuple[str | None, ModelLine]]:
     many = len(views) > 1
-    return [(v.run.id if many and v.run else None, rec) for v in views
-            for rec in model_records(v)]
+    return [(v.run.id if many and v.run else None, m) for v in views for m in model_lines(v)]
 
 
 # the terminal's columns (Markdown and JSON have them all)
@@ -186,8 +230,8 @@ def table(views: list[QuantView]) -> Table:
     for h in (["run"] if many else []) + [HEADER[i] for i in keep]:
         t.add_column(h, justify="left" if h in ("run", "model") else "right",
                      no_wrap=h == "model")
-    for run_id, rec in _rows(views):
-        c = cells(rec)
+    for run_id, m in _rows(views):
+        c = cells(m)
         t.add_row(*([run_id or DASH] if many else []), *(c[i] for i in keep))
     return t
 
@@ -197,8 +241,8 @@ def markdown(views: list[QuantView]) -> str:
     head = (["run"] if many else []) + HEADER
     lines = ["| " + " | ".join(head) + " |",
              "|" + "|".join("---" if h in ("run", "model") else "---:" for h in head) + "|"]
-    for run_id, rec in _rows(views):
-        row = ([run_id or DASH] if many else []) + cells(rec)
+    for run_id, m in _rows(views):
+        row = ([run_id or DASH] if many else []) + cells(m)
         lines.append(md_row(row))
     notes = "\n\n".join(caption(v, md) for v in views)
     return "\n".join(lines) + "\n\n" + notes + "\n"
@@ -219,14 +263,14 @@ def chart_points(v: QuantView) -> list[Point]:
     """(decode tok/s, mean KLD) per model: measured decode speed where the store has one,
     else the bound here (labelled "bound"); the reference sits at KLD 0."""
     pts = []
-    for rec in model_records(v):
-        kld = 0.0 if rec["role"] == "reference" else rec.get("kld_mean")
-        tps, tag = rec.get("decode_tps"), ""
-        if tps is None and rec.get("bound_tps"):
-            tps, tag = rec["bound_tps"], " (bound)"
+    for m in model_lines(v):
+        kld = 0.0 if m.row is None else m.row.kld_mean
+        tps, tag = m.decode_tps, ""
+        if tps is None and m.bound_tps:
+            tps, tag = m.bound_tps, " (bound)"
         if kld is None or tps is None:
             continue
-        pts.append(Point(rec["name"] + tag, float(tps), float(kld)))
+        pts.append(Point(m.name + tag, float(tps), float(kld)))
     return pts
 
 
@@ -243,16 +287,27 @@ def quant_chart(v: QuantView) -> str:
     )
 
 
-def html_blocks(views: list[QuantView]) -> list[dict[str, Any]]:
-    """What the HTML report shows of each quant comparison: its table and chart."""
+@dataclass(frozen=True, slots=True)
+class QuantBlock:
+    """What the HTML report shows of one quant comparison: its table and chart."""
+
+    run_id: str
+    reference: str
+    header: list[str]
+    rows: list[list[str]]
+    caption: str
+    svg: str
+
+
+def html_blocks(views: list[QuantView]) -> list[QuantBlock]:
     return [
-        {
-            "run_id": v.run.id if v.run else "",
-            "reference": v.reference["model_name"],
-            "header": HEADER,
-            "rows": [cells(rec) for rec in model_records(v)],
-            "caption": caption(v),
-            "svg": quant_chart(v),
-        }
+        QuantBlock(
+            run_id=v.run.id if v.run else "",
+            reference=v.reference.model_name,
+            header=HEADER,
+            rows=[cells(m) for m in model_lines(v)],
+            caption=caption(v),
+            svg=quant_chart(v),
+        )
         for v in views
     ]

@@ -13,6 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from tokbench.core.tune_report import KnobEffect, RankedRow, ThreadPoint, TuneDocument
 from tokbench.render.numbers import DASH, num
 from tokbench.render.safe import md, md_row
 
@@ -28,22 +29,24 @@ def difference(key: str, start: str) -> str:
     return ", ".join(changed) or "(start)"
 
 
-def _ci(row: dict[str, Any]) -> str:
-    lo, hi = row.get("ci_low_tps"), row.get("ci_high_tps")
+def _ci(row: RankedRow) -> str:
+    lo, hi = row.ci_low_tps, row.ci_high_tps
     return DASH if lo is None or hi is None else f"{lo:.2f} – {hi:.2f}"
 
 
-def _pct(ratio: float) -> str:
+def _pct(ratio: float | None) -> str:
+    if ratio is None:
+        return DASH
     return f"{(ratio - 1) * 100:+.1f}".replace("-", "−")
 
 
-def _speedup(row: dict[str, Any]) -> str:
+def _speedup(row: RankedRow) -> str:
     """`+8.5 % (−3.1 … +21.0)`: the ratio over the start with its 95 % interval."""
-    s = row.get("speedup")
+    s = row.speedup
     if s is None:
         return DASH
-    lo, hi = row.get("speedup_low"), row.get("speedup_high")
-    if lo is None or hi is None or row.get("is_start"):
+    lo, hi = row.speedup_low, row.speedup_high
+    if lo is None or hi is None or row.is_start:
         return f"{_pct(s)} %"
     return f"{_pct(s)} % ({_pct(lo)} … {_pct(hi)})"
 
@@ -57,33 +60,33 @@ VS_PICK = {
 }
 
 
-def ranked_rows(doc: dict[str, Any]) -> list[list[str]]:
+def ranked_rows(doc: TuneDocument) -> list[list[str]]:
     """The ranking as table cells: rank, candidate, tok/s, CI, n, vs start, vs pick, pp,
     predicted. Older stored reports have no vs-pick verdict: their pick is marked."""
-    rep = doc["report"]
-    prefill = doc.get("prefill_tps") or {}
+    rep = doc.report
+    if rep is None:
+        return []
     out = []
-    for r in rep["rows"]:
-        label = difference(r["key"], rep["start"])
-        if r["failure"] is not None:
+    for r in rep.rows:
+        label = difference(r.key, rep.start)
+        if r.failure is not None:
             out.append(
-                ["failed", label, DASH, f"{r['failure'][:90]}", str(r["n"]), DASH, DASH, DASH,
-                 DASH]
+                ["failed", label, DASH, f"{r.failure[:90]}", str(r.n), DASH, DASH, DASH, DASH]
             )  # fmt: skip
             continue
-        verdict = r.get("vs_pick") or ("pick" if r["is_best"] else None)
-        pp = prefill.get(r["key"])
+        verdict = r.vs_pick or ("pick" if r.is_best else None)
+        pp = doc.prefill_tps.get(r.key)
         out.append(
             [
-                str(r["rank"]),
+                str(r.rank),
                 label,
-                num(r["mean_tps"], 2),
+                num(r.mean_tps, 2),
                 _ci(r),
-                str(r["n"]),
+                str(r.n),
                 _speedup(r),
                 VS_PICK.get(verdict, DASH) if verdict else DASH,
                 num(pp, 1) if pp is not None else DASH,
-                num(r["predicted_tps"], 1),
+                num(r.predicted_tps, 1),
             ]
         )
     return out
@@ -94,23 +97,22 @@ HEADERS = ("#", "candidate (change from start)", "tok/s", "95% CI", "n",
 LEFT = (1, 3, 6)  # left-aligned columns
 
 
-def pick_lines(doc: dict[str, Any]) -> list[str]:
+def pick_lines(doc: TuneDocument) -> list[str]:
     """How the pick was chosen, and why rows that look faster are not it."""
-    rep = doc["report"]
-    rows = rep["rows"]
-    pick = next((r for r in rows if r["is_best"] and r["failure"] is None), None)
+    rows = doc.report.rows if doc.report else ()
+    pick = next((r for r in rows if r.is_best and r.failure is None), None)
     if pick is None:
         return ["no pick: no candidate was measured"]
-    if not any("vs_pick" in r for r in rows):
+    if pick.vs_pick is None:
         return []  # stored before the pick was settled against the ranking
     out = [
         "pick: the start unless a change measured faster (99 % interval of the ratio above 1, "
         "by 1 % or more); every row that looks faster was measured against it"
     ]
-    noisy = [r for r in rows if r.get("vs_pick") == "within noise" and
-             (r["mean_tps"] or 0) > (pick["mean_tps"] or 0)]  # fmt: skip
+    noisy = [r for r in rows if r.vs_pick == "within noise" and
+             (r.mean_tps or 0) > (pick.mean_tps or 0)]  # fmt: skip
     if noisy:
-        n = max(r["n"] for r in noisy)
+        n = max(r.n for r in noisy)
         out.append(
             f"{len(noisy)} row(s) above the pick differ from it by less than the noise at "
             f"n≤{n}: more repetitions (--max-reps) would tell them apart"
@@ -118,17 +120,17 @@ def pick_lines(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def drift_line(doc: dict[str, Any]) -> str | None:
-    d = doc["report"].get("drift")
-    if not d:
+def drift_line(doc: TuneDocument) -> str | None:
+    d = doc.report.drift if doc.report else None
+    if d is None:
         return None
-    if d.get("last_tps") is None:
-        return f"drift: {d.get('note') or 'the start was not measured again'}"
+    if d.last_tps is None:
+        return f"drift: {d.note or 'the start was not measured again'}"
     change = (
-        f"{d['first_tps']:.2f} tok/s at the start of the tune, {d['last_tps']:.2f} at the end "
-        f"({_pct(d['ratio'])} %, 95 % CI {_pct(d['ratio_low'])} … {_pct(d['ratio_high'])} %)"
+        f"{d.first_tps:.2f} tok/s at the start of the tune, {d.last_tps:.2f} at the end "
+        f"({_pct(d.ratio)} %, 95 % CI {_pct(d.ratio_low)} … {_pct(d.ratio_high)} %)"
     )
-    if d["drifted"]:
+    if d.drifted:
         return (
             f"drift: the start ran {change}: the box's speed changed during the tune "
             "(other load, heat), so differences of that size between candidates are not "
@@ -137,101 +139,104 @@ def drift_line(doc: dict[str, Any]) -> str | None:
     return f"drift: none beyond the noise; the start ran {change}"
 
 
-def summary_line(doc: dict[str, Any]) -> str:
-    rep = doc["report"]
+def summary_line(doc: TuneDocument) -> str:
+    rep = doc.report
+    if rep is None:
+        return "no report: the tune ended before it made one"
     stopped = {
         "done": "the search finished",
         "converged": "the search converged",
         "max-time": "stopped by --max-time; --resume continues it",
         "interrupted": "interrupted; --resume continues it",
-    }.get(rep["stopped"], rep["stopped"])
+    }.get(rep.stopped, rep.stopped)
     return (
-        f"{rep['candidates_tried']} candidates measured of a grid of {rep['grid_size']} "
-        f"({doc.get('engine', '?')}, {doc.get('objective', 'decode')} speed; {stopped})"
+        f"{rep.candidates_tried} candidates measured of a grid of {rep.grid_size} "
+        f"({doc.engine}, {doc.objective} speed; {stopped})"
     )
 
 
-def start_line(doc: dict[str, Any]) -> str:
-    return f"start (llama.cpp's defaults): {doc['report']['start'] or DASH}"
+def start_line(doc: TuneDocument) -> str:
+    return f"start (llama.cpp's defaults): {(doc.report.start if doc.report else '') or DASH}"
 
 
-def command_blocks(doc: dict[str, Any]) -> list[tuple[str, list[str], list[str]]]:
+def command_blocks(doc: TuneDocument) -> list[tuple[str, list[str], list[str]]]:
     """(title, lines, left-out notes) for llama-server, `tokbench run` and Ollama."""
-    rep = doc["report"]
+    rep = doc.report
     blocks: list[tuple[str, list[str], list[str]]] = []
-    if rep.get("llama_server"):
-        blocks.append(("llama-server", [rep["llama_server"]], []))
-    for title, name in (("tokbench run", "tokbench_run"), ("Ollama", "ollama")):
-        advice = rep.get(name)
+    if rep is None:
+        return blocks
+    if rep.llama_server:
+        blocks.append(("llama-server", [rep.llama_server], []))
+    for title, advice in (("tokbench run", rep.tokbench_run), ("Ollama", rep.ollama)):
         if advice:
-            blocks.append((title, list(advice["lines"]), list(advice["left_out"])))
+            blocks.append((title, list(advice.lines), list(advice.left_out)))
     return blocks
 
 
-def sensitivity_lines(doc: dict[str, Any]) -> list[str]:
-    rep = doc["report"]
+def sensitivity_lines(doc: TuneDocument) -> list[str]:
+    rep = doc.report
     out = []
-    th = rep.get("threads")
+    th = rep.threads if rep else None
     if th:
-        pts = ", ".join(f"{p['threads']}: {p['mean_tps']:.2f}{_pm(p)}" for p in th["points"])
-        out.append(f"decode tok/s by threads ({th['held'] or 'other knobs at the start'}): {pts}")
+        pts = ", ".join(f"{p.threads}: {p.mean_tps:.2f}{_pm(p)}" for p in th.points)
+        out.append(f"decode tok/s by threads ({th.held or 'other knobs at the start'}): {pts}")
         line = (
-            f"flattens at {th['flat_threads']} threads ({th['flat_tps']:.2f} tok/s, within 5 % "
-            f"of the fastest), reading {th['flat_bandwidth_gb_s']:.1f} GB/s of weights"
+            f"flattens at {th.flat_threads} threads ({th.flat_tps:.2f} tok/s, within 5 % "
+            f"of the fastest), reading {th.flat_bandwidth_gb_s:.1f} GB/s of weights"
         )
-        if th.get("measured_bandwidth_gb_s"):
+        if th.measured_bandwidth_gb_s:
             line += (
-                f" = {th['bandwidth_share'] * 100:.0f} % of the {th['measured_bandwidth_gb_s']:.1f}"
-                " GB/s `tokbench hw --bandwidth` measured"
+                f" = {(th.bandwidth_share or 0) * 100:.0f} % of the "
+                f"{th.measured_bandwidth_gb_s:.1f} GB/s `tokbench hw --bandwidth` measured"
             )
         else:
             line += "; run `tokbench hw --bandwidth` to compare with the box's bandwidth"
         out.append(line)
     else:
         out.append("thread scaling: fewer than two thread counts measured")
-    for e in rep.get("effects") or []:
+    for e in rep.effects if rep else ():
         out.append(effect_line(e))
     return out
 
 
-def _pm(point: dict[str, Any]) -> str:
-    lo, hi = point.get("ci_low_tps"), point.get("ci_high_tps")
+def _pm(point: ThreadPoint) -> str:
+    lo, hi = point.ci_low_tps, point.ci_high_tps
     return "" if lo is None or hi is None else f" ± {(hi - lo) / 2:.2f}"
 
 
-def effect_line(e: dict[str, Any]) -> str:
+def effect_line(e: KnobEffect) -> str:
     """A knob's effect where its values' intervals separate; otherwise the interval the
     change lies in, as noise (older stored reports carry no interval: shown as they were)."""
-    held = f"with {e['held']}" if e["held"] else "other knobs at the start"
-    if "measurable" not in e:
+    held = f"with {e.held}" if e.held else "other knobs at the start"
+    if e.measurable is None:
         return (
-            f"{e['knob']}: up to {e['change'] * 100:.1f} % ({e['fastest_value']} fastest, "
-            f"{e['slowest_value']} slowest, {e['values_measured']} values, {held}; "
+            f"{e.knob}: up to {e.change * 100:.1f} % ({e.fastest_value} fastest, "
+            f"{e.slowest_value} slowest, {e.values_measured} values, {held}; "
             "stored without an interval)"
         )
-    ns = f"n={e['n_fastest']}/{e['n_slowest']}"
+    ns = f"n={e.n_fastest}/{e.n_slowest}"
     ci = "no interval below two repetitions"
-    if e["change_low"] is not None and e["change_high"] is not None:
-        ci = f"95 % CI {_pct(1 + e['change_low'])} … {_pct(1 + e['change_high'])} %"
-    if e["measurable"]:
+    if e.change_low is not None and e.change_high is not None:
+        ci = f"95 % CI {_pct(1 + e.change_low)} … {_pct(1 + e.change_high)} %"
+    if e.measurable:
         return (
-            f"{e['knob']}: {e['fastest_value']} is {_pct(1 + e['change'])} % faster than "
-            f"{e['slowest_value']} ({ci}, {ns}, {e['values_measured']} values, {held})"
+            f"{e.knob}: {e.fastest_value} is {_pct(1 + e.change)} % faster than "
+            f"{e.slowest_value} ({ci}, {ns}, {e.values_measured} values, {held})"
         )
     return (
-        f"{e['knob']}: no effect measurable at {ns} ({e['values_measured']} values; "
-        f"{e['fastest_value']} vs {e['slowest_value']}: {ci}, {held})"
+        f"{e.knob}: no effect measurable at {ns} ({e.values_measured} values; "
+        f"{e.fastest_value} vs {e.slowest_value}: {ci}, {held})"
     )
 
 
-def _notes(doc: dict[str, Any]) -> list[str]:
+def _notes(doc: TuneDocument) -> list[str]:
     drift = drift_line(doc)
     return [*pick_lines(doc), *([drift] if drift else [])]
 
 
-def tune_view(doc: dict[str, Any]) -> Group:
+def tune_view(doc: TuneDocument) -> Group:
     """The terminal view: ranking, commands, sensitivity."""
-    table = Table(title=f"tune: {doc.get('model', '')}", caption=summary_line(doc))
+    table = Table(title=f"tune: {doc.model}", caption=summary_line(doc))
     for i, h in enumerate(HEADERS):
         table.add_column(h, justify="left" if i in LEFT else "right")
     for cells in ranked_rows(doc):
@@ -247,8 +252,8 @@ def tune_view(doc: dict[str, Any]) -> Group:
     return Group(*parts)
 
 
-def tune_markdown(doc: dict[str, Any]) -> str:
-    lines = [f"## tune: {md(doc.get('model', ''))}", "", md(start_line(doc)), ""]
+def tune_markdown(doc: TuneDocument) -> str:
+    lines = [f"## tune: {md(doc.model)}", "", md(start_line(doc)), ""]
     lines.append("| " + " | ".join(HEADERS) + " |")
     lines.append(
         "| " + " | ".join("---" if i in LEFT else "---:" for i in range(len(HEADERS))) + " |"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tokbench.core.config import BenchTest
-from tokbench.core.records import Sample
+from tokbench.core.records import RayLevel, RayReport, RayWorker, Sample
 from tokbench.errors import TokbenchError
 from tokbench.hardware.probe import host_name
 from tokbench.runs.bench import bench_settings, concurrency_levels, measure_streams
@@ -50,14 +50,10 @@ class LoadWorker:
             os.environ[cfg.api_key_env] = api_key
         self.engine = engines(cfg, lambda _msg: None)(model)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> RayWorker:
         import ray
 
-        return {
-            "pid": os.getpid(),
-            "host": host_name(),
-            "node_id": ray.get_runtime_context().get_node_id(),
-        }
+        return RayWorker(os.getpid(), host_name(), ray.get_runtime_context().get_node_id())
 
     def clock(self) -> int:
         return time.perf_counter_ns()
@@ -128,7 +124,12 @@ class RayConcurrency:
                 )
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise TokbenchError(f"cannot join the Ray cluster at {address}: {exc}") from None
-        self.report: dict[str, Any] = {"levels": []}
+        self.workers: tuple[RayWorker, ...] | None = None  # once spawned
+        self.levels: list[RayLevel] = []
+
+    @property
+    def report(self) -> RayReport:
+        return RayReport(tuple(self.levels), self.workers)
 
     def _spawn(self, model: str | None) -> list[Any]:
         import ray
@@ -142,7 +143,7 @@ class RayConcurrency:
             for _ in range(n)
         ]
         try:
-            self.report["workers"] = ray.get([a.describe.remote() for a in actors])
+            self.workers = tuple(ray.get([a.describe.remote() for a in actors]))
         except Exception as exc:
             raise TokbenchError(f"the Ray workers could not open the server: {exc}") from None
         return actors
@@ -194,12 +195,12 @@ class RayConcurrency:
                 alive.remove(w)
                 why = f"ray worker {w} failed: {type(exc).__name__}"
                 out += [(i, Sample(None, None, None, "error", why)) for i in parts[w]]
-        self.report["levels"].append(
-            {
-                "concurrency": c,
-                "workers": len(parts),
-                "clock_offsets_ms": {str(w): o.offset_ns / 1e6 for w, o in offsets.items()},
-                "clock_uncertainty_ms": max(o.uncertainty_ns for o in offsets.values()) / 1e6,
-            }
+        self.levels.append(
+            RayLevel(
+                concurrency=c,
+                workers=len(parts),
+                clock_offsets_ms={str(w): o.offset_ns / 1e6 for w, o in offsets.items()},
+                clock_uncertainty_ms=max(o.uncertainty_ns for o in offsets.values()) / 1e6,
+            )
         )
         return sorted(out, key=lambda x: x[0])

@@ -28,7 +28,7 @@ def copy_runs(
     for i, run in enumerate(todo):
         reqs, samples = src.requests(run.id), src.bench_samples(run.id)
         if run.kind == "quant":  # its rows live in the quant tables
-            reference = quant_reference(src, run.id) or {}
+            reference = quant_reference(src, run.id)
             save_quant_run(dst, run, reference, quant_results(src, run.id))
         else:
             dst.add_run(run, reqs, samples, src.imported_tests(run.id))

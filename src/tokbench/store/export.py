@@ -159,13 +159,13 @@ def quant_rows(store: Store, runs: list[RunInfo]) -> Iterator[dict[str, Any]]:
     for run in runs:
         if run.kind != "quant":
             continue
-        ref = quant_reference(store, run.id) or {}
+        ref = quant_reference(store, run.id)
         base = {
             **_run_cols(run),
-            "reference_model": ref.get("model_name"),
-            "reference_sha256": ref.get("model_sha256"),
-            "reference_source": ref.get("source"),
-            "text_name": ref.get("text_name"),
+            "reference_model": ref.model_name if ref else None,
+            "reference_sha256": ref.model_sha256 if ref else None,
+            "reference_source": ref.source if ref else None,
+            "text_name": ref.text_name if ref else None,
         }
         for r in quant_results(store, run.id):
-            yield {**base, **r}
+            yield {**base, **asdict(r)}

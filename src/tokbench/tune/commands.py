@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+from tokbench.core.tune_report import Advice
 from tokbench.tune.flags import CURRENT, ServerDialect, server_command
 from tokbench.tune.space import Target
 
@@ -20,14 +20,6 @@ from tokbench.tune.space import Target
 RUN_FLAGS: Mapping[str, str] = {"threads": "-t"}
 OLLAMA_KV_TYPES = ("f16", "q8_0", "q4_0")
 ALL_LAYERS_OLLAMA = "999"  # Ollama caps num_gpu at the model's layer count
-
-
-@dataclass(frozen=True, slots=True)
-class Advice:
-    """Lines to paste, and the knobs that this target cannot set (with why)."""
-
-    lines: tuple[str, ...]
-    left_out: tuple[str, ...] = ()
 
 
 def llama_server_line(

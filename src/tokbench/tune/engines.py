@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from tokbench.backends.embedded import EmbeddedBackend
 from tokbench.backends.embedded_bench import EmbeddedBench
@@ -145,8 +145,8 @@ class EmbeddedMeasure(CandidateMeasure):
         self.default_threads = default_threads
 
     def open(self, candidate: Candidate) -> _Engine:
-        options: dict[str, Any] = dict(llama_kwargs(candidate))
-        threads = int(options.pop("n_threads", self.default_threads))
+        options = llama_kwargs(candidate)  # a fresh dict: popped here
+        threads = options.pop("n_threads", self.default_threads)
         options.pop("n_threads_batch", None)
         backend = EmbeddedBackend(
             self.model_path,

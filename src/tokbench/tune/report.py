@@ -20,43 +20,24 @@ import dataclasses
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 from tokbench.core.stats import mean_ci, ratio_ci
-from tokbench.tune.commands import (
-    Advice,
-    llama_server_line,
-    ollama_advice,
-    tokbench_run_advice,
+from tokbench.core.tune_report import (
+    DriftCheck,
+    KnobEffect,
+    RankedRow,
+    ThreadPoint,
+    ThreadScaling,
+    TuneReport,
+    VsPick,
 )
+from tokbench.tune.commands import llama_server_line, ollama_advice, tokbench_run_advice
 from tokbench.tune.flags import CURRENT, ServerDialect
 from tokbench.tune.search import SearchConfig, SearchResult, Trial
 from tokbench.tune.space import Candidate, Target
 from tokbench.tune.verdict import compare
 
 SAME_WITHIN = SearchConfig().same_within
-VsPick = Literal["pick", "same", "within noise", "slower", "faster"]
-
-
-@dataclass(frozen=True, slots=True)
-class RankedRow:
-    rank: int | None  # None for failed candidates
-    key: str
-    n: int
-    mean_tps: float | None
-    ci_low_tps: float | None
-    ci_high_tps: float | None
-    speedup: float | None  # mean / the start's mean (geometric means' ratio)
-    predicted_tps: float
-    is_start: bool
-    is_best: bool  # the pick
-    failure: str | None
-    speedup_low: float | None = None  # 95 % interval of the ratio over the start
-    speedup_high: float | None = None
-    vs_pick: VsPick | None = None  # None: failed, or no pick
-    vs_pick_low: float | None = None  # 95 % interval of the ratio over the pick
-    vs_pick_high: float | None = None
 
 
 def _samples(trial: Trial, objective: str) -> tuple[float, ...]:
@@ -141,28 +122,6 @@ def ranking(result: SearchResult) -> list[RankedRow]:
     return ranked + bad
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadPoint:
-    threads: int
-    mean_tps: float
-    ci_low_tps: float | None
-    ci_high_tps: float | None
-    bandwidth_gb_s: float  # tok/s x bytes per token
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadScaling:
-    """Decode speed against threads, with the other knobs held at `held`."""
-
-    held: str  # key of the other knobs' values
-    points: tuple[ThreadPoint, ...]
-    flat_threads: int  # fewest threads within flat_within of the fastest
-    flat_tps: float
-    flat_bandwidth_gb_s: float
-    measured_bandwidth_gb_s: float | None
-    bandwidth_share: float | None  # flat bandwidth / measured bandwidth
-
-
 def thread_scaling(
     result: SearchResult,
     bytes_per_token: float,
@@ -199,27 +158,6 @@ def thread_scaling(
         measured_bandwidth_gb_s,
         share,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class KnobEffect:
-    """One knob's change between its fastest and slowest value, other knobs held (`held`).
-
-    `measurable`: the two values' speeds separate (the interval of their ratio excludes 1 at
-    99 % over all the knob's comparisons, and the change passes 1 %); otherwise the change
-    is noise at this n and is shown only as the 95 % interval it lies in."""
-
-    knob: str
-    change: float  # fastest/slowest - 1 (geometric means)
-    fastest_value: str
-    slowest_value: str
-    values_measured: int
-    held: str
-    measurable: bool = True
-    change_low: float | None = None  # 95 % interval of the change
-    change_high: float | None = None
-    n_fastest: int = 0
-    n_slowest: int = 0
 
 
 def _effect(
@@ -282,21 +220,6 @@ def knob_effects(result: SearchResult) -> list[KnobEffect]:
     return sorted(out, key=lambda e: (not e.measurable, -e.change))
 
 
-@dataclass(frozen=True, slots=True)
-class DriftCheck:
-    """The start measured at the beginning and again at the end of the tune."""
-
-    first_tps: float | None
-    last_tps: float | None
-    n_first: int
-    n_last: int
-    ratio: float | None  # last / first (geometric means)
-    ratio_low: float | None
-    ratio_high: float | None
-    drifted: bool  # beyond the noise (the duels' 99 % rule)
-    note: str = ""  # why the start was not measured again
-
-
 def drift_check(result: SearchResult) -> DriftCheck | None:
     start = result.trial(result.start)
     first = _samples(start, result.objective) if start and start.failure is None else ()
@@ -318,24 +241,6 @@ def drift_check(result: SearchResult) -> DriftCheck | None:
         test.high,
         drifted=test.verdict in ("better", "worse"),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class TuneReport:
-    rows: tuple[RankedRow, ...]
-    best: str | None
-    start: str
-    best_speedup: float | None
-    llama_server: str | None
-    tokbench_run: Advice | None
-    ollama: Advice | None
-    threads: ThreadScaling | None
-    effects: tuple[KnobEffect, ...]
-    drift: DriftCheck | None
-    candidates_tried: int
-    grid_size: int
-    measure_calls: int
-    stopped: str
 
 
 def build_report(

@@ -30,6 +30,7 @@ from tokbench.core.records import (
     Target,
     utc_now,
 )
+from tokbench.core.tune_report import TunedKnob, TuneDocument, TuneReport
 from tokbench.errors import TokbenchError
 from tokbench.gguf.tools import find_tool
 from tokbench.hardware.bandwidth import speed_bound
@@ -48,7 +49,7 @@ from tokbench.tune.inputs import HostFacts, ModelFacts
 from tokbench.tune.predict import check_box
 from tokbench.tune.probe import host_facts, model_facts
 from tokbench.tune.processes import resolve_binary
-from tokbench.tune.report import TuneReport, build_report
+from tokbench.tune.report import build_report
 from tokbench.tune.search import (
     Failure,
     Measurement,
@@ -113,7 +114,7 @@ class TuneOutcome:
     run: RunInfo
     report: TuneReport
     result: SearchResult
-    document: dict[str, Any] = field(default_factory=dict)  # as stored in the run
+    document: TuneDocument  # as stored in the run
 
 
 def candidate_model(stem: str, candidate: Candidate, end_check: bool = False) -> str:
@@ -286,7 +287,7 @@ def tune(
         old = store.run(resume)
         if not isinstance(old.config, BenchSettings) or not old.config.tune:
             raise TokbenchError(f"run {old.id} is not a tune run; `tokbench history` lists runs")
-        params = TuneParams.from_json(old.config.tune["params"])
+        params = TuneParams.from_json(old.config.tune.params)
     path = Path(params.model_path)
     host, model, knobs = plan(params)
     dialect: ServerDialect = CURRENT
@@ -310,7 +311,7 @@ def tune(
     settings = (
         old.config
         if resume and isinstance(old.config, BenchSettings)  # checked above
-        else BenchSettings(bench_cfg, tune={"params": params.to_json(), "report": None})
+        else BenchSettings(bench_cfg, tune=TuneDocument(params.to_json()))
     )
     ledger = RunLedger.open(
         store,
@@ -342,16 +343,16 @@ def tune(
         server_bin=str(server_bin) if server_bin else "llama-server",
         dialect=dialect,
     )
-    document: dict[str, Any] = {
-        "params": params.to_json(),
-        "report": dataclasses.asdict(report),
-        "knobs": [{"name": k.name, "values": list(k.values), "default": k.default} for k in knobs],
-        "objective": params.objective,
-        "engine": "llama-server" if server_bin else "embedded",
-        "model": path.stem,
-        "bytes_per_token": model.bytes_per_token,
-        "prefill_tps": _prefill_means(ledger.samples(), params),
-    }
+    document = TuneDocument(
+        params=params.to_json(),
+        report=report,
+        knobs=tuple(TunedKnob(k.name, k.values, k.default) for k in knobs),
+        objective=params.objective,
+        engine="llama-server" if server_bin else "embedded",
+        model=path.stem,
+        bytes_per_token=model.bytes_per_token,
+        prefill_tps=_prefill_means(ledger.samples(), params),
+    )
     if status == "done" and not any(r.failure is None for r in report.rows):
         status = "failed"  # nothing ran: every candidate failed
     run = ledger.finish(status, settings=dataclasses.replace(settings, tune=document))
