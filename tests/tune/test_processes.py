@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tokbench.core.processes import resolve_binary
 from tokbench.errors import TokbenchError
-from tokbench.tune.processes import capture, resolve_binary
+from tokbench.tune.engines import capture
 
 FAKE = Path(__file__).with_name("fake_llama_server.py")
 ONE_KNOB = ("--only", "fa", "--set", "threads=1", "-n", "8", "-r", "2", "--max-reps", "2")
@@ -69,13 +70,13 @@ def test_a_relative_server_bin_stays_a_path(
     here = script(tmp_path / "here", "exit 0\n")
     monkeypatch.chdir(here.parent)
     monkeypatch.setenv("PATH", f"{on_path.parent}{os.pathsep}{os.environ['PATH']}")
-    assert resolve_binary("./llama-server") == here
-    assert resolve_binary("llama-server") == on_path
-    assert resolve_binary("../here/llama-server") == here
+    assert resolve_binary("./llama-server", "--server-bin") == here
+    assert resolve_binary("llama-server", "--server-bin") == on_path
+    assert resolve_binary("../here/llama-server", "--server-bin") == here
     with pytest.raises(TokbenchError, match=r"not found on PATH .*write \./no-such-tool"):
-        resolve_binary("no-such-tool")
+        resolve_binary("no-such-tool", "--server-bin")
     with pytest.raises(TokbenchError, match="no such file"):
-        resolve_binary("./missing")
+        resolve_binary("./missing", "--server-bin")
 
 
 @pytest.mark.slow
