@@ -6,20 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tests.conftest import process_alive
 from tokbench.core.processes import run_captured, start, stop_group
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
 
 
 def gone(pid: int, wait_s: float = 2.0) -> bool:
     deadline = time.monotonic() + wait_s
-    while alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.01)

@@ -8,12 +8,12 @@ and when it stops."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
-from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
+from tokbench.core.energy import EnergyMeter
 from tokbench.core.metrics import request_metrics
 from tokbench.core.records import Grade, RequestMetrics, RequestRecord
 from tokbench.core.trace import Trace
@@ -25,26 +25,6 @@ T = TypeVar("T")
 
 Grader = Callable[[str, RequestMetrics, str | None], Grade | None]
 """(answer, metrics, error) -> the answer's grade, None for an item that is not graded."""
-
-
-class EnergySession(Protocol):
-    """What the runner needs of energy.session.EnergySession (named here, not imported:
-    the chain from the CLI stays short)."""
-
-    def window(
-        self,
-        t_send_ns: int,
-        t_first_ns: int | None,
-        t_end_ns: int,
-        prompt_tokens: int | None,
-        output_tokens: int | None,
-    ) -> tuple[RequestEnergy | None, HostWindow | None]: ...
-
-    def stop(self) -> None: ...
-
-    def totals(
-        self, energies: Sequence[RequestEnergy | None], windows: Sequence[HostWindow | None]
-    ) -> RunEnergy: ...
 
 
 def writable_folder(folder: Path) -> None:
@@ -62,7 +42,7 @@ class RequestRun:
     each new one, added to the ledger the moment it ends. `energy`: the run's session,
     started by the caller; stopped here when the asking ends."""
 
-    def __init__(self, ledger: RunLedger, energy: EnergySession | None = None) -> None:
+    def __init__(self, ledger: RunLedger, energy: EnergyMeter | None = None) -> None:
         self.ledger = ledger
         self.energy = energy
         self.records = ledger.requests()
