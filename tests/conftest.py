@@ -201,3 +201,12 @@ def pg_url(pg_admin_url: str, request: pytest.FixtureRequest) -> str:
         pg_admin_url,
         "tb_" + request.node.name.lower()[:40].replace("[", "_").replace("]", "").replace("-", "_"),
     )
+
+
+def process_alive(pid: int) -> bool:
+    """Whether the process runs (a zombie has ended: only its exit status is left)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

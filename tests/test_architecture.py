@@ -69,6 +69,8 @@ SMALL_MODULES = {
     "tokbench.quant.rows": "the one `quant_results` row shape, written by quant.compare and "
     "quant.http alike (http importing compare would lengthen the CLI's chain)",
     "tokbench.quant.view": "the comparison as rendered, below quant.compare and quant.http",
+    "tokbench.quant.text": "the evaluation text (the shipped one or a file), read by both KLD "
+    "paths (quant.evaluate, quant.http) and quant.compare; its file reading is core.files'",
     # hardware/ and energy/: issue 21 merges their tiny modules (another branch)
     "tokbench.energy.ipmi": "one power source per module (RAPL, NVML, hwmon, IPMI, command)",
 }

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import process_alive
+from tokbench.core.processes import resolve_binary
 from tokbench.errors import TokbenchError
-from tokbench.tune.processes import capture, resolve_binary
+from tokbench.tune.engines import capture
 
 FAKE = Path(__file__).with_name("fake_llama_server.py")
 ONE_KNOB = ("--only", "fa", "--set", "threads=1", "-n", "8", "-r", "2", "--max-reps", "2")
@@ -42,14 +44,6 @@ def wrapper(folder: Path) -> Path:
     )
 
 
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
-
-
 def pids(path: Path) -> list[int]:
     return [int(x) for x in path.read_text().split()] if path.exists() else []
 
@@ -69,13 +63,13 @@ def test_a_relative_server_bin_stays_a_path(
     here = script(tmp_path / "here", "exit 0\n")
     monkeypatch.chdir(here.parent)
     monkeypatch.setenv("PATH", f"{on_path.parent}{os.pathsep}{os.environ['PATH']}")
-    assert resolve_binary("./llama-server") == here
-    assert resolve_binary("llama-server") == on_path
-    assert resolve_binary("../here/llama-server") == here
+    assert resolve_binary("./llama-server", "--server-bin") == here
+    assert resolve_binary("llama-server", "--server-bin") == on_path
+    assert resolve_binary("../here/llama-server", "--server-bin") == here
     with pytest.raises(TokbenchError, match=r"not found on PATH .*write \./no-such-tool"):
-        resolve_binary("no-such-tool")
+        resolve_binary("no-such-tool", "--server-bin")
     with pytest.raises(TokbenchError, match="no such file"):
-        resolve_binary("./missing")
+        resolve_binary("./missing", "--server-bin")
 
 
 @pytest.mark.slow
@@ -98,7 +92,7 @@ def test_a_wrapper_that_does_not_exec_leaves_no_process_behind(
     assert doc["params"]["server_bin"] == str(work / "llama-server")  # ./ kept: not the decoy
     started = pids(tmp_path / "pids")
     assert len(started) == 9  # fa=auto,on,off: sh, sleep and the server each
-    assert not [p for p in started if alive(p)]
+    assert not [p for p in started if process_alive(p)]
 
 
 @pytest.mark.slow
@@ -126,7 +120,7 @@ def test_sigterm_mid_measurement_ends_every_server_and_says_interrupted(
     assert "interrupted; --resume continues it" in out
     assert "--max-time" not in out
     started = pids(tmp_path / "pids")
-    assert len(started) == 3 and not [p for p in started if alive(p)]
+    assert len(started) == 3 and not [p for p in started if process_alive(p)]
 
 
 @pytest.mark.slow
@@ -146,7 +140,7 @@ def test_a_server_that_never_becomes_healthy_ends_with_max_time(
     assert r.returncode == 1 and "did not answer /health" in r.stdout
     # the interpreter and the GGUF read take a few seconds; before, one wait was 600 s
     assert took < 4 + 25, took
-    assert not [p for p in pids(tmp_path / "pids") if alive(p)]
+    assert not [p for p in pids(tmp_path / "pids") if process_alive(p)]
 
 
 def test_garbage_help_is_one_sentence(gemma_path: Path, tmp_path: Path) -> None:
@@ -166,7 +160,7 @@ def test_a_hanging_help_is_stopped_with_its_children(tmp_path: Path) -> None:
         capture([str(hang), "--help"], 1.0, "--server-bin x --help")
     assert time.monotonic() - began < 10
     child = pids(tmp_path / "pids")
-    assert child and not alive(child[0])
+    assert child and not process_alive(child[0])
 
 
 def test_help_output_is_bounded_and_decoded_with_replacement(tmp_path: Path) -> None:

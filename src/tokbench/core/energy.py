@@ -8,8 +8,9 @@ and leaves missing ones at their defaults, so older and newer stores read each o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import MISSING, asdict, dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 NO_POWER_SOURCE = "no power source"
 
@@ -119,3 +120,25 @@ class RunEnergy:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunEnergy:
         return cls(**_values(cls, d))
+
+
+class EnergyMeter(Protocol):
+    """What a run (a suite run, an eval, a bench) needs of `energy.session.EnergySession`:
+    named here, below both, so that a runner need not import the energy package."""
+
+    @property
+    def started(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def window(
+        self,
+        t_send_ns: int,
+        t_first_ns: int | None,
+        t_end_ns: int,
+        prompt_tokens: int | None,
+        output_tokens: int | None,
+    ) -> tuple[RequestEnergy | None, HostWindow | None]: ...
+    def host_only(self, t0_ns: int, t1_ns: int) -> HostWindow | None: ...
+    def totals(
+        self, energies: Sequence[RequestEnergy | None], windows: Sequence[HostWindow | None]
+    ) -> RunEnergy: ...

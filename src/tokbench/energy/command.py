@@ -10,14 +10,10 @@ replacement), so a child that keeps the pipe open or floods it costs nothing.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import re
-import signal
-import subprocess
-from typing import IO
 
+from tokbench.core.processes import run_captured
 from tokbench.energy.base import MAX_POWER_W, PowerSourceError, ReadingKind
 
 OUTPUT_LIMIT = 64 * 1024  # a pipe's buffer: more than any meter prints
@@ -25,54 +21,24 @@ OUTPUT_LIMIT = 64 * 1024  # a pipe's buffer: more than any meter prints
 _WATTS = re.compile(r"(?P<num>\+?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?:[Ww](?:atts?)?)?")
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _drain(pipe: IO[bytes] | None) -> str:
-    """What the pipe holds now, without waiting for a writer that may never close it."""
-    if pipe is None:
-        return ""
-    os.set_blocking(pipe.fileno(), False)
-    try:
-        data = pipe.read(OUTPUT_LIMIT) or b""
-    except OSError:
-        data = b""
-    pipe.close()
-    return data.decode("utf-8", errors="replace")
-
-
 def run_with_timeout(argv: list[str], timeout_s: float, what: str) -> str:
     """stdout of argv, or a PowerSourceError on failure or timeout. The command's process
     group is killed in every case, background children included."""
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, killed as a whole below
-        )
+        # a meter that floods its output is left to its deadline (stop_at_limit=False)
+        done = run_captured(argv, timeout_s, OUTPUT_LIMIT, stop_at_limit=False, grace_s=0)
     except OSError as e:
         raise PowerSourceError(f"{what}: cannot run {argv[0]}: {e.strerror or e}") from e
-    timed_out = False
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        _kill_group(proc.pid)
-        proc.wait()
-        out, err = _drain(proc.stdout), _drain(proc.stderr)
-    if timed_out:
+    if done.timed_out:
         raise PowerSourceError(f"{what}: no answer within {timeout_s:g} s (killed)")
-    if proc.returncode != 0:
+    out = done.stdout.decode("utf-8", errors="replace")
+    if done.returncode != 0:
+        err = done.stderr.decode("utf-8", errors="replace")
         detail = (err.strip() or out.strip()).splitlines()
         # printable characters only: the text is the command's, not ours to send to a terminal
         first = "".join(c if c.isprintable() else "?" for c in detail[0][:120]) if detail else ""
         raise PowerSourceError(
-            f"{what}: exited with status {proc.returncode} ({first or 'no output'})"
+            f"{what}: exited with status {done.returncode} ({first or 'no output'})"
         )
     return out
 

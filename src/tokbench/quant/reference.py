@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tokbench.core.files import open_regular
 from tokbench.errors import TokbenchError
 
 FORMAT: Literal["tokbench-quant-reference/2"] = "tokbench-quant-reference/2"
@@ -252,7 +252,7 @@ _FLAT = {"ids": "<i4", "lps": "<f4"}
 def load_reference(path: Path, *, max_tokens: int | None = None) -> Reference:
     """Read and check the reference file at `path`. `max_tokens`: the most tokens the text
     can have; a key claiming more windows is refused before anything is unpacked."""
-    f = _open_regular(path)
+    f = open_regular(path, "quant reference file")
     try:
         with zipfile.ZipFile(f) as z:
             members = {i.filename: i for i in z.infolist()}
@@ -292,19 +292,6 @@ def load_reference(path: Path, *, max_tokens: int | None = None) -> Reference:
                    arrays["tail_plogp"].astype(np.float64))
     _check_rows(path, meta, rows)
     return Reference(meta, rows)
-
-
-def _open_regular(path: Path) -> io.BufferedReader:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise TokbenchError(f"reference file {path} not found") from None
-    except OSError as exc:
-        raise TokbenchError(f"reference file {path}: cannot read it ({exc.strerror})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise TokbenchError(f"reference file {path}: not a regular file")
-    return os.fdopen(fd, "rb")
 
 
 def _meta(path: Path, z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> ReferenceMeta:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from tokbench.backends.base import BenchEngine
 from tokbench.core.config import BenchConfig, BenchTest
-from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
+from tokbench.core.energy import EnergyMeter, HostWindow, RequestEnergy
 from tokbench.core.records import (
     BenchSample,
     BenchSettings,
@@ -37,27 +37,6 @@ class BenchObserver(Protocol):
     def plan(self, total: int) -> None: ...
     def measuring(self, model: str, test: str, rep: int, warmup: bool) -> None: ...
     def measured(self, sample: BenchSample) -> None: ...
-
-
-class EnergyMeter(Protocol):
-    """What a bench needs of `energy.session.EnergySession` (made by `runs.launch`)."""
-
-    @property
-    def started(self) -> bool: ...
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def window(
-        self,
-        t_send_ns: int,
-        t_first_ns: int | None,
-        t_end_ns: int,
-        prompt_tokens: int | None,
-        output_tokens: int | None,
-    ) -> tuple[RequestEnergy | None, HostWindow | None]: ...
-    def host_only(self, t0_ns: int, t1_ns: int) -> HostWindow | None: ...
-    def totals(
-        self, energies: Sequence[RequestEnergy | None], windows: Sequence[HostWindow | None]
-    ) -> RunEnergy: ...
 
 
 class _Quiet:

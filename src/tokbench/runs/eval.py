@@ -5,21 +5,19 @@ the run, so it moves to the run ledger in one piece."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from tokbench.backends.registry import open_backend
 from tokbench.core.config import RunConfig
-from tokbench.core.metrics import request_metrics
 from tokbench.core.records import (
     EvalPlan,
     Grade,
     ItemPlan,
+    RequestMetrics,
     RequestRecord,
     RunInfo,
     RunSettings,
@@ -43,22 +41,11 @@ from tokbench.evals.summary import (
 )
 from tokbench.hardware.bandwidth import speed_bound
 from tokbench.hardware.probe import physical_cores, probe
-from tokbench.store.connection import StoreError
+from tokbench.runs.requests import Grader, RequestRun, writable_folder
 from tokbench.store.database import Store
 from tokbench.store.ledger import RunLedger, resumable, this_host
 
 DEFAULT_MAX_TOKENS = 2048  # room for a short chain of thought; reasoning models want more
-
-
-def _writable(folder: Path) -> None:
-    """runs.suite's check, kept here so the eval chain stays short until the run ledger
-    owns run folders."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TokbenchError(f"cannot create the runs folder {folder}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK):
-        raise TokbenchError(f"the runs folder {folder} is not writable: set TOKBENCH_HOME")
 
 
 class EvalObserver(Protocol):
@@ -113,48 +100,23 @@ def _resumed(store: Store, run_id: str) -> tuple[RunConfig, EvalPlan, tuple[str,
     return old.run, old.eval, tuple(i.id for i in old.items)
 
 
-def _record(
-    run_id: str,
-    item: EvalItem,
-    rep: int,
-    started_at: str,
-    trace: Trace,
-    prompt: str,
-    energy: EnergySession | None,
-) -> RequestRecord:
-    metrics = request_metrics(trace)
-    measured = None
-    if energy is not None:
-        measured = energy.measure(
-            trace.start_ns,
-            trace.times_ns[0] if trace.times_ns else None,
-            trace.end_ns,
-            metrics.prompt_tokens,
-            metrics.completion_tokens,
+def _grader(item: EvalItem) -> Grader:
+    def grade(answer: str, metrics: RequestMetrics, error: str | None) -> Grade | None:
+        return grade_eval(
+            item,
+            answer,
+            finish_reason=metrics.finish_reason,
+            answer_state=metrics.answer_state,
+            error=error,
         )
-    answer = trace.text("answer")
-    grade = grade_eval(
-        item,
-        answer,
-        finish_reason=metrics.finish_reason,
-        answer_state=metrics.answer_state,
-        error=trace.error,
-    )
-    return RequestRecord(
-        run_id=run_id,
-        item_id=item.id,
-        rep=rep,
-        started_at=started_at,
-        status="error" if trace.error else "ok",
-        error=trace.error,
-        prompt=prompt,
-        answer=answer,
-        thinking=trace.text("thinking"),
-        metrics=metrics,
-        grade=grade,
-        energy=measured.energy if measured else None,
-        host=measured.host if measured else None,
-    )
+
+    return grade
+
+
+def _not_graded(why: str, item: EvalItem) -> Grader:
+    """An answer cut by the time box is stored marked, not graded (asked again on resume)."""
+    grade = Grade("error", None, f"{why}: not graded", f"eval:{item.kind}")
+    return lambda _answer, _metrics, _error: grade
 
 
 def run_eval(
@@ -177,7 +139,7 @@ def run_eval(
 
     The item in flight when the time box ends is cut and stored marked (not graded, asked
     again on --resume). Ctrl-C ends the run as "interrupted"; what finished is kept."""
-    _writable(runs_base)
+    writable_folder(runs_base)
     obs = observer or _Quiet()
     began = clock()
     ids: tuple[str, ...] = ()
@@ -220,37 +182,34 @@ def run_eval(
             targets=None if resume else {backend.model: target},  # a resumed run keeps its own
             resume=resume,
         )
-        run_id = ledger.run_id
-        folder = runs_base / run_id
+        folder = runs_base / ledger.run_id
         session = (
             EnergySession(energy, notify=notify, server_url=config.url)
             if energy is not None
             else None
         )
+        asking = RequestRun(ledger, session)
         deadline = began + plan.max_time_s if plan.max_time_s else None
+        box = f"the time box (--max-time {plan.max_time_s:g} s)" if plan.max_time_s else ""
         planned = {b: sum(1 for i in items if i.benchmark == b) for b in plan.benchmarks}
-        status, stopped_by = "interrupted", "Ctrl-C"
-        try:
+
+        def ask() -> str:
+            """Ask the items not asked yet; returns why the asking stopped."""
             if session is not None:
                 session.start()
-            records = ledger.requests()
-            done = {i for i, r in latest(records).items() if not is_cut(r)}
-            reps = {r.item_id: r.rep for r in records}
+            done = {i for i, r in latest(asking.records).items() if not is_cut(r)}
+            reps = {r.item_id: r.rep for r in asking.records}
             ttft_s = 0.0
             tally = _Tally(plan)
-            for r in latest(records).values():
+            for r in latest(asking.records).values():
                 tally.add(r)
-            stopped_by = "all items asked"
             for index, item in enumerate(items):
-                if item.id in done:
-                    continue
-                if tally.narrow(item.benchmark):
+                if item.id in done or tally.narrow(item.benchmark):
                     continue
                 # no token can come before the prompt is read: an item whose first token
                 # would land after the box is not started (the slowest first token so far)
                 if deadline is not None and clock() + ttft_s >= deadline:
-                    stopped_by = f"the time box (--max-time {plan.max_time_s:g} s)"
-                    break
+                    return box
                 obs.started(item, index, len(items))
                 req = request(
                     item,
@@ -274,45 +233,39 @@ def run_eval(
                 t0, started_at = time.perf_counter_ns(), utc_now()
                 try:
                     trace = backend.stream(req, on_token)
-                    record = _record(run_id, item, rep, started_at, trace, prompt, session)
+                    record = asking.record(item.id, rep, started_at, trace, prompt, _grader(item))
                 except _TimeUp:
                     why = f"{CUT} after {tokens} tokens (--max-time {plan.max_time_s:g} s)"
                     cut = Trace(t0, time.perf_counter_ns(), (), (), (), error=why)
-                    record = replace(
-                        _record(run_id, item, rep, started_at, cut, prompt, None),
-                        grade=Grade("error", None, f"{why}: not graded", f"eval:{item.kind}"),
-                    )
-                    stopped_by = f"the time box (--max-time {plan.max_time_s:g} s)"
+                    record = asking.record(
+                        item.id, rep, started_at, cut, prompt, _not_graded(why, item),
+                        measure_energy=False,
+                    )  # fmt: skip
                 if record.metrics and record.metrics.ttft_ms:
                     ttft_s = max(ttft_s, record.metrics.ttft_ms / 1000)
-                ledger.add_request(record)
-                records.append(record)
+                asking.add(record)
                 tally.add(record)
                 reps[item.id] = rep
                 obs.finished(record)
                 if is_cut(record):
-                    break
-            else:
-                if any(tally.narrow(b) for b in plan.benchmarks):
-                    stopped_by = f"intervals within ±{plan.until_ci_pts:g} points (--until-ci)"
-            status = "done" if any(r.status == "ok" for r in records) else "failed"
-        except KeyboardInterrupt:
-            status, stopped_by = "interrupted", "Ctrl-C"
+                    return box
+            if any(tally.narrow(b) for b in plan.benchmarks):
+                return f"intervals within ±{plan.until_ci_pts:g} points (--until-ci)"
+            return "all items asked"
+
+        try:
+            status, stopped_by = asking.run(ask)
         finally:
-            if session is not None:
-                session.stop()
-            # best effort: when the database itself failed, its error is the one to tell
-            with suppress(StoreError):
-                totals = None
-                if session is not None:
-                    recs = ledger.requests()
-                    totals = session.totals([r.energy for r in recs], [r.host for r in recs])
-                ledger.finish(status, totals)
             if on_end is not None:
                 on_end(folder, ledger.run, ledger.requests())
         final = ledger.requests()
         return EvalResult(
-            ledger.run, final, summarize(plan, final, planned), status, stopped_by, folder
+            ledger.run,
+            final,
+            summarize(plan, final, planned),
+            status,
+            stopped_by or "Ctrl-C",
+            folder,
         )
     finally:
         backend.close()

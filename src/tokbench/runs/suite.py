@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -12,21 +10,21 @@ from typing import Protocol
 from tokbench.backends.base import Backend
 from tokbench.backends.registry import open_backend
 from tokbench.core.config import RunConfig
-from tokbench.core.metrics import request_metrics
 from tokbench.core.records import (
+    Grade,
     ItemPlan,
+    RequestMetrics,
     RequestRecord,
     RunInfo,
     RunSettings,
     utc_now,
 )
 from tokbench.energy.session import EnergyOptions, EnergySession
-from tokbench.errors import TokbenchError
 from tokbench.grade.grading import grade_answer
 from tokbench.hardware.bandwidth import speed_bound
 from tokbench.hardware.probe import physical_cores, probe
 from tokbench.results.quality import health
-from tokbench.store.connection import StoreError
+from tokbench.runs.requests import Grader, RequestRun, writable_folder
 from tokbench.store.database import Store
 from tokbench.store.ledger import RunLedger, resumable, this_host
 from tokbench.suites.loader import Item, Suite, load_suite
@@ -75,85 +73,40 @@ def execute(
     asking the questions in turn; requests already stored (a resumed run) are skipped.
 
     With an `energy` session (started), each request gets its energy and host window, and
-    the run its totals, however it ends.
+    the run its totals, however it ends (the session is stopped then).
     """
     obs = observer or QuietObserver()
-    run_id = ledger.run_id
-    done = {(r.item_id, r.rep) for r in ledger.requests()}
+    asking = RequestRun(ledger, energy)
+    done = {(r.item_id, r.rep) for r in asking.records}
     plan = [(rep, item) for rep in range(repeat) for item in suite.items]
-    ok = failed = 0
-    status = "interrupted"
-    try:
+
+    def ask() -> None:
         for index, (rep, item) in enumerate(plan):
             if (item.id, rep) in done:
                 continue
             obs.started(item, rep, index, len(plan))
             started_at = utc_now()
             trace = backend.stream(item.request(), obs.token)
-            metrics = request_metrics(trace)
-            measured = None
-            if energy is not None:
-                measured = energy.measure(
-                    trace.start_ns,
-                    trace.times_ns[0] if trace.times_ns else None,
-                    trace.end_ns,
-                    metrics.prompt_tokens,
-                    metrics.completion_tokens,
-                )
-            answer = trace.text("answer")  # joined and cleaned once: graded, then stored
-            grade = None
-            if item.grader or item.grade_spec:
-                grade = grade_answer(
-                    item.grader,
-                    answer,
-                    metrics.answer_state,
-                    trace.error,
-                    item.grade_spec,
-                    item.prompt,
-                )
-            record = RequestRecord(
-                run_id=run_id,
-                item_id=item.id,
-                rep=rep,
-                started_at=started_at,
-                status="error" if trace.error else "ok",
-                error=trace.error,
-                prompt=item.prompt,
-                answer=answer,
-                thinking=trace.text("thinking"),
-                metrics=metrics,
-                grade=grade,
-                energy=measured.energy if measured else None,
-                host=measured.host if measured else None,
-            )
+            record = asking.record(item.id, rep, started_at, trace, item.prompt, _grader(item))
             record = replace(record, health=health(record))  # once, stored with the answer
-            ledger.add_request(record)
-            if trace.error:
-                failed += 1
-            else:
-                ok += 1
+            asking.add(record)
             obs.finished(record)
-        status = "done" if any(r.status == "ok" for r in ledger.requests()) else "failed"
-    except KeyboardInterrupt:
-        status = "interrupted"  # what finished is stored; the run can be resumed
-    finally:
-        # best effort: when the database itself failed, its error is the one to tell
-        with suppress(StoreError):
-            totals = None
-            if energy is not None:
-                recs = ledger.requests()
-                totals = energy.totals([r.energy for r in recs], [r.host for r in recs])
-            ledger.finish(status, totals)
-    return Outcome(status, ok, failed)
+
+    status, _ = asking.run(ask)
+    return Outcome(status, asking.ok, asking.failed)
 
 
-def writable_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TokbenchError(f"cannot create the runs folder {folder}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK):
-        raise TokbenchError(f"the runs folder {folder} is not writable: set TOKBENCH_HOME")
+def _grader(item: Item) -> Grader:
+    """The suite item's grader, or none when the item names none."""
+
+    def grade(answer: str, metrics: RequestMetrics, error: str | None) -> Grade | None:
+        if not (item.grader or item.grade_spec):
+            return None
+        return grade_answer(
+            item.grader, answer, metrics.answer_state, error, item.grade_spec, item.prompt
+        )
+
+    return grade
 
 
 def run_folder(base: Path, run_id: str) -> Path:

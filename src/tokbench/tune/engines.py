@@ -23,11 +23,11 @@ from tokbench.backends.embedded_bench import EmbeddedBench
 from tokbench.backends.llama_server import LlamaServerBackend
 from tokbench.backends.openai_bench import CompletionsBench
 from tokbench.core.config import BenchTest
+from tokbench.core.processes import run_captured, start, stop_group
 from tokbench.core.records import Sample
 from tokbench.errors import TokbenchError
 from tokbench.net.http import Client, TransportError
 from tokbench.tune.flags import ServerDialect, dialect_from_help, llama_kwargs, server_command
-from tokbench.tune.processes import capture, start, stop_group
 from tokbench.tune.search import Measurement
 from tokbench.tune.space import Candidate
 
@@ -158,6 +158,20 @@ class EmbeddedMeasure(CandidateMeasure):
 
 
 HELP_TIMEOUT_S = 30.0
+HELP_LIMIT_BYTES = 1 << 20  # a llama-server --help is about 20 kB
+
+
+def capture(argv: list[str], timeout_s: float, what: str) -> str:
+    """The output (stdout and stderr) of a short command, decoded with replacement, at most
+    HELP_LIMIT_BYTES; its whole group is ended when it is done, runs past `timeout_s` or
+    outputs without end."""
+    try:
+        done = run_captured(argv, timeout_s, HELP_LIMIT_BYTES, merge_stderr=True)
+    except OSError as exc:
+        raise TokbenchError(f"{what} does not run: {exc.strerror or exc}") from exc
+    if done.timed_out:
+        raise TokbenchError(f"{what} did not finish in {timeout_s:g} s (stopped)")
+    return done.stdout.decode("utf-8", errors="replace")
 
 
 def read_dialect(server_bin: Path, timeout_s: float = HELP_TIMEOUT_S) -> ServerDialect:

