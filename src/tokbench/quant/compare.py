@@ -20,6 +20,7 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.errors import TokbenchError
+from tokbench.gguf.identity import file_sha256, sha_cache_file
 from tokbench.hardware.probe import physical_cores
 from tokbench.paths import cache_dir
 from tokbench.quant import kld as m
@@ -30,13 +31,11 @@ from tokbench.quant.evaluate import (
     build_reference,
     check_coverage,
     evaluate,
-    sha_cache_file,
 )
 from tokbench.quant.reference import (
     Reference,
     check_reference,
     check_writable,
-    file_sha256,
     load_reference,
 )
 from tokbench.quant.rows import result_row

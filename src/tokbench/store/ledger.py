@@ -20,7 +20,7 @@ from tokbench.core.records import (
 )
 from tokbench.errors import TokbenchError
 from tokbench.hardware.probe import host_summary
-from tokbench.store.database import Store, new_run_info
+from tokbench.store.database import Store, identify_targets, new_run_info
 
 
 def this_host(hw: dict[str, Any] | None = None) -> HostInfo:
@@ -68,7 +68,7 @@ class RunLedger:
             run = store.run(resume)
             store.update_run(run.id, status="running", clear_finished=True, targets=targets)
             ledger = cls(store, run.id, run.kind, dict(run.targets))
-            ledger.targets.update(targets or {})
+            ledger.targets.update(identify_targets(targets or {}))
             return ledger
         run = new_run_info(
             kind,
@@ -90,7 +90,7 @@ class RunLedger:
     def set_target(self, name: str, target: Target, *, model_from_targets: bool = False) -> None:
         """What was measured under `name` (a bench's model, a tune's candidate); with
         `model_from_targets` the run's model field names them all (a bench's models)."""
-        self.targets[name] = target
+        self.targets |= identify_targets({name: target})
         model = ", ".join(self.targets) if model_from_targets else None
         self.store.update_run(self.run_id, targets=self.targets, model=model)
 
