@@ -428,6 +428,11 @@ class RunInfo:
         """The model's one name, the same for every kind of run of the same model."""
         return self.model_name or self.model
 
+    def model_label(self, name: str) -> str:
+        """One of a bench's models (by its target's name) by its one display name."""
+        target = self.targets.get(name)
+        return target.model_name if target is not None and target.model_name else name
+
     @property
     def model_key(self) -> str:
         """What `compare` groups by: the identity, else the stored name."""

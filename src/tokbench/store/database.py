@@ -1,7 +1,7 @@
 """The results database: SQLite (the default, one file) or PostgreSQL (one store shared
 by a fleet), the same versioned schema on both, one row per request. Every `RunInfo` is
-made here: a new run's (`new_run_info`, for the run ledger and for runs written whole) and
-a stored run's (from its row).
+made here: a new run's (`new_run_info`, through the run ledger, which identifies its
+model) and a stored run's (from its row).
 
 Every request is written (and committed) the moment it completes, so a crash
 or Ctrl-C loses nothing that finished. SQL is written once, in the dialect both
@@ -41,7 +41,6 @@ from tokbench.core.records import (
 )
 from tokbench.core.redact import redact_url
 from tokbench.errors import TokbenchError
-from tokbench.gguf.identity import identified
 from tokbench.hardware.probe import host_name
 from tokbench.store.connection import Db, StoreError
 from tokbench.store.migrations import MIGRATION_LOCK, MIGRATIONS
@@ -162,7 +161,6 @@ class Store:
         finished_at when a run is resumed)."""
         kind, model_id, model_name = "", None, None
         if targets is not None:
-            targets = identify_targets(targets)
             run = self.run(run_id)
             kind = run.kind
             model_id, model_name = run_identity(model or run.model, targets)
@@ -400,8 +398,9 @@ def new_run_info(
     version: str = __version__,
 ) -> RunInfo:
     """A run not yet stored: its id from the host's name, created now unless told when;
-    its targets and itself carry their model identity (`identify_targets`)."""
-    targets = identify_targets(targets or {})
+    its model identity is its targets' (`run_identity`; the ledger's `new_run` identifies
+    them first)."""
+    targets = dict(targets or {})
     model_id, model_name = run_identity(model, targets)
     return RunInfo(
         id=run_id or new_run_id(host.hostname or host_name()),
@@ -423,12 +422,6 @@ def new_run_info(
         model_id=model_id,
         model_name=model_name,
     )
-
-
-def identify_targets(targets: dict[str, Target]) -> dict[str, Target]:
-    """Each target with its model identity (a GGUF here: its sha256, read once and
-    cached; else the server's model id, quant and size): every kind of run gets it here."""
-    return {name: identified(name, t) for name, t in targets.items()}
 
 
 def run_identity(model: str | None, targets: dict[str, Target]) -> tuple[str | None, str | None]:

@@ -19,8 +19,9 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.errors import TokbenchError
+from tokbench.gguf.identity import identified
 from tokbench.hardware.probe import host_summary
-from tokbench.store.database import Store, identify_targets, new_run_info
+from tokbench.store.database import Store, new_run_info
 
 
 def this_host(hw: dict[str, Any] | None = None) -> HostInfo:
@@ -35,6 +36,35 @@ def resumable(store: Store, run_id: str, kinds: tuple[str, ...], command: str) -
     if run.kind not in kinds:
         raise TokbenchError(f"run {run.id} is a {run.kind} run, which {command} cannot resume")
     return run
+
+
+def identify_targets(targets: dict[str, Target]) -> dict[str, Target]:
+    """Each target with its model identity (a GGUF here: its sha256, read once and cached;
+    else the server's model id, quant and size): every kind of run gets it here."""
+    return {name: identified(name, t) for name, t in targets.items()}
+
+
+def new_run(
+    kind: str,
+    settings: Settings,
+    host: HostInfo,
+    *,
+    backend: str,
+    model: str | None = None,
+    targets: dict[str, Target] | None = None,
+    **known: Any,
+) -> RunInfo:
+    """A run not yet stored (`new_run_info`'s fields), its targets identified: what a run
+    known whole (a quant comparison, an import) is built with."""
+    return new_run_info(
+        kind,
+        settings,
+        host,
+        backend=backend,
+        model=model,
+        targets=identify_targets(targets or {}),
+        **known,
+    )
 
 
 @dataclass
@@ -66,11 +96,12 @@ class RunLedger:
         settings, host and measurements (`targets`, when given, replace its targets)."""
         if resume:
             run = store.run(resume)
-            store.update_run(run.id, status="running", clear_finished=True, targets=targets)
+            given = identify_targets(targets) if targets is not None else None
+            store.update_run(run.id, status="running", clear_finished=True, targets=given)
             ledger = cls(store, run.id, run.kind, dict(run.targets))
-            ledger.targets.update(identify_targets(targets or {}))
+            ledger.targets.update(given or {})
             return ledger
-        run = new_run_info(
+        run = new_run(
             kind,
             settings,
             host or this_host(),
