@@ -47,8 +47,12 @@ def model_records(v: QuantView) -> list[dict[str, Any]]:
                     "perplexity_se": ref.get("perplexity_se")})
     for r in v.rows:
         out.append({"name": Path(r["model_path"]).name, "role": "candidate", **r})
+    # each file's identity (gguf.identity), as the run stored it with its targets
+    ids = {t.gguf_path: t for t in (v.run.targets.values() if v.run else ()) if t.gguf_path}
     for rec in out:
         s = v.speeds.get(rec["model_path"])
+        if (t := ids.get(rec["model_path"])) is not None and t.model_id:
+            rec.update(model_id=t.model_id, model_name=t.model_name)
         rec.update(
             bytes_per_token=s.bytes_per_token if s else None,
             bound_tps=s.bound_tps if s else None,
@@ -69,6 +73,9 @@ def to_json(v: QuantView) -> dict[str, Any]:
         "created_at": v.run.created_at if v.run else None,
         "finished_at": v.run.finished_at if v.run else None,
         "host_name": v.run.host_name if v.run else None,
+        # the reference model's identity, shared with its other runs (gguf.identity)
+        "model_id": v.run.model_id if v.run else None,
+        "model_name": v.run.display_model if v.run else None,
         "settings": asdict(cfg) if cfg is not None else None,
         "reference": v.reference,
         "models": model_records(v),
