@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -57,6 +58,7 @@ FILE_TYPES = {
 }
 
 _CHUNK = 1 << 22  # 4 MiB reads: hashing runs at disk speed without holding the file
+_SAY_HASHING_BYTES = 4 << 30  # from 4 GiB (seconds at disk speed) the wait is announced
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ def file_sha256(path: Path, cache_file: Path | None = None) -> str:
     cache = _read_cache(cache_file)
     if key in cache:
         return cache[key]
+    if path.stat().st_size >= _SAY_HASHING_BYTES:  # minutes for a big model: say why
+        print(f"hashing {path.name} once to identify it (remembered after)", file=sys.stderr)
     h = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
