@@ -84,3 +84,6 @@ def test_a_target_naming_a_file_here_is_that_file(gemma_path: Path) -> None:
     got = identified("gemma3 270M Q4_K - Medium", elsewhere)
     assert got.model_id == "served:gemma3 270m q4_k - medium|q4_k - medium|268098176"
     assert identified("x", got) == got  # an identity once given is kept
+    # vLLM and GuideLLM name a served GGUF by its path: the file, when it is here
+    by_path = identified(str(gemma_path), Target(backend_kind="vllm"))
+    assert by_path.model_id == file_identity(gemma_path).model_id

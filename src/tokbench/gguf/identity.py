@@ -194,15 +194,17 @@ def local_file(path: str | None) -> Path | None:
 def identified(name: str, target: Target) -> Target:
     """The target with its model identity (kept when it has one): the sha256 of the GGUF
     it names where that file is here (embedded runs, llama-server's model_path, an
-    import's model_filename), else `name` (the server's model id) with its quant and size."""
+    import's model_filename, or a model id that is a GGUF path here, as vLLM and GuideLLM
+    name a served file), else `name` (the server's model id) with its quant and size."""
     if target.model_id:
         return target
     path = local_file(target.gguf_path)
+    if path is None and name.lower().endswith(".gguf"):
+        path = local_file(name)
+    ident = None
     if path is not None:
-        try:
+        with suppress(OSError):  # unreadable here: known as the server names it
             ident = file_identity(path)
-        except OSError:
-            ident = served_identity(name, target.quantization, _size(target))
-    else:
+    if ident is None:
         ident = served_identity(name, target.quantization, _size(target))
     return replace(target, model_id=ident.model_id, model_name=ident.model_name)
