@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,6 @@ from tokbench.quant.reference import (
     FORMAT,
     Reference,
     ReferenceMeta,
-    file_sha256,
     load_reference,
     save_reference,
 )
@@ -53,18 +50,6 @@ def test_round_trip_is_exact_and_head_cuts_windows(tmp_path: Path) -> None:
     head = back.head(1).rows
     assert head.counts.shape == (7,) and head.ids.shape == (int(head.counts.sum()),)
     assert np.all(ref.rows.counts > 1)  # the mass rule kept several tokens, not a fixed k
-
-
-def test_file_hash_is_cached_by_path_size_and_mtime(tmp_path: Path) -> None:
-    f = tmp_path / "model.gguf"
-    f.write_bytes(b"x" * 100_000)
-    cache = tmp_path / "hashes.json"
-    want = hashlib.sha256(f.read_bytes()).hexdigest()
-    assert file_sha256(f, cache) == want
-    assert want in json.loads(cache.read_text()).values()
-    f.write_bytes(b"y" * 100_000)  # same size: the new mtime must invalidate
-    os.utime(f, ns=(1, 2))
-    assert file_sha256(f, cache) == hashlib.sha256(f.read_bytes()).hexdigest()
 
 
 def test_an_old_fixed_top_k_file_is_refused_with_the_reason(tmp_path: Path) -> None:

@@ -66,6 +66,9 @@ def test_show_json_is_what_the_old_version_printed(old_db: Path, run_id: str) ->
         for target in old["run"]["target"].values():
             target["backend_kind"] = target.pop("kind")
     new = json.loads(r.stdout)
+    # added since (m011): the model's identity, none derivable here, and its old name
+    assert new["run"].pop("model_id") is None
+    assert new["run"].pop("model_name") == old["run"]["model"]
     for test, was in zip(new.get("tests", []), old.get("tests", []), strict=True):
         # added since: the bound and the share of it reached
         assert test.pop("bound_tps") is None and test.pop("efficiency") is None
@@ -89,6 +92,8 @@ def test_export_is_what_the_old_version_wrote(old_db: Path, bench: bool) -> None
     name = "export-bench.csv" if bench else "export.csv"
     got = list(csv.DictReader(io.StringIO(r.stdout)))
     for row in got:
+        # added since (m011): the model's identity (none derivable) and its one name
+        assert row.pop("model_id") == "" and row.pop("model_name") == row["model"]
         for column in NEW_METRICS if not bench else ():
             assert row.pop(column) == ""  # added since: unknown for an old request
     want = list(csv.DictReader(io.StringIO((FIXTURES / name).read_text())))

@@ -17,6 +17,7 @@ from tokbench.backends.base import OnToken
 from tokbench.core.records import Target
 from tokbench.core.trace import ANSWER, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
+from tokbench.gguf.identity import file_type_name
 
 # llama.cpp's sampling defaults, used where the suite sets nothing.
 DEFAULT_TEMPERATURE = 0.8
@@ -97,7 +98,7 @@ class EmbeddedBackend:
             backend_kind=self.kind,
             gguf_path=str(self.model_path),
             gguf_bytes=self.model_path.stat().st_size,
-            quantization=_quant(self),
+            quantization=file_type_name(self._meta),
             n_params=self.llm._model.n_params(),
             n_ctx=self.llm.n_ctx(),
             details={
@@ -263,44 +264,3 @@ def quiet_llama_logs() -> None:
     _log_callback = callback  # ctypes needs the callback kept alive
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
-
-_FTYPES = {
-    0: "F32",
-    1: "F16",
-    2: "Q4_0",
-    3: "Q4_1",
-    7: "Q8_0",
-    8: "Q5_0",
-    9: "Q5_1",
-    10: "Q2_K",
-    11: "Q3_K_S",
-    12: "Q3_K_M",
-    13: "Q3_K_L",
-    14: "Q4_K_S",
-    15: "Q4_K_M",
-    16: "Q5_K_S",
-    17: "Q5_K_M",
-    18: "Q6_K",
-    19: "IQ2_XXS",
-    20: "IQ2_XS",
-    21: "Q2_K_S",
-    22: "IQ3_XS",
-    23: "IQ3_XXS",
-    24: "IQ1_S",
-    25: "IQ4_NL",
-    26: "IQ3_S",
-    27: "IQ3_M",
-    28: "IQ2_S",
-    29: "IQ2_M",
-    30: "IQ4_XS",
-    31: "IQ1_M",
-    32: "BF16",
-}
-
-
-def _quant(backend: EmbeddedBackend) -> str | None:
-    ftype = backend._meta.get("general.file_type")
-    try:
-        return _FTYPES.get(int(ftype)) if ftype is not None else None
-    except ValueError:
-        return None

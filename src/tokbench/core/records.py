@@ -167,6 +167,9 @@ class Target:
     bandwidth_gbs: float | None = None  # the host's measured bandwidth, when known
     bytes_per_token: int | None = None
     bound_tps: float | None = None  # bandwidth / bytes per token
+    # the model's identity (gguf.identity): "sha256:..." for a file, "served:..." otherwise
+    model_id: str | None = None
+    model_name: str | None = None  # its one display name
     details: dict[str, Any] = field(default_factory=dict)  # what else the backend said
 
     def to_json(self) -> dict[str, Any]:
@@ -451,6 +454,25 @@ class RunInfo:
     source: str | None = None  # another tool's name and version; None: measured by tokbench
     source_sha256: str | None = None  # the imported file's hash: one run per file
     energy: RunEnergy | None = None  # energy, cost and host load; None: not measured
+    # the measured model's identity (its targets'; a bench of several joins them); runs
+    # stored before m011 without one keep their old name as model_name
+    model_id: str | None = None
+    model_name: str | None = None
+
+    @property
+    def display_model(self) -> str | None:
+        """The model's one name, the same for every kind of run of the same model."""
+        return self.model_name or self.model
+
+    def model_label(self, name: str) -> str:
+        """One of a bench's models (by its target's name) by its one display name."""
+        target = self.targets.get(name)
+        return target.model_name if target is not None and target.model_name else name
+
+    @property
+    def model_key(self) -> str:
+        """What `compare` groups by: the identity, else the stored name."""
+        return self.model_id or f"name:{self.model or '?'}"
 
     @property
     def target(self) -> Target:

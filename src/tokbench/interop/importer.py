@@ -23,7 +23,8 @@ from tokbench.core.records import (
 )
 from tokbench.interop.detect import parse_file
 from tokbench.interop.records import ImportedRun, ImportedTest, Summary
-from tokbench.store.database import Store, new_run_info
+from tokbench.store.database import Store
+from tokbench.store.ledger import new_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def to_records(
             if v not in (None, [], {})
         },
     )
-    run = new_run_info(
+    run = new_run(
         "bench",
         BenchSettings(BenchConfig(url=parsed.server_url, models=(model,), threads=parsed.threads)),
         HostInfo(

@@ -19,6 +19,7 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.errors import TokbenchError
+from tokbench.gguf.identity import file_sha256, sha_cache_file
 from tokbench.hardware.probe import physical_cores
 from tokbench.paths import cache_dir
 from tokbench.quant import kld as m
@@ -29,21 +30,19 @@ from tokbench.quant.evaluate import (
     build_reference,
     check_coverage,
     evaluate,
-    sha_cache_file,
 )
 from tokbench.quant.reference import (
     Reference,
     check_reference,
     check_writable,
-    file_sha256,
     load_reference,
 )
 from tokbench.quant.rows import result_row
 from tokbench.quant.speed import measure_decode, speeds
 from tokbench.quant.text import EvalText, load_text
 from tokbench.quant.view import ModelSpeed, QuantView
-from tokbench.store.database import Store, new_run_info
-from tokbench.store.ledger import this_host
+from tokbench.store.database import Store
+from tokbench.store.ledger import new_run, this_host
 from tokbench.store.quant import (
     QuantReference,
     QuantRow,
@@ -258,7 +257,7 @@ def compare_quants(
         text_name=et.name, text_sha256=et.sha256, n_ctx=n_ctx, chunks=chunks,
         n_windows=windows, top_k=meta.max_k, full_kld=full_kld, threads=threads,
     )
-    run = new_run_info(
+    run = new_run(
         "quant", settings, this_host(), backend="embedded", model=Path(meta.model_name).stem,
         targets=_targets(list(dict.fromkeys(paths)), sp, n_ctx, threads), status="done",
         created_at=started_at, finished_at=utc_now(),

@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 
 from tokbench.backends.embedded import quiet_llama_logs
 from tokbench.errors import TokbenchError
+from tokbench.gguf.identity import file_sha256, sha_cache_file
 from tokbench.hardware.probe import physical_cores
-from tokbench.paths import cache_dir
 from tokbench.quant import kld as m
 from tokbench.quant.reference import (
     FORMAT,
@@ -29,7 +29,6 @@ from tokbench.quant.reference import (
     ReferenceMeta,
     RefRows,
     check_reference,
-    file_sha256,
     load_reference,
     save_reference,
     tokens_sha256,
@@ -58,11 +57,6 @@ DEFAULT_CTX = 512
 # base-model distribution of Chinese text a fixed top 32 fell 29 % short of the full KLD)
 DEFAULT_MASS = 0.999
 DEFAULT_MAX_K = 2048
-
-
-def sha_cache_file() -> Path:
-    """Where model files' sha256 are remembered (by path, size and mtime)."""
-    return cache_dir() / "sha256.json"
 
 
 @dataclass(frozen=True, slots=True)

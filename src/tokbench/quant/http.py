@@ -38,8 +38,8 @@ from tokbench.quant.rows import result_row
 from tokbench.quant.score import WindowPlan
 from tokbench.quant.text import load_text
 from tokbench.quant.view import HttpScoring, ModelSpeed, QuantView
-from tokbench.store.database import Store, new_run_info
-from tokbench.store.ledger import this_host
+from tokbench.store.database import Store
+from tokbench.store.ledger import new_run, this_host
 from tokbench.store.quant import QuantReference, save_quant_run
 
 _NAMES = {
@@ -328,7 +328,7 @@ def _store(det: Detected, url: str, name: str, top_n: int, reference_file: Path,
                     base_url=det.url, n_ctx=meta.n_ctx,
                     details={"prompt_logprobs": top_n, "kld_approx": approx,
                              "bounded_ref_ids": scored.substituted})
-    run = new_run_info(
+    run = new_run(
         "quant", settings, this_host(), backend="vllm", url=url, model=name,
         targets={name: target}, status="done", created_at=started_at, finished_at=utc_now(),
     )

@@ -132,51 +132,6 @@ def tokens_sha256(tokens: list[int]) -> str:
     return hashlib.sha256(np.asarray(tokens, dtype="<i4").tobytes()).hexdigest()
 
 
-_memo: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path, cache_file: Path | None = None) -> str:
-    """sha256 of a (possibly huge) file, streamed; remembered by (path, size, mtime) in this
-    process and, with `cache_file`, in a small JSON file across runs."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key in _memo:
-        return _memo[key]
-    cache: dict[str, str] = {}
-    ckey = f"{key[0]}|{key[1]}|{key[2]}"
-    if cache_file is not None and cache_file.is_file():
-        try:
-            loaded = json.loads(cache_file.read_text())
-            cache = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
-        except (OSError, ValueError, RecursionError):
-            cache = {}
-        if ckey in cache:
-            _memo[key] = cache[ckey]
-            return cache[ckey]
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    digest = h.hexdigest()
-    _memo[key] = digest
-    if cache_file is not None:
-        cache[ckey] = digest
-        _atomic_write(cache_file, json.dumps(cache, indent=0).encode())
-    return digest
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def check_writable(path: Path, what: str = "--save-reference") -> None:
     """Refuse, before any work, a path a reference file cannot be written to."""
     parent = path.parent

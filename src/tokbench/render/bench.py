@@ -124,7 +124,7 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
         lines.append(
             md_row(
                 [
-                    r.model,
+                    run.model_label(r.model),
                     _size(t),
                     _params(t),
                     backend,
@@ -149,7 +149,7 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
             lines.append(
                 md_row(
                     [
-                        c.model,
+                        run.model_label(c.model),
                         c.test,
                         c.concurrency,
                         num(c.per_stream_tps, 2),
@@ -173,7 +173,7 @@ def markdown(run: RunInfo, s: BenchSummary) -> str:
             "| model | test | " + " | ".join(ENERGY_HEAD) + " |",
             "| --- | ---: | ---: | ---: | --- |",
         ]
-        lines += [md_row([r.model, r.test, *energy_cells(r)]) for r in s.tests]
+        lines += [md_row([run.model_label(r.model), r.test, *energy_cells(r)]) for r in s.tests]
         if run.energy:
             lines += [""] + [f"- {line}" for line in run_lines(run.energy)]
         lines.append(
@@ -236,7 +236,7 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
         if bound and eta is not None and (hint := efficiency(r.mean or 0, bound)[1]):
             flags.append(hint)
         t.add_row(
-            r.model,
+            run.model_label(r.model),
             r.test,
             _tps(r),
             _ci(r),
@@ -271,7 +271,7 @@ def table_view(run: RunInfo, s: BenchSummary) -> Group:
             c.add_column(col, justify="right" if col not in ("model", "test") else "left")
         for row in s.concurrency:
             c.add_row(
-                row.model,
+                run.model_label(row.model),
                 row.test,
                 str(row.concurrency),
                 num(row.per_stream_tps, 2),

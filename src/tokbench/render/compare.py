@@ -34,7 +34,7 @@ def _x(v: float | None) -> str:
 def cells(r: CompareRow) -> list[str]:
     v = r.view
     return [
-        v.run.model or "?",
+        r.model_name,
         v.run.host_name or "?",
         v.run.backend,
         v.run.id,
@@ -91,7 +91,7 @@ def test_cells(r: TestCompareRow) -> list[str]:
         r.test,
         run.id,
         run.source or "tokbench",
-        run.model or "?",
+        run.display_model or "?",
         DASH
         if r.mean is None
         else f"{r.mean:.2f}" + (f" ± {r.sd:.2f}" if r.sd is not None else ""),
@@ -134,6 +134,8 @@ def test_records(rows: list[TestCompareRow]) -> list[dict[str, Any]]:
             "run_id": r.view.run.id,
             "source": r.view.run.source,
             "model": r.view.run.model,
+            "model_id": r.view.run.model_id,
+            "model_name": r.view.run.display_model,
             "tps_mean": r.mean,
             "tps_sd": r.sd,
             "n": r.n,
@@ -158,6 +160,8 @@ def records(rows: list[CompareRow]) -> list[dict[str, Any]]:
             {
                 "run_id": v.run.id,
                 "model": v.run.model,
+                "model_id": v.run.model_id,
+                "model_name": r.model_name,
                 "host": v.run.host_name,
                 "backend": v.run.backend,
                 "quantization": v.quant,

@@ -112,7 +112,7 @@ def summary_json(summary: ConversationSummary, good: Goodput | None) -> dict[str
 def conversation_view(run: RunInfo, report: ConversationReport) -> list[Table | str]:
     """What `converse` and `show` print for a conversation run."""
     cache = "cache on" if report.config.prompt_cache else "cache off"
-    title = f"{run.id}: {run.backend} {run.model} ({cache})"
+    title = f"{run.id}: {run.backend} {run.display_model} ({cache})"
     return [turns_table(report.summary, title), *summary_lines(report.summary, report.goodput)]
 
 
@@ -120,7 +120,7 @@ def conversation_markdown(run: RunInfo, report: ConversationReport) -> str:
     """The per-turn table and the run's cache and goodput lines, as Markdown."""
     cache = "cache on" if report.config.prompt_cache else "cache off"
     lines = [
-        f"### {md(run.id)}: {md(run.backend)} {md(run.model or '')} ({cache})",
+        f"### {md(run.id)}: {md(run.backend)} {md(run.display_model or '')} ({cache})",
         "",
         md_row(TURN_HEAD),
         "|---|" + "---:|" * (len(TURN_HEAD) - 1),

@@ -22,7 +22,7 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
     lines = [
         f"# tokbench run {run.id}",
         "",
-        f"- **Target**: {md(target_label(run.backend, run.model, run.url))}",
+        f"- **Target**: {md(target_label(run.backend, run.display_model, run.url))}",
         f"- **Suite**: {md(run.suite or '?')} ({repeat} × each item)",
         f"- **Host**: {md(host.cpu_model or '?')}, {host.physical_cores or '?'} cores, "
         f"{gib(host.ram_bytes)} RAM, {md(host.os or '?')}",

@@ -13,7 +13,7 @@ from tokbench.results.quality import Paired, answer_health, items_needed
 
 
 def _label(run: RunInfo) -> str:
-    return f"{run.model or '?'} ({run.backend}, {run.id})"
+    return f"{run.display_model or '?'} ({run.backend}, {run.id})"
 
 
 def _needed(p: Paired) -> int | None:

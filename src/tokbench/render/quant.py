@@ -81,6 +81,8 @@ def model_records(v: QuantView) -> list[dict[str, Any]]:
     """The models as flat JSON records: the reference's own fields, or a candidate's row
     (and, fresh over HTTP, how the server was read), then the speed facts."""
     out: list[dict[str, Any]] = []
+    # each file's identity (gguf.identity), as the run stored it with its targets
+    ids = {t.gguf_path: t for t in (v.run.targets.values() if v.run else ()) if t.gguf_path}
     for m in model_lines(v):
         rec: dict[str, Any] = {"name": m.name}
         if m.row is None:
@@ -91,6 +93,8 @@ def model_records(v: QuantView) -> list[dict[str, Any]]:
             rec["size_bytes"] = m.size_bytes
             if v.http is not None:
                 rec.update(asdict(v.http))
+        if (t := ids.get(m.model_path)) is not None and t.model_id:
+            rec.update(model_id=t.model_id, model_name=t.model_name)
         s = m.speed
         rec.update(
             bytes_per_token=s.bytes_per_token if s else None,
@@ -111,6 +115,9 @@ def to_json(v: QuantView) -> dict[str, Any]:
         "created_at": v.run.created_at if v.run else None,
         "finished_at": v.run.finished_at if v.run else None,
         "host_name": v.run.host_name if v.run else None,
+        # the reference model's identity, shared with its other runs (gguf.identity)
+        "model_id": v.run.model_id if v.run else None,
+        "model_name": v.run.display_model if v.run else None,
         "settings": asdict(cfg) if cfg is not None else None,
         "reference": asdict(v.reference),
         "models": model_records(v),

@@ -26,7 +26,7 @@ def run_header(run: RunInfo) -> Text:
     text = Text()
     text.append(f"run {run.id}", style="bold")
     text.append(f"  {run.status}\n", style="green" if run.status == "done" else "yellow")
-    text.append(f"{target_label(run.backend, run.model, run.url)}, suite {run.suite}\n")
+    text.append(f"{target_label(run.backend, run.display_model, run.url)}, suite {run.suite}\n")
     tg = run.target
     ctx = tg.details.get("context_length") or tg.n_ctx
     details = [
@@ -231,7 +231,7 @@ def history_table(
             r.kind,
             "interrupted?" if r.id in (orphaned or ()) else r.status,
             r.backend,
-            r.model or DASH,
+            r.display_model or DASH,
             r.suite or DASH,
             f"{ok}/{bad}",
             *extra,

@@ -68,7 +68,7 @@ def bench_summary(store: Store, run: RunInfo, limit: int | None = MAX_VIEW_TESTS
 def view(store: Store, run: RunInfo) -> RunView:
     t = run.target  # a bench's first model
     quant = t.quantization or t.details.get("quant")
-    label = f"{run.model or '?'} · {run.backend} · {run.id[-6:]}"
+    label = f"{run.display_model or '?'} · {run.backend} · {run.id[-6:]}"
     if run.kind in BENCH_KINDS:
         bench = bench_summary(store, run)
         tg = next((r for r in bench.tests if r.test.startswith("tg") and r.mean), None)
@@ -127,6 +127,7 @@ def views(store: Store, run_ids: tuple[str, ...], last: int | None) -> list[RunV
 class CompareRow:
     view: RunView
     group: str  # model | host | backend
+    model_name: str  # the one name of the run's model identity in this comparison
     decode_delta: float | None  # vs the baseline (first run), tok/s
     decode_ratio: float | None
     ttft_ratio: float | None
@@ -143,16 +144,25 @@ def compare(vs: list[RunView]) -> list[CompareRow]:
         return []
     base = vs[0]
 
-    def key(v: RunView) -> tuple[str, str, str]:
-        return (v.run.model or "?", v.run.host_name or "?", v.run.backend)
+    # one model, one group: runs of the same identity (embedded, served, quant, imported)
+    # sort together under the name its first run gives it
+    names: dict[str, str] = {}
+    for v in vs:
+        names.setdefault(v.run.model_key, v.run.display_model or "?")
+
+    def key(v: RunView) -> tuple[str, str, str, str]:
+        model = v.run.model_key
+        return (names[model], model, v.run.host_name or "?", v.run.backend)
 
     rows = []
     for v in sorted(vs, key=key):
         d, b = v.decode.mean, base.decode.mean
+        name, _model, host, backend = key(v)
         rows.append(
             CompareRow(
                 v,
-                " | ".join(key(v)),
+                " | ".join((name, host, backend)),
+                name,
                 d - b if d is not None and b is not None else None,
                 _ratio(d, b),
                 _ratio(v.ttft.mean, base.ttft.mean),

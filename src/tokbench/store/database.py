@@ -1,7 +1,7 @@
 """The results database: SQLite (the default, one file) or PostgreSQL (one store shared
 by a fleet), the same versioned schema on both, one row per request. Every `RunInfo` is
-made here: a new run's (`new_run_info`, for the run ledger and for runs written whole) and
-a stored run's (from its row).
+made here: a new run's (`new_run_info`, through the run ledger, which identifies its
+model) and a stored run's (from its row).
 
 Every request is written (and committed) the moment it completes, so a crash
 or Ctrl-C loses nothing that finished. SQL is written once, in the dialect both
@@ -159,11 +159,17 @@ class Store:
     ) -> None:
         """Set the given fields of a run (None: unchanged; `clear_finished` empties
         finished_at when a run is resumed)."""
-        kind = self.run(run_id).kind if targets is not None else ""
+        kind, model_id, model_name = "", None, None
+        if targets is not None:
+            run = self.run(run_id)
+            kind = run.kind
+            model_id, model_name = run_identity(model or run.model, targets)
         values: dict[str, Any] = {
             "status": status,
             "finished_at": finished_at,
             "model": model,
+            "model_id": model_id,
+            "model_name": model_name,
             "target_json": json.dumps(targets_to_json(kind, targets))
             if targets is not None
             else None,
@@ -391,7 +397,11 @@ def new_run_info(
     source_sha256: str | None = None,
     version: str = __version__,
 ) -> RunInfo:
-    """A run not yet stored: its id from the host's name, created now unless told when."""
+    """A run not yet stored: its id from the host's name, created now unless told when;
+    its model identity is its targets' (`run_identity`; the ledger's `new_run` identifies
+    them first)."""
+    targets = dict(targets or {})
+    model_id, model_name = run_identity(model, targets)
     return RunInfo(
         id=run_id or new_run_id(host.hostname or host_name()),
         created_at=created_at or utc_now(),
@@ -405,11 +415,26 @@ def new_run_info(
         suite=suite,
         host_name=host.hostname,
         config=settings,
-        targets=dict(targets or {}),
+        targets=targets,
         host=host,
         source=source,
         source_sha256=source_sha256,
+        model_id=model_id,
+        model_name=model_name,
     )
+
+
+def run_identity(model: str | None, targets: dict[str, Target]) -> tuple[str | None, str | None]:
+    """A run's model identity and name: its named model's target (a run's one model, a
+    quant comparison's reference), else its targets' (a bench of several models joins
+    them); a run with no identified target keeps its name."""
+    named = targets.get(model or "")
+    if named is not None and named.model_id:
+        return named.model_id, named.model_name or model
+    known = {t.model_id: t.model_name or name for name, t in targets.items() if t.model_id}
+    if not known:
+        return None, model
+    return ",".join(known), ", ".join(dict.fromkeys(known.values()))
 
 
 def run_row(run: RunInfo) -> dict[str, Any]:
@@ -431,6 +456,8 @@ def run_row(run: RunInfo) -> dict[str, Any]:
         "source": run.source,
         "source_sha256": run.source_sha256,
         "energy_json": _json(run.energy),
+        "model_id": run.model_id,
+        "model_name": run.model_name,
     }
 
 
@@ -453,6 +480,8 @@ def run_from_row(r: dict[str, Any]) -> RunInfo:
         source=r.get("source"),
         source_sha256=r.get("source_sha256"),
         energy=RunEnergy.from_json(json.loads(r["energy_json"])) if r.get("energy_json") else None,
+        model_id=r.get("model_id"),
+        model_name=r.get("model_name") or r["model"],
     )
 
 

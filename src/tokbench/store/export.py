@@ -19,6 +19,8 @@ RUN_COLUMNS = (
     "backend",
     "url",
     "model",
+    "model_id",  # the model's identity (a GGUF's sha256, else served id/quant/size)
+    "model_name",  # its one display name, the same across run kinds
     "suite",
     "host_name",
     "cpu_model",
@@ -38,12 +40,21 @@ def _run_cols(run: RunInfo) -> dict[str, Any]:
         "backend": run.backend,
         "url": run.url,
         "model": run.model,
+        "model_id": run.model_id,
+        "model_name": run.display_model,
         "suite": run.suite,
         "host_name": run.host_name,
         "cpu_model": run.host.cpu_model,
         "quantization": target.quantization,
         "tokbench_version": run.tokbench_version,
     }
+
+
+def _identity(target: Target | None) -> dict[str, Any]:
+    """A bench sample's own model's identity (a bench may measure several models)."""
+    if target is None or not target.model_id:
+        return {}
+    return {"model_id": target.model_id, "model_name": target.model_name}
 
 
 # Energy and host-load columns (docs/metrics.md): only when an exported run has them, so
@@ -118,8 +129,10 @@ def bench_rows(store: Store, runs: list[RunInfo]) -> Iterator[dict[str, Any]]:
     for run in runs:
         base = _run_cols(run)
         for s in store.bench_samples(run.id):
+            target = run.targets.get(s.model)
             yield {
                 **base,
+                **_identity(target),
                 **{k: v for k, v in asdict(s).items() if k not in ("run_id", "energy", "host")},
                 **(energy_cols(run, s.energy, s.host) if energy else {}),
             }

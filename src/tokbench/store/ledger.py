@@ -9,6 +9,7 @@ import os
 import platform
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from tokbench.core.energy import RunEnergy
 from tokbench.core.records import (
@@ -21,6 +22,7 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.errors import TokbenchError
+from tokbench.gguf.identity import identified
 from tokbench.hardware.probe import HostProbe, cpu_model, host_name, physical_cores
 from tokbench.store.database import Store, new_run_info
 
@@ -49,6 +51,35 @@ def resumable(store: Store, run_id: str, kinds: tuple[str, ...], command: str) -
     if run.kind not in kinds:
         raise TokbenchError(f"run {run.id} is a {run.kind} run, which {command} cannot resume")
     return run
+
+
+def identify_targets(targets: dict[str, Target]) -> dict[str, Target]:
+    """Each target with its model identity (a GGUF here: its sha256, read once and cached;
+    else the server's model id, quant and size): every kind of run gets it here."""
+    return {name: identified(name, t) for name, t in targets.items()}
+
+
+def new_run(
+    kind: str,
+    settings: Settings,
+    host: HostInfo,
+    *,
+    backend: str,
+    model: str | None = None,
+    targets: dict[str, Target] | None = None,
+    **known: Any,
+) -> RunInfo:
+    """A run not yet stored (`new_run_info`'s fields), its targets identified: what a run
+    known whole (a quant comparison, an import) is built with."""
+    return new_run_info(
+        kind,
+        settings,
+        host,
+        backend=backend,
+        model=model,
+        targets=identify_targets(targets or {}),
+        **known,
+    )
 
 
 @dataclass
@@ -80,11 +111,12 @@ class RunLedger:
         settings, host and measurements (`targets`, when given, replace its targets)."""
         if resume:
             run = store.run(resume)
-            store.update_run(run.id, status="running", clear_finished=True, targets=targets)
+            given = identify_targets(targets) if targets is not None else None
+            store.update_run(run.id, status="running", clear_finished=True, targets=given)
             ledger = cls(store, run.id, run.kind, dict(run.targets))
-            ledger.targets.update(targets or {})
+            ledger.targets.update(given or {})
             return ledger
-        run = new_run_info(
+        run = new_run(
             kind,
             settings,
             host or this_host(),
@@ -104,7 +136,7 @@ class RunLedger:
     def set_target(self, name: str, target: Target, *, model_from_targets: bool = False) -> None:
         """What was measured under `name` (a bench's model, a tune's candidate); with
         `model_from_targets` the run's model field names them all (a bench's models)."""
-        self.targets[name] = target
+        self.targets |= identify_targets({name: target})
         model = ", ".join(self.targets) if model_from_targets else None
         self.store.update_run(self.run_id, targets=self.targets, model=model)
 

@@ -241,3 +241,18 @@ def m010_quant_coverage_and_speed(db: Db) -> None:
                        "decode_tps_se REAL"):
             db.ddl(f"ALTER TABLE {table} ADD COLUMN {column}")
     db.ddl("ALTER TABLE quant_results ADD COLUMN kld_upper REAL")
+
+
+@migration
+def m011_model_identity(db: Db) -> None:
+    """Each run's model identity (gguf.identity: a GGUF's sha256, else the server's model
+    id with its quant and size) and its one display name, so `compare` groups one model
+    run embedded, served and imported. Runs stored before keep their old name; a quant
+    comparison's id comes from the sha256 its reference stored."""
+    db.ddl("ALTER TABLE runs ADD COLUMN model_id TEXT")
+    db.ddl("ALTER TABLE runs ADD COLUMN model_name TEXT")
+    db.ddl("UPDATE runs SET model_name = model")  # ddl: statements without parameters
+    db.ddl(
+        "UPDATE runs SET model_id = (SELECT 'sha256:' || q.model_sha256 FROM quant_references q "
+        "WHERE q.run_id = runs.id) WHERE kind = 'quant'"
+    )
