@@ -310,7 +310,7 @@ class BenchSettings:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "bench_config": {**asdict(self.bench), "url": _redacted(self.bench.url)}
+            "bench_config": {**self.bench.to_json(), "url": _redacted(self.bench.url)}
         }
         if self.stop_rules:
             out["stop_rules"] = self.stop_rules
