@@ -77,6 +77,19 @@ class EngineSettings:
     numa: str | None = None  # NUMA_MODES
     gpu_layers: int | None = None  # -1: all
 
+    def note(self) -> str:
+        """The knobs given, as `tokbench run` spells them ("" when none): shown with a run."""
+        words = {"flash_attn": "-fa", "cache_type_k": "-ctk", "cache_type_v": "-ctv",
+                 "batch": "-b", "ubatch": "-ub", "mmap": "--mmap", "numa": "--numa",
+                 "gpu_layers": "-ngl"}  # fmt: skip
+
+        def shown(v: Any) -> str:
+            if isinstance(v, bool):
+                return "on" if v else "off"
+            return "all" if v == -1 else str(v)
+
+        return " ".join(f"{words[k]} {shown(v)}" for k, v in self.knobs().items())
+
     def knobs(self) -> dict[str, Any]:
         """The settings given (not None) beyond threads, context and chat format."""
         own = ("threads", "n_ctx", "chat_format")
@@ -131,14 +144,14 @@ def _names(cls: Any, *but: str) -> list[str]:
 def flat_settings(conn: Connection, engine: EngineSettings) -> dict[str, Any]:
     """A connection and engine settings as one flat object, in the stored key order (the
     engine's threads, n_ctx and chat_format after api_key_env, where runs have always kept
-    them; a knob left at the engine's default is not written)."""
+    them); the engine's knobs are not in it (`EngineSettings.knobs`)."""
     stored = {_STORED_AS.get(k, k): v for k, v in asdict(conn).items()}
     keys = list(stored)
     at = keys.index("api_key_env") + 1
     own = {"threads": engine.threads, "n_ctx": engine.n_ctx, "chat_format": engine.chat_format}
     head = {k: stored[k] for k in keys[:at]}
     tail = {k: stored[k] for k in keys[at:]}
-    return {**head, **own, **tail, **engine.knobs()}
+    return {**head, **own, **tail}
 
 
 def connection_of(d: dict[str, Any], **defaults: Any) -> Connection:
@@ -188,10 +201,16 @@ class RunConfig:
 
     def to_json(self) -> dict[str, Any]:
         """One flat object: the run's own fields, the connection's and engine's, the
-        sampling's."""
+        sampling's, then the engine's knobs (only those given)."""
         own = {n: getattr(self, n) for n in _names(RunConfig, *_PARTS)}
         conn = flat_settings(self.connection, self.engine)
-        return {**own, **conn, **asdict(self.sampling), "allow_judge": list(self.allow_judge)}
+        return {
+            **own,
+            **conn,
+            **asdict(self.sampling),
+            "allow_judge": list(self.allow_judge),
+            **self.engine.knobs(),  # after every older key; a knob left at its default: none
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunConfig:

@@ -439,6 +439,15 @@ class RunInfo:
         }
 
     @property
+    def engine_note(self) -> str:
+        """The embedded engine's settings beyond threads, as flags ("" when none)."""
+        if isinstance(self.config, RunSettings):
+            return self.config.run.engine.note()
+        if isinstance(self.config, BenchSettings):
+            return self.config.bench.engine.note()
+        return ""
+
+    @property
     def threads(self) -> int | None:
         if isinstance(self.config, RunSettings):
             return self.config.run.threads
