@@ -10,6 +10,7 @@ from tokbench.core.config import (
     BENCH_TIMEOUT_S,
     BenchConfig,
     Connection,
+    ConverseConfig,
     EnergySettings,
     EngineSettings,
     RunConfig,
@@ -95,3 +96,19 @@ def test_a_bench_stored_by_an_old_version_loads() -> None:
     )
     assert cfg.engine == EngineSettings(threads=4)
     assert (cfg.models, cfg.n_gen, cfg.reps, cfg.prefix_cache) == (("m",), (8,), 2, True)
+
+
+OLD_CONVERSE_KEYS = ["url", "backend", "model", "api_key_env", "timeout_s", "source",
+                     "conversations", "turns", "system_tokens", "shared_prefix_tokens",
+                     "user_tokens", "max_tokens", "concurrency", "think_time_s", "arrival",
+                     "rate", "prompt_cache", "seed", "temperature", "slo"]  # fmt: skip
+
+
+def test_a_conversation_config_is_stored_as_before_and_old_ones_load() -> None:
+    cfg = ConverseConfig(Connection(url="http://h:1", kind="vllm", prompt_cache=False), turns=6)
+    assert list(cfg.to_json()) == OLD_CONVERSE_KEYS
+    assert ConverseConfig.from_dict(json.loads(json.dumps(cfg.to_json()))) == cfg
+    old = {"url": "http://h:1", "backend": None, "turns": 3, "gone": 1}
+    back = ConverseConfig.from_dict(old)
+    assert back.connection == Connection(url="http://h:1", prompt_cache=True)
+    assert (back.turns, back.engine.n_ctx) == (3, 8192)  # room for a conversation's history

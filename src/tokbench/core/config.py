@@ -8,7 +8,7 @@ that a run can be resumed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 
@@ -296,16 +296,19 @@ class BenchConfig:
         return out
 
 
+# a converse run's connection fields, by their stored names, in the stored order
+_CONVERSE_CONN = ("url", "backend", "model", "api_key_env", "timeout_s")
+
+
 @dataclass(frozen=True, slots=True)
 class ConverseConfig:
     """`tokbench converse`: conversations sent turn by turn, each turn carrying the whole
-    history; stored with the run so it can be resumed."""
+    history; stored with the run so it can be resumed. `connection.prompt_cache` is
+    llama-server's `cache_prompt` (on unless --no-cache); the embedded engine gets room for
+    a whole conversation's history."""
 
-    url: str | None = None
-    backend: str | None = None
-    model: str | None = None
-    api_key_env: str | None = None
-    timeout_s: float = 300.0
+    connection: Connection = field(default_factory=lambda: Connection(prompt_cache=True))
+    engine: EngineSettings = field(default_factory=lambda: EngineSettings(n_ctx=8192))
     source: str = "synthetic"  # synthetic | seed5 | a JSONL file of message lists
     conversations: int = 4
     turns: int = 4
@@ -317,12 +320,36 @@ class ConverseConfig:
     think_time_s: float = 0.0  # a user's pause between an answer and the next question
     arrival: str = "closed"  # closed | constant | poisson | burst (conversations' starts)
     rate: float | None = None  # conversations started per second (constant, poisson, burst)
-    prompt_cache: bool = True  # llama-server's `cache_prompt`
     seed: int = 0
     temperature: float = 0.0
     slo: str | None = None  # e.g. "ttft_p90=3s,itl_p90=250ms"
 
+    @property
+    def url(self) -> str | None:
+        return self.connection.url
+
+    @property
+    def prompt_cache(self) -> bool:
+        return self.connection.prompt_cache
+
+    def to_json(self) -> dict[str, Any]:
+        """One flat object, in the order conversation runs have always been stored in."""
+        conn = flat_settings(self.connection, self.engine)
+        own = {n: getattr(self, n) for n in _names(ConverseConfig, *_PARTS)}
+        at = list(own).index("seed")  # prompt_cache was stored between rate and seed
+        return {
+            **{k: conn[k] for k in _CONVERSE_CONN},
+            **dict(list(own.items())[:at]),
+            "prompt_cache": self.connection.prompt_cache,
+            **dict(list(own.items())[at:]),
+            **self.engine.knobs(),
+        }
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ConverseConfig:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """The stored config of a run (any version's)."""
+        return cls(
+            connection=connection_of(d, prompt_cache=True),
+            engine=replace(engine_of(d), n_ctx=8192),
+            **_picked(d, _names(cls, *_PARTS)),
+        )

@@ -365,7 +365,7 @@ class ConverseSettings:
     converse: ConverseConfig
 
     def to_json(self) -> dict[str, Any]:
-        return {"converse": {**asdict(self.converse), "url": _redacted(self.converse.url)}}
+        return {"converse": {**self.converse.to_json(), "url": _redacted(self.converse.url)}}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ConverseSettings:
