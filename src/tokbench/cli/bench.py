@@ -127,19 +127,16 @@ def _bench_config(
     **values: Any,
 ) -> Any:
     from tokbench.core.config import BenchConfig
-    from tokbench.runs.bench import with_defaults
 
-    return with_defaults(
-        BenchConfig(
-            models=tuple(m.strip() for m in (models or "").split(",") if m.strip()),
-            depths=depths or (0,),
-            until_ci_pct=until_ci,
-            max_time_s=max_time,
-            concurrency=concurrency or (1,),
-            soak_s=soak[1] if soak and soak[0] == "time" else None,
-            soak_n=int(soak[1]) if soak and soak[0] == "count" else None,
-            **values,
-        )
+    return BenchConfig(
+        models=tuple(m.strip() for m in (models or "").split(",") if m.strip()),
+        depths=depths or (0,),
+        until_ci_pct=until_ci,
+        max_time_s=max_time,
+        concurrency=concurrency or (1,),
+        soak_s=soak[1] if soak and soak[0] == "time" else None,
+        soak_n=int(soak[1]) if soak and soak[0] == "count" else None,
+        **values,
     )
 
 
@@ -269,14 +266,13 @@ def bench(
     from tokbench.core.records import BenchSettings
     from tokbench.render.safe import plain
     from tokbench.results.views import bench_summary
-    from tokbench.runs.bench import config_of
+    from tokbench.runs.bench import config_of, with_defaults
     from tokbench.runs.launch import run_bench
 
     store = open_store(db)
     err = stderr_console()
-    if resume:
-        # the stored settings, measured with these energy flags (they are not stored)
-        cfg = replace(config_of(store.run(resume)), energy=cfg.energy)
+    # a resumed bench: its stored settings, measured with these energy flags (not stored)
+    cfg = replace(config_of(store.run(resume)), energy=cfg.energy) if resume else with_defaults(cfg)
 
     def notify(msg: str) -> None:
         err.print(msg, style="dim", markup=False, highlight=False)

@@ -135,13 +135,6 @@ def connection_options(
 
     decorators: list[Callable[[F], F]] = [click.option("--url", help=url_help), backend_option]
     names = ["url", "backend", "api_key_env", "timeout_s", "idle_timeout_s", "max_response_mb"]
-    if model:
-        names += ["model", "model_path"]
-        decorators.append(
-            click.option(
-                "-m", "--model", help="Model name on the server (default: the first it lists)."
-            )
-        )
     decorators.append(
         click.option(
             "--api-key-env",
@@ -150,13 +143,17 @@ def connection_options(
         )
     )
     if model:
-        decorators.append(
+        names += ["model", "model_path"]
+        decorators += [
+            click.option(
+                "-m", "--model", help="Model name on the server (default: the first it lists)."
+            ),
             click.option(
                 "--model-path",
                 type=click.Path(exists=True, dir_okay=False),
                 help="Embedded engine: run this GGUF file instead of the bundled Gemma 3 270M.",
-            )
-        )
+            ),
+        ]
     decorators += timeout_options
     if server_extras:
         names += ["think", "keep_alive", "prompt_cache"]
