@@ -12,7 +12,7 @@ from tokbench.backends.embedded import EmbeddedBackend
 from tokbench.backends.llama_server import LlamaServerBackend
 from tokbench.backends.openai_bench import CompletionsBench
 from tokbench.backends.registry import detect
-from tokbench.core.config import BenchTest, Sampling
+from tokbench.core.config import BenchTest, EngineSettings, Sampling
 from tokbench.core.metrics import request_metrics
 from tokbench.core.trace import ChatRequest
 from tokbench.suites.loader import load_suite
@@ -31,7 +31,7 @@ def test_run_matches_engine_counts_and_server_timings(
     doc = run_seed5_en(llama_server_cpp)
     assert doc["run"]["backend"] == "llama-server"
     assert doc["run"]["target"]["quantization"] == "Q4_K - Medium"
-    engine = EmbeddedBackend(gemma_path, threads=1, n_ctx=512)
+    engine = EmbeddedBackend(gemma_path, EngineSettings(threads=1, n_ctx=512))
     suite = {i.id: i for i in load_suite("seed5-en").items}
     gaps = []
     for q in doc["requests"]:

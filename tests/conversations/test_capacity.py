@@ -10,7 +10,7 @@ from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.conversations.capacity import search_capacity
 from tokbench.conversations.run import server_levels
 from tokbench.conversations.slo import parse_slos
-from tokbench.core.config import ConverseConfig
+from tokbench.core.config import Connection, ConverseConfig
 from tokbench.store.database import Store
 
 # service time ~0.28 s: within two slots TTFT ~0.25 s; a queued request waits ~0.28 s more
@@ -19,8 +19,9 @@ PACED = FakeConfig(ttft_s=0.25, itl_s=0.01, n_tokens=3, slots=2)
 
 def _cfg(url: str, slo: str) -> ConverseConfig:
     return ConverseConfig(
-        url=url, backend="openai", turns=2, system_tokens=8, user_tokens=4, max_tokens=3, slo=slo
-    )
+        Connection(url=url, kind="openai", prompt_cache=True),
+        turns=2, system_tokens=8, user_tokens=4, max_tokens=3, slo=slo,
+    )  # fmt: skip
 
 
 def test_capacity_search_finds_the_servers_two_slots(tmp_path: Path) -> None:
@@ -56,7 +57,11 @@ def test_no_turn_is_sent_after_the_stop_rule_fired(tmp_path: Path) -> None:
     store = Store(tmp_path / "runs.db")
     cfg = replace(_cfg("", "ttft_p90=1s"), conversations=4, turns=3, concurrency=2)
     with FakeServer(FakeConfig(ttft_s=0.02, itl_s=0.01, n_tokens=3)) as srv:
-        run = converse(replace(cfg, url=srv.url), store, stop_when=lambda recs: len(recs) >= 3)
+        run = converse(
+            replace(cfg, connection=replace(cfg.connection, url=srv.url)),
+            store,
+            stop_when=lambda recs: len(recs) >= 3,
+        )
         sent = [q for q in srv.requests if "messages" in q]
     assert run.status == "stopped"
     stored = store.requests(run.id)

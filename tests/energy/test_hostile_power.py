@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tokbench
+from tokbench.core.config import EnergySettings
 from tokbench.energy.base import ReadingKind
 from tokbench.energy.command import CommandSource, run_with_timeout
 from tokbench.energy.metrics import parse_lifetime
 from tokbench.energy.sampler import Sampler
-from tokbench.energy.session import EnergyOptions
+from tokbench.energy.session import checked
 from tokbench.energy.sources import detect_sources
 from tokbench.errors import TokbenchError
 
@@ -165,8 +166,8 @@ def test_the_sampler_refuses_any_sources_implausible_reading(value: float) -> No
 )
 def test_bad_energy_options_are_one_sentence(options: dict[str, object], message: str) -> None:
     with pytest.raises(TokbenchError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        EnergyOptions(**options).checked()  # type: ignore[arg-type]
-    assert EnergyOptions(interval_s=0.01, idle_s=600).checked()  # the bounds themselves pass
+        checked(EnergySettings(**options))  # type: ignore[arg-type]
+    assert checked(EnergySettings(interval_s=0.01, idle_s=600))  # the bounds themselves pass
 
 
 def test_a_duty_cycle_is_always_a_percentage() -> None:

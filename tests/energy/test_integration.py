@@ -21,10 +21,11 @@ import pytest
 from tests.conftest import tokbench
 from tests.energy.fakes import write_script
 from tests.energy.test_monitor import FakeProc
+from tokbench.core.config import EnergySettings
 from tokbench.core.energy import HostWindow, RequestEnergy, RunEnergy
 from tokbench.core.records import BenchSample, RequestRecord
 from tokbench.energy.monitor import listening_pids
-from tokbench.energy.session import EnergyOptions, EnergySession
+from tokbench.energy.session import EnergySession, checked
 from tokbench.energy.sources import Detection, detect_sources
 from tokbench.errors import TokbenchError
 from tokbench.render.energy import run_lines
@@ -146,7 +147,7 @@ def _session(fake: FakeProc, **kw: object) -> EnergySession:
         return detect_sources(watts=20)
 
     s = EnergySession(
-        EnergyOptions(idle_s=0, interval_s=0.05, **kw),  # type: ignore[arg-type]
+        EnergySettings(idle_s=0, interval_s=0.05, **kw),  # type: ignore[arg-type]
         detect=detect,
         proc_root=fake.proc,
     )
@@ -190,7 +191,7 @@ def test_a_broken_power_cmd_leaves_the_run_without_energy(tmp_path: Path) -> Non
     bad = write_script(tmp_path / "bin", "bad", "echo banana\n")
     notes: list[str] = []
     s = EnergySession(
-        EnergyOptions(power_cmd=str(bad), idle_s=0), notify=notes.append, proc_root=Path("/proc")
+        EnergySettings(power_cmd=str(bad), idle_s=0), notify=notes.append, proc_root=Path("/proc")
     )
     s.start()
     try:
@@ -294,4 +295,4 @@ def test_records_round_trip_through_the_store(tmp_path: Path) -> None:
     store.update_run("r", energy=totals)
     assert store.run("r").energy == totals and totals.measured is None
     with pytest.raises(TokbenchError, match="--lifetime"):
-        EnergyOptions(box_price=1, lifetime="0h").checked()
+        checked(EnergySettings(box_price=1, lifetime="0h"))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tokbench
+from tokbench.core.config import EngineSettings
 from tokbench.errors import TokbenchError
 from tokbench.gguf.merge import merge
 from tokbench.gguf.reader import read_model
@@ -46,7 +47,7 @@ def test_merge_rebuilds_the_original_and_llama_cpp_loads_it(
     req = ChatRequest((("user", "Name a colour."),), 8, Sampling(temperature=0))
     answers = []
     for path in (gemma_path, out):
-        be = EmbeddedBackend(path, threads=2, n_ctx=256)
+        be = EmbeddedBackend(path, EngineSettings(threads=2, n_ctx=256))
         answers.append(be.stream(req).text("answer"))
         be.close()
     assert answers[0] == answers[1]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import tokbench
+from tokbench.core.config import EngineSettings
 from tokbench.errors import TokbenchError
 from tokbench.gguf.analysis import Analysis, analyze
 from tokbench.gguf.reader import read_model
@@ -37,7 +38,9 @@ def assert_generates_8_tokens(model: Path) -> None:
     from tokbench.backends.embedded_bench import EmbeddedBench
     from tokbench.core.config import BenchTest
 
-    eb = EmbeddedBench(EmbeddedBackend(model, threads=2, n_ctx=256, chat_format="chatml"))
+    eb = EmbeddedBench(
+        EmbeddedBackend(model, EngineSettings(threads=2, n_ctx=256, chat_format="chatml"))
+    )
     s = eb.measure(BenchTest("tg", 8), 0)
     eb.close()
     assert s.status == "ok" and s.tokens == 8 and s.tps and s.tps > 0

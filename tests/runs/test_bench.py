@@ -19,7 +19,7 @@ from tests.conftest import tokbench
 from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.backends.openai_bench import CompletionsBench
-from tokbench.core.config import BenchConfig, BenchTest
+from tokbench.core.config import BENCH_TIMEOUT_S, BenchConfig, BenchTest, Connection, EngineSettings
 from tokbench.core.records import BenchSample, Sample, Target, stop_rules
 from tokbench.render.bench import markdown
 from tokbench.results.bench import summarize_bench
@@ -128,7 +128,12 @@ def test_concurrency_arithmetic(tmp_path: Path) -> None:
     with FakeServer(FakeConfig(ttft_s=0.1, itl_s=0.02, n_tokens=20)) as srv:
         store = Store(tmp_path / "c.db")
         cfg = BenchConfig(
-            url=srv.url, n_prompt=(), n_gen=(20,), reps=1, warmup=0, concurrency=(1, 4)
+            Connection(url=srv.url, timeout_s=BENCH_TIMEOUT_S),
+            n_prompt=(),
+            n_gen=(20,),
+            reps=1,
+            warmup=0,
+            concurrency=(1, 4),
         )
         opener = lambda _m: CompletionsBench(OpenAIBackend(srv.url))  # noqa: E731
         run = execute_bench(cfg, store, opener)
@@ -206,7 +211,7 @@ def test_embedded_exact_lengths(gemma_path: Path) -> None:
     from tokbench.backends.embedded import EmbeddedBackend
     from tokbench.backends.embedded_bench import EmbeddedBench
 
-    eb = EmbeddedBench(EmbeddedBackend(gemma_path, threads=2, n_ctx=512))
+    eb = EmbeddedBench(EmbeddedBackend(gemma_path, EngineSettings(threads=2, n_ctx=512)))
     pp = eb.measure(BenchTest("pp", 48, depth=32), 0)
     tg = eb.measure(BenchTest("tg", 8, depth=32), 0)
     eb.close()

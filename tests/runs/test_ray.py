@@ -18,7 +18,7 @@ from tests.testing.fakeserver import FakeConfig, FakeServer
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.backends.openai_bench import CompletionsBench
 from tokbench.backends.registry import open_engine_for
-from tokbench.core.config import BenchConfig
+from tokbench.core.config import BENCH_TIMEOUT_S, BenchConfig, Connection
 from tokbench.core.records import BenchSettings, RayReport, RunInfo, Sample
 from tokbench.results.bench import summarize_bench
 from tokbench.runs.bench import execute_bench
@@ -66,7 +66,14 @@ def test_ray_workers_match_a_single_process_run(tmp_path: Path, ray_cluster: Non
     # server runs in its own process, or the single-process client would share its GIL
     pacing = ("--ttft-ms", "150", "--itl-ms", "25", "--n-tokens", "30")
     with fake_server_process(tmp_path, *pacing) as url:
-        cfg = BenchConfig(url=url, n_prompt=(), n_gen=(30,), reps=1, warmup=0, concurrency=(8,))
+        cfg = BenchConfig(
+            Connection(url=url, timeout_s=BENCH_TIMEOUT_S),
+            n_prompt=(),
+            n_gen=(30,),
+            reps=1,
+            warmup=0,
+            concurrency=(8,),
+        )
         store = Store(tmp_path / "r.db")
         _, single = _level(store, cfg, url, None)
         rc = RayConcurrency(cfg, None, 2, open_engine_for)
@@ -83,7 +90,14 @@ def test_ray_workers_match_a_single_process_run(tmp_path: Path, ray_cluster: Non
 
 def test_a_killed_worker_marks_its_streams_failed(tmp_path: Path, ray_cluster: None) -> None:
     with FakeServer(FakeConfig(ttft_s=0.05, itl_s=0.05, n_tokens=60)) as srv:  # ~3 s streams
-        cfg = BenchConfig(url=srv.url, n_prompt=(), n_gen=(60,), reps=1, warmup=0, concurrency=(6,))
+        cfg = BenchConfig(
+            Connection(url=srv.url, timeout_s=BENCH_TIMEOUT_S),
+            n_prompt=(),
+            n_gen=(60,),
+            reps=1,
+            warmup=0,
+            concurrency=(6,),
+        )
         rc = RayConcurrency(cfg, None, 2, open_engine_for)
 
         def kill_worker_1() -> None:

@@ -6,16 +6,23 @@ import shlex
 
 import pytest
 
+from tokbench.backends.embedded import llama_arguments
 from tokbench.errors import TokbenchError
 from tokbench.tune.commands import llama_server_line
 from tokbench.tune.flags import (
     ServerDialect,
     dialect_from_help,
-    llama_kwargs,
+    engine_settings,
     server_args,
     server_command,
 )
 from tokbench.tune.space import Candidate
+
+
+def llama_kwargs_of(candidate: Candidate) -> dict[str, object]:
+    """A candidate as the embedded engine's `Llama(...)` arguments, the way tune opens it."""
+    return llama_arguments(engine_settings(candidate))
+
 
 NEW_HELP = """\
 -t,    --threads N                      number of CPU threads to use during generation
@@ -133,7 +140,7 @@ def test_server_command_puts_extra_arguments_before_host_and_port() -> None:
     ]
 
 
-def test_llama_kwargs_map_every_embedded_knob() -> None:
+def test_candidates_map_to_llama_arguments_for_every_embedded_knob() -> None:
     cand = Candidate(
         {
             "threads": "4",
@@ -146,7 +153,7 @@ def test_llama_kwargs_map_every_embedded_knob() -> None:
             "mmap": "off",
         }
     )
-    assert llama_kwargs(cand) == {
+    assert llama_kwargs_of(cand) == {
         "n_threads": 4,
         "n_threads_batch": 4,
         "n_gpu_layers": -1,
@@ -159,7 +166,7 @@ def test_llama_kwargs_map_every_embedded_knob() -> None:
         "use_mmap": False,
         "use_mlock": False,
     }
-    assert llama_kwargs(Candidate({"mmap": "mlock", "kv": "q8_0"})) == {
+    assert llama_kwargs_of(Candidate({"mmap": "mlock", "kv": "q8_0"})) == {
         "type_k": 8,
         "type_v": 8,
         "use_mmap": True,
@@ -167,8 +174,8 @@ def test_llama_kwargs_map_every_embedded_knob() -> None:
     }
 
 
-def test_llama_kwargs_refuse_what_llama_cpp_python_cannot_do() -> None:
+def test_engine_settings_refuse_what_llama_cpp_python_cannot_do() -> None:
     with pytest.raises(TokbenchError, match="no llama-cpp-python equivalent"):
-        llama_kwargs(Candidate({"cpu_moe": "4"}))
+        llama_kwargs_of(Candidate({"cpu_moe": "4"}))
     with pytest.raises(TokbenchError, match="llama-server only"):
-        llama_kwargs(Candidate({"fa": "auto"}))
+        llama_kwargs_of(Candidate({"fa": "auto"}))

@@ -86,13 +86,16 @@ def test_printed_command_line_starts_a_server_that_answers_health(
 
 def test_llama_kwargs_open_the_model_in_llama_cpp_python(gemma: Path) -> None:
     llama_cpp = pytest.importorskip("llama_cpp")
-    from tokbench.tune.flags import llama_kwargs
+    from tokbench.backends.embedded import llama_arguments
+    from tokbench.tune.flags import engine_settings
 
     cand = Candidate(
         {"threads": "1", "fa": "on", "kv": "q8_0", "ubatch": "128", "batch": "512", "mmap": "off"}
     )
     # llama-cpp-python caps n_batch at n_ctx
-    llm = llama_cpp.Llama(str(gemma), n_ctx=1024, verbose=False, **llama_kwargs(cand))
+    llm = llama_cpp.Llama(
+        str(gemma), n_ctx=1024, verbose=False, **llama_arguments(engine_settings(cand))
+    )
     try:
         assert llm.n_batch == 512 and llm.context_params.n_ubatch == 128
         assert llm.context_params.type_k == llama_cpp.GGML_TYPE_Q8_0

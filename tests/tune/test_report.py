@@ -107,16 +107,20 @@ def test_ollama_lines_use_ollama_names_and_say_what_they_cannot_express() -> Non
 
 
 def test_tokbench_run_advice_for_the_embedded_engine() -> None:
-    advice = tokbench_run_advice(Candidate({"threads": "2", "fa": "on"}), "/m/x y.gguf", "embedded")
+    best = Candidate({"threads": "2", "ngl": "all", "fa": "on", "kv": "q8_0", "mmap": "mlock"})
+    advice = tokbench_run_advice(best, "/m/x y.gguf", "embedded")
     assert shlex.split(advice.lines[0]) == [
-        "tokbench",
-        "run",
-        "--model-path",
-        "/m/x y.gguf",
-        "-t",
-        "2",
-    ]
-    assert advice.left_out == ("fa=on: tokbench run has no option for it yet",)
+        "tokbench", "run", "--model-path", "/m/x y.gguf", "--threads", "2",
+        "--gpu-layers", "all", "--flash-attn", "on", "--cache-type-k", "q8_0",
+        "--cache-type-v", "q8_0", "--mmap", "mlock",
+    ]  # fmt: skip
+    assert advice.left_out == ()
+    # expert placement is llama-server's alone: said, never silently dropped
+    moe = tokbench_run_advice(Candidate({"cpu_moe": "4"}), "/m/x.gguf", "embedded")
+    assert moe.left_out == (
+        "cpu_moe=4: llama-cpp-python cannot place tensors; serve the model with llama-server",
+    )
+    assert tokbench_run_advice(Candidate({"cpu_moe": "0"}), "/m/x.gguf", "embedded").left_out == ()
 
 
 def test_no_thread_sweep_no_scaling_section() -> None:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import codecs
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tokbench.backends.base import OnToken
+from tokbench.core.config import KV_CACHE_TYPES, MMAP_MODES, NUMA_MODES, EngineSettings
 from tokbench.core.records import Target
 from tokbench.core.trace import ANSWER, ChatRequest, Count, EngineTiming, Recorder, Trace
 from tokbench.errors import TokbenchError
 from tokbench.gguf.identity import file_type_name
+from tokbench.hardware.probe import physical_cores
 
 # llama.cpp's sampling defaults, used where the suite sets nothing.
 DEFAULT_TEMPERATURE = 0.8
@@ -25,39 +26,112 @@ DEFAULT_TOP_P = 0.95
 DEFAULT_TOP_K = 40
 
 
+# ggml_type values for llama-cpp-python's type_k/type_v (ggml.h enum ggml_type)
+GGML_TYPES = {
+    "f32": 0,
+    "f16": 1,
+    "q4_0": 2,
+    "q4_1": 3,
+    "q5_0": 6,
+    "q5_1": 7,
+    "q8_0": 8,
+    "iq4_nl": 20,
+    "bf16": 30,
+}
+GGML_TYPE_NAMES = {v: k for k, v in GGML_TYPES.items()}
+# A V cache of any other type needs flash attention.
+UNQUANTIZED_KV = ("f16", "bf16", "f32")
+DEFAULT_BATCH = 512  # llama-cpp-python's n_batch
+# ggml_numa_strategy values for llama-cpp-python's `numa`
+NUMA_STRATEGIES = {"off": 0, "distribute": 1, "isolate": 2, "numactl": 3}
+# llama_model_params.load_mode (llama.h enum llama_load_mode), as `--mmap` names it
+_LOAD_MODES = {0: "off", 1: "on", 3: "mlock"}
+
+
+def llama_arguments(settings: EngineSettings) -> dict[str, Any]:
+    """The `llama_cpp.Llama(...)` keyword arguments (llama-cpp-python 0.3.x) of the
+    settings given: threads, context and chat format aside, a setting left None is not
+    passed (llama-cpp-python's default holds)."""
+    out: dict[str, Any] = {}
+    if settings.threads is not None:
+        out["n_threads"] = out["n_threads_batch"] = settings.threads
+    if settings.gpu_layers is not None:
+        out["n_gpu_layers"] = settings.gpu_layers
+    if settings.numa is not None:
+        out["numa"] = NUMA_STRATEGIES[settings.numa]
+    if settings.flash_attn is not None:
+        out["flash_attn"] = settings.flash_attn
+    if settings.cache_type_k is not None:
+        out["type_k"] = GGML_TYPES[settings.cache_type_k]
+    if settings.cache_type_v is not None:
+        out["type_v"] = GGML_TYPES[settings.cache_type_v]
+    if settings.ubatch is not None:
+        out["n_ubatch"] = settings.ubatch
+    if settings.batch is not None:
+        out["n_batch"] = settings.batch
+    if settings.mmap is not None:
+        out["use_mmap"] = settings.mmap != "off"
+        out["use_mlock"] = settings.mmap == "mlock"
+    return out
+
+
+def checked(settings: EngineSettings) -> EngineSettings:
+    """These settings, or a TokbenchError naming the bad one in one sentence."""
+    for flag, kv in (
+        ("--cache-type-k", settings.cache_type_k),
+        ("--cache-type-v", settings.cache_type_v),
+    ):
+        if kv is not None and kv not in KV_CACHE_TYPES:
+            raise TokbenchError(
+                f"{flag} {kv} is not a llama.cpp KV-cache type; use one of "
+                f"{', '.join(KV_CACHE_TYPES)}"
+            )
+    v = settings.cache_type_v or "f16"
+    if settings.flash_attn is False and v not in UNQUANTIZED_KV:
+        raise TokbenchError(
+            f"a {v} V cache needs flash attention: drop --flash-attn off or use an f16 V cache"
+        )
+    batch = settings.batch or DEFAULT_BATCH
+    if settings.ubatch is not None and settings.ubatch > batch:
+        raise TokbenchError(
+            f"--ubatch-size {settings.ubatch} is above the batch size {batch} (llama.cpp "
+            f"would cut it to {batch}); raise --batch-size to at least {settings.ubatch}"
+        )
+    for flag, value, allowed in (
+        ("--mmap", settings.mmap, MMAP_MODES),
+        ("--numa", settings.numa, NUMA_MODES),
+    ):
+        if value is not None and value not in allowed:
+            raise TokbenchError(f"{flag} {value}: use one of {', '.join(allowed)}")
+    return settings
+
+
 class EmbeddedBackend:
     kind = "embedded"
 
-    def __init__(
-        self,
-        model_path: Path,
-        *,
-        threads: int,
-        n_ctx: int = 4096,
-        chat_format: str | None = None,
-        flash_attn: bool = True,
-        llama_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        """`llama_options`: further `llama_cpp.Llama(...)` keyword arguments (batch sizes,
-        KV-cache type, mmap...), e.g. a tune candidate's; they win over the ones above."""
+    def __init__(self, model_path: Path, settings: EngineSettings | None = None) -> None:
+        """`settings`: threads (default: the physical cores), context, chat format and the
+        knobs `tokbench tune` turns."""
         import llama_cpp
         from llama_cpp import Llama
 
+        settings = checked(settings or EngineSettings())
         if not model_path.is_file():
             raise TokbenchError(f"model file not found: {model_path}")
         quiet_llama_logs()
         self.model_path = model_path
+        threads = settings.threads or physical_cores()
         options: dict[str, Any] = {
             "n_threads": threads,
             "n_threads_batch": threads,
-            "n_ctx": n_ctx,
+            "n_ctx": settings.n_ctx,
             # llama.cpp's own tools default to flash attention where the backend has it
             # (all CPU builds); llama-cpp-python defaults to off
-            "flash_attn": flash_attn,
-            **(llama_options or {}),
+            "flash_attn": True,
+            **llama_arguments(settings),
         }
-        threads = int(options["n_threads"])
         self.threads = threads
+        self.settings = settings
         try:
             self.llm = Llama(model_path=str(model_path), verbose=False, **options)
         except (ValueError, RuntimeError) as exc:
@@ -66,7 +140,7 @@ class EmbeddedBackend:
             ) from exc
         self._llama_cpp = llama_cpp
         self._threadpool = _attach_threadpool(self.llm, threads)
-        self._formatter, self.chat_format = self._pick_formatter(chat_format)
+        self._formatter, self.chat_format = self._pick_formatter(settings.chat_format)
         meta = self.llm.metadata
         self.model = meta.get("general.name") or model_path.stem
         self._meta = meta
@@ -112,9 +186,25 @@ class EmbeddedBackend:
                 },
                 "threadpool": "persistent" if self._threadpool else "ggml default",
                 "flash_attn": self.llm.context_params.flash_attn_type == 1,
+                **self._context_facts(),
                 "llama_cpp_python": self._llama_cpp.__version__,
             },
         )
+
+    def _context_facts(self) -> dict[str, Any]:
+        """The engine settings llama.cpp took, where they differ from its defaults (so a
+        run made with defaults is described as before)."""
+        params = self.llm.context_params
+        took = {
+            "cache_type_k": GGML_TYPE_NAMES.get(params.type_k, str(params.type_k)),
+            "cache_type_v": GGML_TYPE_NAMES.get(params.type_v, str(params.type_v)),
+            "n_batch": params.n_batch,
+            "n_ubatch": params.n_ubatch,
+            "mmap": _LOAD_MODES.get(self.llm.model_params.load_mode, "other"),
+        }
+        defaults = {"cache_type_k": "f16", "cache_type_v": "f16", "n_batch": 512,
+                    "n_ubatch": 512, "mmap": "on"}  # fmt: skip
+        return {k: v for k, v in took.items() if v != defaults[k]}
 
     def close(self) -> None:
         self.llm.close()

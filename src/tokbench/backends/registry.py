@@ -19,9 +19,8 @@ from tokbench.backends.embedded_bench import EmbeddedBench
 from tokbench.backends.ollama_bench import OllamaBench
 from tokbench.backends.openai import OpenAIBackend
 from tokbench.backends.openai_bench import CompletionsBench
-from tokbench.core.config import BenchConfig, Connection
+from tokbench.core.config import BenchConfig, Connection, EngineSettings
 from tokbench.errors import TokbenchError
-from tokbench.hardware.probe import physical_cores
 
 
 def _openai_family(cls: type[OpenAIBackend]) -> Callable[[Connection, str | None], Backend]:
@@ -57,14 +56,10 @@ def _open_ollama(conn: Connection, key: str | None) -> Backend:
 
 
 def _open_embedded(conn: Connection, _key: str | None) -> Backend:
+    """The embedded engine with its default settings (`open_backend` passes the user's)."""
     if conn.url:
         raise TokbenchError("the embedded engine takes no --url; pass --model-path instead")
-    return EmbeddedBackend(
-        Path(conn.model_path or ""),
-        threads=conn.threads or physical_cores(),
-        n_ctx=conn.n_ctx,
-        chat_format=conn.chat_format,
-    )
+    return EmbeddedBackend(Path(conn.model_path or ""))
 
 
 def _completions_bench(backend: Any, prefix_cache: bool) -> BenchEngine:
@@ -185,12 +180,15 @@ def api_key(conn: Connection) -> str | None:
     return key
 
 
-def open_backend(conn: Connection, notify: Callable[[str], None]) -> Backend:
-    """The embedded engine when no URL is given, else the server kind named or detected."""
+def open_backend(
+    conn: Connection, notify: Callable[[str], None], engine: EngineSettings | None = None
+) -> Backend:
+    """The embedded engine (set up by `engine`) when no URL is given, else the server kind
+    named or detected."""
     if not conn.url:
         path = Path(conn.model_path) if conn.model_path else bundled_model_path(notify)
         notify(f"loading {path.name} into llama.cpp")
-        return _open_embedded(replace(conn, model_path=str(path)), None)
+        return EmbeddedBackend(path, engine)
     key = api_key(conn)
     name = conn.kind
     if name is None:
@@ -207,19 +205,13 @@ def open_engine_for(
 
     def opener(model: str | None) -> BenchEngine:
         need = max(cfg.depths) + max((*cfg.n_prompt, *cfg.n_gen)) + 64
-        conn = Connection(
-            url=cfg.url,
-            kind=cfg.backend,
+        conn = replace(
+            cfg.connection,
             model=model if cfg.url else None,
             model_path=model if not cfg.url else None,
-            api_key_env=cfg.api_key_env,
-            threads=cfg.threads,
-            n_ctx=max(need, 512),
-            timeout_s=cfg.timeout_s,
             prompt_cache=cfg.prefix_cache,
-            idle_timeout_s=cfg.idle_timeout_s,
-            max_response_mb=cfg.max_response_mb,
         )
-        return open_bench_engine(open_backend(conn, notify), cfg.prefix_cache)
+        engine = replace(cfg.engine, n_ctx=max(need, 512))
+        return open_bench_engine(open_backend(conn, notify, engine), cfg.prefix_cache)
 
     return opener

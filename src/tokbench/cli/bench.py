@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tokbench.cli.checks import MAX_SECONDS, MAX_TOKENS_PER_TEST, Number, seconds, timeout_options
-from tokbench.cli.energy_options import energy_options
+from tokbench.cli.checks import MAX_SECONDS, MAX_TOKENS_PER_TEST, Number, seconds
 from tokbench.cli.options import (
-    backend_option,
+    connection_options,
     db_option,
     emit,
+    energy_options,
+    engine_options,
     format_option,
+    grouped,
     open_store,
 )
+from tokbench.core.config import BENCH_TIMEOUT_S
 from tokbench.render.outputs import Outputs
+
+if TYPE_CHECKING:
+    from tokbench.core.config import BenchConfig
 
 
 def _ints(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...]:
@@ -110,11 +116,37 @@ def _llama_bench_json(b: _Benched) -> str:
     return json_records(b.run, b.summary, b.store.bench_samples(b.run.id))
 
 
+def _bench_config(
+    *,
+    models: str | None,
+    depths: tuple[int, ...],
+    until_ci: float | None,
+    max_time: float | None,
+    concurrency: tuple[int, ...],
+    soak: tuple[str, float] | None,
+    **values: Any,
+) -> Any:
+    from tokbench.core.config import BenchConfig
+
+    return BenchConfig(
+        models=tuple(m.strip() for m in (models or "").split(",") if m.strip()),
+        depths=depths or (0,),
+        until_ci_pct=until_ci,
+        max_time_s=max_time,
+        concurrency=concurrency or (1,),
+        soak_s=soak[1] if soak and soak[0] == "time" else None,
+        soak_n=int(soak[1]) if soak and soak[0] == "count" else None,
+        **values,
+    )
+
+
 @click.command()
-@click.option(
-    "--url", help="Server to measure (OpenAI-compatible); without it: the embedded engine."
+@connection_options(
+    url_help="Server to measure (OpenAI-compatible); without it: the embedded engine.",
+    model=False,
+    server_extras=False,
+    default_timeout_s=BENCH_TIMEOUT_S,
 )
-@backend_option
 @click.option(
     "-m",
     "--model",
@@ -123,8 +155,7 @@ def _llama_bench_json(b: _Benched) -> str:
     "GGUF paths for the embedded engine (default: the bundled model / the server's "
     "first).",
 )
-@click.option("--api-key-env", metavar="VAR", help="Read the API key from this variable.")
-@click.option("-t", "--threads", type=click.IntRange(1, 4_096), help="Embedded engine threads.")
+@engine_options(context=False)
 @click.option(
     "-p",
     "--n-prompt",
@@ -208,47 +239,30 @@ def _llama_bench_json(b: _Benched) -> str:
     type=click.IntRange(1, 1_000_000),
     help="Ray worker processes (default: one per node, at least 2).",
 )
-@timeout_options[0]
-@timeout_options[1]
-@timeout_options[2]
 @click.option("--resume", metavar="RUN_ID", help="Continue an interrupted bench run.")
 @format_option(*BENCH.names)
 @click.option("--no-progress", is_flag=True)
 @energy_options
 @db_option
+@grouped(
+    "cfg",
+    _bench_config,
+    ("connection", "engine", "energy", "models", "n_prompt", "n_gen", "depths", "reps",
+     "warmup", "until_ci", "max_reps", "max_time", "concurrency", "soak", "prefix_cache"),
+)  # fmt: skip
 def bench(
-    url: str | None,
-    backend: str,
-    models: str | None,
-    api_key_env: str | None,
-    threads: int | None,
-    n_prompt: tuple[int, ...],
-    n_gen: tuple[int, ...],
-    depths: tuple[int, ...],
-    reps: int,
-    warmup: int,
-    until_ci: float | None,
-    max_reps: int,
-    max_time: float | None,
-    concurrency: tuple[int, ...],
-    soak: tuple[str, float] | None,
-    prefix_cache: bool,
+    cfg: BenchConfig,
     ray_address: str | None,
     ray_workers: int | None,
-    timeout_s: float | None,
-    idle_timeout_s: float | None,
-    max_response_mb: float,
     resume: str | None,
     fmt: str,
     no_progress: bool,
-    energy: Any,
     db: str | None,
 ) -> None:
     """Controlled speed tests: ppN (prefill), tgN (generation), at context depths, with
     confidence intervals, concurrency levels and drift. Named like llama-bench:
     pp512, tg128, pp512 @ d4096."""
     from tokbench.cli.options import stderr_console
-    from tokbench.core.config import BenchConfig
     from tokbench.core.records import BenchSettings
     from tokbench.render.safe import plain
     from tokbench.results.views import bench_summary
@@ -257,33 +271,8 @@ def bench(
 
     store = open_store(db)
     err = stderr_console()
-    if resume:
-        cfg = config_of(store.run(resume))
-    else:
-        cfg = with_defaults(
-            BenchConfig(
-                url=url,
-                backend=None if backend == "auto" else backend,
-                models=tuple(m.strip() for m in (models or "").split(",") if m.strip()),
-                api_key_env=api_key_env,
-                threads=threads,
-                n_prompt=n_prompt,
-                n_gen=n_gen,
-                depths=depths or (0,),
-                reps=reps,
-                warmup=warmup,
-                until_ci_pct=until_ci,
-                max_reps=max_reps,
-                max_time_s=max_time,
-                concurrency=concurrency or (1,),
-                soak_s=soak[1] if soak and soak[0] == "time" else None,
-                soak_n=int(soak[1]) if soak and soak[0] == "count" else None,
-                prefix_cache=prefix_cache,
-                timeout_s=timeout_s or 600.0,
-                idle_timeout_s=idle_timeout_s,
-                max_response_mb=max_response_mb,
-            )
-        )
+    # a resumed bench: its stored settings, measured with these energy flags (not stored)
+    cfg = replace(config_of(store.run(resume)), energy=cfg.energy) if resume else with_defaults(cfg)
 
     def notify(msg: str) -> None:
         err.print(msg, style="dim", markup=False, highlight=False)
@@ -295,7 +284,6 @@ def bench(
         "ray_address": ray_address,
         "ray_workers": ray_workers,
         "notify": notify,
-        "energy": energy,
     }
     if not no_progress and err.is_terminal:
         from tokbench.cli.progress import BenchProgress

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tokbench.cli.options import backend_option, db_option, emit, format_option
+from tokbench.cli.options import connection_options, db_option, emit, format_option
 from tokbench.render.outputs import Outputs
+
+if TYPE_CHECKING:
+    from tokbench.core.config import Connection
 
 CONVERSE: Outputs[Any] = Outputs()  # (run, ConversationReport)
 CAPACITY: Outputs[Any] = Outputs()  # a Capacity
@@ -56,14 +60,11 @@ def _capacity_json(cap: Any) -> Any:
 
 
 @click.command()
-@click.option(
-    "--url",
-    help="The server (llama-server, vLLM, SGLang, Ollama, LM Studio...). "
+@connection_options(
+    url_help="The server (llama-server, vLLM, SGLang, Ollama, LM Studio...). "
     "Without it: the embedded engine, which keeps no prompt cache.",
+    server_extras=False,
 )
-@backend_option
-@click.option("--model", help="The server's model name (default: the one it serves).")
-@click.option("--api-key-env", metavar="VAR", help="Env variable holding the API key.")
 @click.option(
     "--source",
     default="synthetic",
@@ -150,16 +151,12 @@ def _capacity_json(cap: Any) -> Any:
 )
 @click.option("--temperature", default=0.0, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthetic text.")
-@click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds per turn.")
 @click.option("--resume", metavar="RUN_ID", help="Continue an interrupted conversation run.")
 @click.option("--no-progress", is_flag=True, help="No progress on stderr.")
 @db_option
 @format_option(*CONVERSE.names)
 def converse(
-    url: str | None,
-    backend: str,
-    model: str | None,
-    api_key_env: str | None,
+    connection: Connection,
     source: str,
     conversations: int,
     turns: int,
@@ -177,7 +174,6 @@ def converse(
     level_requests: int,
     temperature: float,
     seed: int,
-    timeout_s: float,
     resume: str | None,
     no_progress: bool,
     db: str | None,
@@ -206,11 +202,7 @@ def converse(
     from tokbench.core.config import ConverseConfig
 
     cfg = ConverseConfig(
-        url=url,
-        backend=None if backend == "auto" else backend,
-        model=model,
-        api_key_env=api_key_env,
-        timeout_s=timeout_s,
+        replace(connection, prompt_cache=not no_cache),
         source=source,
         conversations=conversations,
         turns=turns,
@@ -222,7 +214,6 @@ def converse(
         think_time_s=think_time_s,
         arrival=arrival,
         rate=rate,
-        prompt_cache=not no_cache,
         seed=seed,
         temperature=temperature,
         slo=slo,

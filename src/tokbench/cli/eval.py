@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tokbench.cli.checks import Number, timeout_options
-from tokbench.cli.energy_options import energy_options
-from tokbench.cli.options import backend_option, db_option, emit, format_option, open_store
+from tokbench.cli.checks import Number
+from tokbench.cli.options import (
+    connection_options,
+    db_option,
+    emit,
+    energy_options,
+    engine_options,
+    format_option,
+    open_store,
+    run_config_arg,
+    sampling_options,
+)
 from tokbench.render.outputs import Outputs
+
+if TYPE_CHECKING:
+    from tokbench.core.config import RunConfig
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?\s*$")
 _UNIT_S = {None: 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -36,20 +49,6 @@ def _data(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{pair!r}: give NAME=PATH", param_hint="--data")
         out[name.strip().lower()] = path
     return out
-
-
-def _extra_body(text: str | None) -> dict[str, object] | None:
-    if text is None:
-        return None
-    import json
-
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--extra-body") from None
-    if not isinstance(value, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--extra-body")
-    return value
 
 
 class _Progress:
@@ -103,25 +102,11 @@ def _time_json(rows: Any) -> Any:
 
 @click.command(name="eval")
 @click.argument("benchmarks", nargs=-1)
-@click.option("--url", help="OpenAI-compatible server; without it the embedded llama.cpp engine.")
-@backend_option
-@click.option("-m", "--model", help="Model name on the server (default: the first it lists).")
-@click.option("--api-key-env", metavar="VAR", help="Read the API key from this variable.")
-@click.option(
-    "--model-path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Embedded engine: this GGUF instead of the bundled Gemma 3 270M.",
+@connection_options(
+    url_help="OpenAI-compatible server; without it the embedded llama.cpp engine.",
+    default_timeout_s=600.0,
 )
-@click.option("-t", "--threads", type=click.IntRange(1, 4_096), help="Embedded engine threads.")
-@click.option(
-    "--ctx",
-    "n_ctx",
-    type=click.IntRange(256, 2**21),
-    default=4096,
-    show_default=True,
-    help="Embedded engine context size.",
-)
-@click.option("--chat-format", help="Embedded engine: chat format when the GGUF has none.")
+@engine_options()
 @click.option(
     "--data",
     "data",
@@ -172,15 +157,8 @@ def _time_json(rows: Any) -> Any:
     help="Tokens an answer may take, thinking included [default: 2048]. A "
     "reasoning model needs thousands; an answer cut by it counts wrong.",
 )
-@click.option("--temperature", type=Number(0, 100), help="Sampling temperature (R1: 0.6).")
-@click.option("--top-p", type=Number(0, 1), help="top_p.")
-@click.option("--top-k", type=click.IntRange(0, 1_000_000), help="top_k.")
-@click.option("--seed", type=int, help="Sampling seed.")
-@timeout_options[0]
-@timeout_options[1]
-@timeout_options[2]
+@sampling_options("Sampling temperature (R1: 0.6).")
 @click.option("--extra-body", metavar="JSON", help="Extra request fields for the server.")
-@click.option("--think/--no-think", default=None, help="Ollama: thinking on or off.")
 @click.option(
     "--gguf",
     type=click.Path(exists=True, dir_okay=False),
@@ -209,16 +187,10 @@ def _time_json(rows: Any) -> Any:
 @energy_options
 @db_option
 @format_option(*EVAL.names)
+@run_config_arg()
 def eval_(
     benchmarks: tuple[str, ...],
-    url: str | None,
-    backend: str,
-    model: str | None,
-    api_key_env: str | None,
-    model_path: str | None,
-    threads: int | None,
-    n_ctx: int,
-    chat_format: str | None,
+    config: RunConfig,
     data: tuple[str, ...],
     full: bool,
     limit: int | None,
@@ -226,23 +198,11 @@ def eval_(
     until_ci_pts: float | None,
     style: str,
     shots: int,
-    max_tokens: int | None,
-    temperature: float | None,
-    top_p: float | None,
-    top_k: int | None,
-    seed: int | None,
-    timeout_s: float | None,
-    idle_timeout_s: float | None,
-    max_response_mb: float,
-    extra_body: str | None,
-    think: bool | None,
-    gguf: str | None,
     resume: str | None,
     estimate_time: bool,
     decode_tps: float,
     prefill_tps: float | None,
     no_progress: bool,
-    energy: Any,
     db: str | None,
     fmt: str,
 ) -> None:
@@ -264,7 +224,6 @@ def eval_(
     verdict is read from the answer after the thinking, never from the thinking.
     """
     from tokbench.cli.options import stderr_console
-    from tokbench.core.config import Connection, RunConfig, Sampling
     from tokbench.core.records import EvalPlan
     from tokbench.paths import runs_dir
     from tokbench.render.run_folder import write_run_folder
@@ -285,27 +244,7 @@ def eval_(
     if estimate_time:
         _estimate_time(plan, decode_tps, prefill_tps, fmt)
         return
-    config = RunConfig(
-        suite="eval:" + "+".join(names),
-        connection=Connection(
-            url=url,
-            kind=None if backend == "auto" else backend,
-            model=model,
-            api_key_env=api_key_env,
-            model_path=model_path,
-            threads=threads,
-            n_ctx=n_ctx,
-            chat_format=chat_format,
-            timeout_s=timeout_s or 600.0,
-            idle_timeout_s=idle_timeout_s,
-            max_response_mb=max_response_mb,
-            think=think,
-        ),
-        sampling=Sampling(temperature=temperature, top_p=top_p, top_k=top_k, seed=seed),
-        max_tokens=max_tokens,
-        extra_body=_extra_body(extra_body),
-        gguf=gguf,
-    )
+    config = replace(config, suite="eval:" + "+".join(names))
     from tokbench.runs.eval import run_eval
 
     err = stderr_console()
@@ -318,7 +257,6 @@ def eval_(
         "resume": resume,
         "notify": notify,
         "on_end": write_run_folder,
-        "energy": energy,
     }
     if not no_progress and err.is_terminal:
         from tokbench.cli.progress import ProgressObserver

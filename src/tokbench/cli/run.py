@@ -7,21 +7,21 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tokbench.cli.checks import Number, timeout_options
-from tokbench.cli.energy_options import energy_options
 from tokbench.cli.options import (
-    backend_option,
-    connection_arg,
+    connection_options,
     db_option,
     emit,
+    energy_options,
+    engine_options,
     format_option,
     open_store,
-    sampling_arg,
+    run_config_arg,
+    sampling_options,
 )
 from tokbench.render.outputs import Outputs
 
 if TYPE_CHECKING:
-    from tokbench.core.config import Connection, Sampling
+    from tokbench.core.config import RunConfig
 
 RUN: Outputs[Any] = Outputs()  # a finished suite run (`runs.suite.SuiteResult`)
 
@@ -41,41 +41,11 @@ def _run_json(result: Any) -> Any:
 
 
 @click.command()
-@click.option(
-    "--url",
-    help="OpenAI-compatible server, e.g. http://127.0.0.1:1234/v1 "
-    "(with or without /v1). Without it: the embedded llama.cpp engine.",
+@connection_options(
+    url_help="OpenAI-compatible server, e.g. http://127.0.0.1:1234/v1 "
+    "(with or without /v1). Without it: the embedded llama.cpp engine."
 )
-@backend_option
-@click.option("-m", "--model", help="Model name on the server (default: the first it lists).")
-@click.option(
-    "--api-key-env",
-    metavar="VAR",
-    help="Read the API key from this environment variable (never stored or printed).",
-)
-@click.option(
-    "--model-path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Embedded engine: run this GGUF file instead of the bundled Gemma 3 270M.",
-)
-@click.option(
-    "-t",
-    "--threads",
-    type=click.IntRange(1, 4_096),
-    help="Embedded engine threads (default: physical cores).",
-)
-@click.option(
-    "--ctx",
-    "n_ctx",
-    type=click.IntRange(256, 2**21),
-    default=4096,
-    show_default=True,
-    help="Embedded engine context size.",
-)
-@click.option(
-    "--chat-format",
-    help="Embedded engine: chat format when the GGUF has no template (gemma, chatml, llama-2...).",
-)
+@engine_options()
 @click.option(
     "-s",
     "--suite",
@@ -95,30 +65,12 @@ def _run_json(result: Any) -> Any:
 @click.option(
     "--max-tokens", type=click.IntRange(1, 2**21), help="Override the suite's max_tokens."
 )
-@click.option("--temperature", type=Number(0, 100), help="Override the sampling temperature.")
-@click.option("--top-p", type=Number(0, 1), help="Override top_p.")
-@click.option("--top-k", type=click.IntRange(0, 1_000_000), help="Override top_k.")
-@click.option("--seed", type=int, help="Sampling seed.")
-@timeout_options[0]
-@timeout_options[1]
-@timeout_options[2]
+@sampling_options()
 @click.option(
     "--extra-body",
     metavar="JSON",
     help="Extra request fields for the server, e.g. '{\"min_p\": 0.05}' "
     "(merged over the suite's extra_body).",
-)
-@click.option(
-    "--think/--no-think",
-    default=None,
-    help="Ollama: turn thinking on or off (default: the model's own behaviour).",
-)
-@click.option("--keep-alive", help="Ollama: keep_alive passed through, e.g. 10m or -1.")
-@click.option(
-    "--prompt-cache",
-    is_flag=True,
-    help="llama-server, vLLM: allow prompt-cache reuse (off by default, so repeated runs pay "
-    "their full prefill).",
 )
 @click.option(
     "--gguf",
@@ -147,48 +99,22 @@ def _run_json(result: Any) -> Any:
 )
 @db_option
 @format_option(*RUN.names)
-@connection_arg
-@sampling_arg
-def run(
-    connection: Connection,
-    sampling: Sampling,
-    suite: str,
-    repeat: int,
-    max_tokens: int | None,
-    extra_body: str | None,
-    gguf: str | None,
-    resume: str | None,
-    allow_code: bool,
-    allow_judge: tuple[str, ...],
-    no_progress: bool,
-    energy: Any,
-    db: str | None,
-    fmt: str,
-) -> None:
+@run_config_arg("suite", "repeat", "allow_code", "allow_judge")
+def run(config: RunConfig, resume: str | None, no_progress: bool, db: str | None, fmt: str) -> None:
     """Ask every question of a suite, measure each answer and keep the results.
 
     Each request is stored the moment it completes, so Ctrl-C keeps what finished
     (resume with --resume RUN_ID). Every request's energy (with a power source, see
     --watts and --power-cmd) and the host's load (other processes, swapping) are kept too.
+    The embedded engine takes llama.cpp's settings (-fa, -ctk/-ctv, -b/-ub, --mmap...),
+    so a `tokbench tune` recommendation runs as printed; they are stored with the run.
     """
     from tokbench.cli.options import stderr_console
-    from tokbench.core.config import RunConfig
     from tokbench.core.records import RunSettings
     from tokbench.paths import runs_dir
     from tokbench.render.run_folder import write_run_folder
     from tokbench.runs.suite import run_suite
 
-    config = RunConfig(
-        suite=suite,
-        connection=connection,
-        sampling=sampling,
-        repeat=repeat,
-        max_tokens=max_tokens,
-        extra_body=_json_object(extra_body),
-        gguf=gguf,
-        allow_code=allow_code,
-        allow_judge=allow_judge,
-    )
     err = stderr_console()
     store = open_store(db)
     show_progress = not no_progress and err.is_terminal
@@ -204,7 +130,7 @@ def run(
             old = store.run(resume).config
             total = len(old.items) * old.run.repeat if isinstance(old, RunSettings) else 0
         else:
-            total = len(load_suite(suite).items) * repeat
+            total = len(load_suite(config.suite).items) * config.repeat
         observer = ProgressObserver(err, total)
         with observer:
             result = run_suite(
@@ -215,7 +141,6 @@ def run(
                 observer=observer,
                 notify=notify,
                 on_end=write_run_folder,
-                energy=energy,
             )
     else:
         result = run_suite(
@@ -225,7 +150,6 @@ def run(
             resume=resume,
             notify=notify,
             on_end=write_run_folder,
-            energy=energy,
         )
 
     emit(RUN, fmt, result)
@@ -241,17 +165,3 @@ def run(
     if status == "failed":
         err.print("[red]No request succeeded.[/red]")
         sys.exit(1)
-
-
-def _json_object(text: str | None) -> dict[str, object] | None:
-    if text is None:
-        return None
-    import json
-
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--extra-body") from exc
-    if not isinstance(value, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--extra-body")
-    return value

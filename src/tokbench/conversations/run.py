@@ -23,7 +23,7 @@ from tokbench.conversations.capacity import LevelRun, LevelStop, saturated, ttft
 from tokbench.conversations.plan import Conversation, arrival_offsets, conversations
 from tokbench.conversations.slo import Slo, parse_slos
 from tokbench.conversations.turns import item_id
-from tokbench.core.config import Connection, ConverseConfig, Sampling
+from tokbench.core.config import ConverseConfig, Sampling
 from tokbench.core.metrics import request_metrics
 from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo, utc_now
 from tokbench.core.trace import ChatRequest
@@ -84,18 +84,6 @@ def open_ledger(
     )
 
 
-def _connection(cfg: ConverseConfig) -> Connection:
-    return Connection(
-        url=cfg.url,
-        kind=cfg.backend,
-        model=cfg.model,
-        api_key_env=cfg.api_key_env,
-        timeout_s=cfg.timeout_s,
-        prompt_cache=cfg.prompt_cache,
-        n_ctx=8192,
-    )
-
-
 def converse(
     cfg: ConverseConfig,
     store: Store,
@@ -114,12 +102,12 @@ def converse(
         cfg = old.converse
     check_config(cfg)
     plan = conversations(cfg)
-    backend = open_backend(_connection(cfg), notify)
+    backend = open_backend(cfg.connection, notify, cfg.engine)
     try:
         ledger = open_ledger(cfg, store, backend, resume)
         # one backend (one connection) per conversation in flight: a client is not shared
-        conn = replace(_connection(cfg), kind=backend.kind, model=backend.model)
-        extra = [open_backend(conn, notify) for _ in range(cfg.concurrency - 1)]
+        conn = replace(cfg.connection, kind=backend.kind, model=backend.model)
+        extra = [open_backend(conn, notify, cfg.engine) for _ in range(cfg.concurrency - 1)]
         try:
             status = execute(cfg, plan, [backend, *extra], ledger, observer or _Quiet(), stop_when)
         finally:

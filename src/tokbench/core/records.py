@@ -349,7 +349,7 @@ class BenchSettings:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "bench_config": {**asdict(self.bench), "url": _redacted(self.bench.url)}
+            "bench_config": {**self.bench.to_json(), "url": _redacted(self.bench.url)}
         }
         if self.stop_rules:
             out["stop_rules"] = self.stop_rules
@@ -404,7 +404,7 @@ class ConverseSettings:
     converse: ConverseConfig
 
     def to_json(self) -> dict[str, Any]:
-        return {"converse": {**asdict(self.converse), "url": _redacted(self.converse.url)}}
+        return {"converse": {**self.converse.to_json(), "url": _redacted(self.converse.url)}}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ConverseSettings:
@@ -495,6 +495,15 @@ class RunInfo:
             "target": targets_to_json(self.kind, self.targets),
             "host": self.host.to_json(),
         }
+
+    @property
+    def engine_note(self) -> str:
+        """The embedded engine's settings beyond threads, as flags ("" when none)."""
+        if isinstance(self.config, RunSettings):
+            return self.config.run.engine.note()
+        if isinstance(self.config, BenchSettings):
+            return self.config.bench.engine.note()
+        return ""
 
     @property
     def threads(self) -> int | None:

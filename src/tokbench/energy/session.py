@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tokbench.core.config import EnergySettings
 from tokbench.core.energy import NO_POWER_SOURCE, HostWindow, RequestEnergy, RunEnergy
 from tokbench.energy.base import MAX_POWER_W
 from tokbench.energy.metrics import (
@@ -26,11 +27,10 @@ from tokbench.energy.metrics import (
     run_energy,
 )
 from tokbench.energy.monitor import HostMonitor, listening_pids
-from tokbench.energy.sampler import DEFAULT_INTERVAL_S, Sampler
+from tokbench.energy.sampler import Sampler
 from tokbench.energy.sources import Detection, detect_sources
 from tokbench.errors import TokbenchError
 
-DEFAULT_IDLE_S = 3.0
 MAX_IDLE_S = 600.0  # ten minutes of idle is plenty for a baseline
 # Below 10 ms the sampler's own reads (a process per sample for --power-cmd) steal the CPU
 # the benchmark measures: 1e-9 s halved a measured decode speed.
@@ -43,59 +43,46 @@ def _positive(value: float | None, flag: str, what: str) -> None:
         raise TokbenchError(f"{flag} must be a positive number of {what}, got {value}")
 
 
-@dataclass(frozen=True, slots=True)
-class EnergyOptions:
-    """What the user asked about energy and cost (`run` and `bench` flags)."""
+def checked(options: EnergySettings) -> EnergySettings:
+    """These options, or a TokbenchError naming the bad one in one sentence."""
+    o = options
+    _positive(o.watts, "--watts", "watts")
+    if o.watts is not None and o.watts > MAX_POWER_W:
+        raise TokbenchError(f"--watts must be at most {MAX_POWER_W:g} W, got {o.watts:g}")
+    if not MIN_INTERVAL_S <= o.interval_s <= MAX_INTERVAL_S:  # NaN fails too
+        raise TokbenchError(
+            f"--power-interval must be {MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g} seconds "
+            f"(sampling faster slows the run it measures), got {o.interval_s:g}"
+        )
+    if not 0 <= o.idle_s <= MAX_IDLE_S:
+        raise TokbenchError(
+            f"--idle-s must be 0 (skip) to {MAX_IDLE_S:g} seconds, got {o.idle_s:g}"
+        )
+    _positive(o.kwh_price, "--kwh-price", "currency units per kWh")
+    _positive(o.box_price, "--box-price", "currency units")
+    if o.watts is not None and o.power_cmd is not None:
+        raise TokbenchError("give --watts or --power-cmd, not both")
+    if o.power_cmd is not None and not o.power_cmd.strip():
+        raise TokbenchError("--power-cmd is empty: give a command that prints watts")
+    if (o.box_price is None) != (o.lifetime is None):
+        raise TokbenchError(
+            "--box-price and --lifetime go together: the box's price is spread over its "
+            "hours of use"
+        )
+    lifetime_hours(o)
+    if len(o.currency) > 12:
+        raise TokbenchError(f"--currency is a short label such as EUR or ¥, got {o.currency!r}")
+    return o
 
-    watts: float | None = None  # --watts: a constant draw the user measured
-    power_cmd: str | None = None  # --power-cmd: a command printing watts
-    interval_s: float = DEFAULT_INTERVAL_S  # --power-interval
-    idle_s: float = DEFAULT_IDLE_S  # --idle-s: the idle baseline; 0 skips it
-    kwh_price: float | None = None  # --kwh-price, currency per kWh
-    box_price: float | None = None  # --box-price, currency
-    lifetime: str | None = None  # --lifetime: "20000h", "3y", "3y@50%"
-    currency: str = ""  # --currency, a label
-    prefer_wall: bool = False  # --prefer-wall: the ACPI meter or IPMI before RAPL
-    host_monitor: bool = True
 
-    def checked(self) -> EnergyOptions:
-        """These options, or a TokbenchError naming the bad one in one sentence."""
-        _positive(self.watts, "--watts", "watts")
-        if self.watts is not None and self.watts > MAX_POWER_W:
-            raise TokbenchError(f"--watts must be at most {MAX_POWER_W:g} W, got {self.watts:g}")
-        if not MIN_INTERVAL_S <= self.interval_s <= MAX_INTERVAL_S:  # NaN fails too
-            raise TokbenchError(
-                f"--power-interval must be {MIN_INTERVAL_S:g} to {MAX_INTERVAL_S:g} seconds "
-                f"(sampling faster slows the run it measures), got {self.interval_s:g}"
-            )
-        if not 0 <= self.idle_s <= MAX_IDLE_S:
-            raise TokbenchError(
-                f"--idle-s must be 0 (skip) to {MAX_IDLE_S:g} seconds, got {self.idle_s:g}"
-            )
-        _positive(self.kwh_price, "--kwh-price", "currency units per kWh")
-        _positive(self.box_price, "--box-price", "currency units")
-        if self.watts is not None and self.power_cmd is not None:
-            raise TokbenchError("give --watts or --power-cmd, not both")
-        if self.power_cmd is not None and not self.power_cmd.strip():
-            raise TokbenchError("--power-cmd is empty: give a command that prints watts")
-        if (self.box_price is None) != (self.lifetime is None):
-            raise TokbenchError(
-                "--box-price and --lifetime go together: the box's price is spread over its "
-                "hours of use"
-            )
-        self.lifetime_hours()
-        if len(self.currency) > 12:
-            raise TokbenchError(
-                f"--currency is a short label such as EUR or ¥, got {self.currency!r}"
-            )
-        return self
+def lifetime_hours(options: EnergySettings) -> float | None:
+    return parse_lifetime(options.lifetime) if options.lifetime is not None else None
 
-    def lifetime_hours(self) -> float | None:
-        return parse_lifetime(self.lifetime) if self.lifetime is not None else None
 
-    @property
-    def costs(self) -> CostInputs:
-        return CostInputs(self.kwh_price, self.box_price, self.lifetime_hours(), self.currency)
+def costs(options: EnergySettings) -> CostInputs:
+    return CostInputs(
+        options.kwh_price, options.box_price, lifetime_hours(options), options.currency
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +121,14 @@ class EnergySession:
 
     def __init__(
         self,
-        options: EnergyOptions,
+        options: EnergySettings,
         *,
         notify: Callable[[str], None] = lambda _msg: None,
         server_url: str | None = None,
         detect: Callable[..., Detection] = detect_sources,
         proc_root: Path = Path("/proc"),
     ) -> None:
-        self.options = options.checked()
+        self.options = checked(options)
         self.notify = notify
         self.server_url = server_url
         self._detect = detect
@@ -260,7 +247,7 @@ class EnergySession:
             [e for e in energies if e is not None],
             baseline_w=self.sampler.baseline_w if self.sampler else None,
             power_source=label,
-            costs=self.options.costs,
+            costs=costs(self.options),
             host_windows=windows,
             interval_s=self.options.interval_s,
             notes=notes,

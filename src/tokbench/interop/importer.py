@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tokbench.core.config import BenchConfig
+from tokbench.core.config import BENCH_TIMEOUT_S, BenchConfig, Connection, EngineSettings
 from tokbench.core.records import (
     BenchSample,
     BenchSettings,
@@ -94,7 +94,13 @@ def to_records(
     )
     run = new_run(
         "bench",
-        BenchSettings(BenchConfig(url=parsed.server_url, models=(model,), threads=parsed.threads)),
+        BenchSettings(
+            BenchConfig(
+                Connection(url=parsed.server_url, timeout_s=BENCH_TIMEOUT_S),
+                EngineSettings(threads=parsed.threads),
+                models=(model,),
+            )
+        ),
         HostInfo(
             cpu_model=parsed.cpu,
             os=parsed.platform,

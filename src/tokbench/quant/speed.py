@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tokbench.backends.embedded import EmbeddedBackend
 from tokbench.backends.embedded_bench import EmbeddedBench
-from tokbench.core.config import BenchTest
+from tokbench.core.config import BenchTest, EngineSettings
 from tokbench.core.records import BENCH_KINDS, RunInfo, stop_rules
 from tokbench.errors import TokbenchError
 from tokbench.gguf.analysis import analyze
@@ -29,7 +29,7 @@ DECODE_REPS = 3
 def measure_decode(path: Path, threads: int) -> DecodeSpeed:
     """Decode tok/s of `path` on the embedded engine: DECODE_REPS repetitions of
     DECODE_TEST after one untimed warm-up, with `threads` threads."""
-    backend = EmbeddedBackend(path, threads=threads, n_ctx=DECODE_TEST.n + 16)
+    backend = EmbeddedBackend(path, EngineSettings(threads=threads, n_ctx=DECODE_TEST.n + 16))
     try:
         bench = EmbeddedBench(backend)
         bench.measure(DECODE_TEST, -1)  # warm-up: page the weights in

@@ -32,6 +32,8 @@ def run_markdown(run: RunInfo, recs: list[RequestRecord]) -> str:
     tg = run.target
     if tg.gguf_path:
         threads = f", {run.threads} threads" if run.backend == "embedded" else ""
+        if run.backend == "embedded" and run.engine_note:
+            threads += f", {md(run.engine_note)}"
         lines.append(
             f"- **Model file**: {md(tg.gguf_path)} ({gib(tg.gguf_bytes)}, "
             f"{md(tg.quantization or '?')}){threads}"

@@ -39,6 +39,8 @@ def run_header(run: RunInfo) -> Text:
         text.append(", ".join(str(d) for d in details if d) + "\n")
     if tg.gguf_path:
         threads = f", {run.threads} threads" if run.backend == "embedded" else ""
+        if run.backend == "embedded" and run.engine_note:
+            threads += f", {run.engine_note}"
         text.append(f"{tg.gguf_path} ({gib(tg.gguf_bytes)}){threads}\n")
     text.append(
         f"{h.cpu_model or '?'}, {h.physical_cores or '?'} cores, "

@@ -264,7 +264,7 @@ def execute_bench(
         "bench",
         BenchSettings(cfg),
         host or HostInfo(),
-        backend=cfg.backend or ("embedded" if not cfg.url else "auto"),
+        backend=cfg.connection.kind or ("embedded" if not cfg.url else "auto"),
         url=cfg.url,
         model=", ".join(cfg.models) or None,
         resume=resume,

@@ -24,7 +24,7 @@ from tokbench.core.records import (
     utc_now,
 )
 from tokbench.core.trace import Trace
-from tokbench.energy.session import EnergyOptions, EnergySession
+from tokbench.energy.session import EnergySession
 from tokbench.errors import TokbenchError
 from tokbench.evals.answers import grade_eval
 from tokbench.evals.data_files import ItemSet, item_set
@@ -129,7 +129,6 @@ def run_eval(
     observer: EvalObserver | None = None,
     notify: Callable[[str], None] = lambda _msg: None,
     on_end: Callable[[Path, RunInfo, list[RequestRecord]], None] | None = None,
-    energy: EnergyOptions | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> EvalResult:
     """Create (or resume) an eval run and ask its items until all are asked, the time box
@@ -144,7 +143,10 @@ def run_eval(
     began = clock()
     ids: tuple[str, ...] = ()
     if resume:
+        # the stored settings, measured with this call's energy flags (they are not stored)
+        energy = config.energy
         config, stored, ids = _resumed(store, resume)
+        config = replace(config, energy=energy)
         plan = replace(stored, max_time_s=plan.max_time_s, until_ci_pts=plan.until_ci_pts)
     items, plan, sources = plan_items(plan)
     if resume:
@@ -157,11 +159,11 @@ def run_eval(
         raise TokbenchError("no items to ask")
     max_tokens = config.max_tokens or DEFAULT_MAX_TOKENS
     sampling = config.sampling
-    backend = open_backend(config.connection, notify)
+    backend = open_backend(config.connection, notify, config.engine)
     try:
         if not config.url:
             threads = config.threads or physical_cores()
-            config = replace(config, connection=replace(config.connection, threads=threads))
+            config = replace(config, engine=replace(config.engine, threads=threads))
         described = backend.describe()
         target = described.with_bound(speed_bound(config.gguf or described.gguf_path))
         suite = "eval:" + "+".join(plan.benchmarks)
@@ -184,8 +186,8 @@ def run_eval(
         )
         folder = runs_base / ledger.run_id
         session = (
-            EnergySession(energy, notify=notify, server_url=config.url)
-            if energy is not None
+            EnergySession(config.energy, notify=notify, server_url=config.url)
+            if config.energy is not None
             else None
         )
         asking = RequestRun(ledger, session)

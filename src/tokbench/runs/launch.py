@@ -7,7 +7,7 @@ from collections.abc import Callable
 from tokbench.backends.registry import open_engine_for
 from tokbench.core.config import BenchConfig
 from tokbench.core.records import RunInfo
-from tokbench.energy.session import EnergyOptions, EnergySession
+from tokbench.energy.session import EnergySession
 from tokbench.runs.bench import BenchObserver, execute_bench
 from tokbench.runs.ray import RayConcurrency
 from tokbench.store.database import Store
@@ -23,10 +23,10 @@ def run_bench(
     ray_workers: int | None = None,
     observer: BenchObserver | None = None,
     notify: Callable[[str], None] = lambda _msg: None,
-    energy: EnergyOptions | None = None,
 ) -> RunInfo:
     """Run (or resume) a bench; `ray_address` ("" for a local cluster) spreads the
-    concurrency levels over Ray workers."""
+    concurrency levels over Ray workers; `cfg.energy` says how to measure energy (None:
+    not at all)."""
     runner = None
     if ray_address is not None:
         where = "cluster at " + ray_address if ray_address else "(local)"
@@ -40,5 +40,7 @@ def run_bench(
         observer=observer,
         host=this_host(),
         concurrency_runner=runner,
-        energy=EnergySession(energy, notify=notify, server_url=cfg.url) if energy else None,
+        energy=(
+            EnergySession(cfg.energy, notify=notify, server_url=cfg.url) if cfg.energy else None
+        ),
     )

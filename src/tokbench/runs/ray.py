@@ -46,8 +46,8 @@ class LoadWorker:
         self, cfg: BenchConfig, model: str | None, api_key: str | None, engines: EngineFactory
     ) -> None:
 
-        if api_key and cfg.api_key_env:  # the driver's secret, kept in this process only
-            os.environ[cfg.api_key_env] = api_key
+        if api_key and cfg.connection.api_key_env:  # the driver's secret, kept in this process only
+            os.environ[cfg.connection.api_key_env] = api_key
         self.engine = engines(cfg, lambda _msg: None)(model)
 
     def describe(self) -> RayWorker:
@@ -137,7 +137,11 @@ class RayConcurrency:
         nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         n = self.workers_wanted or max(len(nodes), 2)
         cls: Any = ray.remote(num_cpus=0)(LoadWorker)
-        key = os.environ.get(self.cfg.api_key_env) if self.cfg.api_key_env else None
+        key = (
+            os.environ.get(self.cfg.connection.api_key_env)
+            if self.cfg.connection.api_key_env
+            else None
+        )
         actors = [
             cls.options(scheduling_strategy="SPREAD").remote(self.cfg, model, key, self.engines)
             for _ in range(n)
@@ -189,7 +193,7 @@ class RayConcurrency:
         out: list[tuple[int, Sample]] = []
         for w, ref in refs.items():
             try:
-                got = ray.get(ref, timeout=self.cfg.timeout_s + START_LEAD_S + 30)
+                got = ray.get(ref, timeout=self.cfg.connection.timeout_s + START_LEAD_S + 30)
                 out += [(i, to_driver_clock(s, offsets[w].offset_ns)) for i, s in got]
             except (ray.exceptions.RayError, TimeoutError) as exc:
                 alive.remove(w)

@@ -19,7 +19,7 @@ from tokbench.core.records import (
     RunSettings,
     utc_now,
 )
-from tokbench.energy.session import EnergyOptions, EnergySession
+from tokbench.energy.session import EnergySession
 from tokbench.grade.grading import grade_answer
 from tokbench.hardware.bandwidth import speed_bound
 from tokbench.hardware.probe import physical_cores, probe
@@ -130,25 +130,25 @@ def run_suite(
     observer: Observer | None = None,
     notify: Callable[[str], None] = lambda _msg: None,
     on_end: Callable[[Path, RunInfo, list[RequestRecord]], None] | None = None,
-    energy: EnergyOptions | None = None,
 ) -> RunResult:
     """Open the backend, create (or resume) the run, send every request, keep everything.
 
     `on_end` (the run folder's writer) is called once when the run ends, however it ends:
-    the database is the crash-safe record, written request by request. `energy`: how to
-    measure power and cost (None: not at all; the default options still monitor the host)."""
+    the database is the crash-safe record, written request by request. `config.energy`: how
+    to measure power and cost (None: not at all; the default settings still monitor the
+    host); a resumed run keeps the given energy settings (they are not stored)."""
     writable_folder(runs_base)  # before any request: results must have somewhere to go
     if resume:
         old = resumable(store, resume, ("run",), "tokbench run").config
         assert isinstance(old, RunSettings)  # a run of kind "run" keeps RunSettings
-        config = old.run
+        config = replace(old.run, energy=config.energy)
     suite = load_suite(config.suite, config.overrides())
     check_trust(suite, Trust(config.allow_code, tuple(config.allow_judge)))
-    backend = open_backend(config.connection, notify)
+    backend = open_backend(config.connection, notify, config.engine)
     try:
         if not config.url:
             threads = config.threads or physical_cores()
-            config = replace(config, connection=replace(config.connection, threads=threads))
+            config = replace(config, engine=replace(config.engine, threads=threads))
         described = backend.describe()
         target = described.with_bound(speed_bound(config.gguf or described.gguf_path))
         ledger = RunLedger.open(
@@ -170,8 +170,8 @@ def run_suite(
         folder = run_folder(runs_base, ledger.run_id)
 
         session = (
-            EnergySession(energy, notify=notify, server_url=config.url)
-            if energy is not None
+            EnergySession(config.energy, notify=notify, server_url=config.url)
+            if config.energy is not None
             else None
         )
         try:

@@ -16,8 +16,22 @@ from tokbench.core.tune_report import Advice
 from tokbench.tune.flags import CURRENT, ServerDialect, server_command
 from tokbench.tune.space import Target
 
-# knob -> `tokbench run` option; only threads exists today (extend as `run` grows flags)
-RUN_FLAGS: Mapping[str, str] = {"threads": "-t"}
+# knob -> the `tokbench run` options that set it on the embedded engine (each takes the
+# knob's value as tune names it)
+RUN_FLAGS: Mapping[str, tuple[str, ...]] = {
+    "threads": ("--threads",),
+    "ngl": ("--gpu-layers",),
+    "numa": ("--numa",),
+    "fa": ("--flash-attn",),
+    "kv": ("--cache-type-k", "--cache-type-v"),
+    "ubatch": ("--ubatch-size",),
+    "batch": ("--batch-size",),
+    "mmap": ("--mmap",),
+}
+# knobs the embedded engine cannot take, with why
+NOT_EMBEDDED: Mapping[str, str] = {
+    "cpu_moe": "llama-cpp-python cannot place tensors; serve the model with llama-server",
+}
 OLLAMA_KV_TYPES = ("f16", "q8_0", "q4_0")
 ALL_LAYERS_OLLAMA = "999"  # Ollama caps num_gpu at the model's layer count
 
@@ -45,12 +59,13 @@ def tokbench_run_advice(
     target: Target,
     *,
     url: str = "http://127.0.0.1:8080/v1",
-    run_flags: Mapping[str, str] = RUN_FLAGS,
+    run_flags: Mapping[str, tuple[str, ...]] = RUN_FLAGS,
 ) -> Advice:
-    """`tokbench run` with the winning settings.
+    """`tokbench run` with the winning settings, every knob spelled out (its default too,
+    so the line says what was measured).
 
     Against llama-server every knob lives in the server's command line, so `run` only
-    needs the URL; the embedded engine takes what `tokbench run` has options for.
+    needs the URL; the embedded engine takes each knob as a `tokbench run` option.
     """
     if target == "server":
         return Advice((shlex.join(["tokbench", "run", "--url", url]),))
@@ -58,9 +73,12 @@ def tokbench_run_advice(
     left_out = []
     for name, value in best.items():
         if name in run_flags:
-            argv += [run_flags[name], value]
+            argv += [arg for flag in run_flags[name] for arg in (flag, value)]
+        elif name == "cpu_moe" and value == "0":
+            continue  # no expert tensor kept on the CPU: what the embedded engine does
         else:
-            left_out.append(f"{name}={value}: tokbench run has no option for it yet")
+            why = NOT_EMBEDDED.get(name, "the embedded engine has no such setting")
+            left_out.append(f"{name}={value}: {why}")
     return Advice((shlex.join(argv),), tuple(left_out))
 
 

@@ -22,12 +22,12 @@ from tokbench.backends.embedded import EmbeddedBackend
 from tokbench.backends.embedded_bench import EmbeddedBench
 from tokbench.backends.llama_server import LlamaServerBackend
 from tokbench.backends.openai_bench import CompletionsBench
-from tokbench.core.config import BenchTest
+from tokbench.core.config import BenchTest, EngineSettings
 from tokbench.core.processes import run_captured, start, stop_group
 from tokbench.core.records import Sample
 from tokbench.errors import TokbenchError
 from tokbench.net.http import Client, TransportError
-from tokbench.tune.flags import ServerDialect, dialect_from_help, llama_kwargs, server_command
+from tokbench.tune.flags import ServerDialect, dialect_from_help, engine_settings, server_command
 from tokbench.tune.search import Measurement
 from tokbench.tune.space import Candidate
 
@@ -145,16 +145,8 @@ class EmbeddedMeasure(CandidateMeasure):
         self.default_threads = default_threads
 
     def open(self, candidate: Candidate) -> _Engine:
-        options = llama_kwargs(candidate)  # a fresh dict: popped here
-        threads = options.pop("n_threads", self.default_threads)
-        options.pop("n_threads_batch", None)
-        backend = EmbeddedBackend(
-            self.model_path,
-            threads=threads,
-            n_ctx=self.workload.n_ctx(candidate),
-            llama_options=options,
-        )
-        return EmbeddedBench(backend)
+        base = EngineSettings(threads=self.default_threads, n_ctx=self.workload.n_ctx(candidate))
+        return EmbeddedBench(EmbeddedBackend(self.model_path, engine_settings(candidate, base)))
 
 
 HELP_TIMEOUT_S = 30.0

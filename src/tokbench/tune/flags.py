@@ -1,4 +1,4 @@
-"""A candidate as llama-server arguments and as llama-cpp-python `Llama(...)` keyword arguments.
+"""A candidate as llama-server arguments and as the embedded engine's settings.
 
 llama.cpp renamed some flags over time; `ServerDialect` records which spelling a given
 binary speaks, read from its `--help`:
@@ -12,25 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TypedDict
+from dataclasses import dataclass, replace
+from typing import Any
 
+from tokbench.core.config import EngineSettings
 from tokbench.errors import TokbenchError
 
-# ggml_type values for llama-cpp-python's type_k/type_v (ggml.h enum ggml_type)
-GGML_TYPES = {
-    "f32": 0,
-    "f16": 1,
-    "q4_0": 2,
-    "q4_1": 3,
-    "q5_0": 6,
-    "q5_1": 7,
-    "q8_0": 8,
-    "iq4_nl": 20,
-    "bf16": 30,
-}
-# ggml_numa_strategy values for llama-cpp-python's `numa`
-NUMA_STRATEGIES = {"off": 0, "distribute": 1, "isolate": 2, "numactl": 3}
 EXPERTS_ON_CPU = "exps=CPU"  # -ot pattern: every routed-expert tensor stays in host memory
 
 
@@ -132,55 +119,38 @@ def server_command(
     return argv
 
 
-class LlamaKwargs(TypedDict, total=False):
-    """The `llama_cpp.Llama(...)` keyword arguments a candidate sets."""
-
-    n_threads: int
-    n_threads_batch: int
-    n_gpu_layers: int
-    numa: int
-    flash_attn: bool
-    type_k: int
-    type_v: int
-    n_ubatch: int
-    n_batch: int
-    use_mmap: bool
-    use_mlock: bool
-
-
-def llama_kwargs(candidate: Mapping[str, str]) -> LlamaKwargs:
-    """The candidate for the embedded engine (llama-cpp-python 0.3.x `Llama.__init__`).
-
-    `numa` is process-wide in llama.cpp (the first `llama_numa_init` wins), so an embedded
-    tune can measure only one NUMA mode per process.
-    """
-    out: LlamaKwargs = {}
+def engine_settings(
+    candidate: Mapping[str, str], base: EngineSettings | None = None
+) -> EngineSettings:
+    """The candidate as the embedded engine's settings (over `base`), the settings
+    `tokbench run` takes as flags. `numa` is process-wide in llama.cpp (the first
+    `llama_numa_init` wins), so an embedded tune can measure only one NUMA mode per process."""
+    values: dict[str, Any] = {}
     for name, value in candidate.items():
         match name:
             case "threads":
-                out["n_threads"] = int(value)
-                out["n_threads_batch"] = int(value)
+                values["threads"] = int(value)
             case "ngl":
-                out["n_gpu_layers"] = -1 if value == "all" else int(value)
+                values["gpu_layers"] = -1 if value == "all" else int(value)
             case "numa":
-                out["numa"] = NUMA_STRATEGIES[value]
+                values["numa"] = value
             case "fa":
                 if value == "auto":
                     raise TokbenchError(
                         "fa=auto is llama-server only; the embedded engine takes on or off"
                     )
-                out["flash_attn"] = value == "on"
+                values["flash_attn"] = value == "on"
             case "kv":
-                out["type_k"] = out["type_v"] = GGML_TYPES[value]
+                values["cache_type_k"] = values["cache_type_v"] = value
             case "ubatch":
-                out["n_ubatch"] = int(value)
+                values["ubatch"] = int(value)
             case "batch":
-                out["n_batch"] = int(value)
+                values["batch"] = int(value)
             case "mmap":
-                out["use_mmap"] = value != "off"
-                out["use_mlock"] = value == "mlock"
+                values["mmap"] = value
             case _:
                 raise TokbenchError(
                     f"knob {name!r} has no llama-cpp-python equivalent; tune it with --server-bin"
                 )
-    return out
+    return replace(base or EngineSettings(), **values)
+

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tokbench.core.config import BenchConfig, BenchTest
+from tokbench.core.config import BENCH_TIMEOUT_S, BenchConfig, BenchTest, Connection
 from tokbench.core.processes import resolve_binary
 from tokbench.core.records import (
     BenchSample,
@@ -300,7 +300,7 @@ def tune(
         _check_embedded()
 
     bench_cfg = BenchConfig(
-        backend="llama-server" if server_bin else "embedded",
+        Connection(kind="llama-server" if server_bin else "embedded", timeout_s=BENCH_TIMEOUT_S),
         models=(str(path),),
         n_prompt=(params.n_prompt,),
         n_gen=(params.n_gen,),
@@ -317,7 +317,7 @@ def tune(
         store,
         "tune",
         settings,
-        backend=bench_cfg.backend or "embedded",
+        backend=bench_cfg.connection.kind or "embedded",
         model=path.stem,
         resume=resume,
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from tokbench.core.config import KV_CACHE_TYPES, MMAP_MODES, NUMA_MODES
 from tokbench.errors import TokbenchError
 from tokbench.tune.inputs import HostFacts, ModelFacts
 
@@ -23,11 +24,8 @@ Target = Literal["embedded", "server"]
 # flash attention before the KV type (a quantized V cache needs flash attention).
 KNOB_ORDER = ("threads", "ngl", "cpu_moe", "numa", "fa", "kv", "ubatch", "batch", "mmap")
 
-KV_TYPES = ("f16", "q8_0", "q4_0")
-# what llama.cpp's -ctk/-ctv also accept; offered through --set, not searched
-KV_TYPES_ACCEPTED = (*KV_TYPES, "bf16", "f32", "q4_1", "q5_0", "q5_1", "iq4_nl")
-NUMA_MODES = ("off", "distribute", "isolate", "numactl")
-MMAP_MODES = ("on", "off", "mlock")  # mmap (default), read into RAM, mmap + mlock
+KV_TYPES = KV_CACHE_TYPES[:3]  # f16, q8_0, q4_0
+# what llama.cpp's -ctk/-ctv also accept (KV_CACHE_TYPES) is offered through --set, not searched
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +215,7 @@ def _check_value(knob: Knob, value: str) -> str:
     choices = {
         "numa": NUMA_MODES,
         "fa": ("auto", "on", "off"),
-        "kv": KV_TYPES_ACCEPTED,
+        "kv": KV_CACHE_TYPES,
         "mmap": MMAP_MODES,
     }[name]
     if value not in choices:
