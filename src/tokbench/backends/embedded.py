@@ -36,9 +36,14 @@ class EmbeddedBackend:
         chat_format: str | None = None,
         flash_attn: bool = True,
         llama_options: Mapping[str, Any] | None = None,
+        prompt_cache: bool = False,
     ) -> None:
         """`llama_options`: further `llama_cpp.Llama(...)` keyword arguments (batch sizes,
-        KV-cache type, mmap...), e.g. a tune candidate's; they win over the ones above."""
+        KV-cache type, mmap...), e.g. a tune candidate's; they win over the ones above.
+        `prompt_cache`: keep the context's KV cache between requests, so a request whose
+        prompt starts like the previous one's (a conversation's next turn) computes only
+        the new tokens (llama-cpp-python's prefix match); off, every request starts from
+        an empty context and pays its whole prefill."""
         import llama_cpp
         from llama_cpp import Llama
 
@@ -46,6 +51,7 @@ class EmbeddedBackend:
             raise TokbenchError(f"model file not found: {model_path}")
         quiet_llama_logs()
         self.model_path = model_path
+        self.prompt_cache = prompt_cache
         options: dict[str, Any] = {
             "n_threads": threads,
             "n_threads_batch": threads,
@@ -112,6 +118,7 @@ class EmbeddedBackend:
                 "top_k": DEFAULT_TOP_K,
             },
             "threadpool": "persistent" if self._threadpool else "ggml default",
+            "prompt_cache": self.prompt_cache,
             "flash_attn": self.llm.context_params.flash_attn_type == 1,
             "llama_cpp_python": self._llama_cpp.__version__,
         }
@@ -150,7 +157,8 @@ class EmbeddedBackend:
         s = request.sampling
         if s.seed is not None:
             llm.set_seed(s.seed)
-        llm.reset()  # type: ignore[no-untyped-call]  # no prompt-cache reuse: every request pays its full prefill
+        if not self.prompt_cache:
+            llm.reset()  # type: ignore[no-untyped-call]  # every request pays its full prefill
         lc.llama_perf_context_reset(llm.ctx)
         vocab = llm._model.vocab
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -187,6 +195,9 @@ class EmbeddedBackend:
             gen.close()
         end = clock()
         perf = lc.llama_perf_context(llm.ctx)
+        # what the engine reused: the prompt tokens it did not evaluate (its prefix match
+        # kept them in the KV cache); read from its own counter, not from our prefix guess
+        cached = max(0, len(prompt) - perf.n_p_eval) if self.prompt_cache else None
         return rec.finish(
             end,
             prompt_tokens=Count(len(prompt), "engine"),
@@ -197,6 +208,7 @@ class EmbeddedBackend:
                 prompt_ms=perf.t_p_eval_ms,
                 decode_tokens=perf.n_eval,
                 decode_ms=perf.t_eval_ms,
+                cached_prompt_tokens=cached,
             ),
         )
 

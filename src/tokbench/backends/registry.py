@@ -64,6 +64,7 @@ def _open_embedded(conn: Connection, _key: str | None) -> Backend:
         threads=conn.threads or physical_cores(),
         n_ctx=conn.n_ctx,
         chat_format=conn.chat_format,
+        prompt_cache=conn.prompt_cache,
     )
 
 

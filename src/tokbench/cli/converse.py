@@ -59,10 +59,12 @@ def _capacity_json(cap: Any) -> Any:
 @click.option(
     "--url",
     help="The server (llama-server, vLLM, SGLang, Ollama, LM Studio...). "
-    "Without it: the embedded engine, which keeps no prompt cache.",
+    "Without it: the embedded engine (llama.cpp in process, the bundled model or "
+    "--model-path), which keeps its context's KV cache between turns.",
 )
 @backend_option
 @click.option("--model", help="The server's model name (default: the one it serves).")
+@click.option("--model-path", help="Without --url: the GGUF the embedded engine loads.")
 @click.option("--api-key-env", metavar="VAR", help="Env variable holding the API key.")
 @click.option(
     "--source",
@@ -124,8 +126,9 @@ def _capacity_json(cap: Any) -> Any:
 @click.option(
     "--no-cache",
     is_flag=True,
-    help="Ask llama-server not to reuse its prompt cache (cache_prompt: false): "
-    "every turn pays its whole history's prefill.",
+    help="Turn the prompt cache off: llama-server gets cache_prompt: false, the embedded "
+    "engine empties its context before each turn; every turn pays its whole history's "
+    "prefill (servers without such a switch ignore it).",
 )
 @click.option(
     "--slo",
@@ -159,6 +162,7 @@ def converse(
     url: str | None,
     backend: str,
     model: str | None,
+    model_path: str | None,
     api_key_env: str | None,
     source: str,
     conversations: int,
@@ -209,6 +213,7 @@ def converse(
         url=url,
         backend=None if backend == "auto" else backend,
         model=model,
+        model_path=model_path,
         api_key_env=api_key_env,
         timeout_s=timeout_s,
         source=source,

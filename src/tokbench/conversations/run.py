@@ -89,6 +89,7 @@ def _connection(cfg: ConverseConfig) -> Connection:
         url=cfg.url,
         kind=cfg.backend,
         model=cfg.model,
+        model_path=cfg.model_path,
         api_key_env=cfg.api_key_env,
         timeout_s=cfg.timeout_s,
         prompt_cache=cfg.prompt_cache,

@@ -164,6 +164,7 @@ class ConverseConfig:
     model: str | None = None
     api_key_env: str | None = None
     timeout_s: float = 300.0
+    model_path: str | None = None  # the embedded engine's GGUF (None: the bundled model)
     source: str = "synthetic"  # synthetic | seed5 | a JSONL file of message lists
     conversations: int = 4
     turns: int = 4
@@ -175,7 +176,7 @@ class ConverseConfig:
     think_time_s: float = 0.0  # a user's pause between an answer and the next question
     arrival: str = "closed"  # closed | constant | poisson | burst (conversations' starts)
     rate: float | None = None  # conversations started per second (constant, poisson, burst)
-    prompt_cache: bool = True  # llama-server's `cache_prompt`
+    prompt_cache: bool = True  # llama-server's `cache_prompt`; the embedded engine's KV reuse
     seed: int = 0
     temperature: float = 0.0
     slo: str | None = None  # e.g. "ttft_p90=3s,itl_p90=250ms"
