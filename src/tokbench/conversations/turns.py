@@ -9,6 +9,13 @@ from dataclasses import dataclass
 from statistics import median
 
 from tokbench.conversations.cache import CacheReading, acceptance_rate, cache_reading, hit_rate
+from tokbench.conversations.evictions import (
+    NO_LIMITS,
+    LostCache,
+    ServerLimits,
+    limits_for,
+    lost_caches,
+)
 from tokbench.conversations.slo import Goodput, goodput, parse_slos
 from tokbench.core.config import ConverseConfig
 from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo
@@ -40,7 +47,8 @@ class TurnRow:
     cached_tokens: int | None  # summed tokens it reused
     hit_rate: float | None
     decode_tps: float | None  # median
-    cache_source: str  # server | inferred | none | not reported
+    cache_source: str  # server | engine | inferred | none | not reported
+    lost: int = 0  # conversations whose cache this turn lost (evictions.lost_caches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,7 @@ class ConversationSummary:
     computed_tokens: int | None
     draft_acceptance: float | None
     cache_source: str
+    lost: tuple[LostCache, ...] = ()
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -74,12 +83,22 @@ def _context(r: CacheReading, prompt_tokens: int | None) -> float | None:
     return float(prompt_tokens) if prompt_tokens is not None else None
 
 
-def summarize(server_kind: str, records: Sequence[RequestRecord]) -> ConversationSummary:
+def summarize(
+    server_kind: str,
+    records: Sequence[RequestRecord],
+    cfg: ConverseConfig | None = None,
+    limits: ServerLimits = NO_LIMITS,
+) -> ConversationSummary:
+    """Per turn and overall; with the run's `cfg`, the turns that lost their cache."""
     by_turn: dict[int, list[RequestRecord]] = {}
+    keyed: dict[tuple[int, int], CacheReading] = {}
     for r in records:
         key = parse_item_id(r.item_id)
         if key is not None:
             by_turn.setdefault(key[1], []).append(r)
+            if r.status == "ok":
+                keyed[key] = cache_reading(server_kind, r.metrics)
+    lost = lost_caches(keyed, cfg, limits) if cfg is not None else ()
     rows = []
     every: list[CacheReading] = []
     for turn in sorted(by_turn):
@@ -104,6 +123,7 @@ def summarize(server_kind: str, records: Sequence[RequestRecord]) -> Conversatio
                 hit_rate=hit_rate(readings),
                 decode_tps=_median([r.metrics.decode_tps if r.metrics else None for r in ok]),
                 cache_source=_source(readings),
+                lost=sum(1 for x in lost if x.turn == turn),
             )
         )
     ok_all = [r for r in records if r.status == "ok"]
@@ -114,6 +134,7 @@ def summarize(server_kind: str, records: Sequence[RequestRecord]) -> Conversatio
         computed_tokens=_sum([c.computed_tokens for c in every]),
         draft_acceptance=acceptance_rate([r.metrics for r in ok_all]),
         cache_source=_source(every),
+        lost=lost,
     )
 
 
@@ -135,8 +156,10 @@ def conversation_report(store: Store, run_id: str) -> ConversationReport:
     cfg = config_of(run)
     records = store.requests(run_id)
     slos = parse_slos(cfg.slo)
+    kind = run.target.backend_kind or run.backend
+    limits = limits_for(kind, run.target.details.get("total_slots"), run.target.n_ctx)
     return ConversationReport(
         cfg,
-        summarize(run.target.backend_kind or run.backend, records),
+        summarize(kind, records, cfg, limits),
         goodput(slos, records) if slos and records else None,
     )

@@ -34,6 +34,7 @@ TURN_HEAD = (
     "prefill computed",
     "cached",
     "hit rate",
+    "cache lost",
     "decode tok/s",
 )
 
@@ -48,6 +49,7 @@ def _turn_cells(row: Any) -> list[str]:
         _count(row.computed_tokens, row.cache_source),
         _count(row.cached_tokens, row.cache_source),
         _pct(row.hit_rate),
+        str(row.lost) if row.lost else "-",
         num(row.decode_tps, 1),
     ]
 
@@ -72,6 +74,7 @@ def summary_lines(summary: ConversationSummary, good: Goodput | None) -> list[st
             f"{(summary.cached_tokens or 0) + (summary.computed_tokens or 0)} prompt tokens, "
             f"{summary.cache_source} counters)"
         )
+    lines += _lost_lines(summary)
     if summary.draft_acceptance is not None:
         lines.append(f"speculative decoding: {_pct(summary.draft_acceptance)} of drafts accepted")
     if good is not None:
@@ -88,8 +91,30 @@ def summary_lines(summary: ConversationSummary, good: Goodput | None) -> list[st
     return lines
 
 
+MAX_LOST_LINES = 8
+
+
+def _lost_lines(summary: ConversationSummary) -> list[str]:
+    """The turns that lost their cache, with why (at most `MAX_LOST_LINES`, then a count)."""
+    lost = summary.lost
+    if not lost:
+        return []
+    reasons: dict[str, int] = {}
+    for x in lost:
+        reasons[x.reason] = reasons.get(x.reason, 0) + 1
+    lines = [
+        f"cache lost in {len(lost)} turn(s): "
+        + "; ".join(f"{n} because {why}" for why, n in reasons.items())
+    ]
+    lines += [f"  {x.sentence}" for x in lost[:MAX_LOST_LINES]]
+    if len(lost) > MAX_LOST_LINES:
+        lines.append(f"  ... and {len(lost) - MAX_LOST_LINES} more (see --json)")
+    return lines
+
+
 def summary_json(summary: ConversationSummary, good: Goodput | None) -> dict[str, Any]:
     out: dict[str, Any] = asdict(summary)
+    out["lost"] = [{**asdict(x), "sentence": x.sentence} for x in summary.lost]
     if good is not None:
         out["goodput"] = {
             **{k: v for k, v in asdict(good).items() if k != "attainments"},
