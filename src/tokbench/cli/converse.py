@@ -151,6 +151,20 @@ def _capacity_json(cap: Any) -> Any:
     show_default=True,
     help="With --capacity: turns asked at most per level (more: fewer undecided levels).",
 )
+@click.option(
+    "--lost-cache-cost",
+    metavar="LENGTHS",
+    help="Measure what losing the prompt cache costs at these history lengths (tokens, "
+    "e.g. 4k,8k,16k): per length, pairs of a fresh history (cold) and the same history "
+    "again (warm); prints the cost in seconds of TTFT and prefill with its interval. "
+    "The server's context must hold the longest (llama-server -c).",
+)
+@click.option(
+    "--lost-cache-reps",
+    default=3,
+    show_default=True,
+    help="With --lost-cache-cost: cold/warm pairs per length.",
+)
 @click.option("--temperature", default=0.0, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthetic text.")
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds per turn.")
@@ -179,6 +193,8 @@ def converse(
     slo: str | None,
     capacity_max: int | None,
     level_requests: int,
+    lost_cache_cost: str | None,
+    lost_cache_reps: int,
     temperature: float,
     seed: int,
     timeout_s: float,
@@ -203,6 +219,7 @@ def converse(
     tokbench converse --url URL --source seed5      the seed questions as one conversation
     tokbench converse --url URL -c 8 --slo ttft_p90=3s,tps_p90=10
     tokbench converse --url URL --slo ttft_p90=3s --capacity 16   the load it still serves
+    tokbench converse --url URL --lost-cache-cost 4k,8k,16k   seconds a lost cache costs
     """
     from tokbench.cli.options import open_store, stderr_console
     from tokbench.conversations.run import converse as run_converse
@@ -231,6 +248,8 @@ def converse(
         seed=seed,
         temperature=temperature,
         slo=slo,
+        lost_cache_cost=lost_cache_cost,
+        lost_cache_reps=lost_cache_reps,
     )
     err = stderr_console()
     store = open_store(db)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,8 @@ from typing import Protocol
 from tokbench.backends.base import Backend
 from tokbench.backends.registry import open_backend
 from tokbench.conversations.capacity import LevelRun, LevelStop, saturated, ttft_bound_ms
-from tokbench.conversations.plan import Conversation, arrival_offsets, conversations
+from tokbench.conversations.lostcost import cost_item_id, parse_lengths
+from tokbench.conversations.plan import Conversation, arrival_offsets, conversations, words
 from tokbench.conversations.slo import Slo, parse_slos
 from tokbench.conversations.turns import item_id
 from tokbench.core.config import Connection, ConverseConfig, Sampling
@@ -64,6 +66,12 @@ def check_config(cfg: ConverseConfig) -> ConverseConfig:
         raise TokbenchError("--concurrency needs a server (--url): the embedded engine serves one")
     arrival_offsets(cfg.arrival, 1, cfg.rate)
     parse_slos(cfg.slo)
+    if cfg.lost_cache_cost is not None:
+        parse_lengths(cfg.lost_cache_cost)
+        if not cfg.prompt_cache:
+            raise TokbenchError("--lost-cache-cost compares warm turns with cold: drop --no-cache")
+        if cfg.lost_cache_reps < 1:
+            raise TokbenchError("--lost-cache-reps must be at least 1")
     return cfg
 
 
@@ -85,6 +93,9 @@ def open_ledger(
 
 
 def _connection(cfg: ConverseConfig) -> Connection:
+    # the embedded engine's context holds the longest history asked for (the lost-cache
+    # lengths), a user message and an answer
+    longest = max(parse_lengths(cfg.lost_cache_cost)) if cfg.lost_cache_cost else 0
     return Connection(
         url=cfg.url,
         kind=cfg.backend,
@@ -93,7 +104,7 @@ def _connection(cfg: ConverseConfig) -> Connection:
         api_key_env=cfg.api_key_env,
         timeout_s=cfg.timeout_s,
         prompt_cache=cfg.prompt_cache,
-        n_ctx=8192,
+        n_ctx=max(8192, longest + cfg.user_tokens * 2 + cfg.max_tokens + 256),
     )
 
 
@@ -118,6 +129,8 @@ def converse(
     backend = open_backend(_connection(cfg), notify)
     try:
         ledger = open_ledger(cfg, store, backend, resume)
+        if cfg.lost_cache_cost is not None:
+            return ledger.finish(measure_lost_cost(cfg, backend, ledger, observer or _Quiet()))
         # one backend (one connection) per conversation in flight: a client is not shared
         conn = replace(_connection(cfg), kind=backend.kind, model=backend.model)
         extra = [open_backend(conn, notify) for _ in range(cfg.concurrency - 1)]
@@ -129,6 +142,27 @@ def converse(
         return ledger.finish(status)
     finally:
         backend.close()
+
+
+def ask(
+    backend: Backend, request: ChatRequest, run_id: str, key: str, prompt: str, rep: int = 0
+) -> RequestRecord:
+    """Send one turn; its record, keeping `prompt` (the new question, not the whole
+    history) as its prompt. A failure is a record too: the run goes on."""
+    started_at = utc_now()
+    trace = backend.stream(request)
+    return RequestRecord(
+        run_id=run_id,
+        item_id=key,
+        rep=rep,
+        started_at=started_at,
+        status="error" if trace.error else "ok",
+        error=trace.error,
+        prompt=prompt,
+        answer=trace.text("answer"),
+        thinking=trace.text("thinking"),
+        metrics=request_metrics(trace),
+    )
 
 
 def execute(
@@ -177,21 +211,9 @@ def execute(
                 continue
             if turn and cfg.think_time_s and stop.wait(cfg.think_time_s):
                 return
-            started_at = utc_now()
-            trace = backend.stream(ChatRequest(tuple(history), cfg.max_tokens, sampling))
-            answer = trace.text("answer")
-            record = RequestRecord(
-                run_id=run_id,
-                item_id=key,
-                rep=0,
-                started_at=started_at,
-                status="error" if trace.error else "ok",
-                error=trace.error,
-                prompt=user,
-                answer=answer,
-                thinking=trace.text("thinking"),
-                metrics=request_metrics(trace),
-            )
+            request = ChatRequest(tuple(history), cfg.max_tokens, sampling)
+            record = ask(backend, request, run_id, key, user)
+            answer = record.answer
             # wait until this turn is stored and the stop rule has seen it, so that no
             # turn is sent after the rule stopped the run
             seen = threading.Event()
@@ -236,6 +258,39 @@ def execute(
         while not all(f.done() for f in futures) or not out.empty():
             store_one(0.1)  # turns that finish while stopping are kept too
     return status
+
+
+def measure_lost_cost(
+    cfg: ConverseConfig, backend: Backend, ledger: RunLedger, observer: TurnObserver
+) -> str:
+    """For each history length, `lost_cache_reps` pairs: a fresh history with a question
+    (cold: nothing of it can be cached), then the same history with another question
+    (warm: the history is in the cache). Each turn is stored as it completes."""
+    lengths = parse_lengths(cfg.lost_cache_cost or "")
+    done = {r.item_id for r in ledger.requests()}
+    observer.plan(2 * cfg.lost_cache_reps * len(lengths))
+    sampling = Sampling(temperature=cfg.temperature, seed=cfg.seed)
+    try:
+        for length in lengths:
+            for rep in range(cfg.lost_cache_reps):
+                rng = random.Random(f"{cfg.seed}:lost:{length}:{rep}")
+                # a head of its own: no earlier request shares even the first words
+                history = f"history {length}.{rep}.{cfg.seed}: " + words(rng, length)
+                for which in ("cold", "warm"):
+                    key = cost_item_id(length, rep, which)
+                    if key in done:
+                        continue
+                    question = f"{which} question: " + words(rng, cfg.user_tokens)
+                    # the history in the user message, not a system prompt: some chat
+                    # formats drop system messages (llama-cpp-python's gemma)
+                    messages = (("user", f"{history}\n\n{question}"),)
+                    request = ChatRequest(messages, cfg.max_tokens, sampling)
+                    record = ask(backend, request, ledger.run_id, key, question, rep)
+                    ledger.add_request(record)
+                    observer.finished(record)
+    except KeyboardInterrupt:
+        return "interrupted"
+    return "done" if any(r.status == "ok" for r in ledger.requests()) else "failed"
 
 
 def server_levels(

@@ -16,6 +16,7 @@ from tokbench.conversations.evictions import (
     limits_for,
     lost_caches,
 )
+from tokbench.conversations.lostcost import CostPoint, lost_cache_cost
 from tokbench.conversations.slo import Goodput, goodput, parse_slos
 from tokbench.core.config import ConverseConfig
 from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo
@@ -149,6 +150,7 @@ class ConversationReport:
     config: ConverseConfig
     summary: ConversationSummary
     goodput: Goodput | None
+    lost_cache_cost: tuple[CostPoint, ...] = ()  # a --lost-cache-cost run's points
 
 
 def conversation_report(store: Store, run_id: str) -> ConversationReport:
@@ -162,4 +164,5 @@ def conversation_report(store: Store, run_id: str) -> ConversationReport:
         cfg,
         summarize(kind, records, cfg, limits),
         goodput(slos, records) if slos and records else None,
+        lost_cache_cost(kind, records) if cfg.lost_cache_cost else (),
     )

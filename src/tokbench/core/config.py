@@ -180,6 +180,8 @@ class ConverseConfig:
     seed: int = 0
     temperature: float = 0.0
     slo: str | None = None  # e.g. "ttft_p90=3s,itl_p90=250ms"
+    lost_cache_cost: str | None = None  # history lengths, e.g. "4k,8k,16k": cold vs warm turns
+    lost_cache_reps: int = 3  # cold/warm pairs per history length
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ConverseConfig:

@@ -3,12 +3,14 @@ computed, cached, hit rate and decode speed; then the run's hit rate and goodput
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from rich.table import Table
 
 from tokbench.conversations.capacity import Capacity
+from tokbench.conversations.lostcost import CostPoint
 from tokbench.conversations.slo import Goodput
 from tokbench.conversations.turns import ConversationReport, ConversationSummary
 from tokbench.core.records import RunInfo
@@ -134,8 +136,58 @@ def summary_json(summary: ConversationSummary, good: Goodput | None) -> dict[str
     return out
 
 
+COST_HEAD = (
+    "history tok",
+    "pairs",
+    "TTFT cold ms",
+    "TTFT warm ms",
+    "cached cold",
+    "cached warm",
+    "TTFT cost s (95 % CI)",
+    "prefill cost s (95 % CI)",
+)
+
+
+def _cost_ci(e: Any) -> str:
+    if e is None:
+        return "-"
+    if e.ci_low is None:
+        return f"{e.mean / 1000:.2f} (1 pair)"
+    return f"{e.mean / 1000:.2f} ({e.ci_low / 1000:.2f}-{e.ci_high / 1000:.2f})"
+
+
+def _cost_cells(p: CostPoint) -> list[str]:
+    return [
+        num(p.context_tokens, 0),
+        str(p.reps),
+        num(p.cold_ttft_ms, 0),
+        num(p.warm_ttft_ms, 0),
+        num(p.cold_cached_tokens, 0),
+        num(p.warm_cached_tokens, 0),
+        _cost_ci(p.ttft_cost_ms),
+        _cost_ci(p.prefill_cost_ms),
+    ]
+
+
+def cost_table(points: Sequence[CostPoint], title: str) -> Table:
+    t = Table(title=title)
+    for name in COST_HEAD:
+        t.add_column(name, justify="right")
+    for p in points:
+        t.add_row(*_cost_cells(p))
+    return t
+
+
+def cost_json(points: Sequence[CostPoint]) -> list[dict[str, Any]]:
+    return [{**asdict(p), "sentence": p.sentence} for p in points]
+
+
 def conversation_view(run: RunInfo, report: ConversationReport) -> list[Table | str]:
     """What `converse` and `show` print for a conversation run."""
+    if report.lost_cache_cost:
+        title = f"{run.id}: {run.backend} {run.model}: the cost of a lost prompt cache"
+        points = report.lost_cache_cost
+        return [cost_table(points, title), *(p.sentence for p in points)]
     cache = "cache on" if report.config.prompt_cache else "cache off"
     title = f"{run.id}: {run.backend} {run.model} ({cache})"
     return [turns_table(report.summary, title), *summary_lines(report.summary, report.goodput)]
@@ -143,6 +195,23 @@ def conversation_view(run: RunInfo, report: ConversationReport) -> list[Table | 
 
 def conversation_markdown(run: RunInfo, report: ConversationReport) -> str:
     """The per-turn table and the run's cache and goodput lines, as Markdown."""
+    if report.lost_cache_cost:
+        points = report.lost_cache_cost
+        return (
+            "\n".join(
+                [
+                    f"### {md(run.id)}: {md(run.backend)} {md(run.model or '')}: "
+                    "the cost of a lost prompt cache",
+                    "",
+                    md_row(COST_HEAD),
+                    "|" + "---:|" * len(COST_HEAD),
+                    *(md_row(_cost_cells(p)) for p in points),
+                    "",
+                    *(f"- {md(p.sentence)}" for p in points),
+                ]
+            )
+            + "\n"
+        )
     cache = "cache on" if report.config.prompt_cache else "cache off"
     lines = [
         f"### {md(run.id)}: {md(run.backend)} {md(run.model or '')} ({cache})",
@@ -156,7 +225,10 @@ def conversation_markdown(run: RunInfo, report: ConversationReport) -> str:
 
 
 def conversation_json(run: RunInfo, report: ConversationReport) -> dict[str, Any]:
-    return {"run_id": run.id, "status": run.status, **summary_json(report.summary, report.goodput)}
+    out = {"run_id": run.id, "status": run.status, **summary_json(report.summary, report.goodput)}
+    if report.lost_cache_cost:
+        out["lost_cache_cost"] = cost_json(report.lost_cache_cost)
+    return out
 
 
 CAPACITY_HEAD = ("conversations at once", "verdict", "met all", "95 % CI", "goodput req/s", "run")
