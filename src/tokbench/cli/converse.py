@@ -146,6 +146,14 @@ def _capacity_json(cap: Any) -> Any:
     "undecided), stopped early when over-saturated.",
 )
 @click.option(
+    "--capacity-over",
+    default="concurrency",
+    show_default=True,
+    type=click.Choice(["concurrency", "rate"]),
+    help="With --capacity: search conversations at once (closed loop), or new "
+    "conversations a second (Poisson arrivals, starting at --rate or 0.5/s, up to MAX/s).",
+)
+@click.option(
     "--level-requests",
     default=60,
     show_default=True,
@@ -192,6 +200,7 @@ def converse(
     no_cache: bool,
     slo: str | None,
     capacity_max: int | None,
+    capacity_over: str,
     level_requests: int,
     lost_cache_cost: str | None,
     lost_cache_reps: int,
@@ -219,6 +228,7 @@ def converse(
     tokbench converse --url URL --source seed5      the seed questions as one conversation
     tokbench converse --url URL -c 8 --slo ttft_p90=3s,tps_p90=10
     tokbench converse --url URL --slo ttft_p90=3s --capacity 16   the load it still serves
+    tokbench converse --url URL --slo ttft_p90=3s --capacity 8 --capacity-over rate
     tokbench converse --url URL --lost-cache-cost 4k,8k,16k   seconds a lost cache costs
     """
     from tokbench.cli.options import open_store, stderr_console
@@ -254,7 +264,7 @@ def converse(
     err = stderr_console()
     store = open_store(db)
     if capacity_max is not None:
-        _capacity(cfg, store, capacity_max, level_requests, err, fmt)
+        _capacity(cfg, store, capacity_max, capacity_over, level_requests, err, fmt)
         return
     progress = _Progress(err) if not no_progress else None
     run = run_converse(cfg, store, resume=resume, observer=progress, notify=err.print)
@@ -281,7 +291,9 @@ class _Progress:
         self.console.print(f"[{self.n}/{self.total}] {record.item_id}: {state}", markup=False)
 
 
-def _capacity(cfg: Any, store: Any, max_load: int, per_level: int, err: Any, fmt: str) -> None:
+def _capacity(
+    cfg: Any, store: Any, max_load: int, over: Any, per_level: int, err: Any, fmt: str
+) -> None:
     from tokbench.conversations.capacity import search_capacity
     from tokbench.conversations.run import check_config, server_levels
     from tokbench.conversations.slo import parse_slos
@@ -293,11 +305,19 @@ def _capacity(cfg: Any, store: Any, max_load: int, per_level: int, err: Any, fmt
     if max_load < 1 or per_level < 1:
         raise TokbenchError("--capacity and --level-requests must be at least 1")
     check_config(cfg)
-    measure = server_levels(cfg, store, slos, max_requests=per_level, notify=err.print)
+    if over == "rate":
+        if cfg.url is None:
+            raise TokbenchError("--capacity-over rate needs a server (--url)")
+        if cfg.rate is not None and not cfg.rate > 0:
+            raise TokbenchError("--rate must be above 0 conversations a second")
+    unit = "/s" if over == "rate" else " at once"
+    measure = server_levels(cfg, store, slos, max_requests=per_level, notify=err.print, over=over)
     cap = search_capacity(
         measure,
         slos,
         max_load=max_load,
-        on_level=lambda lv: err.print(f"  {lv.load} at once: {lv.verdict}", markup=False),
+        over=over,
+        start=(cfg.rate or 0.5) if over == "rate" else 1,
+        on_level=lambda lv: err.print(f"  {lv.load:g}{unit}: {lv.verdict}", markup=False),
     )
     emit(CAPACITY, fmt, cap)

@@ -20,7 +20,13 @@ from typing import Protocol
 
 from tokbench.backends.base import Backend
 from tokbench.backends.registry import open_backend
-from tokbench.conversations.capacity import LevelRun, LevelStop, saturated, ttft_bound_ms
+from tokbench.conversations.capacity import (
+    LevelRun,
+    LevelStop,
+    Over,
+    saturated,
+    ttft_bound_ms,
+)
 from tokbench.conversations.lostcost import cost_item_id, parse_lengths
 from tokbench.conversations.plan import Conversation, arrival_offsets, conversations, words
 from tokbench.conversations.slo import Slo, parse_slos
@@ -300,22 +306,35 @@ def server_levels(
     *,
     max_requests: int = 60,
     notify: Callable[[str], None] = lambda _msg: None,
-) -> Callable[[int], LevelRun]:
+    over: Over = "concurrency",
+) -> Callable[[float], LevelRun]:
     """Measure a level as a conversation run of its own (stored, visible in history):
-    `load` conversations in flight, until its interval decides, it saturates, or
-    `max_requests` turns were asked."""
+    `load` conversations in flight (closed loop), or (`over="rate"`) conversations
+    started at `load` a second as a Poisson process, each on a connection of its own
+    (open loop: a slow server does not slow the arrivals); until the level's interval
+    decides, it saturates, or `max_requests` turns were asked."""
 
-    def measure(load: int) -> LevelRun:
-        n = max(load, math.ceil(max_requests / max(1, cfg.turns)))
-        # conversations of their own per level: none finds its prefix cached by another level
-        level_cfg = replace(
-            cfg, concurrency=load, conversations=n, arrival="closed", seed=cfg.seed + 1000 * load
-        )
-        notify(f"capacity: measuring {load} conversation(s) at once")
+    def measure(load: float) -> LevelRun:
+        per_conversation = max(1, cfg.turns)
+        if over == "rate":
+            n = max(2, math.ceil(max_requests / per_conversation))
+            level_cfg = replace(
+                cfg, concurrency=n, conversations=n, arrival="poisson", rate=load,
+                seed=cfg.seed + round(1000 * load),
+            )  # fmt: skip
+            notify(f"capacity: measuring {load:g} new conversations a second")
+        else:
+            n = max(int(load), math.ceil(max_requests / per_conversation))
+            # conversations of their own per level: none finds its prefix cached by another
+            level_cfg = replace(
+                cfg, concurrency=int(load), conversations=n, arrival="closed",
+                seed=cfg.seed + 1000 * int(load),
+            )  # fmt: skip
+            notify(f"capacity: measuring {load:g} conversation(s) at once")
         rule = LevelStop(slos)
         run = converse(level_cfg, store, notify=notify, stop_when=rule)
         records = tuple(store.requests(run.id))
-        over = rule.saturated or saturated(records, ttft_bound_ms(slos))
-        return LevelRun(records, over, run.id)
+        over_saturated = rule.saturated or saturated(records, ttft_bound_ms(slos))
+        return LevelRun(records, over_saturated, run.id)
 
     return measure

@@ -231,14 +231,19 @@ def conversation_json(run: RunInfo, report: ConversationReport) -> dict[str, Any
     return out
 
 
-CAPACITY_HEAD = ("conversations at once", "verdict", "met all", "95 % CI", "goodput req/s", "run")
+CAPACITY_TAIL = ("verdict", "met all", "95 % CI", "goodput req/s", "run")
+LOAD_HEAD = {"concurrency": "conversations at once", "rate": "new conversations/s"}
+
+
+def _capacity_head(cap: Capacity) -> tuple[str, ...]:
+    return (LOAD_HEAD[cap.over], *CAPACITY_TAIL)
 
 
 def _level_cells(lv: Any) -> list[str]:
     g = lv.goodput
     low, high = wilson(g.good, g.total) if g.total else (0.0, 1.0)
     return [
-        str(lv.load),
+        f"{lv.load:g}",
         lv.verdict + (" (over-saturated: TTFT kept growing)" if lv.saturated else ""),
         f"{g.good}/{g.total}",
         f"{_pct(low)}-{_pct(high)}",
@@ -249,7 +254,7 @@ def _level_cells(lv: Any) -> list[str]:
 
 def capacity_view(cap: Capacity) -> list[Table | str]:
     t = Table(title="capacity search: each level decided by its 95 % interval")
-    for name in CAPACITY_HEAD:
+    for name in _capacity_head(cap):
         t.add_column(name, justify="right" if name != "verdict" else "left")
     for lv in cap.levels:
         t.add_row(*_level_cells(lv))
@@ -257,7 +262,7 @@ def capacity_view(cap: Capacity) -> list[Table | str]:
 
 
 def capacity_markdown(cap: Capacity) -> str:
-    lines = [md_row(CAPACITY_HEAD), "|---:|---|---:|---:|---:|---|"]
+    lines = [md_row(_capacity_head(cap)), "|---:|---|---:|---:|---:|---|"]
     lines += [md_row(_level_cells(lv)) for lv in cap.levels]
     return "\n".join([*lines, "", md(cap.sentence)]) + "\n"
 
@@ -265,6 +270,7 @@ def capacity_markdown(cap: Capacity) -> str:
 def capacity_json(cap: Capacity) -> dict[str, Any]:
     return {
         "capacity": cap.load,
+        "over": cap.over,
         "outcome": cap.outcome,
         "undecided_at": cap.undecided_at,
         "sentence": cap.sentence,
