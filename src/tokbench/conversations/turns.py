@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from statistics import median
 
@@ -166,3 +166,50 @@ def conversation_report(store: Store, run_id: str) -> ConversationReport:
         goodput(slos, records) if slos and records else None,
         lost_cache_cost(kind, records) if cfg.lost_cache_cost else (),
     )
+
+
+# `export`: each conversation turn's own fields beside its request's columns
+TURN_COLUMNS = (
+    "conversation",
+    "turn",
+    "cached_tokens",
+    "computed_tokens",
+    "cache_source",
+    "cache_lost",
+)
+
+
+def turn_fields(store: Store, run: RunInfo) -> dict[str, dict[str, object]]:
+    """Per item id of a conversation run: its conversation and turn (1-based), the cache
+    reading by its server's rule, and why it lost its cache (empty when it did not)."""
+    cfg = config_of(run)
+    kind = run.target.backend_kind or run.backend
+    records = store.requests(run.id)
+    limits = limits_for(kind, run.target.details.get("total_slots"), run.target.n_ctx)
+    lost = {(x.conversation, x.turn): x.reason for x in summarize(kind, records, cfg, limits).lost}
+    out: dict[str, dict[str, object]] = {}
+    for r in records:
+        key = parse_item_id(r.item_id)
+        if key is None:
+            continue
+        reading = cache_reading(kind, r.metrics) if r.status == "ok" else None
+        out[r.item_id] = {
+            "conversation": key[0] + 1,
+            "turn": key[1] + 1,
+            "cached_tokens": reading.cached_tokens if reading else None,
+            "computed_tokens": reading.computed_tokens if reading else None,
+            "cache_source": reading.source if reading else None,
+            "cache_lost": lost.get(key, ""),
+        }
+    return out
+
+
+def with_turn_fields(
+    store: Store, runs: Sequence[RunInfo], rows: Iterable[dict[str, object]]
+) -> Iterator[dict[str, object]]:
+    """Export rows with `TURN_COLUMNS` added (empty for other runs' requests)."""
+    fields = {run.id: turn_fields(store, run) for run in runs if run.kind == "converse"}
+    empty = dict.fromkeys(TURN_COLUMNS)
+    for row in rows:
+        extra = fields.get(str(row.get("run_id")), {}).get(str(row.get("item_id")), empty)
+        yield {**row, **extra}

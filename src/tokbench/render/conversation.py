@@ -3,8 +3,10 @@ computed, cached, hit rate and decode speed; then the run's hit rate and goodput
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, astuple, fields
 from typing import Any
 
 from rich.table import Table
@@ -12,7 +14,7 @@ from rich.table import Table
 from tokbench.conversations.capacity import Capacity
 from tokbench.conversations.lostcost import CostPoint
 from tokbench.conversations.slo import Goodput
-from tokbench.conversations.turns import ConversationReport, ConversationSummary
+from tokbench.conversations.turns import ConversationReport, ConversationSummary, TurnRow
 from tokbench.core.records import RunInfo
 from tokbench.core.stats import wilson
 from tokbench.render.numbers import num
@@ -288,3 +290,67 @@ def capacity_json(cap: Capacity) -> dict[str, Any]:
             for lv in cap.levels
         ],
     }
+
+
+def _compare_head(shown: Sequence[tuple[RunInfo, ConversationReport]]) -> list[str]:
+    head = ["turn"]
+    for i, (_run, report) in enumerate(shown, 1):
+        cache = "on" if report.config.prompt_cache else "off"
+        head += [f"#{i} TTFT ms (cache {cache})", f"#{i} hit rate"]
+    return head
+
+
+def _compare_rows(shown: Sequence[tuple[RunInfo, ConversationReport]]) -> list[list[str]]:
+    turns = sorted({row.turn for _run, rep in shown for row in rep.summary.turns})
+    rows = []
+    for turn in turns:
+        cells = [str(turn + 1)]
+        for _run, report in shown:
+            row = next((r for r in report.summary.turns if r.turn == turn), None)
+            cells += [num(row.ttft_ms, 0), _pct(row.hit_rate)] if row else ["-", "-"]
+        rows.append(cells)
+    return rows
+
+
+def _compare_lines(shown: Sequence[tuple[RunInfo, ConversationReport]]) -> list[str]:
+    lines = []
+    for i, (run, report) in enumerate(shown, 1):
+        lines.append(f"#{i} {run.id}: {run.backend} {run.model or ''}")
+        body = summary_lines(report.summary, report.goodput)
+        body += [p.sentence for p in report.lost_cache_cost]
+        lines += [f"  {x}" for x in body]
+    return lines
+
+
+def compare_view(shown: Sequence[tuple[RunInfo, ConversationReport]]) -> list[Table | str]:
+    """Conversation runs side by side: TTFT and hit rate per turn, then each run's
+    hit rate, goodput, lost caches and lost-cache cost."""
+    t = Table(title="conversation runs side by side (TTFT: median per turn)")
+    for name in _compare_head(shown):
+        t.add_column(name, justify="left" if name == "turn" else "right")
+    for cells in _compare_rows(shown):
+        t.add_row(*cells)
+    return [t, *_compare_lines(shown)]
+
+
+def compare_markdown(shown: Sequence[tuple[RunInfo, ConversationReport]]) -> str:
+    head = _compare_head(shown)
+    lines = [md_row(head), "|---|" + "---:|" * (len(head) - 1)]
+    lines += [md_row(cells) for cells in _compare_rows(shown)]
+    lines += ["", *(f"- {md(x.strip())}" for x in _compare_lines(shown))]
+    return "\n".join(lines) + "\n"
+
+
+def compare_csv(shown: Sequence[tuple[RunInfo, ConversationReport]]) -> str:
+    """One line per run and turn: the per-turn figures, for a spreadsheet."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["run_id", "prompt_cache", *(f.name for f in fields(TurnRow))])
+    for run, report in shown:
+        for row in report.summary.turns:
+            w.writerow([run.id, report.config.prompt_cache, *astuple(row)])
+    return out.getvalue()
+
+
+def compare_json(shown: Sequence[tuple[RunInfo, ConversationReport]]) -> list[dict[str, Any]]:
+    return [conversation_json(run, report) for run, report in shown]
