@@ -45,6 +45,10 @@ def test_lost_cache_cost_on_the_embedded_engine(gemma_path: Path, tmp_path: Path
     assert again.returncode == 0, again.stderr
     assert "the cost of a lost prompt cache" in again.stdout
     assert "losing the cache at 256 of history costs" in again.stdout
+    html = tmp_path / "report.html"
+    assert tokbench("report", doc["run_id"], "-o", str(html), "--db", db).returncode == 0
+    chart = html.read_text("utf-8").split(f'id="chart-turns-{doc["run_id"]}"')[1]
+    assert "The cost of a lost prompt cache" in chart.split("</div>")[0]
 
 
 def test_lost_cache_cost_needs_the_cache_on(tmp_path: Path) -> None:
