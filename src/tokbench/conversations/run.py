@@ -280,13 +280,15 @@ def measure_lost_cost(
         for length in lengths:
             for rep in range(cfg.lost_cache_reps):
                 rng = random.Random(f"{cfg.seed}:lost:{length}:{rep}")
-                # a head of its own: no earlier request shares even the first words
-                history = f"history {length}.{rep}.{cfg.seed}: " + words(rng, length)
+                # a head of its own (the run's id: not even an earlier run of the same
+                # settings on this server shares the first words), so the cold turn is cold
+                head = f"history {ledger.run_id} {length}.{rep}: "
+                history = head + words(rng, length)
                 for which in ("cold", "warm"):
                     key = cost_item_id(length, rep, which)
+                    question = f"{which} question: " + words(rng, cfg.user_tokens)
                     if key in done:
                         continue
-                    question = f"{which} question: " + words(rng, cfg.user_tokens)
                     # the history in the user message, not a system prompt: some chat
                     # formats drop system messages (llama-cpp-python's gemma)
                     messages = (("user", f"{history}\n\n{question}"),)
