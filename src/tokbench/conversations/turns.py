@@ -139,6 +139,12 @@ def summarize(
     )
 
 
+def server_of(run: RunInfo) -> tuple[str, ServerLimits]:
+    """The run's server kind and the limits it stated (stored with the run's target)."""
+    kind = run.target.backend_kind or run.backend
+    return kind, limits_for(kind, run.target.details.get("total_slots"), run.target.n_ctx)
+
+
 def config_of(run: RunInfo) -> ConverseConfig:
     if not isinstance(run.config, ConverseSettings):
         raise TokbenchError(f"run {run.id} is a {run.kind} run, not a conversation run")
@@ -158,8 +164,7 @@ def conversation_report(store: Store, run_id: str) -> ConversationReport:
     cfg = config_of(run)
     records = store.requests(run_id)
     slos = parse_slos(cfg.slo)
-    kind = run.target.backend_kind or run.backend
-    limits = limits_for(kind, run.target.details.get("total_slots"), run.target.n_ctx)
+    kind, limits = server_of(run)
     return ConversationReport(
         cfg,
         summarize(kind, records, cfg, limits),
@@ -183,9 +188,8 @@ def turn_fields(store: Store, run: RunInfo) -> dict[str, dict[str, object]]:
     """Per item id of a conversation run: its conversation and turn (1-based), the cache
     reading by its server's rule, and why it lost its cache (empty when it did not)."""
     cfg = config_of(run)
-    kind = run.target.backend_kind or run.backend
+    kind, limits = server_of(run)
     records = store.requests(run.id)
-    limits = limits_for(kind, run.target.details.get("total_slots"), run.target.n_ctx)
     lost = {(x.conversation, x.turn): x.reason for x in summarize(kind, records, cfg, limits).lost}
     out: dict[str, dict[str, object]] = {}
     for r in records:

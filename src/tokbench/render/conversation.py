@@ -67,6 +67,14 @@ def turns_table(summary: ConversationSummary, title: str) -> Table:
     return t
 
 
+SOURCE_WORDS = {
+    "server": "the server's counters",
+    "engine": "the engine's counters",
+    "inferred": "inferred from the prompt's size",
+    "none": "no prompt cache: nothing reused",
+}
+
+
 def summary_lines(summary: ConversationSummary, good: Goodput | None) -> list[str]:
     lines = []
     if summary.hit_rate is None:
@@ -76,7 +84,7 @@ def summary_lines(summary: ConversationSummary, good: Goodput | None) -> list[st
             f"prompt cache hit rate: {_pct(summary.hit_rate)} "
             f"({summary.cached_tokens} cached of "
             f"{(summary.cached_tokens or 0) + (summary.computed_tokens or 0)} prompt tokens, "
-            f"{summary.cache_source} counters)"
+            f"{SOURCE_WORDS.get(summary.cache_source, summary.cache_source + ' counters')})"
         )
     lines += _lost_lines(summary)
     if summary.draft_acceptance is not None:
