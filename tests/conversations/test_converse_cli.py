@@ -67,6 +67,9 @@ def test_bad_input_gets_one_sentence(tmp_path: Path) -> None:
         (("--source", str(tmp_path / "none.jsonl")), "cannot read conversations"),
         (("--capacity", "4"), "--capacity needs objectives"),
         (("-c", "2"), "needs a server"),
+        (("--capacity", "4", "--capacity-over", "rate", "--slo", "ttft_p50=1s"), "needs a server"),
+        (("--lost-cache-cost", "4q"), "'4q' is not a history length"),
+        (("--lost-cache-cost", "4k", "--lost-cache-reps", "0"), "must be at least 1"),
     ):
         r = tokbench("converse", *args, "--db", db, "--no-progress")
         assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
