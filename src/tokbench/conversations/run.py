@@ -282,7 +282,9 @@ def measure_lost_cost(
                 rng = random.Random(f"{cfg.seed}:lost:{length}:{rep}")
                 # a head of its own (the run's id: not even an earlier run of the same
                 # settings on this server shares the first words), so the cold turn is cold
-                head = f"history {ledger.run_id} {length}.{rep}: "
+                # (the pair's own numbers first: what it shares with the pair before is
+                # only the chat template and "history ")
+                head = f"history {length}.{rep} of {ledger.run_id}: "
                 history = head + words(rng, length)
                 for which in ("cold", "warm"):
                     key = cost_item_id(length, rep, which)
