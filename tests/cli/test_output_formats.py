@@ -42,7 +42,7 @@ def _format_choices(command: click.Command) -> tuple[str, ...]:
             history.show,
             [history.SHOW_RUN, history.SHOW_BENCH, history.SHOW_QUANT, history.SHOW_CONVERSATION],
         ),
-        (report.compare, [report.COMPARE, report.QUANTS, report.PAIRED]),
+        (report.compare, [report.COMPARE, report.QUANTS, report.PAIRED, report.CONVERSATIONS]),
         (report.answers, [report.ANSWERS]),
         (report.export, [report.ROW_WRITERS]),
         (hw.hw, [hw.HOST]),

@@ -67,3 +67,37 @@ def test_no_turn_is_sent_after_the_stop_rule_fired(tmp_path: Path) -> None:
     stored = store.requests(run.id)
     # the third stored turn stops the run: only the other conversation's turn in flight
     assert len(stored) == len(sent) and 3 <= len(stored) <= 4
+
+
+# one slot, 50 ms a request: it cannot serve more than 20 requests a second
+ONE_SLOT = FakeConfig(ttft_s=0.04, itl_s=0.005, n_tokens=3, slots=1)
+SERVICE_S = 0.04 + 2 * 0.005
+
+
+def test_capacity_over_arrival_rate_finds_a_rate_below_the_servers_throughput(
+    tmp_path: Path,
+) -> None:
+    slos = parse_slos("ttft_p50=200ms")
+    cfg = replace(_cfg("", "ttft_p50=200ms"), turns=1)
+    with FakeServer(ONE_SLOT) as srv:
+        store = Store(tmp_path / "runs.db")
+        measure = server_levels(
+            replace(cfg, url=srv.url), store, slos, max_requests=60, over="rate"
+        )
+        cap = search_capacity(measure, slos, max_load=64, over="rate", start=4)
+    verdicts = {lv.load: lv.verdict for lv in cap.levels}
+    assert cap.over == "rate"
+    # 4 a second keeps the slot busy a fifth of the time: most requests never queue
+    assert verdicts[4] == "meets", verdicts
+    # past the throughput (1 / service time) the queue never drains (at it exactly, a
+    # short level may still pass before the queue builds)
+    assert all(v == "fails" for load, v in verdicts.items() if load > 1.05 / SERVICE_S), verdicts
+    assert cap.outcome in ("found", "undecided"), verdicts
+    assert 4 <= cap.load <= 1 / SERVICE_S
+    if cap.outcome == "found":  # bisected to within 12.5 % of the first rate that failed
+        failed = min(load for load, v in verdicts.items() if v == "fails")
+        assert failed - cap.load <= 0.125 * failed
+        assert "new conversations a second (Poisson arrivals)" in cap.sentence
+    # every level is a stored run of Poisson arrivals at its rate
+    runs = store.runs()
+    assert len(runs) == len(cap.levels)

@@ -67,6 +67,9 @@ def test_bad_input_gets_one_sentence(tmp_path: Path) -> None:
         (("--source", str(tmp_path / "none.jsonl")), "cannot read conversations"),
         (("--capacity", "4"), "--capacity needs objectives"),
         (("-c", "2"), "needs a server"),
+        (("--capacity", "4", "--capacity-over", "rate", "--slo", "ttft_p50=1s"), "needs a server"),
+        (("--lost-cache-cost", "4q"), "'4q' is not a history length"),
+        (("--lost-cache-cost", "4k", "--lost-cache-reps", "0"), "must be at least 1"),
     ):
         r = tokbench("converse", *args, "--db", db, "--no-progress")
         assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
@@ -84,3 +87,38 @@ def test_capacity_command_prints_its_sentence(tmp_path: Path) -> None:
     assert doc["outcome"] == "found" and doc["capacity"] == 1, doc
     assert doc["sentence"].startswith("this box serves 1 conversation at once")
     assert [lv["verdict"] for lv in doc["levels"]] == ["meets", "fails"]
+
+
+def test_compare_and_export_conversation_runs(tmp_path: Path) -> None:
+    db = str(tmp_path / "runs.db")
+    with FakeServer(FakeConfig(n_tokens=4, ttft_s=0.01, itl_s=0.002)) as srv:
+        for extra in ((), ("--no-cache",)):
+            r = tokbench("converse", "--url", srv.url, *SMALL, "--db", db, *extra)
+            assert r.returncode == 0, r.stderr
+        cost = tokbench("converse", "--url", srv.url, "--backend", "openai", "--db", db,
+                        "--lost-cache-cost", "64", "--lost-cache-reps", "2", "--max-tokens",
+                        "2", "--no-progress", "--json")  # fmt: skip
+        assert cost.returncode == 0, cost.stderr
+    (point,) = json.loads(cost.stdout)["lost_cache_cost"]
+    # this server reports no cache counters: no cached count is made up, TTFT still paired
+    assert point["warm_cached_tokens"] is None and point["prefill_cost_ms"] is None
+    assert point["ttft_cost_ms"]["n"] == 2 and "of time to first token" in point["sentence"]
+    on, off, lc = (run.id for run in sorted(Store(db).runs(), key=lambda r: r.created_at))
+    table = tokbench("compare", on, off, "--db", db)
+    assert table.returncode == 0, table.stderr
+    assert "#1 TTFT ms (cache on)" in table.stdout and "#2 TTFT ms (cache off)" in table.stdout
+    md = tokbench("compare", on, off, lc, "--format", "md", "--db", db).stdout
+    assert md.count("\n| ") == 3 and "losing the cache at 64 of history" in md  # 3 turns
+    rows = tokbench("compare", on, off, "--format", "csv", "--db", db).stdout.splitlines()
+    assert rows[0].startswith("run_id,prompt_cache,turn,requests") and len(rows) == 1 + 2 * 3
+    doc = json.loads(tokbench("compare", on, off, "--json", "--db", db).stdout)
+    assert [d["run_id"] for d in doc] == [on, off]
+    # export: every turn with its conversation, turn and cache reading
+    exported = tokbench("export", on, "--format", "jsonl", "--db", db)
+    assert exported.returncode == 0, exported.stderr
+    lines = [json.loads(x) for x in exported.stdout.splitlines()]
+    assert sorted((x["conversation"], x["turn"]) for x in lines) == [
+        (c, t) for c in (1, 2) for t in (1, 2, 3)
+    ]
+    assert {x["cache_source"] for x in lines} == {"not reported"}
+    assert all(x["cache_lost"] == "" for x in lines)

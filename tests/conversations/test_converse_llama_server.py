@@ -20,8 +20,9 @@ ARGS = ("-n", "3", "-t", "3", "-c", "3", "--system-tokens", "120", "--user-token
         "--max-tokens", "8", "--no-progress", "--json")  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def two_slots(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _llama_server(
+    gemma_path: Path, tmp: pytest.TempPathFactory, slots: int, *extra: str
+) -> Iterator[str]:
     from tokbench.gguf.tools import find_tool
 
     binary = find_tool("llama-server")
@@ -29,10 +30,23 @@ def two_slots(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [str(binary), "-m", str(gemma_path), "--no-jinja", "--chat-template", "gemma",
-           "--host", "127.0.0.1", "--port", str(port), "-c", "4096", "-np", "2", "--metrics",
-           "-t", str(min(2, os.cpu_count() or 1))]  # fmt: skip
-    with serving(cmd, url + "/health", tmp_path_factory.mktemp("llama-server-np2")):
+           "--host", "127.0.0.1", "--port", str(port), "-c", str(2048 * slots),
+           "-np", str(slots), "--metrics", "-t", str(min(2, os.cpu_count() or 1)),
+           *extra]  # fmt: skip
+    with serving(cmd, url + "/health", tmp.mktemp(f"llama-server-np{slots}")):
         yield url
+
+
+@pytest.fixture(scope="module")
+def two_slots(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _llama_server(gemma_path, tmp_path_factory, 2)
+
+
+@pytest.fixture(scope="module")
+def one_slot(gemma_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # no host-memory prompt cache (--cache-ram 0): a slot taken by another conversation
+    # loses the previous one's prefix for good
+    yield from _llama_server(gemma_path, tmp_path_factory, 1, "--cache-ram", "0")
 
 
 def _counters(url: str) -> dict[str, float]:
@@ -79,3 +93,27 @@ def test_hit_rate_equals_the_servers_own_totals_cache_on_and_off(
     assert {r.kind for r in runs} == {"converse"}
     ids = sorted(r.item_id for r in store.requests(runs[0].id))
     assert ids[0] == "c000.t00" and ids[-1] == "c002.t02" and len(ids) == 9
+
+
+EVICT = ("-n", "2", "-t", "3", "-c", "2", "--system-tokens", "80", "--user-tokens", "10",
+         "--max-tokens", "4", "--no-progress", "--json")  # fmt: skip
+
+
+def test_two_conversations_on_one_slot_lose_their_cache_and_say_why(
+    one_slot: str, two_slots: str, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "runs.db")
+    r = tokbench("converse", "--url", one_slot, "--db", db, *EVICT)
+    assert r.returncode == 0, r.stderr
+    lost = json.loads(r.stdout)["lost"]
+    # interleaved on one slot, every later turn finds the other conversation's prefix
+    assert len(lost) >= 2, lost
+    assert all(x["reason"] == "2 conversations in flight share 1 slot" for x in lost)
+    assert all(x["turn"] >= 1 for x in lost)
+    assert "lost its cache" in lost[0]["sentence"]
+    table = tokbench("converse", "--url", one_slot, "--db", db, *EVICT[:-1], "--format", "md")
+    assert "conversations in flight share 1 slot" in table.stdout
+    # two slots: each conversation keeps its own
+    kept = tokbench("converse", "--url", two_slots, "--db", db, *EVICT)
+    assert kept.returncode == 0, kept.stderr
+    assert json.loads(kept.stdout)["lost"] == []

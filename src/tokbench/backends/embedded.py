@@ -109,9 +109,18 @@ def checked(settings: EngineSettings) -> EngineSettings:
 class EmbeddedBackend:
     kind = "embedded"
 
-    def __init__(self, model_path: Path, settings: EngineSettings | None = None) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        settings: EngineSettings | None = None,
+        *,
+        prompt_cache: bool = False,
+    ) -> None:
         """`settings`: threads (default: the physical cores), context, chat format and the
-        knobs `tokbench tune` turns."""
+        knobs `tokbench tune` turns. `prompt_cache`: keep the context's KV cache between
+        requests, so a request whose prompt starts like the previous one's (a conversation's
+        next turn) computes only the new tokens (llama-cpp-python's prefix match); off, every
+        request starts from an empty context and pays its whole prefill."""
         import llama_cpp
         from llama_cpp import Llama
 
@@ -121,6 +130,7 @@ class EmbeddedBackend:
         quiet_llama_logs()
         self.model_path = model_path
         threads = settings.threads or physical_cores()
+        self.prompt_cache = prompt_cache
         options: dict[str, Any] = {
             "n_threads": threads,
             "n_threads_batch": threads,
@@ -185,6 +195,7 @@ class EmbeddedBackend:
                     "top_k": DEFAULT_TOP_K,
                 },
                 "threadpool": "persistent" if self._threadpool else "ggml default",
+                "prompt_cache": self.prompt_cache,
                 "flash_attn": self.llm.context_params.flash_attn_type == 1,
                 **self._context_facts(),
                 "llama_cpp_python": self._llama_cpp.__version__,
@@ -240,7 +251,8 @@ class EmbeddedBackend:
         s = request.sampling
         if s.seed is not None:
             llm.set_seed(s.seed)
-        llm.reset()  # type: ignore[no-untyped-call]  # no prompt-cache reuse: every request pays its full prefill
+        if not self.prompt_cache:
+            llm.reset()  # type: ignore[no-untyped-call]  # every request pays its full prefill
         lc.llama_perf_context_reset(llm.ctx)
         vocab = llm._model.vocab
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -277,6 +289,9 @@ class EmbeddedBackend:
             gen.close()
         end = clock()
         perf = lc.llama_perf_context(llm.ctx)
+        # what the engine reused: the prompt tokens it did not evaluate (its prefix match
+        # kept them in the KV cache); read from its own counter, not from our prefix guess
+        cached = max(0, len(prompt) - perf.n_p_eval) if self.prompt_cache else None
         return rec.finish(
             end,
             prompt_tokens=Count(len(prompt), "engine"),
@@ -287,6 +302,7 @@ class EmbeddedBackend:
                 prompt_ms=perf.t_p_eval_ms,
                 decode_tokens=perf.n_eval,
                 decode_ms=perf.t_eval_ms,
+                cached_prompt_tokens=cached,
             ),
         )
 

@@ -59,7 +59,7 @@ def _open_embedded(conn: Connection, _key: str | None) -> Backend:
     """The embedded engine with its default settings (`open_backend` passes the user's)."""
     if conn.url:
         raise TokbenchError("the embedded engine takes no --url; pass --model-path instead")
-    return EmbeddedBackend(Path(conn.model_path or ""))
+    return EmbeddedBackend(Path(conn.model_path or ""), prompt_cache=conn.prompt_cache)
 
 
 def _completions_bench(backend: Any, prefix_cache: bool) -> BenchEngine:
@@ -188,7 +188,7 @@ def open_backend(
     if not conn.url:
         path = Path(conn.model_path) if conn.model_path else bundled_model_path(notify)
         notify(f"loading {path.name} into llama.cpp")
-        return EmbeddedBackend(path, engine)
+        return EmbeddedBackend(path, engine, prompt_cache=conn.prompt_cache)
     key = api_key(conn)
     name = conn.kind
     if name is None:

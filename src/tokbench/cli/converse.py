@@ -62,7 +62,8 @@ def _capacity_json(cap: Any) -> Any:
 @click.command()
 @connection_options(
     url_help="The server (llama-server, vLLM, SGLang, Ollama, LM Studio...). "
-    "Without it: the embedded engine, which keeps no prompt cache.",
+    "Without it: the embedded engine (llama.cpp in process, the bundled model or "
+    "--model-path), which keeps its context's KV cache between turns.",
     server_extras=False,
 )
 @click.option(
@@ -125,8 +126,9 @@ def _capacity_json(cap: Any) -> Any:
 @click.option(
     "--no-cache",
     is_flag=True,
-    help="Ask the server not to reuse its prompt cache (llama-server: cache_prompt: false; "
-    "vLLM: a fresh cache_salt per turn): every turn pays its whole history's prefill.",
+    help="Turn the prompt cache off: llama-server gets cache_prompt: false, vLLM a fresh "
+    "cache_salt per turn, the embedded engine empties its context before each turn; every "
+    "turn pays its whole history's prefill (servers without such a switch ignore it).",
 )
 @click.option(
     "--slo",
@@ -144,10 +146,32 @@ def _capacity_json(cap: Any) -> Any:
     "undecided), stopped early when over-saturated.",
 )
 @click.option(
+    "--capacity-over",
+    default="concurrency",
+    show_default=True,
+    type=click.Choice(["concurrency", "rate"]),
+    help="With --capacity: search conversations at once (closed loop), or new "
+    "conversations a second (Poisson arrivals, starting at --rate or 0.5/s, up to MAX/s).",
+)
+@click.option(
     "--level-requests",
     default=60,
     show_default=True,
     help="With --capacity: turns asked at most per level (more: fewer undecided levels).",
+)
+@click.option(
+    "--lost-cache-cost",
+    metavar="LENGTHS",
+    help="Measure what losing the prompt cache costs at these history lengths (tokens, "
+    "e.g. 4k,8k,16k): per length, pairs of a fresh history (cold) and the same history "
+    "again (warm); prints the cost in seconds of TTFT and prefill with its interval. "
+    "The server's context must hold the longest (llama-server -c).",
+)
+@click.option(
+    "--lost-cache-reps",
+    default=3,
+    show_default=True,
+    help="With --lost-cache-cost: cold/warm pairs per length.",
 )
 @click.option("--temperature", default=0.0, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, help="Seed of the synthetic text.")
@@ -171,7 +195,10 @@ def converse(
     no_cache: bool,
     slo: str | None,
     capacity_max: int | None,
+    capacity_over: str,
     level_requests: int,
+    lost_cache_cost: str | None,
+    lost_cache_reps: int,
     temperature: float,
     seed: int,
     resume: str | None,
@@ -195,6 +222,8 @@ def converse(
     tokbench converse --url URL --source seed5      the seed questions as one conversation
     tokbench converse --url URL -c 8 --slo ttft_p90=3s,tps_p90=10
     tokbench converse --url URL --slo ttft_p90=3s --capacity 16   the load it still serves
+    tokbench converse --url URL --slo ttft_p90=3s --capacity 8 --capacity-over rate
+    tokbench converse --url URL --lost-cache-cost 4k,8k,16k   seconds a lost cache costs
     """
     from tokbench.cli.options import open_store, stderr_console
     from tokbench.conversations.run import converse as run_converse
@@ -217,11 +246,13 @@ def converse(
         seed=seed,
         temperature=temperature,
         slo=slo,
+        lost_cache_cost=lost_cache_cost,
+        lost_cache_reps=lost_cache_reps,
     )
     err = stderr_console()
     store = open_store(db)
     if capacity_max is not None:
-        _capacity(cfg, store, capacity_max, level_requests, err, fmt)
+        _capacity(cfg, store, capacity_max, capacity_over, level_requests, err, fmt)
         return
     progress = _Progress(err) if not no_progress else None
     run = run_converse(cfg, store, resume=resume, observer=progress, notify=err.print)
@@ -248,7 +279,9 @@ class _Progress:
         self.console.print(f"[{self.n}/{self.total}] {record.item_id}: {state}", markup=False)
 
 
-def _capacity(cfg: Any, store: Any, max_load: int, per_level: int, err: Any, fmt: str) -> None:
+def _capacity(
+    cfg: Any, store: Any, max_load: int, over: Any, per_level: int, err: Any, fmt: str
+) -> None:
     from tokbench.conversations.capacity import search_capacity
     from tokbench.conversations.run import check_config, server_levels
     from tokbench.conversations.slo import parse_slos
@@ -260,11 +293,19 @@ def _capacity(cfg: Any, store: Any, max_load: int, per_level: int, err: Any, fmt
     if max_load < 1 or per_level < 1:
         raise TokbenchError("--capacity and --level-requests must be at least 1")
     check_config(cfg)
-    measure = server_levels(cfg, store, slos, max_requests=per_level, notify=err.print)
+    if over == "rate":
+        if cfg.url is None:
+            raise TokbenchError("--capacity-over rate needs a server (--url)")
+        if cfg.rate is not None and not cfg.rate > 0:
+            raise TokbenchError("--rate must be above 0 conversations a second")
+    unit = "/s" if over == "rate" else " at once"
+    measure = server_levels(cfg, store, slos, max_requests=per_level, notify=err.print, over=over)
     cap = search_capacity(
         measure,
         slos,
         max_load=max_load,
-        on_level=lambda lv: err.print(f"  {lv.load} at once: {lv.verdict}", markup=False),
+        over=over,
+        start=(cfg.rate or 0.5) if over == "rate" else 1,
+        on_level=lambda lv: err.print(f"  {lv.load:g}{unit}: {lv.verdict}", markup=False),
     )
     emit(CAPACITY, fmt, cap)

@@ -180,6 +180,37 @@ def _paired_json(v: _Paired) -> Any:
     return paired_record(v.candidate, v.reference, v.result)
 
 
+CONVERSATIONS: Outputs[Any] = Outputs()  # [(run, ConversationReport)]
+
+
+@CONVERSATIONS.add("table", "console")
+def _conversations_table(v: Any) -> list[Any]:
+    from tokbench.render.conversation import compare_view
+
+    return compare_view(v)
+
+
+@CONVERSATIONS.add("md", "text")
+def _conversations_markdown(v: Any) -> str:
+    from tokbench.render.conversation import compare_markdown
+
+    return compare_markdown(v)
+
+
+@CONVERSATIONS.add("csv", "text")
+def _conversations_csv(v: Any) -> str:
+    from tokbench.render.conversation import compare_csv
+
+    return compare_csv(v)
+
+
+@CONVERSATIONS.add("json", "json")
+def _conversations_json(v: Any) -> Any:
+    from tokbench.render.conversation import compare_json
+
+    return compare_json(v)
+
+
 @click.command()
 @click.argument("run_ids", nargs=-1)
 @last_option
@@ -205,6 +236,11 @@ def compare(
         _paired(store, run_ids, ref, fmt)
         return
     vs = views(store, run_ids, last)
+    if vs and all(v.run.kind == "converse" for v in vs):  # conversation runs: turn by turn
+        from tokbench.conversations.turns import conversation_report
+
+        emit(CONVERSATIONS, fmt, [(v.run, conversation_report(store, v.run.id)) for v in vs])
+        return
     quant = _quant_views(store, [v.run for v in vs])
     if quant and len(quant) == len(vs):  # quant comparisons only: their rows side by side
         emit(QUANTS, fmt, quant)
@@ -355,6 +391,10 @@ def export(
     else:
         rows = ex.bench_rows(store, runs) if bench else ex.request_rows(store, runs)
         columns = ex.columns(runs, bench)
+        if not bench and any(r.kind == "converse" for r in runs):
+            from tokbench.conversations.turns import TURN_COLUMNS, with_turn_fields
+
+            rows, columns = with_turn_fields(store, runs, rows), (*columns, *TURN_COLUMNS)
     if output is None:
         ROW_WRITERS[fmt](sys.stdout, columns, rows)
         return

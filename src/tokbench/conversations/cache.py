@@ -6,7 +6,9 @@ server's own counters in the response, never guessed (docs/metrics.md, "Prompt c
   `usage.prompt_tokens` (the whole prompt); computed = prompt - cached.
 - Ollama: only `prompt_eval_count` (tokens evaluated). Cached tokens are inferred as the
   prompt's size minus it, and only when the caller knows the size; else not reported.
-- The embedded engine: no cache (every request starts from an empty context), so 0.
+- The embedded engine: with its prompt cache, the prompt tokens it did not evaluate
+  (prompt length minus llama.cpp's own `n_p_eval`); without it (or in an older record),
+  every request starts from an empty context, so 0.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Literal
 
 from tokbench.core.records import RequestMetrics
 
-CacheSource = Literal["server", "inferred", "none", "not reported"]
+CacheSource = Literal["server", "engine", "inferred", "none", "not reported"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,9 @@ def cache_reading(
         return NOT_REPORTED
     if server_kind == "embedded":
         computed = m.engine_prompt_tokens or m.prompt_tokens
-        return CacheReading(0, computed, "none")
+        if m.cached_prompt_tokens is None:
+            return CacheReading(0, computed, "none")
+        return CacheReading(m.cached_prompt_tokens, computed, "engine")
     if server_kind == "ollama":
         computed = m.engine_prompt_tokens or 0  # a wholly cached prompt may omit the count
         if prompt_size is None or computed > prompt_size:

@@ -1,5 +1,7 @@
 """The largest load that still meets the objectives: levels of concurrency (conversations
-in flight) doubled until one fails, then bisected. Each level is decided by its interval
+in flight) or of arrival rate (conversations started per second, a Poisson process)
+doubled until one fails, then bisected (concurrency to 1, a rate to `RATE_RESOLUTION` of
+itself). Each level is decided by its interval
 (`slo.Goodput.verdict`: meets / fails / undecided), never by a point estimate; a level
 stops as soon as its interval decides, or early when it is clearly over-saturated (TTFT
 growing with time past its objective: the server falls further behind with every request).
@@ -20,11 +22,14 @@ from tokbench.core.records import RequestRecord
 from tokbench.core.stats import linear_fit
 
 MIN_REQUESTS = 10
+RATE_RESOLUTION = 0.125  # bisect rates until the bracket is within 12.5 % of its top
+
+Over = Literal["concurrency", "rate"]
 
 
 @dataclass(frozen=True, slots=True)
 class Level:
-    load: int  # conversations in flight
+    load: float  # conversations in flight, or started per second
     verdict: Verdict
     goodput: Goodput
     saturated: bool  # stopped early: TTFT kept growing with time
@@ -45,16 +50,19 @@ Outcome = Literal["found", "undecided", "at least", "none"]
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
-    load: int  # the largest level that met every objective (0: none did)
+    load: float  # the largest level that met every objective (0: none did)
     outcome: Outcome
     levels: tuple[Level, ...]
     slos: tuple[Slo, ...]
-    undecided_at: int | None = None
+    undecided_at: float | None = None
+    over: Over = "concurrency"
 
     @property
     def sentence(self) -> str:
         objectives = " and ".join(s.label for s in self.slos)
-        n = f"{self.load} conversation{'s' if self.load != 1 else ''}"
+        if self.over == "rate":
+            return self._rate_sentence(objectives)
+        n = f"{self.load:g} conversation{'s' if self.load != 1 else ''}"
         if self.outcome == "found":
             return f"this box serves {n} at once at {objectives} (each level decided at 95 %)"
         if self.outcome == "at least":
@@ -63,11 +71,32 @@ class Capacity:
             return f"this box serves no conversation at {objectives}: even 1 at a time fails"
         if self.load == 0:
             return (
-                f"undecided: at {self.undecided_at} conversation(s) the interval straddles "
+                f"undecided: at {self.undecided_at:g} conversation(s) the interval straddles "
                 f"the objectives ({objectives}); measure longer (more requests per level)"
             )
         return (
-            f"this box serves at least {n} at {objectives}; {self.undecided_at} is "
+            f"this box serves at least {n} at {objectives}; {self.undecided_at:g} is "
+            "undecided (the interval straddles the objectives): measure longer"
+        )
+
+    def _rate_sentence(self, objectives: str) -> str:
+        rate = f"{self.load:g} new conversations a second (Poisson arrivals)"
+        first = self.levels[0].load if self.levels else 0
+        if self.outcome == "found":
+            return f"this box serves {rate} at {objectives} (each level decided at 95 %)"
+        if self.outcome == "at least":
+            return (
+                f"this box serves at least {rate} at {objectives}: the search stopped at its limit"
+            )
+        if self.outcome == "none":
+            return f"this box fails {objectives} even at {first:g} new conversations a second"
+        if self.load == 0:
+            return (
+                f"undecided: at {self.undecided_at:g} new conversations a second the interval "
+                f"straddles the objectives ({objectives}); measure longer (more requests per level)"
+            )
+        return (
+            f"this box serves at least {rate} at {objectives}; {self.undecided_at:g}/s is "
             "undecided (the interval straddles the objectives): measure longer"
         )
 
@@ -127,17 +156,20 @@ class LevelStop:
 
 
 def search_capacity(
-    measure: Callable[[int], LevelRun],
+    measure: Callable[[float], LevelRun],
     slos: Sequence[Slo],
     *,
-    max_load: int = 64,
+    max_load: float = 64,
     on_level: Callable[[Level], None] = lambda _level: None,
+    over: Over = "concurrency",
+    start: float = 1,
 ) -> Capacity:
-    """Double from 1 while levels meet; bisect between the last that met and the first
-    that failed; an undecided level ends the search there, said as such."""
-    levels: dict[int, Level] = {}
+    """Double from `start` while levels meet; bisect between the last that met and the
+    first that failed (concurrency: to one conversation; rate: to `RATE_RESOLUTION`); an
+    undecided level ends the search there, said as such."""
+    levels: dict[float, Level] = {}
 
-    def decide(load: int) -> Verdict:
+    def decide(load: float) -> Verdict:
         run = measure(load)
         g = goodput(slos, run.records)
         verdict: Verdict = "fails" if run.saturated else g.verdict
@@ -145,8 +177,18 @@ def search_capacity(
         on_level(levels[load])
         return verdict
 
-    lo, hi, undecided = 0, None, None
-    load = 1
+    def middle(lo: float, hi: float) -> float | None:
+        """The next level to try between them, or None when the bracket is tight enough."""
+        if over == "concurrency":
+            return (lo + hi) // 2 if hi - lo > 1 else None
+        if lo == 0 or hi - lo <= RATE_RESOLUTION * hi:
+            return None
+        return float(f"{(lo + hi) / 2:.3g}")
+
+    lo: float = 0
+    hi: float | None = None
+    undecided: float | None = None
+    load = start
     while load <= max_load:
         verdict = decide(load)
         if verdict == "meets":
@@ -157,8 +199,10 @@ def search_capacity(
         else:
             undecided = load
             break
-    while undecided is None and hi is not None and hi - lo > 1:
-        mid = (lo + hi) // 2
+    while undecided is None and hi is not None:
+        mid = middle(lo, hi)
+        if mid is None:
+            break
         verdict = decide(mid)
         if verdict == "meets":
             lo = mid
@@ -168,7 +212,7 @@ def search_capacity(
             undecided = mid
     ordered = tuple(levels[k] for k in sorted(levels))
     if undecided is not None:
-        return Capacity(lo, "undecided", ordered, tuple(slos), undecided)
+        return Capacity(lo, "undecided", ordered, tuple(slos), undecided, over)
     if hi is None:
-        return Capacity(lo, "at least", ordered, tuple(slos))
-    return Capacity(lo, "found" if lo else "none", ordered, tuple(slos))
+        return Capacity(lo, "at least", ordered, tuple(slos), over=over)
+    return Capacity(lo, "found" if lo else "none", ordered, tuple(slos), over=over)

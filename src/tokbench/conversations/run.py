@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,11 +20,18 @@ from typing import Protocol
 
 from tokbench.backends.base import Backend
 from tokbench.backends.registry import open_backend
-from tokbench.conversations.capacity import LevelRun, LevelStop, saturated, ttft_bound_ms
-from tokbench.conversations.plan import Conversation, arrival_offsets, conversations
+from tokbench.conversations.capacity import (
+    LevelRun,
+    LevelStop,
+    Over,
+    saturated,
+    ttft_bound_ms,
+)
+from tokbench.conversations.lostcost import cost_item_id, parse_lengths
+from tokbench.conversations.plan import Conversation, arrival_offsets, conversations, words
 from tokbench.conversations.slo import Slo, parse_slos
 from tokbench.conversations.turns import item_id
-from tokbench.core.config import ConverseConfig, Sampling
+from tokbench.core.config import ConverseConfig, EngineSettings, Sampling
 from tokbench.core.metrics import request_metrics
 from tokbench.core.records import ConverseSettings, RequestRecord, RunInfo, utc_now
 from tokbench.core.trace import ChatRequest
@@ -64,6 +72,12 @@ def check_config(cfg: ConverseConfig) -> ConverseConfig:
         raise TokbenchError("--concurrency needs a server (--url): the embedded engine serves one")
     arrival_offsets(cfg.arrival, 1, cfg.rate)
     parse_slos(cfg.slo)
+    if cfg.lost_cache_cost is not None:
+        parse_lengths(cfg.lost_cache_cost)
+        if not cfg.prompt_cache:
+            raise TokbenchError("--lost-cache-cost compares warm turns with cold: drop --no-cache")
+        if cfg.lost_cache_reps < 1:
+            raise TokbenchError("--lost-cache-reps must be at least 1")
     return cfg
 
 
@@ -84,6 +98,14 @@ def open_ledger(
     )
 
 
+def _engine(cfg: ConverseConfig) -> EngineSettings:
+    # the embedded engine's context holds the longest history asked for (the lost-cache
+    # lengths), a user message and an answer
+    longest = max(parse_lengths(cfg.lost_cache_cost)) if cfg.lost_cache_cost else 0
+    need = longest + cfg.user_tokens * 2 + cfg.max_tokens + 256
+    return replace(cfg.engine, n_ctx=max(cfg.engine.n_ctx, need))
+
+
 def converse(
     cfg: ConverseConfig,
     store: Store,
@@ -102,12 +124,14 @@ def converse(
         cfg = old.converse
     check_config(cfg)
     plan = conversations(cfg)
-    backend = open_backend(cfg.connection, notify, cfg.engine)
+    backend = open_backend(cfg.connection, notify, _engine(cfg))
     try:
         ledger = open_ledger(cfg, store, backend, resume)
+        if cfg.lost_cache_cost is not None:
+            return ledger.finish(measure_lost_cost(cfg, backend, ledger, observer or _Quiet()))
         # one backend (one connection) per conversation in flight: a client is not shared
         conn = replace(cfg.connection, kind=backend.kind, model=backend.model)
-        extra = [open_backend(conn, notify, cfg.engine) for _ in range(cfg.concurrency - 1)]
+        extra = [open_backend(conn, notify, _engine(cfg)) for _ in range(cfg.concurrency - 1)]
         try:
             status = execute(cfg, plan, [backend, *extra], ledger, observer or _Quiet(), stop_when)
         finally:
@@ -116,6 +140,27 @@ def converse(
         return ledger.finish(status)
     finally:
         backend.close()
+
+
+def ask(
+    backend: Backend, request: ChatRequest, run_id: str, key: str, prompt: str, rep: int = 0
+) -> RequestRecord:
+    """Send one turn; its record, keeping `prompt` (the new question, not the whole
+    history) as its prompt. A failure is a record too: the run goes on."""
+    started_at = utc_now()
+    trace = backend.stream(request)
+    return RequestRecord(
+        run_id=run_id,
+        item_id=key,
+        rep=rep,
+        started_at=started_at,
+        status="error" if trace.error else "ok",
+        error=trace.error,
+        prompt=prompt,
+        answer=trace.text("answer"),
+        thinking=trace.text("thinking"),
+        metrics=request_metrics(trace),
+    )
 
 
 def execute(
@@ -164,21 +209,9 @@ def execute(
                 continue
             if turn and cfg.think_time_s and stop.wait(cfg.think_time_s):
                 return
-            started_at = utc_now()
-            trace = backend.stream(ChatRequest(tuple(history), cfg.max_tokens, sampling))
-            answer = trace.text("answer")
-            record = RequestRecord(
-                run_id=run_id,
-                item_id=key,
-                rep=0,
-                started_at=started_at,
-                status="error" if trace.error else "ok",
-                error=trace.error,
-                prompt=user,
-                answer=answer,
-                thinking=trace.text("thinking"),
-                metrics=request_metrics(trace),
-            )
+            request = ChatRequest(tuple(history), cfg.max_tokens, sampling)
+            record = ask(backend, request, run_id, key, user)
+            answer = record.answer
             # wait until this turn is stored and the stop rule has seen it, so that no
             # turn is sent after the rule stopped the run
             seen = threading.Event()
@@ -225,6 +258,43 @@ def execute(
     return status
 
 
+def measure_lost_cost(
+    cfg: ConverseConfig, backend: Backend, ledger: RunLedger, observer: TurnObserver
+) -> str:
+    """For each history length, `lost_cache_reps` pairs: a fresh history with a question
+    (cold: nothing of it can be cached), then the same history with another question
+    (warm: the history is in the cache). Each turn is stored as it completes."""
+    lengths = parse_lengths(cfg.lost_cache_cost or "")
+    done = {r.item_id for r in ledger.requests()}
+    observer.plan(2 * cfg.lost_cache_reps * len(lengths))
+    sampling = Sampling(temperature=cfg.temperature, seed=cfg.seed)
+    try:
+        for length in lengths:
+            for rep in range(cfg.lost_cache_reps):
+                rng = random.Random(f"{cfg.seed}:lost:{length}:{rep}")
+                # a head of its own (the run's id: not even an earlier run of the same
+                # settings on this server shares the first words), so the cold turn is cold
+                # (the pair's own numbers first: what it shares with the pair before is
+                # only the chat template and "history ")
+                head = f"history {length}.{rep} of {ledger.run_id}: "
+                history = head + words(rng, length)
+                for which in ("cold", "warm"):
+                    key = cost_item_id(length, rep, which)
+                    question = f"{which} question: " + words(rng, cfg.user_tokens)
+                    if key in done:
+                        continue
+                    # the history in the user message, not a system prompt: some chat
+                    # formats drop system messages (llama-cpp-python's gemma)
+                    messages = (("user", f"{history}\n\n{question}"),)
+                    request = ChatRequest(messages, cfg.max_tokens, sampling)
+                    record = ask(backend, request, ledger.run_id, key, question, rep)
+                    ledger.add_request(record)
+                    observer.finished(record)
+    except KeyboardInterrupt:
+        return "interrupted"
+    return "done" if any(r.status == "ok" for r in ledger.requests()) else "failed"
+
+
 def server_levels(
     cfg: ConverseConfig,
     store: Store,
@@ -232,22 +302,35 @@ def server_levels(
     *,
     max_requests: int = 60,
     notify: Callable[[str], None] = lambda _msg: None,
-) -> Callable[[int], LevelRun]:
+    over: Over = "concurrency",
+) -> Callable[[float], LevelRun]:
     """Measure a level as a conversation run of its own (stored, visible in history):
-    `load` conversations in flight, until its interval decides, it saturates, or
-    `max_requests` turns were asked."""
+    `load` conversations in flight (closed loop), or (`over="rate"`) conversations
+    started at `load` a second as a Poisson process, each on a connection of its own
+    (open loop: a slow server does not slow the arrivals); until the level's interval
+    decides, it saturates, or `max_requests` turns were asked."""
 
-    def measure(load: int) -> LevelRun:
-        n = max(load, math.ceil(max_requests / max(1, cfg.turns)))
-        # conversations of their own per level: none finds its prefix cached by another level
-        level_cfg = replace(
-            cfg, concurrency=load, conversations=n, arrival="closed", seed=cfg.seed + 1000 * load
-        )
-        notify(f"capacity: measuring {load} conversation(s) at once")
+    def measure(load: float) -> LevelRun:
+        per_conversation = max(1, cfg.turns)
+        if over == "rate":
+            n = max(2, math.ceil(max_requests / per_conversation))
+            level_cfg = replace(
+                cfg, concurrency=n, conversations=n, arrival="poisson", rate=load,
+                seed=cfg.seed + round(1000 * load),
+            )  # fmt: skip
+            notify(f"capacity: measuring {load:g} new conversations a second")
+        else:
+            n = max(int(load), math.ceil(max_requests / per_conversation))
+            # conversations of their own per level: none finds its prefix cached by another
+            level_cfg = replace(
+                cfg, concurrency=int(load), conversations=n, arrival="closed",
+                seed=cfg.seed + 1000 * int(load),
+            )  # fmt: skip
+            notify(f"capacity: measuring {load:g} conversation(s) at once")
         rule = LevelStop(slos)
         run = converse(level_cfg, store, notify=notify, stop_when=rule)
         records = tuple(store.requests(run.id))
-        over = rule.saturated or saturated(records, ttft_bound_ms(slos))
-        return LevelRun(records, over, run.id)
+        over_saturated = rule.saturated or saturated(records, ttft_bound_ms(slos))
+        return LevelRun(records, over_saturated, run.id)
 
     return measure

@@ -297,7 +297,7 @@ class BenchConfig:
 
 
 # a converse run's connection fields, by their stored names, in the stored order
-_CONVERSE_CONN = ("url", "backend", "model", "api_key_env", "timeout_s")
+_CONVERSE_CONN = ("url", "backend", "model", "api_key_env", "timeout_s", "model_path")
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +323,8 @@ class ConverseConfig:
     seed: int = 0
     temperature: float = 0.0
     slo: str | None = None  # e.g. "ttft_p90=3s,itl_p90=250ms"
+    lost_cache_cost: str | None = None  # history lengths, e.g. "4k,8k,16k": cold vs warm turns
+    lost_cache_reps: int = 3  # cold/warm pairs per history length
 
     @property
     def url(self) -> str | None:

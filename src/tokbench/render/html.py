@@ -8,6 +8,7 @@ from statistics import median
 from typing import Any
 
 from tokbench import __version__
+from tokbench.conversations.lostcost import lost_cache_cost
 from tokbench.conversations.turns import parse_item_id
 from tokbench.core.records import (
     BenchSettings,
@@ -91,7 +92,7 @@ def turn_chart(v: RunView) -> str | None:
         if key and r.status == "ok" and r.metrics and r.metrics.ttft_ms is not None:
             by_turn.setdefault(key[1] + 1, []).append(r.metrics.ttft_ms)
     if not by_turn:
-        return None
+        return lost_cache_chart(v)
     pts: list[tuple[float, float, float | None, float | None]] = [
         (float(t), median(ms), min(ms), max(ms)) for t, ms in sorted(by_turn.items())
     ]
@@ -99,6 +100,25 @@ def turn_chart(v: RunView) -> str | None:
     cache = config.converse.prompt_cache if isinstance(config, ConverseSettings) else True
     title = f"TTFT by turn, cache {'on' if cache else 'off'} ({v.run.id})"
     return line_chart(pts, title, "turn", "TTFT ms (median; whiskers: range)")
+
+
+def lost_cache_chart(v: RunView) -> str | None:
+    """A `converse --lost-cache-cost` run: seconds a lost cache costs against the history's
+    length, whiskers its 95 % interval (None when the run measured none)."""
+    points = lost_cache_cost(v.run.target.backend_kind or v.run.backend, v.records)
+    pts: list[tuple[float, float, float | None, float | None]] = []
+    for p in points:
+        cost = p.prefill_cost_ms or p.ttft_cost_ms
+        if cost is None:
+            continue
+        low = cost.ci_low / 1000 if cost.ci_low is not None else None
+        high = cost.ci_high / 1000 if cost.ci_high is not None else None
+        pts.append((float(p.context_tokens or p.history_tokens), cost.mean / 1000, low, high))
+    if not pts:
+        return None
+    what = "prefill" if points[0].prefill_cost_ms is not None else "TTFT"
+    title = f"The cost of a lost prompt cache ({v.run.id})"
+    return line_chart(pts, title, "history tokens", f"{what} cold - warm, s (95 % CI)")
 
 
 def _flat_target(run: RunInfo) -> dict[str, Any]:
