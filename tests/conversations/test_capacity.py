@@ -82,7 +82,11 @@ def test_capacity_over_arrival_rate_finds_a_rate_below_the_servers_throughput(
     with FakeServer(ONE_SLOT) as srv:
         store = Store(tmp_path / "runs.db")
         measure = server_levels(
-            replace(cfg, url=srv.url), store, slos, max_requests=60, over="rate"
+            replace(cfg, connection=replace(cfg.connection, url=srv.url)),
+            store,
+            slos,
+            max_requests=60,
+            over="rate",
         )
         cap = search_capacity(measure, slos, max_load=64, over="rate", start=4)
     verdicts = {lv.load: lv.verdict for lv in cap.levels}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tokbench.conversations.run import converse
 from tokbench.conversations.turns import conversation_report
-from tokbench.core.config import ConverseConfig
+from tokbench.core.config import Connection, ConverseConfig
 from tokbench.store.database import Store
 
 CFG = ConverseConfig(
@@ -21,7 +21,7 @@ def test_the_embedded_engines_prompt_cache_on_and_off(gemma_path: Path, tmp_path
     store = Store(tmp_path / "runs.db")
     reports = {}
     for cache in (True, False):
-        cfg = replace(CFG, model_path=str(gemma_path), prompt_cache=cache)
+        cfg = replace(CFG, connection=Connection(model_path=str(gemma_path), prompt_cache=cache))
         run = converse(cfg, store)
         assert run.status == "done"
         reports[cache] = conversation_report(store, run.id)

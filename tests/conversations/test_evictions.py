@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tokbench.conversations.cache import CacheReading
 from tokbench.conversations.evictions import ServerLimits, limits_for, lost_caches
-from tokbench.core.config import ConverseConfig
+from tokbench.core.config import Connection, ConverseConfig
 
 
 def _turns(*cached_computed: tuple[int, int]) -> dict[tuple[int, int], CacheReading]:
@@ -40,7 +40,7 @@ def test_the_reason_is_the_first_that_holds() -> None:
 
 
 def test_no_losses_with_the_cache_off_or_without_counters() -> None:
-    off = ConverseConfig(prompt_cache=False)
+    off = ConverseConfig(Connection(prompt_cache=False))
     assert lost_caches(KEPT_THEN_LOST, off, ServerLimits(slots=1)) == ()
     silent = {(0, t): CacheReading(None, None, "not reported") for t in range(3)}
     assert lost_caches(silent, ConverseConfig(), ServerLimits(slots=1)) == ()

@@ -212,8 +212,9 @@ def converse(
     \b
     Per turn: TTFT, context length, prefill tokens the server computed, tokens it reused
     from its cache, the hit rate (read from the server's own counters: llama-server
-    timings, vLLM/SGLang cached_tokens, Ollama inferred; "not reported" where it says
-    nothing) and decode speed. Every turn is stored as it completes (resumable; see
+    timings, vLLM/SGLang cached_tokens, the embedded engine's own count; "not reported"
+    where it says nothing, as Ollama, which counts only the tokens it evaluated) and decode
+    speed. Every turn is stored as it completes (resumable; see
     tokbench show / export).
 
     \b

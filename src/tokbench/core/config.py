@@ -297,7 +297,7 @@ class BenchConfig:
 
 
 # a converse run's connection fields, by their stored names, in the stored order
-_CONVERSE_CONN = ("url", "backend", "model", "api_key_env", "timeout_s", "model_path")
+_CONVERSE_CONN = ("url", "backend", "model", "api_key_env", "timeout_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +344,7 @@ class ConverseConfig:
             **dict(list(own.items())[:at]),
             "prompt_cache": self.connection.prompt_cache,
             **dict(list(own.items())[at:]),
+            "model_path": self.connection.model_path,  # added after the fields above
             **self.engine.knobs(),
         }
 
