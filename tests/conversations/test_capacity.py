@@ -34,7 +34,7 @@ def test_capacity_search_finds_the_servers_two_slots(tmp_path: Path) -> None:
     assert cap.load == 2
     verdicts = {lv.load: lv.verdict for lv in cap.levels}
     assert verdicts[1] == verdicts[2] == "meets" and verdicts[3] == "fails"
-    assert cap.sentence.startswith("this box serves 2 conversations at once at ttft p90 <= 400 ms")
+    assert cap.sentence.startswith("this box serves 2 conversations at once at ttft p90 ≤ 400 ms")
     # every level is a stored conversation run of its own
     assert len(store.runs()) == len(cap.levels)
 

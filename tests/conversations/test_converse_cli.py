@@ -24,7 +24,7 @@ def test_turns_are_stored_and_shown_everywhere(tmp_path: Path) -> None:
         sent = [len(req["messages"]) for req in srv.requests if "messages" in req]
     assert sorted(sent) == [2, 2, 4, 4, 6, 6]  # system + history + the question
     assert "turn" in r.stdout and "not reported" in r.stdout  # no cache counters: said so
-    assert "goodput:" in r.stdout and "ttft p90 <= 2 s" in r.stdout
+    assert "goodput:" in r.stdout and "ttft p90 ≤ 2 s" in r.stdout
     (run,) = Store(db).runs()
     assert run.kind == "converse" and run.status == "done"
     shown = json.loads(tokbench("show", run.id, "--json", "--db", db).stdout)

@@ -45,7 +45,7 @@ def test_parse_slos_reads_times_and_rates() -> None:
         Slo("e2e", 0.99, 60000.0),
         Slo("tps", 0.5, 10.0),
     )
-    assert slos[0].label == "ttft p90 <= 3 s" and slos[3].label == "tps p50 >= 10 tok/s"
+    assert slos[0].label == "ttft p90 ≤ 3 s" and slos[3].label == "tps p50 ≥ 10 tok/s"
     assert parse_slos(None) == ()
 
 

@@ -38,9 +38,9 @@ class Slo:
     def label(self) -> str:
         pct = f"p{self.share * 100:g}"
         if self.metric == "tps":
-            return f"{self.metric} {pct} >= {self.bound:g} tok/s"
+            return f"{self.metric} {pct} ≥ {self.bound:g} tok/s"
         value = f"{self.bound / 1000:g} s" if self.bound >= 1000 else f"{self.bound:g} ms"
-        return f"{self.metric} {pct} <= {value}"
+        return f"{self.metric} {pct} ≤ {value}"
 
 
 def parse_slos(spec: str | None) -> tuple[Slo, ...]:
