@@ -195,7 +195,7 @@ def cost_json(points: Sequence[CostPoint]) -> list[dict[str, Any]]:
 def conversation_view(run: RunInfo, report: ConversationReport) -> list[Table | str]:
     """What `converse` and `show` print for a conversation run."""
     if report.lost_cache_cost:
-        title = f"{run.id}: {run.backend} {run.model}: the cost of a lost prompt cache"
+        title = f"{run.id}: {run.backend} {run.display_model}: the cost of a lost prompt cache"
         points = report.lost_cache_cost
         return [cost_table(points, title), *(p.sentence for p in points)]
     cache = "cache on" if report.config.prompt_cache else "cache off"
@@ -210,7 +210,7 @@ def conversation_markdown(run: RunInfo, report: ConversationReport) -> str:
         return (
             "\n".join(
                 [
-                    f"### {md(run.id)}: {md(run.backend)} {md(run.model or '')}: "
+                    f"### {md(run.id)}: {md(run.backend)} {md(run.display_model or '')}: "
                     "the cost of a lost prompt cache",
                     "",
                     md_row(COST_HEAD),
@@ -323,7 +323,7 @@ def _compare_rows(shown: Sequence[tuple[RunInfo, ConversationReport]]) -> list[l
 def _compare_lines(shown: Sequence[tuple[RunInfo, ConversationReport]]) -> list[str]:
     lines = []
     for i, (run, report) in enumerate(shown, 1):
-        lines.append(f"#{i} {run.id}: {run.backend} {run.model or ''}")
+        lines.append(f"#{i} {run.id}: {run.backend} {run.display_model or ''}")
         body = summary_lines(report.summary, report.goodput)
         body += [p.sentence for p in report.lost_cache_cost]
         lines += [f"  {x}" for x in body]
