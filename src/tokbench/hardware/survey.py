@@ -1,7 +1,7 @@
 """`tokbench hw`: the host probe and, on request, the measured memory read bandwidth (one
 thread and all cores, best of several repetitions over a working set several times the
-last-level cache) and disk read bandwidth, which are kept (saved.py) for every later run's
-bound and estimate."""
+last-level cache) and disk read bandwidth, which are kept (hardware.bandwidth) for every
+later run's bound and estimate."""
 
 from __future__ import annotations
 
