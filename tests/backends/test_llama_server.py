@@ -48,6 +48,30 @@ def test_run_matches_engine_counts_and_server_timings(
     assert statistics.median(gaps) < 10  # client and server clocks agree on decode speed
 
 
+def test_a_system_prompt_reaches_gemma_as_llama_server_sends_it(
+    llama_server_cpp: str, gemma_path: Path
+) -> None:
+    """Gemma has no system role: llama.cpp's template opens the first user turn with the
+    system text; the embedded engine's prompt is the same, token for token (llama-cpp-
+    python's own Gemma format would drop the system text, and the prompt would be shorter)."""
+    system = "You are a terse assistant who answers in one short sentence. " * 3
+    req = ChatRequest(
+        (("system", system), ("user", "Name the sea east of China."), ("assistant", "The East"),
+         ("user", "And south?")),
+        2,
+        Sampling(temperature=0),
+    )  # fmt: skip
+    server = LlamaServerBackend(llama_server_cpp)
+    m = request_metrics(server.stream(req))
+    server.close()
+    engine = EmbeddedBackend(gemma_path, EngineSettings(threads=1, n_ctx=512))
+    tokens, _stop = engine.prompt_tokens(req)
+    no_system, _ = engine.prompt_tokens(ChatRequest(req.messages[1:], 2, req.sampling))
+    engine.close()
+    assert m.prompt_tokens == len(tokens)
+    assert len(tokens) > len(no_system) + 30  # the system text is in the prompt
+
+
 def test_prompt_cache_switch(llama_server_cpp: str) -> None:
     req = ChatRequest((("user", "Tell me about the sea. " * 20),), 4, Sampling(temperature=0))
     cold = LlamaServerBackend(llama_server_cpp)

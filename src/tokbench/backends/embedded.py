@@ -106,6 +106,26 @@ def checked(settings: EngineSettings) -> EngineSettings:
     return settings
 
 
+def system_in_first_turn(
+    messages: tuple[tuple[str, str], ...],
+) -> tuple[tuple[str, str], ...]:
+    """Gemma has no system role: its system text opens the next user turn, followed by a
+    blank line, as llama.cpp's own Gemma template does (llama-server's prompt, token for
+    token). llama-cpp-python's `format_gemma` would drop it instead."""
+    out: list[tuple[str, str]] = []
+    system = ""
+    for role, content in messages:
+        if role == "system":
+            system += content.strip()
+            continue
+        if system and role != "assistant":
+            content, system = f"{system}\n\n{content}", ""
+        out.append((role, content))
+    if system:  # a system prompt with no turn after it: it is the turn
+        out.append(("user", system))
+    return tuple(out)
+
+
 class EmbeddedBackend:
     kind = "embedded"
 
@@ -224,7 +244,10 @@ class EmbeddedBackend:
             self._threadpool = None
 
     def prompt_tokens(self, request: ChatRequest) -> tuple[list[int], list[str]]:
-        messages = [{"role": r, "content": c} for r, c in request.messages]
+        pairs = request.messages
+        if self.chat_format == "gemma":  # llama-cpp-python's Gemma format drops system text
+            pairs = system_in_first_turn(pairs)
+        messages = [{"role": r, "content": c} for r, c in pairs]
         res = self._formatter(messages=messages)
         add_bos = not getattr(res, "added_special", False)
         tokens = self.llm.tokenize(res.prompt.encode("utf-8"), add_bos=add_bos, special=True)
