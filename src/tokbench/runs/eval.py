@@ -39,11 +39,15 @@ from tokbench.evals.summary import (
     latest,
     summarize,
 )
-from tokbench.hardware.bandwidth import speed_bound
-from tokbench.hardware.probe import physical_cores, probe
-from tokbench.runs.requests import Grader, RequestRun, writable_folder
+from tokbench.runs.requests import (
+    Grader,
+    RequestRun,
+    open_run_ledger,
+    with_threads,
+    writable_folder,
+)
 from tokbench.store.database import Store
-from tokbench.store.ledger import RunLedger, resumable, this_host
+from tokbench.store.ledger import resumable
 
 DEFAULT_MAX_TOKENS = 2048  # room for a short chain of thought; reasoning models want more
 
@@ -161,13 +165,9 @@ def run_eval(
     sampling = config.sampling
     backend = open_backend(config.connection, notify, config.engine)
     try:
-        if not config.url:
-            threads = config.threads or physical_cores()
-            config = replace(config, engine=replace(config.engine, threads=threads))
-        described = backend.describe()
-        target = described.with_bound(speed_bound(config.gguf or described.gguf_path))
+        config = with_threads(config)
         suite = "eval:" + "+".join(plan.benchmarks)
-        ledger = RunLedger.open(
+        ledger = open_run_ledger(
             store,
             "eval",
             RunSettings(
@@ -176,12 +176,8 @@ def run_eval(
                 tuple(ItemPlan(i.id, max_tokens, sampling) for i in items),
                 plan,
             ),
-            None if resume else this_host(probe()),
-            backend=backend.kind,
-            url=getattr(backend, "base_url", None),
-            model=backend.model,
+            backend,
             suite=suite,
-            targets=None if resume else {backend.model: target},  # a resumed run keeps its own
             resume=resume,
         )
         folder = runs_base / ledger.run_id

@@ -10,16 +10,22 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+from tokbench.backends.base import Backend
+from tokbench.core.config import RunConfig
 from tokbench.core.energy import EnergyMeter
 from tokbench.core.metrics import request_metrics
-from tokbench.core.records import Grade, RequestMetrics, RequestRecord
+from tokbench.core.records import Grade, RequestMetrics, RequestRecord, RunSettings
 from tokbench.core.trace import Trace
 from tokbench.errors import TokbenchError
+from tokbench.hardware.bandwidth import speed_bound
+from tokbench.hardware.probe import physical_cores, probe
 from tokbench.store.connection import StoreError
-from tokbench.store.ledger import RunLedger
+from tokbench.store.database import Store
+from tokbench.store.ledger import RunLedger, this_host
 
 T = TypeVar("T")
 
@@ -35,6 +41,45 @@ def writable_folder(folder: Path) -> None:
         raise TokbenchError(f"cannot create the runs folder {folder}: {exc.strerror}") from None
     if not os.access(folder, os.W_OK):
         raise TokbenchError(f"the runs folder {folder} is not writable: set TOKBENCH_HOME")
+
+
+def with_threads(config: RunConfig) -> RunConfig:
+    """The embedded engine's thread count as it runs (the physical cores unless given),
+    so the stored settings say what was measured; a server's config is left as it is."""
+    if config.url:
+        return config
+    threads = config.threads or physical_cores()
+    return replace(config, engine=replace(config.engine, threads=threads))
+
+
+def open_run_ledger(
+    store: Store,
+    kind: str,
+    settings: RunSettings,
+    backend: Backend,
+    *,
+    suite: str,
+    resume: str | None,
+) -> RunLedger:
+    """A suite or eval run in the ledger: created with this host and the backend's target
+    (with its speed bound where the model file is here), or resumed, keeping its own."""
+    targets = None
+    if not resume:
+        described = backend.describe()
+        bound = speed_bound(settings.run.gguf or described.gguf_path)
+        targets = {backend.model: described.with_bound(bound)}
+    return RunLedger.open(
+        store,
+        kind,
+        settings,
+        None if resume else this_host(probe()),
+        backend=backend.kind,
+        url=getattr(backend, "base_url", None),
+        model=backend.model,
+        suite=suite,
+        targets=targets,
+        resume=resume,
+    )
 
 
 class RequestRun:

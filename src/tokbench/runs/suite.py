@@ -21,12 +21,16 @@ from tokbench.core.records import (
 )
 from tokbench.energy.session import EnergySession
 from tokbench.grade.grading import grade_answer
-from tokbench.hardware.bandwidth import speed_bound
-from tokbench.hardware.probe import physical_cores, probe
 from tokbench.results.quality import health
-from tokbench.runs.requests import Grader, RequestRun, writable_folder
+from tokbench.runs.requests import (
+    Grader,
+    RequestRun,
+    open_run_ledger,
+    with_threads,
+    writable_folder,
+)
 from tokbench.store.database import Store
-from tokbench.store.ledger import RunLedger, resumable, this_host
+from tokbench.store.ledger import RunLedger, resumable
 from tokbench.suites.loader import Item, Suite, load_suite
 from tokbench.suites.trust import Trust, check_trust
 
@@ -146,25 +150,14 @@ def run_suite(
     check_trust(suite, Trust(config.allow_code, tuple(config.allow_judge)))
     backend = open_backend(config.connection, notify, config.engine)
     try:
-        if not config.url:
-            threads = config.threads or physical_cores()
-            config = replace(config, engine=replace(config.engine, threads=threads))
-        described = backend.describe()
-        target = described.with_bound(speed_bound(config.gguf or described.gguf_path))
-        ledger = RunLedger.open(
+        config = with_threads(config)
+        plans = tuple(ItemPlan(i.id, i.max_tokens, i.sampling) for i in suite.items)
+        ledger = open_run_ledger(
             store,
             "run",
-            RunSettings(
-                config,
-                suite.source,
-                tuple(ItemPlan(i.id, i.max_tokens, i.sampling) for i in suite.items),
-            ),
-            None if resume else this_host(probe()),
-            backend=backend.kind,
-            url=getattr(backend, "base_url", None),
-            model=backend.model,
+            RunSettings(config, suite.source, plans),
+            backend,
             suite=suite.name,
-            targets=None if resume else {backend.model: target},  # a resumed run keeps its own
             resume=resume,
         )
         folder = run_folder(runs_base, ledger.run_id)
