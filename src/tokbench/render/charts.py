@@ -4,6 +4,7 @@ error bars, and a log-log scatter. Text is escaped; sizes are in pixels."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
@@ -141,6 +142,59 @@ def place_labels(
     return out
 
 
+# Pieces every plot with axes shares (the scatter plots and the line chart).
+def _axis_titles(
+    x_label: str, y_label: str, left: float, top: float, pw: float, ph: float, height: int
+) -> str:
+    return (
+        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
+        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
+    )
+
+
+def _linear_grid(
+    px: Callable[[float], float],
+    py: Callable[[float], float],
+    xmax: float,
+    ymax: float,
+    left: float,
+    top: float,
+    pw: float,
+    ph: float,
+) -> list[str]:
+    """Six grid lines and ticks on each linear axis, from zero to its maximum."""
+    out = []
+    for i in range(6):
+        x, y = xmax * i / 5, ymax * i / 5
+        out.append(
+            f'<line x1="{px(x):.1f}" y1="{top}" x2="{px(x):.1f}" y2="{top + ph}" '
+            f'stroke="{GRID}"/><text x="{px(x):.1f}" y="{top + ph + 16}" '
+            f'text-anchor="middle">{x:g}</text>'
+            f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + pw}" y2="{py(y):.1f}" '
+            f'stroke="{GRID}"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
+            f'text-anchor="end">{y:.3g}</text>'
+        )
+    return out
+
+
+def _label(spot: tuple[float, float, str] | None, label: str) -> list[str]:
+    """A point's label where `place_labels` found room; none where it did not (the point's
+    tooltip still names it)."""
+    if spot is None:
+        return []
+    x, y, anchor = spot
+    return [
+        f'<text class="label" x="{x:.1f}" y="{y:.1f}" font-size="11" '
+        f'text-anchor="{anchor}">{escape(label)}</text>'
+    ]
+
+
+def _nothing(width: int, height: int, text: str) -> str:
+    return f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">{escape(text)}</text>'
+
+
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
@@ -179,14 +233,7 @@ def scatter_loglog(points: list[Point], title: str, x_label: str, y_label: str) 
             f'stroke="{GRID}"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
             f'text-anchor="end">{y:g}</text>'
         )
-    body.append(
-        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
-        f"{escape(x_label)}</text>"
-    )
-    body.append(
-        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
-        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
-    )
+    body.append(_axis_titles(x_label, y_label, left, top, pw, ph, height))
     labels = [_short(p.label, 28) for p in pts]
     spots = place_labels([(px(p.x), py(p.y)) for p in pts], labels, (left, top, width, height))
     for p, label, spot in zip(pts, labels, spots, strict=True):
@@ -195,17 +242,9 @@ def scatter_loglog(points: list[Point], title: str, x_label: str, y_label: str) 
             f'fill="{ACCENT}" fill-opacity="0.8"><title>{escape(p.label)}: '
             f"{p.y:.2f} at {_si(p.x)}</title></circle>"
         )
-        if spot is not None:  # no room: the point's tooltip still names it
-            x, y, anchor = spot
-            body.append(
-                f'<text class="label" x="{x:.1f}" y="{y:.1f}" font-size="11" '
-                f'text-anchor="{anchor}">{escape(label)}</text>'
-            )
+        body += _label(spot, label)
     if not pts:
-        body.append(
-            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">'
-            "no run with a known model size</text>"
-        )
+        body.append(_nothing(width, height, "no run with a known model size"))
     return _svg(width, height, body, title)
 
 
@@ -240,14 +279,7 @@ def line_chart(
         )
     for x, *_ in pts:
         body.append(f'<text x="{px(x):.1f}" y="{top + ph + 16}" text-anchor="middle">{x:g}</text>')
-    body.append(
-        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
-        f"{escape(x_label)}</text>"
-    )
-    body.append(
-        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
-        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
-    )
+    body.append(_axis_titles(x_label, y_label, left, top, pw, ph, height))
     if len(pts) > 1:
         path = " ".join(f"{'M' if i == 0 else 'L'}{px(x):.1f} {py(y):.1f}" for i, (x, y, *_) in
                         enumerate(pts))  # fmt: skip
@@ -306,22 +338,8 @@ def scatter_linear(
         return top + ph * (1 - y / ymax)
 
     body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="{GRID}"/>']
-    for i in range(6):
-        x, y = xmax * i / 5, ymax * i / 5
-        body.append(
-            f'<line x1="{px(x):.1f}" y1="{top}" x2="{px(x):.1f}" y2="{top + ph}" '
-            f'stroke="{GRID}"/><text x="{px(x):.1f}" y="{top + ph + 16}" '
-            f'text-anchor="middle">{x:g}</text>'
-            f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + pw}" y2="{py(y):.1f}" '
-            f'stroke="{GRID}"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
-            f'text-anchor="end">{y:.3g}</text>'
-        )
-    body.append(
-        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
-        f"{escape(x_label)}</text>"
-        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
-        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
-    )
+    body += _linear_grid(px, py, xmax, ymax, left, top, pw, ph)
+    body.append(_axis_titles(x_label, y_label, left, top, pw, ph, height))
     front = pareto_front(pts) if pareto else []
     if len(front) > 1:
         path = " ".join(
@@ -343,16 +361,9 @@ def scatter_linear(
             f'cy="{py(p.y):.1f}" r="5" fill="{ACCENT}" fill-opacity="0.8"{ring}>'
             f"<title>{escape(p.label)}: {p.y:.4g} at {p.x:.3g}{tag}</title></circle>"
         )
-        if spot is not None:
-            x, y, anchor = spot
-            body.append(
-                f'<text class="label" x="{x:.1f}" y="{y:.1f}" font-size="11" '
-                f'text-anchor="{anchor}">{escape(label)}</text>'
-            )
+        body += _label(spot, label)
     if not pts:
-        body.append(
-            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">{escape(empty)}</text>'
-        )
+        body.append(_nothing(width, height, empty))
     return _svg(width, height, body, title)
 
 
@@ -383,22 +394,8 @@ def interval_scatter(points: list[IntervalPoint], title: str, x_label: str, y_la
         return top + ph * (1 - min(max(y, 0.0), 100.0) / 100)
 
     body = [f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="{GRID}"/>']
-    for i in range(6):
-        x, y = xmax * i / 5, 20.0 * i
-        body.append(
-            f'<line x1="{px(x):.1f}" y1="{top}" x2="{px(x):.1f}" y2="{top + ph}" '
-            f'stroke="{GRID}"/><text x="{px(x):.1f}" y="{top + ph + 16}" '
-            f'text-anchor="middle">{x:g}</text>'
-            f'<line x1="{left}" y1="{py(y):.1f}" x2="{left + pw}" y2="{py(y):.1f}" '
-            f'stroke="{GRID}"/><text x="{left - 6}" y="{py(y) + 4:.1f}" '
-            f'text-anchor="end">{y:g}</text>'
-        )
-    body.append(
-        f'<text x="{left + pw / 2:.0f}" y="{height - 12}" text-anchor="middle">'
-        f"{escape(x_label)}</text>"
-        f'<text x="16" y="{top + ph / 2:.0f}" text-anchor="middle" '
-        f'transform="rotate(-90 16 {top + ph / 2:.0f})">{escape(y_label)}</text>'
-    )
+    body += _linear_grid(px, py, xmax, 100.0, left, top, pw, ph)
+    body.append(_axis_titles(x_label, y_label, left, top, pw, ph, height))
     labels = [_short(p.label, 28) for p in pts]
     spots = place_labels([(px(p.x), py(p.y)) for p in pts], labels, (left, top, width, height))
     for p, label, spot in zip(pts, labels, spots, strict=True):
@@ -410,15 +407,7 @@ def interval_scatter(points: list[IntervalPoint], title: str, x_label: str, y_la
             f"<title>{escape(p.label)}: {p.y:.1f} % (95 % interval {p.y_low:.1f}–"
             f"{p.y_high:.1f}) at {p.x:.3g}</title></circle>"
         )
-        if spot is not None:
-            tx, ty, anchor = spot
-            body.append(
-                f'<text class="label" x="{tx:.1f}" y="{ty:.1f}" font-size="11" '
-                f'text-anchor="{anchor}">{escape(label)}</text>'
-            )
+        body += _label(spot, label)
     if not pts:
-        body.append(
-            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">'
-            "no eval run with a measured speed</text>"
-        )
+        body.append(_nothing(width, height, "no eval run with a measured speed"))
     return _svg(width, height, body, title)
