@@ -167,8 +167,8 @@ def connection_options(
             click.option(
                 "--prompt-cache",
                 is_flag=True,
-                help="llama-server, vLLM: allow prompt-cache reuse (off by default, so repeated "
-                "runs pay their full prefill).",
+                help="llama-server, vLLM and the embedded engine: allow prompt-cache reuse "
+                "(off by default, so repeated runs pay their full prefill).",
             ),
         ]
     build = functools.partial(_connection, default_timeout_s=default_timeout_s)
